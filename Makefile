@@ -1,0 +1,43 @@
+# biometric-exchange: every target sets itself up from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FACE_RECOGNITION := face_recognition==1.3.0
+
+.PHONY: all venv demo test lint typecheck unit protos clean
+
+all: test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" "setuptools>=77,<81" wheel
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(FACE_RECOGNITION)"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/bx demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests simulations benchmarks
+	$(BIN)/ruff format --check src tests simulations benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+test: lint typecheck
+	$(BIN)/pytest
+
+protos: $(STAMP)
+	$(BIN)/python -m biometric_exchange.protos
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

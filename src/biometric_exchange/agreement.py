@@ -1,0 +1,224 @@
+"""The bilateral agreement in its minimal form: parties, pins, scope, signatures.
+
+The file is TOML, identical on both nodes. Its hash is SHA-256 over the
+canonical JSON of every term except the signatures; each party's Ed25519 key
+signs that canonical form. A node loads the agreement only when both
+signatures verify, each pinned CA certificate matches its fingerprint, and
+today lies within the validity window.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import secrets
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import tomli_w
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from biometric_exchange.crypto import pki
+from biometric_exchange.crypto.keys import decode_kex_public, decode_signing_public
+from biometric_exchange.exceptions import AgreementMismatch, ConfigError
+from biometric_exchange.regions import code_for_validator
+from biometric_exchange.validation import describe
+
+SIGNATURE_LABEL = b"biometric-exchange/v1/agreement\x00"
+DEFAULT_VALIDITY = dt.timedelta(days=365)
+
+
+class Scope(StrEnum):
+    EXTRA_REGIONAL = "extra_regional"
+    """Only migrants whose nationality lies outside the Americas are exchanged."""
+    ALL = "all"
+
+
+class Disclosure(StrEnum):
+    HIT_ONLY = "hit_only"
+    HIT_AND_CATEGORY = "hit_and_category"
+
+
+class Purpose(StrEnum):
+    BORDER_SECURITY = "border_security"
+    ANTI_TRAFFICKING = "anti_trafficking"
+    ANTI_SMUGGLING = "anti_smuggling"
+    MISSING_PERSONS = "missing_persons"
+    HUMANITARIAN_PROTECTION = "humanitarian_protection"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Party(_Frozen):
+    code: str
+    node: str
+    endpoint: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")]
+    ca_fingerprint: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    ca_certificate: str
+    signing_key: str
+    kex_key: str
+
+    @field_validator("code")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        return code_for_validator(value)
+
+    @model_validator(mode="after")
+    def _pins_agree(self) -> Party:
+        try:
+            certificate = pki.load_certificate(self.ca_certificate.encode())
+        except ValueError as exc:
+            raise ValueError(f"party {self.code}: ca_certificate is not a PEM certificate") from exc
+        if pki.fingerprint(certificate) != self.ca_fingerprint:
+            raise ValueError(f"party {self.code}: ca_fingerprint does not match ca_certificate")
+        try:
+            decode_signing_public(self.signing_key, field_name="signing_key")
+            decode_kex_public(self.kex_key, field_name="kex_key")
+        except ConfigError as exc:
+            raise ValueError(f"party {self.code}: {exc}") from exc
+        return self
+
+    @property
+    def signing_public(self) -> Ed25519PublicKey:
+        return decode_signing_public(self.signing_key, field_name="signing_key")
+
+    @property
+    def kex_public(self) -> X25519PublicKey:
+        return decode_kex_public(self.kex_key, field_name="kex_key")
+
+
+class Terms(_Frozen):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-]{3,64}$")]
+    version: Annotated[int, Field(ge=1)]
+    title: str
+    effective_from: dt.date
+    effective_until: dt.date
+    scope: Scope = Scope.EXTRA_REGIONAL
+    disclosure: Disclosure = Disclosure.HIT_AND_CATEGORY
+    purposes: Annotated[tuple[Purpose, ...], Field(min_length=1)]
+    max_candidates: Annotated[int, Field(ge=1, le=20)] = 3
+    max_probes_per_request: Annotated[int, Field(ge=1, le=1000)] = 64
+
+    @model_validator(mode="after")
+    def _window(self) -> Terms:
+        if self.effective_until <= self.effective_from:
+            raise ValueError("effective_until must be after effective_from")
+        return self
+
+
+class AgreementDocument(_Frozen):
+    synthetic: bool = True
+    agreement: Terms
+    parties: Annotated[tuple[Party, Party], Field()]
+    signatures: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _two_parties(self) -> AgreementDocument:
+        if self.parties[0].code == self.parties[1].code:
+            raise ValueError("parties must be two different countries")
+        return self
+
+    def canonical_bytes(self) -> bytes:
+        body = self.model_dump(mode="json", exclude={"signatures"})
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+    @property
+    def id(self) -> str:
+        return self.agreement.id
+
+    def party(self, code: str) -> Party:
+        for party in self.parties:
+            if party.code == code:
+                return party
+        raise AgreementMismatch(f"{code} is not a party to agreement {self.id}")
+
+    def partner_of(self, code: str) -> Party:
+        self.party(code)
+        return next(p for p in self.parties if p.code != code)
+
+    def signed_by(self, code: str, key: Ed25519PrivateKey) -> AgreementDocument:
+        signature = key.sign(SIGNATURE_LABEL + self.canonical_bytes())
+        signatures = {**self.signatures, code: base64.b64encode(signature).decode()}
+        return self.model_copy(update={"signatures": signatures})
+
+    def verify_signatures(self) -> None:
+        for party in self.parties:
+            encoded = self.signatures.get(party.code)
+            if encoded is None:
+                raise ConfigError(f"agreement {self.id}: signatures.{party.code} is missing")
+            try:
+                party.signing_public.verify(
+                    base64.b64decode(encoded, validate=True),
+                    SIGNATURE_LABEL + self.canonical_bytes(),
+                )
+            except (InvalidSignature, ValueError) as exc:
+                raise ConfigError(
+                    f"agreement {self.id}: signatures.{party.code} does not verify"
+                ) from exc
+
+    def check_in_force(self, today: dt.date) -> None:
+        terms = self.agreement
+        if not terms.effective_from <= today <= terms.effective_until:
+            raise AgreementMismatch(
+                f"agreement {self.id} is in force from {terms.effective_from} "
+                f"until {terms.effective_until}, not on {today}"
+            )
+
+
+def draft(
+    parties: tuple[Party, Party], *, today: dt.date, scope: Scope = Scope.EXTRA_REGIONAL
+) -> AgreementDocument:
+    """A minimal agreement between two parties, valid for a year from ``today``."""
+    codes = "-".join(p.code for p in parties)
+    return AgreementDocument(
+        agreement=Terms(
+            id=f"{codes}-{today:%Y%m%d}-{secrets.token_hex(3).upper()}",
+            version=1,
+            title=f"Bilateral biometric exchange {codes} (synthetic reference)",
+            effective_from=today,
+            effective_until=today + DEFAULT_VALIDITY,
+            scope=scope,
+            purposes=tuple(Purpose),
+        ),
+        parties=parties,
+    )
+
+
+def dumps(document: AgreementDocument) -> str:
+    header = "# Bilateral agreement (synthetic reference implementation). Do not edit by hand:\n"
+    header += "# any change invalidates both signatures.\n"
+    return header + tomli_w.dumps(document.model_dump(mode="json"), multiline_strings=True)
+
+
+def load(path: Path, *, today: dt.date) -> AgreementDocument:
+    """Parse, validate, verify both signatures and the validity window."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no agreement here; create one with `bx agreement init NODE_DIR NODE_DIR`"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        document = AgreementDocument.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, str(path))) from exc
+    if not document.synthetic:
+        raise ConfigError(f"{path}: synthetic: this implementation runs on synthetic data only")
+    document.verify_signatures()
+    document.check_in_force(today)
+    return document

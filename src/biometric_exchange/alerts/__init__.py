@@ -1,0 +1,1 @@
+"""Early-warning rules: which alert an exchange event raises."""

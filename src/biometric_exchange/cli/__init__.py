@@ -1,0 +1,1 @@
+"""The ``bx`` command line."""

@@ -1,0 +1,3 @@
+from biometric_exchange.cli.main import app
+
+app()

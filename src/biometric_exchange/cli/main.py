@@ -1,0 +1,24 @@
+"""The ``bx`` command: every operator task of a node."""
+
+from __future__ import annotations
+
+import typer
+
+from biometric_exchange.cli import agreement, alerts, demo, keys, node, records, synth
+
+app = typer.Typer(
+    name="bx",
+    help="biometric-exchange: bilateral biometric exchange and early warning "
+    "(synthetic data only).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(keys.app, name="keys")
+app.add_typer(agreement.app, name="agreement")
+app.add_typer(node.app, name="node")
+app.add_typer(synth.app, name="synth")
+app.add_typer(records.watchlist_app, name="watchlist")
+app.add_typer(alerts.alerts_app, name="alerts")
+app.add_typer(alerts.audit_app, name="audit")
+app.command("enroll")(records.enroll)
+app.command("demo")(demo.demo)

@@ -1,0 +1,61 @@
+"""``bx node``: run a node, probe its health, ping its partner."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from biometric_exchange.cli.common import (
+    NodeDir,
+    configure_logging,
+    console,
+    opened_node,
+    reports_errors,
+)
+from biometric_exchange.node.probe import health_status, reflected_services
+
+app = typer.Typer(help="Run and probe a node.")
+
+
+@app.command("run")
+@reports_errors
+def run(
+    node_dir: NodeDir,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Serve the node in the foreground until Ctrl-C."""
+    from biometric_exchange.node.process import run_node  # noqa: PLC0415
+
+    configure_logging(verbose)
+    run_node(node_dir)
+
+
+@app.command("health")
+@reports_errors
+def health(
+    node_dir: NodeDir,
+    partner: Annotated[
+        bool, typer.Option("--partner", help="Probe the partner's node instead")
+    ] = False,
+) -> None:
+    """gRPC health of each service, and the services listed by reflection."""
+    from biometric_exchange.node.server import EXCHANGE_SERVICE  # noqa: PLC0415
+
+    with opened_node(node_dir) as node:
+        table = Table(title=f"health of {'partner of ' if partner else ''}{node.config.node.name}")
+        table.add_column("service")
+        table.add_column("status")
+        overall = health_status(node, partner=partner)
+        table.add_row("(server)", overall)
+        table.add_row(
+            EXCHANGE_SERVICE, health_status(node, partner=partner, service=EXCHANGE_SERVICE)
+        )
+        console.print(table)
+        if overall == "SERVING":
+            console.print(
+                "reflection lists: " + ", ".join(reflected_services(node, partner=partner))
+            )
+        else:
+            raise typer.Exit(1)

@@ -1,0 +1,72 @@
+"""A node's configuration: ``<node_dir>/node.toml`` in, a frozen model out."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.matching import DEFAULT_THRESHOLD
+from biometric_exchange.regions import code_for_validator
+from biometric_exchange.validation import describe
+
+CONFIG_FILENAME = "node.toml"
+AGREEMENT_FILENAME = "agreement.toml"
+DATABASE_PATH = Path("data") / "node.sqlite3"
+
+HostPort = Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NodeSection(_Frozen):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
+    country: str
+    listen: HostPort
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        return code_for_validator(value)
+
+    @field_validator("listen")
+    @classmethod
+    def _port_in_range(cls, value: str) -> str:
+        if not 0 <= int(value.rsplit(":", 1)[1]) <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+        return value
+
+
+class MatchingSection(_Frozen):
+    threshold: Annotated[float, Field(gt=0, le=2)] = DEFAULT_THRESHOLD
+    max_candidates: Annotated[int, Field(ge=1, le=50)] = 3
+
+
+class ExchangeSection(_Frozen):
+    purpose: str = "border_security"
+    request_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+
+class NodeConfig(_Frozen):
+    node: NodeSection
+    matching: MatchingSection = MatchingSection()
+    exchange: ExchangeSection = ExchangeSection()
+
+
+def load_config(node_dir: Path) -> NodeConfig:
+    path = node_dir / CONFIG_FILENAME
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no node configuration here") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return NodeConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, str(path))) from exc

@@ -1,0 +1,1 @@
+"""Keys, PKI for mutual TLS, sealed envelopes and encryption at rest."""

@@ -1,0 +1,163 @@
+"""Records, templates, alerts and their enumerations. No I/O here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from biometric_exchange.exceptions import InvalidTemplate
+
+TEMPLATE_DIM = 128
+TEMPLATE_MODEL = "dlib_face_recognition_resnet_model_v1"
+"""face_recognition's descriptor: 128 float values, same person below 0.6."""
+
+Template = NDArray[np.float32]
+
+
+def validate_template(
+    values: ArrayLike, *, field_name: str = "template", dim: int = TEMPLATE_DIM
+) -> Template:
+    """Return ``values`` as a read-only float32 vector, or raise InvalidTemplate."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidTemplate(f"{field_name}: values must be numbers") from exc
+    if array.ndim != 1:
+        raise InvalidTemplate(f"{field_name}: expected a flat list of {dim} numbers")
+    if array.shape[0] != dim:
+        raise InvalidTemplate(f"{field_name}: expected {dim} values, got {array.shape[0]}")
+    if not np.all(np.isfinite(array)):
+        raise InvalidTemplate(f"{field_name}: values must be finite (no NaN or infinity)")
+    if np.any(np.abs(array) > np.finfo(np.float32).max):
+        raise InvalidTemplate(f"{field_name}: values exceed the float32 range")
+    template = array.astype(np.float32)
+    template.setflags(write=False)
+    return template
+
+
+def template_to_bytes(template: Template) -> bytes:
+    """Little-endian float32 bytes: the only form templates take on disk or wire."""
+    return np.asarray(template, dtype="<f4").tobytes()
+
+
+def template_from_bytes(
+    data: bytes, *, dim: int = TEMPLATE_DIM, field_name: str = "template"
+) -> Template:
+    """Inverse of ``template_to_bytes``, validated."""
+    if len(data) != dim * 4:
+        raise InvalidTemplate(f"{field_name}: expected {dim * 4} bytes, got {len(data)}")
+    return validate_template(np.frombuffer(data, dtype="<f4"), field_name=field_name, dim=dim)
+
+
+class WatchlistCategory(StrEnum):
+    """Watchlist categories, after INTERPOL notices and SIS II articles."""
+
+    ARREST_WARRANT = "arrest_warrant"
+    TRAFFICKING_SUSPECT = "trafficking_suspect"
+    SMUGGLING_NETWORK = "smuggling_network"
+    MISSING_PERSON = "missing_person"
+    DEPORTATION_ORDER = "deportation_order"
+    FRAUDULENT_DOCUMENT = "fraudulent_document"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+CATEGORY_SEVERITY: dict[WatchlistCategory, Severity] = {
+    WatchlistCategory.ARREST_WARRANT: Severity.CRITICAL,
+    WatchlistCategory.TRAFFICKING_SUSPECT: Severity.HIGH,
+    WatchlistCategory.SMUGGLING_NETWORK: Severity.HIGH,
+    WatchlistCategory.MISSING_PERSON: Severity.HIGH,
+    WatchlistCategory.DEPORTATION_ORDER: Severity.MEDIUM,
+    WatchlistCategory.FRAUDULENT_DOCUMENT: Severity.MEDIUM,
+}
+
+
+class AlertKind(StrEnum):
+    LOCAL_WATCHLIST_HIT = "LOCAL_WATCHLIST_HIT"
+    """Our encounter matches our own watchlist."""
+    PARTNER_WATCHLIST_HIT = "PARTNER_WATCHLIST_HIT"
+    """Our encounter matches the partner's watchlist (we enrolled, they hold)."""
+    SUBJECT_ENCOUNTERED_BY_PARTNER = "SUBJECT_ENCOUNTERED_BY_PARTNER"
+    """Our watchlist subject was encountered by the partner (they enrolled, we hold)."""
+
+
+class AlertStatus(StrEnum):
+    NEW = "NEW"
+
+
+class Sex(StrEnum):
+    FEMALE = "F"
+    MALE = "M"
+    UNSPECIFIED = "X"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a record came from. Every record of this project is synthetic."""
+
+    synthetic: bool
+    generator: str
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    given_name: str
+    family_name: str
+    sex: Sex
+    birth_date: dt.date
+    nationality: str
+    document_number: str
+
+
+@dataclass(frozen=True)
+class Encounter:
+    """One person met by a border officer, with one face capture."""
+
+    encounter_id: str
+    person: Person
+    encountered_at: dt.datetime
+    border_point: str
+    template: Template = field(repr=False)
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class WatchlistEntry:
+    entry_id: str
+    category: WatchlistCategory
+    person: Person
+    template: Template = field(repr=False)
+    valid_until: dt.date | None
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An early-warning alert waiting for an operator's review."""
+
+    alert_id: str
+    kind: AlertKind
+    severity: Severity
+    created_at: dt.datetime
+    summary: str
+    partner: str | None = None
+    encounter_id: str | None = None
+    watchlist_entry_id: str | None = None
+    hit_reference: str | None = None
+    category: str | None = None
+    distance: float | None = None
+    status: AlertStatus = AlertStatus.NEW
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

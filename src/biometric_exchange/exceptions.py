@@ -1,0 +1,63 @@
+"""The project's error hierarchy.
+
+Each error carries a message that is safe to show to the operator who caused
+it. Errors that can cross the border have a fixed, detail-free public message
+(see ``node.status``); the full reason goes to the audit log only.
+"""
+
+
+class ExchangeError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class InvalidInput(ExchangeError):
+    """A record, file or argument is malformed. The message names the field."""
+
+
+class UnknownNationality(InvalidInput):
+    """A nationality code that is neither ISO 3166-1 alpha-3 nor a known ICAO code."""
+
+
+class InvalidTemplate(InvalidInput):
+    """A face template of the wrong shape, model or with non-finite values."""
+
+
+class ConfigError(ExchangeError):
+    """A node's configuration, keys or agreement cannot be loaded."""
+
+
+class InvalidEnvelope(ExchangeError):
+    """An envelope failed to open.
+
+    Every cause (signature, recipient, agreement, time window, replay,
+    decryption, parsing) raises this one type so that a caller learns
+    nothing from the error. ``reason`` is for the receiver's audit log only.
+    """
+
+    public_message = "envelope rejected"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.public_message)
+        self.reason = reason
+
+
+class PeerNotAuthorized(ExchangeError):
+    """The TLS peer is not the agreement partner."""
+
+    public_message = "peer not authorized"
+
+
+class AgreementRefusal(ExchangeError):
+    """The agreement does not allow this request (purpose, scope, size)."""
+
+    public_message = "request refused by the agreement"
+
+
+class AgreementMismatch(ExchangeError):
+    """The two parties do not hold the same agreement, or it is not in force."""
+
+    public_message = "agreement mismatch"
+
+
+class PartnerUnavailable(ExchangeError):
+    """The partner node could not be reached; the exchange will be retried."""

@@ -1,0 +1,1 @@
+"""A country's node: runtime, gRPC server and client, exchange worker."""

@@ -1,0 +1,63 @@
+"""The node's gRPC server: Exchange, health checking and reflection, mTLS only."""
+
+from __future__ import annotations
+
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.node.identify import IdentifyHandler
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.servicer import ExchangeServicer
+from biometric_exchange.node.tls import SERVER_OPTIONS, server_credentials
+from biometric_exchange.node.watchlist_index import WatchlistIndex
+from biometric_exchange.v1 import exchange_pb2 as pb
+from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
+
+EXCHANGE_SERVICE = pb.DESCRIPTOR.services_by_name["Exchange"].full_name
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    health: health.HealthServicer
+    port: int
+
+    def stop(self, grace: float = 2.0) -> None:
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+
+
+def start_server(node: Node, watchlist: WatchlistIndex, *, workers: int = 8) -> RunningServer:
+    """Bind the configured address with mutual TLS and start serving."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="exchange"),
+        options=[
+            *SERVER_OPTIONS,
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    pb_grpc.add_ExchangeServicer_to_server(
+        ExchangeServicer(node, IdentifyHandler(node, watchlist)), server
+    )
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (EXCHANGE_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    address = node.config.node.listen
+    try:
+        port = server.add_secure_port(address, server_credentials(node))
+    except RuntimeError as exc:
+        raise ConfigError(f"cannot listen on {address}: the port is in use or unavailable") from exc
+    if port == 0:
+        raise ConfigError(f"cannot listen on {address}: the port is in use or unavailable")
+    server.start()
+    for service in ("", EXCHANGE_SERVICE):
+        health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, health_servicer, port)

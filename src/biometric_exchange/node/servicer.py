@@ -1,0 +1,63 @@
+"""The thin gRPC servicer: authorize the peer, call a handler, map errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import NoReturn
+
+import grpc
+
+from biometric_exchange.exceptions import ExchangeError, PeerNotAuthorized
+from biometric_exchange.node.identify import IdentifyHandler
+from biometric_exchange.node.ping import answer_ping
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.status import status_for
+from biometric_exchange.node.tls import PartnerAuthorizer
+from biometric_exchange.store.audit import AuditEvent, AuditOutcome
+from biometric_exchange.v1 import exchange_pb2 as pb
+from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+
+def _abort(context: grpc.ServicerContext, error: ExchangeError) -> NoReturn:
+    code, message = status_for(error)
+    if code is grpc.StatusCode.INTERNAL:
+        log.error("internal error: %s", type(error).__name__)
+    context.abort(code, message)
+    raise AssertionError("unreachable")  # pragma: no cover - abort raises
+
+
+class ExchangeServicer(pb_grpc.ExchangeServicer):
+    def __init__(self, node: Node, identify: IdentifyHandler) -> None:
+        self._node = node
+        self._identify = identify
+        self._authorizer = PartnerAuthorizer(node)
+
+    def _authorize(self, context: grpc.ServicerContext, method: str) -> None:
+        try:
+            self._authorizer.check(context.auth_context())
+        except PeerNotAuthorized as exc:
+            self._node.audit.record(
+                AuditEvent.PEER_REFUSED,
+                AuditOutcome.REJECTED,
+                peer=context.peer(),
+                method=method,
+                reason=str(exc),
+            )
+            log.warning("refused %s from %s: %s", method, context.peer(), exc)
+            _abort(context, exc)
+
+    def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:  # noqa: N802
+        self._authorize(context, "Ping")
+        return answer_ping(self._node, request)
+
+    def Identify(  # noqa: N802
+        self, request: pb.SealedEnvelope, context: grpc.ServicerContext
+    ) -> pb.SealedEnvelope:
+        self._authorize(context, "Identify")
+        try:
+            return self._identify.handle(request)
+        except ExchangeError as exc:
+            log.info("Identify refused: %s", type(exc).__name__)
+            _abort(context, exc)

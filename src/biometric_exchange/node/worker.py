@@ -1,0 +1,187 @@
+"""The enrolling side: take due outbox items, check locally, exchange, alert.
+
+For each encounter: search our own watchlist; then, when the agreement's
+scope covers the person, send a sealed Identify to the partner (probes are
+batched up to the agreement's limit) and raise an alert for every hit.
+A partner that cannot be reached leaves the items pending for a retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from biometric_exchange.agreement import Scope
+from biometric_exchange.alerts.rules import local_watchlist_hit, partner_watchlist_hit
+from biometric_exchange.crypto.envelope import open_envelope, read_header, seal
+from biometric_exchange.domain import Encounter
+from biometric_exchange.exceptions import ExchangeError, InvalidEnvelope, PartnerUnavailable
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.transport import PeerTransport
+from biometric_exchange.node.watchlist_index import WatchlistIndex
+from biometric_exchange.regions import is_extra_regional
+from biometric_exchange.serde import (
+    HitOut,
+    IdentifyQuery,
+    ProbeIn,
+    identify_request_to_bytes,
+    identify_response_from_bytes,
+)
+from biometric_exchange.store.audit import AuditEvent, AuditOutcome
+from biometric_exchange.store.outbox import OutboxItem
+from biometric_exchange.v1 import exchange_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    item: OutboxItem
+    encounter: Encounter
+
+
+class ExchangeWorker:
+    def __init__(self, node: Node, watchlist: WatchlistIndex, transport: PeerTransport) -> None:
+        self._node = node
+        self._watchlist = watchlist
+        self._transport = transport
+
+    def in_scope(self, encounter: Encounter) -> bool:
+        if self._node.agreement.agreement.scope is Scope.ALL:
+            return True
+        return is_extra_regional(encounter.person.nationality)
+
+    def run_once(self) -> int:
+        """Process every due item once; return how many were taken."""
+        items = self._node.outbox.due()
+        to_send: list[_Pending] = []
+        for item in items:
+            encounter = self._node.records.encounter(item.encounter_id)
+            if encounter is None:  # pragma: no cover - foreign key forbids it
+                self._node.outbox.mark_failed(item.encounter_id, "encounter missing")
+                continue
+            self._check_local(encounter)
+            if self.in_scope(encounter):
+                to_send.append(_Pending(item, encounter))
+            else:
+                self._node.outbox.mark_out_of_scope(item.encounter_id)
+        batch_size = self._node.agreement.agreement.max_probes_per_request
+        for start in range(0, len(to_send), batch_size):
+            self._exchange(to_send[start : start + batch_size])
+        return len(items)
+
+    def _check_local(self, encounter: Encounter) -> None:
+        config = self._node.config.matching
+        (matches,) = self._watchlist.search(
+            [encounter.template], threshold=config.threshold, max_candidates=config.max_candidates
+        )
+        for match in matches:
+            self._node.alerts.raise_alert(
+                *local_watchlist_hit(encounter, match.entry_id, match.category, match.distance)
+            )
+
+    def _exchange(self, batch: list[_Pending]) -> None:
+        node = self._node
+        try:
+            results = self._identify(batch)
+        except PartnerUnavailable as exc:
+            log.warning("partner unavailable, %d probes will be retried", len(batch))
+            for pending in batch:
+                node.outbox.retry_later(
+                    pending.item.encounter_id, str(exc), pending.item.attempts + 1
+                )
+            return
+        except ExchangeError as exc:
+            log.error("exchange refused for %d probes: %s", len(batch), type(exc).__name__)
+            for pending in batch:
+                node.outbox.mark_failed(pending.item.encounter_id, str(exc))
+            return
+        for pending in batch:
+            for hit in results.get(pending.item.probe_ref, []):
+                node.alerts.raise_alert(
+                    *partner_watchlist_hit(
+                        pending.encounter,
+                        node.partner.code,
+                        hit.hit_reference,
+                        hit.category,
+                        hit.distance,
+                    )
+                )
+            node.outbox.mark_done(pending.item.encounter_id)
+
+    def _identify(self, batch: list[_Pending]) -> dict[str, list[HitOut]]:
+        node = self._node
+        partner = node.partner.code
+        context = node.envelope_context()
+        query = IdentifyQuery(
+            purpose=node.config.exchange.purpose,
+            max_candidates=node.agreement.agreement.max_candidates,
+            probes=tuple(
+                ProbeIn(
+                    probe_ref=p.item.probe_ref,
+                    template=p.encounter.template,
+                    encounter_point=p.encounter.border_point,
+                    encountered_at=p.encounter.encountered_at,
+                )
+                for p in batch
+            ),
+        )
+        request = seal(
+            context,
+            pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
+            identify_request_to_bytes(query),
+            now_ms=node.clock(),
+        )
+        request_id = read_header(request).message_id
+        node.audit.record(
+            AuditEvent.IDENTIFY_SENT,
+            AuditOutcome.ACCEPTED,
+            peer=partner,
+            message_id=request_id,
+            purpose=query.purpose,
+            probes=len(batch),
+        )
+        try:
+            reply = self._transport.identify(
+                request, timeout=node.config.exchange.request_timeout_s
+            )
+        except ExchangeError as exc:
+            node.audit.record(
+                AuditEvent.IDENTIFY_REPLY_RECEIVED,
+                AuditOutcome.FAILED,
+                peer=partner,
+                message_id=None,
+                in_reply_to=request_id,
+                reason=str(exc),
+            )
+            raise
+        try:
+            opened = open_envelope(
+                context,
+                reply,
+                now_ms=node.clock(),
+                replay_guard=node.replay_guard,
+                expected_type=pb.MESSAGE_TYPE_IDENTIFY_RESPONSE,
+                expected_in_reply_to=request_id,
+            )
+            results = identify_response_from_bytes(opened.body)
+        except ExchangeError as exc:
+            reason = exc.reason if isinstance(exc, InvalidEnvelope) else str(exc)
+            node.audit.record(
+                AuditEvent.IDENTIFY_REPLY_RECEIVED,
+                AuditOutcome.REJECTED,
+                peer=partner,
+                message_id=None,
+                in_reply_to=request_id,
+                reason=reason,
+            )
+            raise
+        node.audit.record(
+            AuditEvent.IDENTIFY_REPLY_RECEIVED,
+            AuditOutcome.ACCEPTED,
+            peer=partner,
+            message_id=opened.header.message_id,
+            in_reply_to=request_id,
+            hits=sum(1 for hits in results.values() if hits),
+        )
+        return results

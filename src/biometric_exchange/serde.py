@@ -1,0 +1,159 @@
+"""All protobuf ↔ domain conversion, in one place.
+
+Templates travel as little-endian float32 bytes with their dimension and
+model id; nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from biometric_exchange.domain import (
+    TEMPLATE_DIM,
+    TEMPLATE_MODEL,
+    Template,
+    template_from_bytes,
+    template_to_bytes,
+)
+from biometric_exchange.exceptions import InvalidInput, InvalidTemplate
+from biometric_exchange.v1 import exchange_pb2 as pb
+
+MAX_REF_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class ProbeIn:
+    probe_ref: str
+    template: Template
+    encounter_point: str
+    encountered_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class HitOut:
+    hit_reference: str
+    category: str
+    distance: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class IdentifyQuery:
+    purpose: str
+    probes: tuple[ProbeIn, ...]
+    max_candidates: int
+
+
+def template_to_proto(template: Template) -> pb.Template:
+    return pb.Template(
+        dim=TEMPLATE_DIM, model_id=TEMPLATE_MODEL, values=template_to_bytes(template)
+    )
+
+
+def template_from_proto(message: pb.Template, *, field_name: str) -> Template:
+    if message.model_id != TEMPLATE_MODEL:
+        raise InvalidTemplate(f"{field_name}: unsupported template model {message.model_id!r}")
+    if message.dim != TEMPLATE_DIM:
+        raise InvalidTemplate(f"{field_name}: expected dimension {TEMPLATE_DIM}, got {message.dim}")
+    return template_from_bytes(message.values, field_name=field_name)
+
+
+def _ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _moment(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+
+
+def identify_request_to_bytes(query: IdentifyQuery) -> bytes:
+    message = pb.IdentifyRequest(
+        purpose=query.purpose,
+        max_candidates=query.max_candidates,
+        probes=[
+            pb.Probe(
+                probe_ref=probe.probe_ref,
+                template=template_to_proto(probe.template),
+                encounter_point=probe.encounter_point,
+                encountered_at_ms=_ms(probe.encountered_at),
+            )
+            for probe in query.probes
+        ],
+    )
+    return message.SerializeToString(deterministic=True)
+
+
+def _check_ref(value: str, field_name: str) -> str:
+    if not value or len(value) > MAX_REF_LENGTH or not value.isprintable():
+        raise InvalidInput(f"{field_name}: must be 1 to {MAX_REF_LENGTH} printable characters")
+    return value
+
+
+def identify_request_from_bytes(body: bytes) -> IdentifyQuery:
+    message = pb.IdentifyRequest()
+    try:
+        message.ParseFromString(body)
+    except DecodeError as exc:
+        raise InvalidInput("identify request: not a valid message") from exc
+    probes = []
+    seen: set[str] = set()
+    for index, probe in enumerate(message.probes):
+        field_name = f"probes[{index}]"
+        ref = _check_ref(probe.probe_ref, f"{field_name}.probe_ref")
+        if ref in seen:
+            raise InvalidInput(f"{field_name}.probe_ref: duplicate reference")
+        seen.add(ref)
+        probes.append(
+            ProbeIn(
+                probe_ref=ref,
+                template=template_from_proto(probe.template, field_name=f"{field_name}.template"),
+                encounter_point=probe.encounter_point[:MAX_REF_LENGTH],
+                encountered_at=_moment(probe.encountered_at_ms),
+            )
+        )
+    return IdentifyQuery(message.purpose, tuple(probes), message.max_candidates)
+
+
+def identify_response_to_bytes(results: dict[str, list[HitOut]]) -> bytes:
+    message = pb.IdentifyResponse(
+        results=[
+            pb.ProbeResult(
+                probe_ref=probe_ref,
+                hit=bool(hits),
+                hits=[
+                    pb.Hit(
+                        hit_reference=h.hit_reference,
+                        category=h.category,
+                        distance=h.distance,
+                        rank=h.rank,
+                    )
+                    for h in hits
+                ],
+            )
+            for probe_ref, hits in results.items()
+        ]
+    )
+    return message.SerializeToString(deterministic=True)
+
+
+def identify_response_from_bytes(body: bytes) -> dict[str, list[HitOut]]:
+    message = pb.IdentifyResponse()
+    try:
+        message.ParseFromString(body)
+    except DecodeError as exc:
+        raise InvalidInput("identify response: not a valid message") from exc
+    return {
+        result.probe_ref: [
+            HitOut(
+                hit_reference=_check_ref(hit.hit_reference, "hit_reference"),
+                category=hit.category,
+                distance=float(hit.distance),
+                rank=int(hit.rank),
+            )
+            for hit in result.hits
+        ]
+        for result in message.results
+    }

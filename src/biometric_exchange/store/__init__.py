@@ -1,0 +1,1 @@
+"""SQLite persistence of one node: records, outbox, alerts, audit chain."""

@@ -1,0 +1,109 @@
+"""The outbox: an enrolment and its pending exchange are committed together.
+
+A node's worker takes due items, runs the early-warning checks and the
+exchange, and marks them done; a partner that cannot be reached means a retry
+with exponential back-off, so nothing enrolled is lost.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from biometric_exchange.domain import utc_now
+from biometric_exchange.store.database import Database
+
+MAX_BACKOFF_MS = 60_000
+BASE_BACKOFF_MS = 500
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    OUT_OF_SCOPE = "out_of_scope"
+    """Checked locally; the agreement's scope forbids sending it."""
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    encounter_id: str
+    probe_ref: str
+    state: OutboxState
+    attempts: int
+    last_error: str | None
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _item(row: sqlite3.Row) -> OutboxItem:
+    return OutboxItem(
+        row["encounter_id"],
+        row["probe_ref"],
+        OutboxState(row["state"]),
+        row["attempts"],
+        row["last_error"],
+    )
+
+
+class Outbox:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    @staticmethod
+    def enqueue(connection: sqlite3.Connection, encounter_id: str) -> str:
+        """Queue an encounter inside the caller's transaction; return its probe ref."""
+        probe_ref = secrets.token_urlsafe(16)
+        connection.execute(
+            "INSERT INTO outbox (encounter_id, probe_ref, state, next_attempt_at_ms, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (encounter_id, probe_ref, OutboxState.PENDING.value, 0, utc_now().isoformat()),
+        )
+        return probe_ref
+
+    def due(self, *, limit: int = 32) -> list[OutboxItem]:
+        rows = self._database.connection.execute(
+            "SELECT * FROM outbox WHERE state = ? AND next_attempt_at_ms <= ? "
+            "ORDER BY next_attempt_at_ms, encounter_id LIMIT ?",
+            (OutboxState.PENDING.value, now_ms(), limit),
+        ).fetchall()
+        return [_item(row) for row in rows]
+
+    def get(self, encounter_id: str) -> OutboxItem | None:
+        row = self._database.connection.execute(
+            "SELECT * FROM outbox WHERE encounter_id = ?", (encounter_id,)
+        ).fetchone()
+        return _item(row) if row else None
+
+    def depth(self) -> int:
+        return int(
+            self._database.connection.execute(
+                "SELECT count(*) FROM outbox WHERE state = ?", (OutboxState.PENDING.value,)
+            ).fetchone()[0]
+        )
+
+    def mark_done(self, encounter_id: str) -> None:
+        self._set(encounter_id, OutboxState.DONE, None, 0)
+
+    def mark_out_of_scope(self, encounter_id: str) -> None:
+        self._set(encounter_id, OutboxState.OUT_OF_SCOPE, None, 0)
+
+    def mark_failed(self, encounter_id: str, error: str) -> None:
+        self._set(encounter_id, OutboxState.FAILED, error, 0)
+
+    def retry_later(self, encounter_id: str, error: str, attempts: int) -> None:
+        delay = min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** max(0, attempts - 1))
+        self._set(encounter_id, OutboxState.PENDING, error, now_ms() + delay)
+
+    def _set(self, encounter_id: str, state: OutboxState, error: str | None, due_ms: int) -> None:
+        with self._database.transaction() as connection:
+            connection.execute(
+                "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, "
+                "next_attempt_at_ms = ?, updated_at = ? WHERE encounter_id = ?",
+                (state.value, error, due_ms, utc_now().isoformat(), encounter_id),
+            )
