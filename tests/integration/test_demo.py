@@ -1,0 +1,49 @@
+"""`bx demo`, as `make demo` runs it: both nodes, a scenario, alerts on each."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_prints_exchange_alerts_on_each_node(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    result = subprocess.run(
+        [sys.executable, "-m", "biometric_exchange.cli", "demo", "--workdir", str(workdir)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "SYNTHETIC DATA ONLY" in out
+    assert "Alerts on node_chile" in out and "Alerts on node_panama" in out
+    assert out.count("PARTNER_WATCHLIST_HIT") >= 2
+    assert out.count("SUBJECT_ENCOUNTERED_BY_PARTNER") >= 2
+    assert "partner hits raised: 3; planted in the synthetic data: 3" in out
+    assert "CHL: node stopped (exit status 0)" in out
+    assert "PAN: node stopped (exit status 0)" in out
+    # Private keys were written owner-only.
+    assert (workdir / "node_chile" / "keys" / "signing.key").stat().st_mode & 0o077 == 0
+
+
+def test_demo_refuses_to_delete_a_folder_it_did_not_create(tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "biometric_exchange.cli", "demo", "--workdir", str(precious)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "is not a demo folder" in result.stderr
+    assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"

@@ -1,0 +1,74 @@
+"""Operator-facing behaviour of running nodes: health, reflection, ping, ports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from biometric_exchange.node.probe import health_status, reflected_services
+from biometric_exchange.node.server import EXCHANGE_SERVICE
+from biometric_exchange.node.transport import GrpcPeerTransport
+from biometric_exchange.v1 import exchange_pb2 as pb
+from tests.integration.conftest import RunningPair
+
+
+def test_both_nodes_report_serving_to_a_health_probe(running_pair: RunningPair) -> None:
+    for node in (running_pair.chile, running_pair.panama):
+        assert health_status(node) == "SERVING"
+        assert health_status(node, service=EXCHANGE_SERVICE) == "SERVING"
+        # The partner can probe it too, over its own mTLS identity.
+    assert health_status(running_pair.panama, partner=True) == "SERVING"
+
+
+def test_reflection_lists_the_exchange_service(running_pair: RunningPair) -> None:
+    for node in (running_pair.chile, running_pair.panama):
+        services = reflected_services(node)
+        assert EXCHANGE_SERVICE == "biometric_exchange.v1.Exchange"
+        assert EXCHANGE_SERVICE in services
+        assert "grpc.health.v1.Health" in services
+
+
+def test_ping_reports_identity_agreement_and_clock(running_pair: RunningPair) -> None:
+    panama, chile = running_pair.panama, running_pair.chile
+    transport = GrpcPeerTransport(panama)
+    try:
+        sent_at = panama.clock()
+        response = transport.ping(
+            pb.PingRequest(sender="PAN", agreement_hash=panama.agreement.hash, sent_at_ms=sent_at),
+            timeout=5,
+        )
+        mismatch = transport.ping(
+            pb.PingRequest(sender="PAN", agreement_hash="0" * 64, sent_at_ms=sent_at), timeout=5
+        )
+    finally:
+        transport.close()
+    assert response.party == "CHL"
+    assert response.agreement_id == chile.agreement.id
+    assert response.agreement_hash == panama.agreement.hash
+    assert response.agreement_matches
+    assert not mismatch.agreement_matches
+    assert abs(response.server_time_ms - sent_at) < 60_000
+
+
+def test_second_node_on_a_port_in_use_fails_with_a_clear_message(
+    running_pair: RunningPair,
+) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "biometric_exchange.cli",
+            "node",
+            "run",
+            str(running_pair.chile.node_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "cannot listen on 127.0.0.1:" in result.stderr
+    assert "in use" in result.stderr
+    # The running node is untouched.
+    assert health_status(running_pair.chile) == "SERVING"

@@ -1,0 +1,135 @@
+"""What the receiving node refuses: forged envelopes and foreign peers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import grpc
+import pytest
+
+from biometric_exchange.crypto import pki
+from biometric_exchange.crypto.envelope import EnvelopeContext, read_header, seal
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.serde import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.synthetic import DemoDataset
+from biometric_exchange.v1 import exchange_pb2 as pb
+from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
+from tests.integration.conftest import RunningPair
+
+FIVE_MINUTES_MS = 5 * 60 * 1000
+
+
+def _request_body(dataset: DemoDataset) -> bytes:
+    encounter = dataset.encounters["PAN"][0]
+    probe = ProbeIn("probe-under-test", encounter.template, "PAN-TEST", encounter.encountered_at)
+    return identify_request_to_bytes(IdentifyQuery("border_security", (probe,), 3))
+
+
+def _sealed(panama: Node, body: bytes, context: EnvelopeContext | None = None) -> pb.SealedEnvelope:
+    return seal(
+        context or panama.envelope_context(),
+        pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
+        body,
+        now_ms=panama.clock(),
+    )
+
+
+def _refusal_reason(pair: RunningPair, envelope: pb.SealedEnvelope) -> str:
+    """Call CHL as PAN; expect UNAUTHENTICATED; return the reason CHL audited."""
+    stub = pair.partner_stub(pair.panama, pair.chile)
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.Identify(envelope, timeout=10)
+    assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert raised.value.details() == "envelope rejected"
+    claimed = read_header(envelope).message_id
+    entries = [
+        e
+        for e in pair.chile.audit.entries()
+        if e.event == "identify.received"
+        and e.outcome == "rejected"
+        and e.detail.get("claimed_message_id") == claimed
+    ]
+    assert len(entries) >= 1
+    return str(entries[-1].detail["reason"])
+
+
+def test_tampered_ciphertext_is_refused_and_audited(
+    running_pair: RunningPair, dataset: DemoDataset
+) -> None:
+    envelope = _sealed(running_pair.panama, _request_body(dataset))
+    tampered = bytearray(envelope.ciphertext)
+    tampered[10] ^= 0x01
+    envelope.ciphertext = bytes(tampered)
+    assert _refusal_reason(running_pair, envelope) == "bad signature"
+
+
+def test_replayed_envelope_is_refused_and_audited(
+    running_pair: RunningPair, dataset: DemoDataset
+) -> None:
+    envelope = _sealed(running_pair.panama, _request_body(dataset))
+    stub = running_pair.partner_stub(running_pair.panama, running_pair.chile)
+    reply = stub.Identify(envelope, timeout=10)
+    assert read_header(reply).in_reply_to == read_header(envelope).message_id
+    assert _refusal_reason(running_pair, envelope) == "replayed message id"
+
+
+def test_wrong_recipient_is_refused_and_audited(
+    running_pair: RunningPair, dataset: DemoDataset
+) -> None:
+    context = dataclasses.replace(running_pair.panama.envelope_context(), partner_party="MEX")
+    envelope = _sealed(running_pair.panama, _request_body(dataset), context)
+    assert _refusal_reason(running_pair, envelope) == "wrong recipient 'MEX'"
+
+
+def test_stale_timestamp_is_refused_and_audited(
+    running_pair: RunningPair, dataset: DemoDataset
+) -> None:
+    context = running_pair.panama.envelope_context()
+    stale_ms = running_pair.panama.clock() - FIVE_MINUTES_MS - 60_000
+    envelope = seal(
+        context, pb.MESSAGE_TYPE_IDENTIFY_REQUEST, _request_body(dataset), now_ms=stale_ms
+    )
+    assert _refusal_reason(running_pair, envelope).startswith("timestamp outside the window")
+
+
+def _call_identify(endpoint: str, credentials: grpc.ChannelCredentials) -> grpc.StatusCode:
+    with grpc.secure_channel(
+        endpoint, credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+    ) as channel:
+        stub = pb_grpc.ExchangeStub(channel)
+        try:
+            stub.Identify(pb.SealedEnvelope(), timeout=5)
+        except grpc.RpcError as exc:
+            code: grpc.StatusCode = exc.code()
+            return code
+    return grpc.StatusCode.OK
+
+
+def test_client_without_certificate_cannot_call_identify(running_pair: RunningPair) -> None:
+    chile = running_pair.chile
+    credentials = grpc.ssl_channel_credentials(root_certificates=chile.keys.ca_certificate_pem)
+    assert _call_identify(chile.config.node.listen, credentials) is grpc.StatusCode.UNAVAILABLE
+
+
+def test_client_from_another_ca_cannot_call_identify(running_pair: RunningPair) -> None:
+    chile = running_pair.chile
+    foreign_ca = pki.create_ca("MEX")
+    foreign = pki.issue_node_certificate(foreign_ca, "node_mexico", "MEX")
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=chile.keys.ca_certificate_pem,
+        private_key=foreign.key_pem(),
+        certificate_chain=foreign.certificate_pem(),
+    )
+    assert _call_identify(chile.config.node.listen, credentials) is grpc.StatusCode.UNAVAILABLE
+
+
+def test_own_operators_certificate_cannot_call_identify(running_pair: RunningPair) -> None:
+    """Chile's CA is trusted for health probes, but only Panama may exchange."""
+    chile = running_pair.chile
+    stub = running_pair.partner_stub(chile, chile)
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.Identify(pb.SealedEnvelope(), timeout=5)
+    assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert raised.value.details() == "peer not authorized"
+    refusals = [e for e in chile.audit.entries() if e.event == "peer.refused"]
+    assert refusals and refusals[-1].detail["method"] == "Identify"
