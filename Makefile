@@ -24,8 +24,8 @@ demo: $(STAMP)
 	$(BIN)/bx demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests simulations benchmarks
-	$(BIN)/ruff format --check src tests simulations benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

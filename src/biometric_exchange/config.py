@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from biometric_exchange.agreement import Purpose
 from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.matching import DEFAULT_THRESHOLD
 from biometric_exchange.regions import code_for_validator
@@ -48,7 +49,7 @@ class MatchingSection(_Frozen):
 
 
 class ExchangeSection(_Frozen):
-    purpose: str = "border_security"
+    purpose: Purpose = Purpose.BORDER_SECURITY
     request_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 

@@ -10,9 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+)
 
 from biometric_exchange.domain import (
     TEMPLATE_DIM,
@@ -29,6 +36,9 @@ from biometric_exchange.exceptions import InvalidInput, InvalidTemplate
 from biometric_exchange.regions import code_for_validator
 from biometric_exchange.validation import describe
 
+CLOCK_TOLERANCE = dt.timedelta(minutes=5)
+"""How far in the future an encounter time may lie (clock skew between hosts)."""
+
 RecordId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -38,7 +48,7 @@ class _Strict(BaseModel):
 
 
 class ProvenanceModel(_Strict):
-    synthetic: bool
+    synthetic: StrictBool
     generator: ShortText
     seed: int | None = None
 
@@ -57,6 +67,13 @@ class PersonModel(_Strict):
     birth_date: dt.date
     nationality: str
     document_number: ShortText
+
+    @field_validator("birth_date")
+    @classmethod
+    def _born(cls, value: dt.date) -> dt.date:
+        if value > dt.datetime.now(dt.UTC).date():
+            raise ValueError("lies in the future")
+        return value
 
     @field_validator("nationality")
     @classmethod
@@ -83,6 +100,13 @@ class TemplateModel(_Strict):
             raise ValueError(f"expected {TEMPLATE_DIM}")
         return value
 
+    @field_validator("values", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: object) -> object:
+        if isinstance(value, list) and any(isinstance(v, bool) for v in value):
+            raise ValueError("values must be numbers, not true/false")
+        return value
+
     @field_validator("values")
     @classmethod
     def _valid_values(cls, value: list[float]) -> list[float]:
@@ -94,7 +118,7 @@ class TemplateModel(_Strict):
 
 
 class EncounterModel(_Strict):
-    record_type: str = "encounter"
+    record_type: Literal["encounter"] = "encounter"
     encounter_id: RecordId
     person: PersonModel
     encountered_at: dt.datetime
@@ -107,11 +131,13 @@ class EncounterModel(_Strict):
     def _aware(cls, value: dt.datetime) -> dt.datetime:
         if value.tzinfo is None:
             raise ValueError("needs a time zone, e.g. 2026-11-20T10:00:00Z")
+        if value > dt.datetime.now(dt.UTC) + CLOCK_TOLERANCE:
+            raise ValueError("lies in the future")
         return value.astimezone(dt.UTC)
 
 
 class WatchlistEntryModel(_Strict):
-    record_type: str = "watchlist_entry"
+    record_type: Literal["watchlist_entry"] = "watchlist_entry"
     entry_id: RecordId
     category: WatchlistCategory
     person: PersonModel

@@ -145,15 +145,19 @@ def identify_response_from_bytes(body: bytes) -> dict[str, list[HitOut]]:
         message.ParseFromString(body)
     except DecodeError as exc:
         raise InvalidInput("identify response: not a valid message") from exc
-    return {
-        result.probe_ref: [
+    results: dict[str, list[HitOut]] = {}
+    for index, result in enumerate(message.results):
+        field_name = f"results[{index}]"
+        probe_ref = _check_ref(result.probe_ref, f"{field_name}.probe_ref")
+        if probe_ref in results:
+            raise InvalidInput(f"{field_name}.probe_ref: duplicate reference")
+        results[probe_ref] = [
             HitOut(
-                hit_reference=_check_ref(hit.hit_reference, "hit_reference"),
+                hit_reference=_check_ref(hit.hit_reference, f"{field_name}.hit_reference"),
                 category=hit.category,
                 distance=float(hit.distance),
                 rank=int(hit.rank),
             )
             for hit in result.hits
         ]
-        for result in message.results
-    }
+    return results

@@ -367,7 +367,7 @@ def test_refused_envelope_does_not_consume_its_message_id(pair: Pair) -> None:
     )
 
 
-def test_same_message_id_from_each_side_is_not_a_replay(pair: Pair) -> None:
+def test_memory_replay_guard_keys_ids_by_sender(pair: Pair) -> None:
     message_id = "0123456789abcdef" * 2
     guard = MemoryReplayGuard()
     to_pan = seal(pair.chl, REQUEST, BODY, now_ms=NOW_MS, message_id=message_id)

@@ -27,6 +27,17 @@ from biometric_exchange.crypto.files import read_private, read_public, write_pri
 from biometric_exchange.exceptions import ConfigError
 
 KEYS_DIRNAME = "keys"
+KEY_FILES = (
+    "ca.key",
+    "ca.crt",
+    "tls.key",
+    "tls.crt",
+    "signing.key",
+    "signing.pub",
+    "kex.key",
+    "kex.pub",
+    "data.key",
+)
 DATA_KEY_BYTES = 32
 
 
@@ -86,8 +97,11 @@ def _pkcs8(key: Ed25519PrivateKey | X25519PrivateKey) -> bytes:
 def init_keys(node_dir: Path, node_name: str, country: str, *, overwrite: bool = False) -> Path:
     """Create a CA, TLS certificate, signing, key-agreement and data keys."""
     directory = keys_dir(node_dir)
-    if (directory / "ca.key").exists() and not overwrite:
-        raise ConfigError(f"{directory} already holds keys; pass --force to replace them")
+    existing = [name for name in KEY_FILES if (directory / name).exists()]
+    if existing and not overwrite:
+        raise ConfigError(
+            f"{directory} already holds {', '.join(existing)}; pass --force to replace them"
+        )
     ca = pki.create_ca(country)
     tls = pki.issue_node_certificate(ca, node_name, country)
     signing = Ed25519PrivateKey.generate()

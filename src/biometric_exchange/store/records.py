@@ -109,6 +109,8 @@ class RecordStore:
 
     def add_watchlist(self, entries: Sequence[WatchlistEntry]) -> int:
         """Add entries in one transaction; any duplicate id rejects the whole batch."""
+        if not entries:
+            return 0
         with self._database.transaction() as connection:
             for entry in entries:
                 self._insert_watchlist_entry(connection, entry)
