@@ -94,6 +94,12 @@ class AlertStatus(StrEnum):
     NEW = "NEW"
 
 
+class LegalStatus(StrEnum):
+    NONE = "none"
+    ASYLUM_SEEKER = "asylum_seeker"
+    REFUGEE = "refugee"
+
+
 class Sex(StrEnum):
     FEMALE = "F"
     MALE = "M"
@@ -117,6 +123,13 @@ class Person:
     birth_date: dt.date
     nationality: str
     document_number: str
+    legal_status: LegalStatus = LegalStatus.NONE
+    unaccompanied_minor: bool = False
+
+    def age_on(self, day: dt.date) -> int:
+        """Age in whole years on ``day``."""
+        before_birthday = (day.month, day.day) < (self.birth_date.month, self.birth_date.day)
+        return day.year - self.birth_date.year - int(before_birthday)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,18 @@ class AgreementRefusal(ExchangeError):
     public_message = "request refused by the agreement"
 
 
+class QuotaExceeded(ExchangeError):
+    """A daily quota of the agreement is used up; it renews at midnight UTC."""
+
+    public_message = "daily quota exhausted"
+
+
+class ReferenceExpired(ExchangeError):
+    """A hit reference past the lifetime the agreement gives it."""
+
+    public_message = "hit reference expired"
+
+
 class AgreementMismatch(ExchangeError):
     """The two parties do not hold the same agreement, or it is not in force."""
 

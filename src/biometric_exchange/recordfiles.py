@@ -25,6 +25,7 @@ from biometric_exchange.domain import (
     TEMPLATE_DIM,
     TEMPLATE_MODEL,
     Encounter,
+    LegalStatus,
     Person,
     Provenance,
     Sex,
@@ -67,6 +68,8 @@ class PersonModel(_Strict):
     birth_date: dt.date
     nationality: str
     document_number: ShortText
+    legal_status: LegalStatus = LegalStatus.NONE
+    unaccompanied_minor: StrictBool = False
 
     @field_validator("birth_date")
     @classmethod
@@ -231,6 +234,8 @@ def _person_dict(person: Person) -> dict[str, Any]:
         "birth_date": person.birth_date.isoformat(),
         "nationality": person.nationality,
         "document_number": person.document_number,
+        "legal_status": person.legal_status.value,
+        "unaccompanied_minor": person.unaccompanied_minor,
     }
 
 

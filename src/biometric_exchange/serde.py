@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
+from biometric_exchange.agreement.policy import ScopeFacts
+from biometric_exchange.agreement.terms import ProtectedCategory
 from biometric_exchange.domain import (
     TEMPLATE_DIM,
     TEMPLATE_MODEL,
@@ -30,6 +32,7 @@ class ProbeIn:
     template: Template
     encounter_point: str
     encountered_at: dt.datetime
+    facts: ScopeFacts
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ def identify_request_to_bytes(query: IdentifyQuery) -> bytes:
                 template=template_to_proto(probe.template),
                 encounter_point=probe.encounter_point,
                 encountered_at_ms=_ms(probe.encountered_at),
+                nationality=probe.facts.nationality,
+                age_years=probe.facts.age_years,
+                protected_category=(probe.facts.protected_category or ""),
             )
             for probe in query.probes
         ],
@@ -90,6 +96,16 @@ def _check_ref(value: str, field_name: str) -> str:
     if not value or len(value) > MAX_REF_LENGTH or not value.isprintable():
         raise InvalidInput(f"{field_name}: must be 1 to {MAX_REF_LENGTH} printable characters")
     return value
+
+
+def _facts(probe: pb.Probe, field_name: str) -> ScopeFacts:
+    category = None
+    if probe.protected_category:
+        try:
+            category = ProtectedCategory(probe.protected_category)
+        except ValueError:
+            raise InvalidInput(f"{field_name}.protected_category: unknown category") from None
+    return ScopeFacts(probe.nationality[:8], int(probe.age_years), category)
 
 
 def identify_request_from_bytes(body: bytes) -> IdentifyQuery:
@@ -112,6 +128,7 @@ def identify_request_from_bytes(body: bytes) -> IdentifyQuery:
                 template=template_from_proto(probe.template, field_name=f"{field_name}.template"),
                 encounter_point=probe.encounter_point[:MAX_REF_LENGTH],
                 encountered_at=_moment(probe.encountered_at_ms),
+                facts=_facts(probe, field_name),
             )
         )
     return IdentifyQuery(message.purpose, tuple(probes), message.max_candidates)

@@ -61,12 +61,25 @@ def party_for(node_dir: Path) -> agreement.Party:
     )
 
 
+TERMS_FILE = Path(__file__).resolve().parent / "agreement" / "chile_panama.toml"
+"""The Chile-Panama terms shipped with the project (no parties, no keys)."""
+
+
 def init_agreement(
-    first: Path, second: Path, *, scope: agreement.Scope = agreement.Scope.EXTRA_REGIONAL
+    first: Path,
+    second: Path,
+    *,
+    scope: agreement.Scope | None = None,
+    terms_file: Path = TERMS_FILE,
 ) -> agreement.AgreementDocument:
-    """Draft a minimal agreement, have both parties sign it, copy it to both."""
+    """Draft from the terms file, have both parties sign it, install it in both."""
+    terms = agreement.load_terms(terms_file)
+    if scope is not None:
+        terms = {**terms, "scope": {**terms.get("scope", {}), "population": scope.value}}
     parties = (party_for(first), party_for(second))
-    document = agreement.draft(parties, today=dt.datetime.now(dt.UTC).date(), scope=scope)
+    document = agreement.draft(
+        parties, today=dt.datetime.now(dt.UTC).date(), terms=terms, source=str(terms_file)
+    )
     for node_dir, party in zip((first, second), parties, strict=True):
         document = document.signed_by(party.code, load_keys(node_dir).signing_key)
     text = agreement.dumps(document)
@@ -75,9 +88,7 @@ def init_agreement(
     return document
 
 
-def create_pair(
-    workdir: Path, *, scope: agreement.Scope = agreement.Scope.EXTRA_REGIONAL
-) -> tuple[Path, Path]:
+def create_pair(workdir: Path, *, scope: agreement.Scope | None = None) -> tuple[Path, Path]:
     """Fresh Chile and Panama node folders on free loopback ports, keyed and agreed."""
     specs = (
         NodeSpec(workdir / "node_chile", "node_chile", "CHL", free_port()),

@@ -7,6 +7,7 @@ import dataclasses
 import grpc
 import pytest
 
+from biometric_exchange.agreement.policy import ScopeFacts
 from biometric_exchange.crypto import pki
 from biometric_exchange.crypto.envelope import EnvelopeContext, read_header, seal
 from biometric_exchange.node.runtime import Node
@@ -19,10 +20,16 @@ from tests.integration.conftest import RunningPair
 FIVE_MINUTES_MS = 5 * 60 * 1000
 
 
-def _request_body(dataset: DemoDataset) -> bytes:
+def _request_body(dataset: DemoDataset, purpose: str = "border_security") -> bytes:
     encounter = dataset.encounters["PAN"][0]
-    probe = ProbeIn("probe-under-test", encounter.template, "PAN-TEST", encounter.encountered_at)
-    return identify_request_to_bytes(IdentifyQuery("border_security", (probe,), 3))
+    probe = ProbeIn(
+        "probe-under-test",
+        encounter.template,
+        "PAN-TEST",
+        encounter.encountered_at,
+        ScopeFacts("CHN", 30, None),
+    )
+    return identify_request_to_bytes(IdentifyQuery(purpose, (probe,), 3))
 
 
 def _sealed(panama: Node, body: bytes, context: EnvelopeContext | None = None) -> pb.SealedEnvelope:
@@ -133,3 +140,36 @@ def test_own_operators_certificate_cannot_call_identify(running_pair: RunningPai
     assert raised.value.details() == "peer not authorized"
     refusals = [e for e in chile.audit.entries() if e.event == "peer.refused"]
     assert refusals and refusals[-1].detail["method"] == "Identify"
+
+
+def _status_of(pair: RunningPair, envelope: pb.SealedEnvelope) -> tuple[grpc.StatusCode, str]:
+    stub = pair.partner_stub(pair.panama, pair.chile)
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.Identify(envelope, timeout=10)
+    return raised.value.code(), raised.value.details() or ""
+
+
+def test_purpose_outside_the_agreement_is_permission_denied(
+    running_pair: RunningPair, dataset: DemoDataset
+) -> None:
+    envelope = _sealed(running_pair.panama, _request_body(dataset, purpose="tourism"))
+    code, details = _status_of(running_pair, envelope)
+    assert code is grpc.StatusCode.PERMISSION_DENIED
+    assert details == "request refused by the agreement"  # the reason stays in the audit log
+    entry = running_pair.chile.audit.entries()[-1]
+    assert entry.outcome == "rejected"
+    assert entry.detail["reason"] == "purpose 'tourism' is not allowed by the agreement"
+
+
+def test_another_agreement_hash_is_failed_precondition(
+    running_pair: RunningPair, dataset: DemoDataset
+) -> None:
+    context = dataclasses.replace(running_pair.panama.envelope_context(), agreement_hash="f" * 64)
+    envelope = _sealed(running_pair.panama, _request_body(dataset), context)
+    code, details = _status_of(running_pair, envelope)
+    assert code is grpc.StatusCode.FAILED_PRECONDITION
+    assert details == "agreement mismatch"
+    assert (
+        running_pair.chile.audit.entries()[-1].detail["reason"]
+        == "agreement hash differs from ours"
+    )

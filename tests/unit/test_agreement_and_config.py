@@ -57,8 +57,8 @@ def _replace_once(text: str, old: str, new: str) -> str:
 def test_both_nodes_load_the_same_agreement(pair_dirs: tuple[Path, Path]) -> None:
     chile, panama = pair_dirs
     assert _text(chile) == _text(panama)
-    on_chile = agreement.load(chile / AGREEMENT_FILENAME, today=_today())
-    on_panama = agreement.load(panama / AGREEMENT_FILENAME, today=_today())
+    on_chile = agreement.load(chile / AGREEMENT_FILENAME)
+    on_panama = agreement.load(panama / AGREEMENT_FILENAME)
 
     assert on_chile.hash == on_panama.hash
     assert re.fullmatch(r"[0-9a-f]{64}", on_chile.hash)
@@ -68,8 +68,8 @@ def test_both_nodes_load_the_same_agreement(pair_dirs: tuple[Path, Path]) -> Non
     assert on_chile.partner_of("CHL").code == "PAN"
     assert on_chile.partner_of("PAN").code == "CHL"
     assert on_chile.synthetic is True
-    assert on_chile.agreement.scope is agreement.Scope.EXTRA_REGIONAL
-    assert on_chile.agreement.max_candidates == 3
+    assert on_chile.agreement.scope.population is agreement.Scope.EXTRA_REGIONAL
+    assert on_chile.agreement.step1.max_candidates == 3
     assert set(on_chile.signatures) == {"CHL", "PAN"}
 
 
@@ -77,7 +77,7 @@ def test_both_signatures_verify_against_each_partys_own_key(
     pair_dirs: tuple[Path, Path],
 ) -> None:
     chile, panama = pair_dirs
-    document = agreement.load(chile / AGREEMENT_FILENAME, today=_today())
+    document = agreement.load(chile / AGREEMENT_FILENAME)
     document.verify_signatures()  # raises if either fails
     for node_dir, code in ((chile, "CHL"), (panama, "PAN")):
         keys = load_keys(node_dir)
@@ -87,7 +87,7 @@ def test_both_signatures_verify_against_each_partys_own_key(
 
 
 def test_party_lookup_refuses_a_third_country(pair_dirs: tuple[Path, Path]) -> None:
-    document = agreement.load(pair_dirs[0] / AGREEMENT_FILENAME, today=_today())
+    document = agreement.load(pair_dirs[0] / AGREEMENT_FILENAME)
     with pytest.raises(AgreementMismatch, match=r"COL is not a party to agreement"):
         document.party("COL")
 
@@ -100,38 +100,55 @@ def test_party_lookup_refuses_a_third_country(pair_dirs: tuple[Path, Path]) -> N
     [
         ("max_candidates = 3", "max_candidates = 4"),
         ("max_probes_per_request = 64", "max_probes_per_request = 65"),
-        ('scope = "extra_regional"', 'scope = "all"'),
+        ('population = "extra_regional"', 'population = "all"'),
+        ("minimum_age = 0", "minimum_age = 1"),
+        ('approval = "manual"', 'approval = "automatic"'),
+        ("probes_per_day = 10000", "probes_per_day = 10001"),
+        ("audit_days = 730", "audit_days = 365"),
+        ("revoked_keys = []", 'revoked_keys = ["' + "0" * 64 + '"]'),
         ('disclosure = "hit_and_category"', 'disclosure = "hit_only"'),
-        ('    "humanitarian_protection",\n', ""),
-        ('title = "Bilateral', 'title = "Amended bilateral'),
+        ('"humanitarian_protection",\n    "missing_persons",\n]', '"humanitarian_protection",\n]'),
+        ('title = "Chile', 'title = "Amended Chile'),
     ],
-    ids=["max_candidates", "max_probes", "scope", "disclosure", "purposes", "title"],
+    ids=[
+        "max_candidates",
+        "max_probes",
+        "scope",
+        "minimum_age",
+        "approval",
+        "quota",
+        "audit_retention",
+        "revocation",
+        "disclosure",
+        "purposes",
+        "title",
+    ],
 )
 def test_editing_a_term_breaks_the_signatures(
     pair_dirs: tuple[Path, Path], tmp_path: Path, old: str, new: str
 ) -> None:
     edited = _write(tmp_path, _replace_once(_text(pair_dirs[0]), old, new))
     with pytest.raises(ConfigError, match=r": signatures\.CHL does not verify$"):
-        agreement.load(edited, today=_today())
+        agreement.load(edited)
 
 
 def test_editing_a_party_entry_breaks_the_signatures(
     pair_dirs: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    document = agreement.load(pair_dirs[0] / AGREEMENT_FILENAME, today=_today())
+    document = agreement.load(pair_dirs[0] / AGREEMENT_FILENAME)
     pan = document.party("PAN")
     text = _text(pair_dirs[0])
     port = pan.endpoint.rsplit(":", 1)[1]
     moved = _replace_once(text, f'endpoint = "{pan.endpoint}"', f'endpoint = "10.0.0.9:{port}"')
     with pytest.raises(ConfigError, match=r"signatures\.CHL does not verify"):
-        agreement.load(_write(tmp_path, moved), today=_today())
+        agreement.load(_write(tmp_path, moved))
 
     intruder = encode_public(Ed25519PrivateKey.generate().public_key())
     swapped = _replace_once(
         text, f'signing_key = "{pan.signing_key}"', f'signing_key = "{intruder}"'
     )
     with pytest.raises(ConfigError, match=r"signatures\.CHL does not verify"):
-        agreement.load(_write(tmp_path, swapped), today=_today())
+        agreement.load(_write(tmp_path, swapped))
 
 
 def test_one_party_cannot_change_the_terms_alone(
@@ -139,7 +156,7 @@ def test_one_party_cannot_change_the_terms_alone(
 ) -> None:
     chile = pair_dirs[0]
     raw = tomllib.loads(_text(chile))
-    raw["agreement"]["max_candidates"] = 10
+    raw["agreement"]["step1"]["max_candidates"] = 10
     raw["signatures"] = {}
     changed = agreement.AgreementDocument.model_validate(raw).signed_by(
         "CHL", load_keys(chile).signing_key
@@ -155,7 +172,7 @@ def test_one_party_cannot_change_the_terms_alone(
     )
     path = _write(tmp_path, agreement.dumps(changed))
     with pytest.raises(ConfigError, match=r"signatures\.PAN does not verify"):
-        agreement.load(path, today=_today())
+        agreement.load(path)
 
 
 @pytest.mark.parametrize("code", ["CHL", "PAN"])
@@ -166,7 +183,7 @@ def test_a_missing_signature_is_named(
     line = f'{code} = "{_signature(pair_dirs[0], code)}"\n'
     path = _write(tmp_path, _replace_once(text, line, ""))
     with pytest.raises(ConfigError, match=rf"signatures\.{code} is missing"):
-        agreement.load(path, today=_today())
+        agreement.load(path)
 
 
 def test_a_signature_that_is_not_base64_is_named(
@@ -176,14 +193,14 @@ def test_a_signature_that_is_not_base64_is_named(
     signature = _signature(pair_dirs[0], "PAN")
     path = _write(tmp_path, _replace_once(text, f'"{signature}"', '"not base64 at all!"'))
     with pytest.raises(ConfigError, match=r"signatures\.PAN does not verify"):
-        agreement.load(path, today=_today())
+        agreement.load(path)
 
 
 # --- pins, validity, format --------------------------------------------------
 
 
 def test_a_wrong_ca_fingerprint_is_named(pair_dirs: tuple[Path, Path], tmp_path: Path) -> None:
-    document = agreement.load(pair_dirs[0] / AGREEMENT_FILENAME, today=_today())
+    document = agreement.load(pair_dirs[0] / AGREEMENT_FILENAME)
     chl, pan = document.party("CHL"), document.party("PAN")
     text = _text(pair_dirs[0])
     wrong = _replace_once(
@@ -192,37 +209,38 @@ def test_a_wrong_ca_fingerprint_is_named(pair_dirs: tuple[Path, Path], tmp_path:
     with pytest.raises(
         ConfigError, match=r"parties\.0: party CHL: ca_fingerprint does not match ca_certificate"
     ):
-        agreement.load(_write(tmp_path, wrong), today=_today())
+        agreement.load(_write(tmp_path, wrong))
 
 
 def test_validity_window_is_inclusive_and_enforced(pair_dirs: tuple[Path, Path]) -> None:
-    path = pair_dirs[0] / AGREEMENT_FILENAME
-    terms = agreement.load(path, today=_today()).agreement
-    assert agreement.load(path, today=terms.effective_from).hash
-    assert agreement.load(path, today=terms.effective_until).hash
+    document = agreement.load(pair_dirs[0] / AGREEMENT_FILENAME)
+    terms = document.agreement
+    document.check_in_force(terms.effective_from)
+    document.check_in_force(terms.effective_until)
 
     day = dt.timedelta(days=1)
-    for outside in (terms.effective_from - day, terms.effective_until + day):
-        with pytest.raises(AgreementMismatch, match=rf"is in force from .* not on {outside}"):
-            agreement.load(path, today=outside)
+    with pytest.raises(AgreementMismatch, match=r"is not yet in force \(from "):
+        document.check_in_force(terms.effective_from - day)
+    with pytest.raises(AgreementMismatch, match=rf"expired on {terms.effective_until}"):
+        document.check_in_force(terms.effective_until + day)
 
 
 def test_a_non_synthetic_agreement_is_refused(pair_dirs: tuple[Path, Path], tmp_path: Path) -> None:
     text = _replace_once(_text(pair_dirs[0]), "synthetic = true", "synthetic = false")
     with pytest.raises(ConfigError, match=r"synthetic: this implementation runs on synthetic data"):
-        agreement.load(_write(tmp_path, text), today=_today())
+        agreement.load(_write(tmp_path, text))
 
 
 def test_invalid_toml_is_a_config_error(pair_dirs: tuple[Path, Path], tmp_path: Path) -> None:
     text = _text(pair_dirs[0]) + "\n[[[ not toml\n"
     path = _write(tmp_path, text)
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: not valid TOML"):
-        agreement.load(path, today=_today())
+        agreement.load(path)
 
 
 def test_a_missing_agreement_says_how_to_create_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"no agreement here; create one with `bx agreement init"):
-        agreement.load(tmp_path / AGREEMENT_FILENAME, today=_today())
+        agreement.load(tmp_path / AGREEMENT_FILENAME)
 
 
 def test_two_parties_of_the_same_country_are_refused(
@@ -230,13 +248,13 @@ def test_two_parties_of_the_same_country_are_refused(
 ) -> None:
     text = _replace_once(_text(pair_dirs[0]), 'code = "PAN"', 'code = "CHL"')
     with pytest.raises(ConfigError, match=r"parties must be two different countries"):
-        agreement.load(_write(tmp_path, text), today=_today())
+        agreement.load(_write(tmp_path, text))
 
 
 def test_an_unknown_party_country_is_named(pair_dirs: tuple[Path, Path], tmp_path: Path) -> None:
     text = _replace_once(_text(pair_dirs[0]), 'code = "PAN"', 'code = "ZZZ"')
     with pytest.raises(ConfigError, match=r"parties\.1\.code: 'ZZZ' is not an ISO 3166-1"):
-        agreement.load(_write(tmp_path, text), today=_today())
+        agreement.load(_write(tmp_path, text))
 
 
 # --- a node's keys must be the ones the agreement pins -----------------------
@@ -247,10 +265,7 @@ def test_node_opens_with_the_keys_the_agreement_pins(pair_dirs: tuple[Path, Path
     try:
         assert node.country == "CHL"
         assert node.partner.code == "PAN"
-        assert (
-            node.agreement.hash
-            == agreement.load(pair_dirs[1] / AGREEMENT_FILENAME, today=_today()).hash
-        )
+        assert node.agreement.hash == agreement.load(pair_dirs[1] / AGREEMENT_FILENAME).hash
     finally:
         node.database.close()
 

@@ -325,7 +325,7 @@ def test_audit_verify_passes_and_detects_an_edit(chile: Path) -> None:
         connection.execute("UPDATE audit_log SET outcome = 'rejected' WHERE seq = 1")
         connection.commit()
     broken = _bx("audit", "verify", "--node", chile)
-    _assert_one_error(broken, "audit entry 1 does not chain")
+    _assert_one_error(broken, "audit entry 1 was altered")
 
 
 def test_agreement_show_prints_the_verified_hash(pair_dirs: tuple[Path, Path]) -> None:
@@ -339,6 +339,6 @@ def test_agreement_show_prints_the_verified_hash(pair_dirs: tuple[Path, Path]) -
         result = _bx("agreement", "show", node_dir)
         assert result.exit_code == 0, result.stderr
         output = _flat(result.stdout)
-        assert f"Agreement {agreement_id} (synthetic)" in output
+        assert f"Agreement {agreement_id} v1 (synthetic)" in output
         assert expected_hash in output
         assert "extra_regional" in output

@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from biometric_exchange.agreement.policy import ScopeFacts
 from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL, Template, validate_template
 from biometric_exchange.exceptions import InvalidInput, InvalidTemplate
 from biometric_exchange.serde import (
@@ -26,6 +27,9 @@ from biometric_exchange.v1 import exchange_pb2 as pb
 MOMENT = dt.datetime(2026, 11, 20, 10, 0, 0, 123000, tzinfo=dt.UTC)
 
 
+FACTS = ScopeFacts("CHN", 31, None)
+
+
 def _templates(count: int, seed: int = 7) -> list[Template]:
     rng = np.random.default_rng(seed)
     return [validate_template(rng.normal(0.0, 0.1, TEMPLATE_DIM)) for _ in range(count)]
@@ -38,7 +42,7 @@ def _query(
     return IdentifyQuery(
         purpose="border_security",
         probes=tuple(
-            ProbeIn(ref, template, f"PAN-POINT-{i}", MOMENT + dt.timedelta(seconds=i))
+            ProbeIn(ref, template, f"PAN-POINT-{i}", MOMENT + dt.timedelta(seconds=i), FACTS)
             for i, (ref, template) in enumerate(zip(refs, templates, strict=True))
         ),
         max_candidates=3,

@@ -1,17 +1,38 @@
-"""``bx agreement``: the minimal bilateral agreement both nodes load."""
+"""``bx agreement``: draft, sign, verify, install and show the agreement."""
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from biometric_exchange.agreement import Scope
-from biometric_exchange.cli.common import NodeDir, console, opened_node, reports_errors
-from biometric_exchange.workspace import init_agreement
+from biometric_exchange.agreement import AgreementDocument, Scope, draft, dumps, load, load_terms
+from biometric_exchange.agreement.document import parse
+from biometric_exchange.cli.common import (
+    NodeDir,
+    NodeOption,
+    console,
+    fail,
+    opened_node,
+    reports_errors,
+)
+from biometric_exchange.config import AGREEMENT_FILENAME, load_config
+from biometric_exchange.crypto.keys import encode_public, load_keys
+from biometric_exchange.exceptions import AgreementMismatch, ConfigError
+from biometric_exchange.workspace import TERMS_FILE, init_agreement, party_for
 
-app = typer.Typer(help="Create and inspect the bilateral agreement.")
+app = typer.Typer(help="Draft, sign, verify, install and show the bilateral agreement.")
+
+AgreementFile = Annotated[Path, typer.Argument(help="Agreement TOML file", show_default=False)]
+
+
+TermsOption = Annotated[
+    Path, typer.Option("--terms", help="Terms file (the Chile-Panama terms by default)")
+]
 
 
 @app.command("init")
@@ -19,34 +40,138 @@ app = typer.Typer(help="Create and inspect the bilateral agreement.")
 def init(
     first: NodeDir,
     second: NodeDir,
-    scope: Annotated[Scope, typer.Option(help="Who may be exchanged")] = Scope.EXTRA_REGIONAL,
+    scope: Annotated[Scope | None, typer.Option(help="Override the terms' scope")] = None,
+    terms: TermsOption = TERMS_FILE,
 ) -> None:
-    """Draft the agreement from both nodes' public keys, sign it with both, copy it to both."""
-    document = init_agreement(first, second, scope=scope)
+    """Draft from the terms, sign with both nodes' keys, install in both: one-step setup."""
+    document = init_agreement(first, second, scope=scope, terms_file=terms)
     console.print(f"agreement {document.id} signed by both parties; hash {document.hash}")
-    console.print(f"written to {first}/agreement.toml and {second}/agreement.toml")
+    console.print(f"installed as {first}/{AGREEMENT_FILENAME} and {second}/{AGREEMENT_FILENAME}")
+
+
+@app.command("draft")
+@reports_errors
+def draft_command(
+    first: NodeDir,
+    second: NodeDir,
+    out: Annotated[Path, typer.Option(help="Where to write the unsigned draft")],
+    terms: TermsOption = TERMS_FILE,
+) -> None:
+    """An unsigned draft: the terms file plus both nodes' public keys and endpoints."""
+    document = draft(
+        (party_for(first), party_for(second)),
+        today=dt.datetime.now(dt.UTC).date(),
+        terms=load_terms(terms),
+        source=str(terms),
+    )
+    out.write_text(dumps(document), encoding="utf-8")
+    console.print(
+        f"draft {document.id} written to {out}; each party signs it with `bx agreement sign`"
+    )
+
+
+@app.command("sign")
+@reports_errors
+def sign(file: AgreementFile, node: NodeOption) -> None:
+    """Add this node's party signature to the file (its keys must be the pinned ones)."""
+    document = parse(file)
+    country = load_config(node).node.country
+    party = document.party(country)
+    keys = load_keys(node)
+    if encode_public(keys.signing_public) != party.signing_key:
+        raise ConfigError(
+            f"{node}/keys/signing.key is not the key the agreement pins for {country}"
+        )
+    signed = document.signed_by(country, keys.signing_key)
+    file.write_text(dumps(signed), encoding="utf-8")
+    missing = [p.code for p in signed.parties if p.code not in signed.signatures]
+    console.print(
+        f"signed by {country}"
+        + (f"; still to sign: {', '.join(missing)}" if missing else "; complete")
+    )
+
+
+@app.command("verify")
+@reports_errors
+def verify(
+    file: AgreementFile,
+    on: Annotated[str | None, typer.Option(help="Date to check validity on (YYYY-MM-DD)")] = None,
+) -> None:
+    """Check schema, both signatures and the validity window; exit 1 when not in force."""
+    document = load(file)
+    day = dt.date.fromisoformat(on) if on else dt.datetime.now(dt.UTC).date()
+    console.print(
+        f"agreement {document.id}: schema valid, signed by {', '.join(document.signatures)}"
+    )
+    console.print(f"hash {document.hash}")
+    try:
+        document.check_in_force(day)
+    except AgreementMismatch as exc:
+        raise fail(str(exc), code=1) from None
+    console.print(f"in force on {day}")
+
+
+@app.command("install")
+@reports_errors
+def install(file: AgreementFile, node: NodeOption) -> None:
+    """Install a signed agreement as the node's agreement.toml, after verifying it."""
+    document = load(file)
+    country = load_config(node).node.country
+    document.party(country)
+    shutil.copyfile(file, node / AGREEMENT_FILENAME)
+    with opened_node(node):  # checks the node's keys against the pins
+        pass
+    console.print(f"installed agreement {document.id} on {node}")
 
 
 @app.command("show")
 @reports_errors
 def show(node_dir: NodeDir) -> None:
-    """Show the agreement a node holds, after verifying it."""
+    """The terms of the agreement a node holds, as a table."""
     with opened_node(node_dir) as node:
-        document = node.agreement
-        terms = document.agreement
-        table = Table(title=f"Agreement {document.id} (synthetic)", show_header=False)
-        table.add_row("title", terms.title)
-        table.add_row("valid", f"{terms.effective_from} to {terms.effective_until}")
-        table.add_row("scope", terms.scope.value)
-        table.add_row("disclosure", terms.disclosure.value)
-        table.add_row("purposes", ", ".join(p.value for p in terms.purposes))
+        console.print(terms_table(node.agreement))
+
+
+def terms_table(document: AgreementDocument) -> Table:
+    terms = document.agreement
+    table = Table(title=f"Agreement {document.id} v{terms.version} (synthetic)", show_header=False)
+    table.add_column("term", style="bold")
+    table.add_column("value", overflow="fold")
+    table.add_row("title", terms.title)
+    table.add_row("in force", f"{terms.effective_from} to {terms.effective_until}")
+    table.add_row("purposes", ", ".join(terms.purposes))
+    table.add_row("scope", f"{terms.scope.population}; minimum age {terms.scope.minimum_age}")
+    step1 = terms.step1
+    table.add_row(
+        "step 1",
+        f"{step1.disclosure}; up to {step1.max_candidates} candidates per probe, "
+        f"{step1.max_probes_per_request} probes per request; references expire after "
+        f"{step1.hit_reference_ttl_hours} h",
+    )
+    step2 = terms.step2
+    table.add_row("step 2", f"{step2.approval} approval, service level {step2.sla_hours} h")
+    for purpose, fields in step2.fields.items():
+        table.add_row(f"  fields for {purpose}", ", ".join(fields))
+    protection, quotas = terms.protection, terms.quotas
+    table.add_row(
+        "protected",
+        f"{', '.join(protection.categories)}: only for {', '.join(protection.purposes)}",
+    )
+    table.add_row(
+        "quotas per day",
+        f"{quotas.probes_per_day} probes, {quotas.detail_requests_per_day} step-2 requests",
+    )
+    table.add_row(
+        "retention",
+        f"exchanged data {terms.retention.exchanged_data_days} days, "
+        f"audit {terms.retention.audit_days} days",
+    )
+    table.add_row("revoked keys", ", ".join(k[:16] + "…" for k in terms.revoked_keys) or "none")
+    for party in document.parties:
         table.add_row(
-            "max candidates / probes", f"{terms.max_candidates} / {terms.max_probes_per_request}"
+            f"party {party.code}",
+            f"{party.node} at {party.endpoint}; CA {party.ca_fingerprint[:16]}…",
         )
-        for party in document.parties:
-            table.add_row(
-                f"party {party.code}",
-                f"{party.node} at {party.endpoint}, CA {party.ca_fingerprint[:16]}…",
-            )
-        table.add_row("hash", document.hash)
-        console.print(table)
+    table.add_row("signatures", ", ".join(document.signatures) or "none")
+    table.add_row("hash", document.hash)
+    return table

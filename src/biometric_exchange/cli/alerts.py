@@ -1,4 +1,4 @@
-"""``bx alerts`` and ``bx audit``: what an operator reviews."""
+"""``bx alerts``: what an operator reviews."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from biometric_exchange.cli.common import NodeOption, console, opened_node, repo
 from biometric_exchange.domain import Alert, AlertKind
 
 alerts_app = typer.Typer(help="Early-warning alerts raised on a node.")
-audit_app = typer.Typer(help="The node's hash-chained audit log.")
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
 
@@ -43,34 +42,3 @@ def list_alerts(
     with opened_node(node) as opened:
         alerts = opened.alerts.list(kind=kind)
         console.print(alerts_table(alerts, f"Alerts on {opened.config.node.name} ({len(alerts)})"))
-
-
-@audit_app.command("verify")
-@reports_errors
-def verify(node: NodeOption) -> None:
-    """Walk the hash chain; fails when any entry was altered, removed or inserted."""
-    with opened_node(node) as opened:
-        count = opened.audit.verify()
-        console.print(f"audit chain of {opened.config.node.name} intact: {count} entries")
-
-
-@audit_app.command("list")
-@reports_errors
-def list_audit(node: NodeOption) -> None:
-    """Every send and receive, with outcome and reason."""
-    with opened_node(node) as opened:
-        table = Table(title=f"Audit log of {opened.config.node.name}")
-        for column in ("seq", "at", "event", "peer", "message", "outcome", "detail"):
-            table.add_column(column, overflow="fold")
-        for entry in opened.audit.entries():
-            detail = ", ".join(f"{k}={v}" for k, v in sorted(entry.detail.items()))
-            table.add_row(
-                str(entry.seq),
-                entry.at[:19],
-                entry.event,
-                entry.peer or "-",
-                (entry.message_id or "-")[:12],
-                entry.outcome,
-                detail.replace("[", "\\["),
-            )
-        console.print(table)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from biometric_exchange.cli import agreement, alerts, demo, keys, node, records, synth
+from biometric_exchange.cli import (
+    agreement,
+    alerts,
+    audit,
+    demo,
+    details,
+    keys,
+    node,
+    records,
+    synth,
+)
 
 app = typer.Typer(
     name="bx",
@@ -19,6 +29,9 @@ app.add_typer(node.app, name="node")
 app.add_typer(synth.app, name="synth")
 app.add_typer(records.watchlist_app, name="watchlist")
 app.add_typer(alerts.alerts_app, name="alerts")
-app.add_typer(alerts.audit_app, name="audit")
+app.add_typer(audit.audit_app, name="audit")
+app.add_typer(audit.retention_app, name="retention")
+app.add_typer(details.details_app, name="details")
+app.add_typer(details.requests_app, name="requests")
 app.command("enroll")(records.enroll)
 app.command("demo")(demo.demo)

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from google.protobuf.message import DecodeError
 
-from biometric_exchange.crypto.keys import raw_public
+from biometric_exchange.crypto.keys import key_id, raw_public
 from biometric_exchange.exceptions import InvalidEnvelope
 from biometric_exchange.v1 import exchange_pb2 as pb
 
@@ -123,6 +123,7 @@ def seal(
         ephemeral_public_key=ephemeral_public,
         nonce=secrets.token_bytes(NONCE_BYTES),
         in_reply_to=in_reply_to,
+        sender_key_id=key_id(context.own_signing_key.public_key()),
     )
     header_bytes = header.SerializeToString(deterministic=True)
     ciphertext = AESGCM(key).encrypt(header.nonce, body, header_bytes)

@@ -14,6 +14,7 @@ Public halves (``*.crt``, ``signing.pub``, ``kex.pub``) go into the agreement.
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,11 @@ def keys_dir(node_dir: Path) -> Path:
 
 def raw_public(key: Ed25519PublicKey | X25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(key: Ed25519PublicKey | X25519PublicKey) -> str:
+    """Hex SHA-256 of the raw public key: how envelopes and revocation lists name it."""
+    return hashlib.sha256(raw_public(key)).hexdigest()
 
 
 def encode_public(key: Ed25519PublicKey | X25519PublicKey) -> str:

@@ -1,14 +1,17 @@
-"""The holder's side of step 1: open the probe envelope, match, reply sealed.
+"""The holder's side of step 1: open the probe envelope, enforce the
+agreement, match, reply sealed.
 
 Plain logic, no sockets: the gRPC servicer only unpacks and packs.
 """
 
 from __future__ import annotations
 
-from biometric_exchange.agreement import Disclosure
+import datetime as dt
+
 from biometric_exchange.alerts.rules import subject_encountered_by_partner
-from biometric_exchange.crypto.envelope import open_envelope, read_header, seal
-from biometric_exchange.exceptions import AgreementRefusal, ExchangeError, InvalidEnvelope
+from biometric_exchange.crypto.envelope import read_header, seal
+from biometric_exchange.exceptions import AgreementRefusal, ExchangeError
+from biometric_exchange.node.inbound import open_request, refuse
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.watchlist_index import WatchlistIndex
 from biometric_exchange.serde import (
@@ -18,15 +21,8 @@ from biometric_exchange.serde import (
     identify_response_to_bytes,
 )
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
+from biometric_exchange.store.quotas import QuotaKind
 from biometric_exchange.v1 import exchange_pb2 as pb
-
-
-def _claimed_message_id(envelope: pb.SealedEnvelope) -> str | None:
-    """The header's message id, unverified: for the audit trail of a refusal."""
-    try:
-        return read_header(envelope).message_id[:64] or None
-    except InvalidEnvelope:
-        return None
 
 
 class IdentifyHandler:
@@ -37,36 +33,18 @@ class IdentifyHandler:
     def handle(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
         node = self._node
         partner = node.partner.code
-        context = node.envelope_context()
-        try:
-            opened = open_envelope(
-                context,
-                envelope,
-                now_ms=node.clock(),
-                replay_guard=node.replay_guard,
-                expected_type=pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
-            )
-        except InvalidEnvelope as exc:
-            node.audit.record(
-                AuditEvent.IDENTIFY_RECEIVED,
-                AuditOutcome.REJECTED,
-                peer=partner,
-                claimed_message_id=_claimed_message_id(envelope),
-                reason=exc.reason,
-            )
-            raise
+        opened = open_request(
+            node,
+            envelope,
+            expected_type=pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
+            event=AuditEvent.IDENTIFY_RECEIVED,
+        )
         message_id = opened.header.message_id
         try:
             query = identify_request_from_bytes(opened.body)
-            max_candidates = self._check_terms(query)
+            self._enforce(query)
         except ExchangeError as exc:
-            node.audit.record(
-                AuditEvent.IDENTIFY_RECEIVED,
-                AuditOutcome.REJECTED,
-                peer=partner,
-                message_id=message_id,
-                reason=str(exc),
-            )
+            refuse(node, AuditEvent.IDENTIFY_RECEIVED, message_id, exc)
             raise
         node.audit.record(
             AuditEvent.IDENTIFY_RECEIVED,
@@ -76,9 +54,9 @@ class IdentifyHandler:
             purpose=query.purpose,
             probes=len(query.probes),
         )
-        results = self._match(query, max_candidates)
+        results = self._match(query)
         reply = seal(
-            context,
+            node.envelope_context(),
             pb.MESSAGE_TYPE_IDENTIFY_RESPONSE,
             identify_response_to_bytes(results),
             now_ms=node.clock(),
@@ -95,35 +73,47 @@ class IdentifyHandler:
         )
         return reply
 
-    def _check_terms(self, query: IdentifyQuery) -> int:
-        """Refuse what the agreement does not allow; return the candidate cap."""
-        terms = self._node.agreement.agreement
-        if query.purpose not in {p.value for p in terms.purposes}:
-            raise AgreementRefusal(f"purpose {query.purpose!r} is not allowed by the agreement")
-        if not 1 <= len(query.probes) <= terms.max_probes_per_request:
-            limit = terms.max_probes_per_request
-            raise AgreementRefusal(f"{len(query.probes)} probes; the agreement allows 1 to {limit}")
-        requested = query.max_candidates or terms.max_candidates
-        return min(requested, terms.max_candidates, self._node.config.matching.max_candidates)
+    def _enforce(self, query: IdentifyQuery) -> None:
+        """The agreement's terms, checked again on our side; then the quota."""
+        node = self._node
+        policy = node.policy
+        purpose = policy.purpose(query.purpose)
+        policy.check_probe_count(len(query.probes))
+        for index, probe in enumerate(query.probes):
+            reason = policy.scope_refusal(probe.facts, purpose)
+            if reason is not None:
+                raise AgreementRefusal(f"probes[{index}]: {reason}")
+        node.quotas.consume(
+            node.today(),
+            node.partner.code,
+            QuotaKind.PROBES_RECEIVED,
+            len(query.probes),
+            node.agreement.agreement.quotas.probes_per_day,
+        )
 
-    def _match(self, query: IdentifyQuery, max_candidates: int) -> dict[str, list[HitOut]]:
+    def _match(self, query: IdentifyQuery) -> dict[str, list[HitOut]]:
         node = self._node
         partner = node.partner.code
-        disclose_category = node.agreement.agreement.disclosure is Disclosure.HIT_AND_CATEGORY
+        max_candidates = min(
+            node.policy.max_candidates(query.max_candidates), node.config.matching.max_candidates
+        )
         matches = self._watchlist.search(
             [probe.template for probe in query.probes],
             threshold=node.config.matching.threshold,
             max_candidates=max_candidates,
         )
+        ttl = dt.timedelta(hours=node.agreement.agreement.step1.hit_reference_ttl_hours)
         results: dict[str, list[HitOut]] = {}
         for probe, probe_matches in zip(query.probes, matches, strict=True):
             hits = []
             for match in probe_matches:
-                reference = node.hit_references.issue(partner, probe.probe_ref, match.entry_id)
+                reference = node.hit_references.issue(
+                    partner, probe.probe_ref, match.entry_id, ttl=ttl
+                )
                 hits.append(
                     HitOut(
                         hit_reference=reference,
-                        category=match.category.value if disclose_category else "",
+                        category=node.policy.disclosed_category(match.category.value),
                         distance=match.distance,
                         rank=match.rank,
                     )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from biometric_exchange.agreement import AgreementDocument, Party
 from biometric_exchange.agreement import load as load_agreement
+from biometric_exchange.agreement.policy import Policy
 from biometric_exchange.config import AGREEMENT_FILENAME, DATABASE_PATH, NodeConfig, load_config
 from biometric_exchange.crypto import pki
 from biometric_exchange.crypto.envelope import EnvelopeContext
@@ -21,6 +22,7 @@ from biometric_exchange.store.audit import AuditLog
 from biometric_exchange.store.database import Database
 from biometric_exchange.store.hits import HitReferences
 from biometric_exchange.store.outbox import Outbox
+from biometric_exchange.store.quotas import Quotas
 from biometric_exchange.store.records import RecordStore
 from biometric_exchange.store.replay import SqliteReplayGuard
 
@@ -66,6 +68,8 @@ class Node:
     outbox: Outbox
     hit_references: HitReferences
     replay_guard: SqliteReplayGuard
+    quotas: Quotas
+    policy: Policy
     clock: Clock
 
     @property
@@ -89,6 +93,9 @@ class Node:
             partner_kex_public=partner.kex_public,
         )
 
+    def today(self) -> dt.date:
+        return dt.datetime.fromtimestamp(self.clock() / 1000, tz=dt.UTC).date()
+
     def watchlist_index(self) -> WatchlistIndex:
         return WatchlistIndex(self.records)
 
@@ -97,9 +104,13 @@ class Node:
         """Open a node folder, checking its keys against the agreement's pins."""
         config = load_config(node_dir)
         keys = load_keys(node_dir)
-        today = dt.datetime.fromtimestamp(clock() / 1000, tz=dt.UTC).date()
-        agreement = load_agreement(node_dir / AGREEMENT_FILENAME, today=today)
+        agreement = load_agreement(node_dir / AGREEMENT_FILENAME)
         _check_own_pins(keys, agreement.party(config.node.country), node_dir)
+        if config.exchange.purpose not in agreement.agreement.purposes:
+            raise ConfigError(
+                f"{node_dir}/node.toml: exchange.purpose {config.exchange.purpose.value!r} "
+                "is not a purpose the agreement allows"
+            )
         database = Database(node_dir / DATABASE_PATH)
         return cls(
             node_dir=node_dir,
@@ -113,5 +124,7 @@ class Node:
             outbox=Outbox(database),
             hit_references=HitReferences(database),
             replay_guard=SqliteReplayGuard(database),
+            quotas=Quotas(database),
+            policy=Policy(agreement),
             clock=clock,
         )

@@ -10,9 +10,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.node.audit_digest import AuditDigestHandler
+from biometric_exchange.node.details import DetailsHandler
 from biometric_exchange.node.identify import IdentifyHandler
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.servicer import ExchangeServicer
+from biometric_exchange.node.servicer import EnvelopeHandler, ExchangeServicer
 from biometric_exchange.node.tls import SERVER_OPTIONS, server_credentials
 from biometric_exchange.node.watchlist_index import WatchlistIndex
 from biometric_exchange.v1 import exchange_pb2 as pb
@@ -42,9 +44,12 @@ def start_server(node: Node, watchlist: WatchlistIndex, *, workers: int = 8) -> 
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ],
     )
-    pb_grpc.add_ExchangeServicer_to_server(
-        ExchangeServicer(node, IdentifyHandler(node, watchlist)), server
-    )
+    handlers: dict[str, EnvelopeHandler] = {
+        "Identify": IdentifyHandler(node, watchlist),
+        "RequestDetails": DetailsHandler(node),
+        "AuditDigest": AuditDigestHandler(node),
+    }
+    pb_grpc.add_ExchangeServicer_to_server(ExchangeServicer(node, handlers), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import NoReturn
+from collections.abc import Mapping
+from typing import NoReturn, Protocol
 
 import grpc
 
 from biometric_exchange.exceptions import ExchangeError, PeerNotAuthorized
-from biometric_exchange.node.identify import IdentifyHandler
 from biometric_exchange.node.ping import answer_ping
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.status import status_for
@@ -20,6 +20,12 @@ from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 log = logging.getLogger(__name__)
 
 
+class EnvelopeHandler(Protocol):
+    """Plain logic behind one sealed-envelope method; raises ExchangeError to refuse."""
+
+    def handle(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope: ...
+
+
 def _abort(context: grpc.ServicerContext, error: ExchangeError) -> NoReturn:
     code, message = status_for(error)
     if code is grpc.StatusCode.INTERNAL:
@@ -29,9 +35,9 @@ def _abort(context: grpc.ServicerContext, error: ExchangeError) -> NoReturn:
 
 
 class ExchangeServicer(pb_grpc.ExchangeServicer):
-    def __init__(self, node: Node, identify: IdentifyHandler) -> None:
+    def __init__(self, node: Node, handlers: Mapping[str, EnvelopeHandler]) -> None:
         self._node = node
-        self._identify = identify
+        self._handlers = dict(handlers)
         self._authorizer = PartnerAuthorizer(node)
 
     def _authorize(self, context: grpc.ServicerContext, method: str) -> None:
@@ -48,6 +54,19 @@ class ExchangeServicer(pb_grpc.ExchangeServicer):
             log.warning("refused %s from %s: %s", method, context.peer(), exc)
             _abort(context, exc)
 
+    def _sealed_call(
+        self, method: str, request: pb.SealedEnvelope, context: grpc.ServicerContext
+    ) -> pb.SealedEnvelope:
+        self._authorize(context, method)
+        handler = self._handlers.get(method)
+        if handler is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not offered by this node")
+        try:
+            return handler.handle(request)
+        except ExchangeError as exc:
+            log.info("%s refused: %s", method, type(exc).__name__)
+            _abort(context, exc)
+
     def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:  # noqa: N802
         self._authorize(context, "Ping")
         return answer_ping(self._node, request)
@@ -55,9 +74,14 @@ class ExchangeServicer(pb_grpc.ExchangeServicer):
     def Identify(  # noqa: N802
         self, request: pb.SealedEnvelope, context: grpc.ServicerContext
     ) -> pb.SealedEnvelope:
-        self._authorize(context, "Identify")
-        try:
-            return self._identify.handle(request)
-        except ExchangeError as exc:
-            log.info("Identify refused: %s", type(exc).__name__)
-            _abort(context, exc)
+        return self._sealed_call("Identify", request, context)
+
+    def RequestDetails(  # noqa: N802
+        self, request: pb.SealedEnvelope, context: grpc.ServicerContext
+    ) -> pb.SealedEnvelope:
+        return self._sealed_call("RequestDetails", request, context)
+
+    def AuditDigest(  # noqa: N802
+        self, request: pb.SealedEnvelope, context: grpc.ServicerContext
+    ) -> pb.SealedEnvelope:
+        return self._sealed_call("AuditDigest", request, context)

@@ -15,13 +15,17 @@ from biometric_exchange.exceptions import (
     InvalidInput,
     PartnerUnavailable,
     PeerNotAuthorized,
+    QuotaExceeded,
+    ReferenceExpired,
 )
 
 STATUS_TABLE: tuple[tuple[type[ExchangeError], grpc.StatusCode, str], ...] = (
     (InvalidEnvelope, grpc.StatusCode.UNAUTHENTICATED, InvalidEnvelope.public_message),
     (PeerNotAuthorized, grpc.StatusCode.UNAUTHENTICATED, PeerNotAuthorized.public_message),
     (AgreementRefusal, grpc.StatusCode.PERMISSION_DENIED, AgreementRefusal.public_message),
+    (QuotaExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED, QuotaExceeded.public_message),
     (AgreementMismatch, grpc.StatusCode.FAILED_PRECONDITION, AgreementMismatch.public_message),
+    (ReferenceExpired, grpc.StatusCode.FAILED_PRECONDITION, ReferenceExpired.public_message),
     (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT, "malformed request"),
     (PartnerUnavailable, grpc.StatusCode.UNAVAILABLE, "temporarily unavailable"),
 )

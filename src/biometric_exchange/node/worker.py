@@ -11,15 +11,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from biometric_exchange.agreement import Scope
+from biometric_exchange.agreement.policy import scope_facts
 from biometric_exchange.alerts.rules import local_watchlist_hit, partner_watchlist_hit
 from biometric_exchange.crypto.envelope import open_envelope, read_header, seal
 from biometric_exchange.domain import Encounter
-from biometric_exchange.exceptions import ExchangeError, InvalidEnvelope, PartnerUnavailable
+from biometric_exchange.exceptions import (
+    AgreementMismatch,
+    ExchangeError,
+    InvalidEnvelope,
+    PartnerUnavailable,
+    QuotaExceeded,
+)
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.transport import PeerTransport
 from biometric_exchange.node.watchlist_index import WatchlistIndex
-from biometric_exchange.regions import is_extra_regional
 from biometric_exchange.serde import (
     HitOut,
     IdentifyQuery,
@@ -29,9 +34,17 @@ from biometric_exchange.serde import (
 )
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
 from biometric_exchange.store.outbox import OutboxItem
+from biometric_exchange.store.quotas import QuotaKind
 from biometric_exchange.v1 import exchange_pb2 as pb
 
 log = logging.getLogger(__name__)
+HOLD_MS = 60 * 60 * 1000
+"""How long items wait when the agreement forbids sending now (not in force, mismatch)."""
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+def _ms_to_next_utc_day(now_ms: int) -> int:
+    return DAY_MS - now_ms % DAY_MS
 
 
 @dataclass(frozen=True)
@@ -46,10 +59,11 @@ class ExchangeWorker:
         self._watchlist = watchlist
         self._transport = transport
 
-    def in_scope(self, encounter: Encounter) -> bool:
-        if self._node.agreement.agreement.scope is Scope.ALL:
-            return True
-        return is_extra_regional(encounter.person.nationality)
+    def scope_refusal(self, encounter: Encounter) -> str | None:
+        """Why the agreement forbids sending this encounter, or None."""
+        node = self._node
+        facts = scope_facts(encounter.person, encounter.encountered_at.date())
+        return node.policy.scope_refusal(facts, node.config.exchange.purpose)
 
     def run_once(self) -> int:
         """Process every due item once; return how many were taken."""
@@ -61,14 +75,91 @@ class ExchangeWorker:
                 self._node.outbox.mark_failed(item.encounter_id, "encounter missing")
                 continue
             self._check_local(encounter)
-            if self.in_scope(encounter):
+            refusal = self.scope_refusal(encounter)
+            if refusal is None:
                 to_send.append(_Pending(item, encounter))
             else:
-                self._node.outbox.mark_out_of_scope(item.encounter_id)
-        batch_size = self._node.agreement.agreement.max_probes_per_request
-        for start in range(0, len(to_send), batch_size):
-            self._exchange(to_send[start : start + batch_size])
+                self._not_sent(item, refusal)
+        if to_send:
+            self._send_all(to_send)
         return len(items)
+
+    def _not_sent(self, item: OutboxItem, reason: str) -> None:
+        """The agreement forbids sending this record: say so in the audit log."""
+        node = self._node
+        node.audit.record(
+            AuditEvent.IDENTIFY_SENT,
+            AuditOutcome.REJECTED,
+            peer=node.partner.code,
+            message_id=None,
+            encounter_id=item.encounter_id,
+            reason=reason,
+            decided_by="sender",
+        )
+        node.outbox.mark_out_of_scope(item.encounter_id, reason)
+
+    def _send_all(self, to_send: list[_Pending]) -> None:
+        """Refuse locally what the agreement forbids now; send the rest in batches."""
+        node = self._node
+        try:
+            node.policy.check_in_force(node.today())
+            node.policy.purpose(node.config.exchange.purpose)
+            self._check_partner_agreement()
+        except PartnerUnavailable as exc:
+            self._retry(to_send, exc)
+            return
+        except ExchangeError as exc:
+            self._hold(to_send, exc, retry_in_ms=HOLD_MS)
+            return
+        terms = node.agreement.agreement
+        limit, partner = terms.quotas.probes_per_day, node.partner.code
+        start = 0
+        while start < len(to_send):
+            left = limit - node.quotas.used(node.today(), partner, QuotaKind.PROBES_SENT)
+            batch = to_send[start : start + max(1, min(terms.step1.max_probes_per_request, left))]
+            try:
+                node.quotas.consume(node.today(), partner, QuotaKind.PROBES_SENT, len(batch), limit)
+            except QuotaExceeded as exc:
+                self._hold(to_send[start:], exc, retry_in_ms=_ms_to_next_utc_day(node.clock()))
+                return
+            self._exchange(batch)
+            start += len(batch)
+
+    def _retry(self, batch: list[_Pending], error: PartnerUnavailable) -> None:
+        """The partner is unreachable: back off exponentially, lose nothing."""
+        log.warning("partner unavailable, %d probes will be retried", len(batch))
+        for pending in batch:
+            self._node.outbox.retry_later(
+                pending.item.encounter_id, str(error), pending.item.attempts + 1
+            )
+
+    def _check_partner_agreement(self) -> None:
+        """Ping: refuse to exchange when the partner holds another agreement."""
+        node = self._node
+        response = self._transport.ping(
+            pb.PingRequest(
+                sender=node.country, agreement_hash=node.agreement.hash, sent_at_ms=node.clock()
+            ),
+            timeout=node.config.exchange.request_timeout_s,
+        )
+        if not response.agreement_matches:
+            raise AgreementMismatch("the partner holds a different agreement (Ping)")
+
+    def _hold(self, pending: list[_Pending], error: ExchangeError, *, retry_in_ms: int) -> None:
+        """Keep items pending (nothing is lost) and audit the local refusal."""
+        node = self._node
+        node.audit.record(
+            AuditEvent.IDENTIFY_SENT,
+            AuditOutcome.REJECTED,
+            peer=node.partner.code,
+            message_id=None,
+            probes=len(pending),
+            reason=str(error),
+            decided_by="sender",
+        )
+        log.warning("%d probes held: %s", len(pending), type(error).__name__)
+        for item in pending:
+            node.outbox.hold(item.item.encounter_id, str(error), node.clock() + retry_in_ms)
 
     def _check_local(self, encounter: Encounter) -> None:
         config = self._node.config.matching
@@ -85,11 +176,7 @@ class ExchangeWorker:
         try:
             results = self._identify(batch)
         except PartnerUnavailable as exc:
-            log.warning("partner unavailable, %d probes will be retried", len(batch))
-            for pending in batch:
-                node.outbox.retry_later(
-                    pending.item.encounter_id, str(exc), pending.item.attempts + 1
-                )
+            self._retry(batch, exc)
             return
         except ExchangeError as exc:
             log.error("exchange refused for %d probes: %s", len(batch), type(exc).__name__)
@@ -115,13 +202,14 @@ class ExchangeWorker:
         context = node.envelope_context()
         query = IdentifyQuery(
             purpose=node.config.exchange.purpose,
-            max_candidates=node.agreement.agreement.max_candidates,
+            max_candidates=node.agreement.agreement.step1.max_candidates,
             probes=tuple(
                 ProbeIn(
                     probe_ref=p.item.probe_ref,
                     template=p.encounter.template,
                     encounter_point=p.encounter.border_point,
                     encountered_at=p.encounter.encountered_at,
+                    facts=scope_facts(p.encounter.person, p.encounter.encountered_at.date()),
                 )
                 for p in batch
             ),

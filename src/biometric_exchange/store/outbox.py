@@ -90,8 +90,12 @@ class Outbox:
     def mark_done(self, encounter_id: str) -> None:
         self._set(encounter_id, OutboxState.DONE, None, 0)
 
-    def mark_out_of_scope(self, encounter_id: str) -> None:
-        self._set(encounter_id, OutboxState.OUT_OF_SCOPE, None, 0)
+    def mark_out_of_scope(self, encounter_id: str, reason: str) -> None:
+        self._set(encounter_id, OutboxState.OUT_OF_SCOPE, reason, 0)
+
+    def hold(self, encounter_id: str, reason: str, due_ms: int) -> None:
+        """Keep pending until ``due_ms`` (a local refusal that may lift later)."""
+        self._set(encounter_id, OutboxState.PENDING, reason, due_ms)
 
     def mark_failed(self, encounter_id: str, error: str) -> None:
         self._set(encounter_id, OutboxState.FAILED, error, 0)

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from biometric_exchange.crypto.at_rest import open_template, seal_template
 from biometric_exchange.domain import (
     Encounter,
+    LegalStatus,
     Person,
     Provenance,
     Sex,
@@ -20,10 +21,13 @@ from biometric_exchange.domain import (
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.store.database import Database
 
-_PERSON_COLUMNS = "given_name, family_name, sex, birth_date, nationality, document_number"
+_PERSON_COLUMNS = (
+    "given_name, family_name, sex, birth_date, nationality, document_number, "
+    "legal_status, unaccompanied_minor"
+)
 
 
-def _person_values(person: Person) -> tuple[str, ...]:
+def _person_values(person: Person) -> tuple[str | int, ...]:
     return (
         person.given_name,
         person.family_name,
@@ -31,6 +35,8 @@ def _person_values(person: Person) -> tuple[str, ...]:
         person.birth_date.isoformat(),
         person.nationality,
         person.document_number,
+        person.legal_status.value,
+        int(person.unaccompanied_minor),
     )
 
 
@@ -42,6 +48,8 @@ def _person(row: sqlite3.Row) -> Person:
         birth_date=dt.date.fromisoformat(row["birth_date"]),
         nationality=row["nationality"],
         document_number=row["document_number"],
+        legal_status=LegalStatus(row["legal_status"]),
+        unaccompanied_minor=bool(row["unaccompanied_minor"]),
     )
 
 
@@ -71,7 +79,7 @@ class RecordStore:
         connection.execute(
             f"INSERT INTO encounters (encounter_id, {_PERSON_COLUMNS}, encountered_at, "  # noqa: S608
             "border_point, template_sealed, synthetic, generator, seed, enrolled_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 encounter.encounter_id,
                 *_person_values(encounter.person),
@@ -131,7 +139,7 @@ class RecordStore:
         connection.execute(
             f"INSERT INTO watchlist (entry_id, category, {_PERSON_COLUMNS}, valid_until, "  # noqa: S608
             "template_sealed, synthetic, generator, seed, added_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 entry.entry_id,
                 entry.category.value,

@@ -89,4 +89,57 @@ MIGRATIONS: tuple[str, ...] = (
         entry_hash TEXT NOT NULL UNIQUE
     );
     """,
+    """
+    ALTER TABLE encounters ADD COLUMN legal_status TEXT NOT NULL DEFAULT 'none';
+    ALTER TABLE encounters ADD COLUMN unaccompanied_minor INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE watchlist ADD COLUMN legal_status TEXT NOT NULL DEFAULT 'none';
+    ALTER TABLE watchlist ADD COLUMN unaccompanied_minor INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE quota_usage (
+        day TEXT NOT NULL,
+        party TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        used INTEGER NOT NULL,
+        PRIMARY KEY (day, party, kind)
+    );
+    ALTER TABLE hit_references ADD COLUMN expires_at TEXT;
+    """,
+    """
+    CREATE TABLE details_received (
+        partner TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        hit_reference TEXT NOT NULL,
+        entry_id TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        justification TEXT NOT NULL,
+        officer_id TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        status TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        decided_at TEXT,
+        decided_by TEXT,
+        reason TEXT,
+        comment TEXT,
+        PRIMARY KEY (partner, request_id)
+    );
+    CREATE INDEX details_received_queue ON details_received (status, due_at);
+    CREATE TABLE details_sent (
+        request_id TEXT PRIMARY KEY,
+        partner TEXT NOT NULL,
+        hit_reference TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        justification TEXT NOT NULL,
+        officer_id TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        status TEXT NOT NULL,
+        disclosed TEXT NOT NULL DEFAULT '{}',
+        reason TEXT,
+        sent_at TEXT NOT NULL,
+        due_at TEXT,
+        decided_at TEXT,
+        updated_at TEXT NOT NULL,
+        last_error TEXT
+    );
+    CREATE INDEX details_sent_status ON details_sent (status);
+    """,
 )

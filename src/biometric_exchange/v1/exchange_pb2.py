@@ -24,35 +24,51 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$biometric_exchange/v1/exchange.proto\x12\x15\x62iometric_exchange.v1\"I\n\x0bPingRequest\x12\x0e\n\x06sender\x18\x01 \x01(\t\x12\x16\n\x0e\x61greement_hash\x18\x02 \x01(\t\x12\x12\n\nsent_at_ms\x18\x03 \x01(\x03\"\x98\x01\n\x0cPingResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x14\n\x0c\x61greement_id\x18\x02 \x01(\t\x12\x16\n\x0e\x61greement_hash\x18\x03 \x01(\t\x12\x19\n\x11\x61greement_matches\x18\x04 \x01(\x08\x12\x16\n\x0eserver_time_ms\x18\x05 \x01(\x03\x12\x18\n\x10software_version\x18\x06 \x01(\t\"\x99\x02\n\x0e\x45nvelopeHeader\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x14\n\x0c\x61greement_id\x18\x02 \x01(\t\x12\x16\n\x0e\x61greement_hash\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\x11\n\trecipient\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t\x12\x38\n\x0cmessage_type\x18\x07 \x01(\x0e\x32\".biometric_exchange.v1.MessageType\x12\x15\n\rcreated_at_ms\x18\x08 \x01(\x03\x12\x1c\n\x14\x65phemeral_public_key\x18\t \x01(\x0c\x12\r\n\x05nonce\x18\n \x01(\x0c\x12\x13\n\x0bin_reply_to\x18\x0b \x01(\t\"G\n\x0eSealedEnvelope\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"9\n\x08Template\x12\x0b\n\x03\x64im\x18\x01 \x01(\r\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x01(\x0c\"\x81\x01\n\x05Probe\x12\x11\n\tprobe_ref\x18\x01 \x01(\t\x12\x31\n\x08template\x18\x02 \x01(\x0b\x32\x1f.biometric_exchange.v1.Template\x12\x17\n\x0f\x65ncounter_point\x18\x03 \x01(\t\x12\x19\n\x11\x65ncountered_at_ms\x18\x04 \x01(\x03\"h\n\x0fIdentifyRequest\x12\x0f\n\x07purpose\x18\x01 \x01(\t\x12,\n\x06probes\x18\x02 \x03(\x0b\x32\x1c.biometric_exchange.v1.Probe\x12\x16\n\x0emax_candidates\x18\x03 \x01(\r\"N\n\x03Hit\x12\x15\n\rhit_reference\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x10\n\x08\x64istance\x18\x03 \x01(\x02\x12\x0c\n\x04rank\x18\x04 \x01(\r\"W\n\x0bProbeResult\x12\x11\n\tprobe_ref\x18\x01 \x01(\t\x12\x0b\n\x03hit\x18\x02 \x01(\x08\x12(\n\x04hits\x18\x03 \x03(\x0b\x32\x1a.biometric_exchange.v1.Hit\"G\n\x10IdentifyResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\".biometric_exchange.v1.ProbeResult*r\n\x0bMessageType\x12\x1c\n\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1dMESSAGE_TYPE_IDENTIFY_REQUEST\x10\x01\x12\"\n\x1eMESSAGE_TYPE_IDENTIFY_RESPONSE\x10\x02\x32\xb5\x01\n\x08\x45xchange\x12O\n\x04Ping\x12\".biometric_exchange.v1.PingRequest\x1a#.biometric_exchange.v1.PingResponse\x12X\n\x08Identify\x12%.biometric_exchange.v1.SealedEnvelope\x1a%.biometric_exchange.v1.SealedEnvelopeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$biometric_exchange/v1/exchange.proto\x12\x15\x62iometric_exchange.v1\"I\n\x0bPingRequest\x12\x0e\n\x06sender\x18\x01 \x01(\t\x12\x16\n\x0e\x61greement_hash\x18\x02 \x01(\t\x12\x12\n\nsent_at_ms\x18\x03 \x01(\x03\"\x98\x01\n\x0cPingResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x14\n\x0c\x61greement_id\x18\x02 \x01(\t\x12\x16\n\x0e\x61greement_hash\x18\x03 \x01(\t\x12\x19\n\x11\x61greement_matches\x18\x04 \x01(\x08\x12\x16\n\x0eserver_time_ms\x18\x05 \x01(\x03\x12\x18\n\x10software_version\x18\x06 \x01(\t\"\xb0\x02\n\x0e\x45nvelopeHeader\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x14\n\x0c\x61greement_id\x18\x02 \x01(\t\x12\x16\n\x0e\x61greement_hash\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\x11\n\trecipient\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t\x12\x38\n\x0cmessage_type\x18\x07 \x01(\x0e\x32\".biometric_exchange.v1.MessageType\x12\x15\n\rcreated_at_ms\x18\x08 \x01(\x03\x12\x1c\n\x14\x65phemeral_public_key\x18\t \x01(\x0c\x12\r\n\x05nonce\x18\n \x01(\x0c\x12\x13\n\x0bin_reply_to\x18\x0b \x01(\t\x12\x15\n\rsender_key_id\x18\x0c \x01(\t\"G\n\x0eSealedEnvelope\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"9\n\x08Template\x12\x0b\n\x03\x64im\x18\x01 \x01(\r\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x01(\x0c\"\xc5\x01\n\x05Probe\x12\x11\n\tprobe_ref\x18\x01 \x01(\t\x12\x31\n\x08template\x18\x02 \x01(\x0b\x32\x1f.biometric_exchange.v1.Template\x12\x17\n\x0f\x65ncounter_point\x18\x03 \x01(\t\x12\x19\n\x11\x65ncountered_at_ms\x18\x04 \x01(\x03\x12\x13\n\x0bnationality\x18\x05 \x01(\t\x12\x11\n\tage_years\x18\x06 \x01(\r\x12\x1a\n\x12protected_category\x18\x07 \x01(\t\"h\n\x0fIdentifyRequest\x12\x0f\n\x07purpose\x18\x01 \x01(\t\x12,\n\x06probes\x18\x02 \x03(\x0b\x32\x1c.biometric_exchange.v1.Probe\x12\x16\n\x0emax_candidates\x18\x03 \x01(\r\"N\n\x03Hit\x12\x15\n\rhit_reference\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x10\n\x08\x64istance\x18\x03 \x01(\x02\x12\x0c\n\x04rank\x18\x04 \x01(\r\"W\n\x0bProbeResult\x12\x11\n\tprobe_ref\x18\x01 \x01(\t\x12\x0b\n\x03hit\x18\x02 \x01(\x08\x12(\n\x04hits\x18\x03 \x03(\x0b\x32\x1a.biometric_exchange.v1.Hit\"G\n\x10IdentifyResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\".biometric_exchange.v1.ProbeResult\"\x87\x01\n\x0e\x44\x65tailsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x15\n\rhit_reference\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x15\n\rjustification\x18\x04 \x01(\t\x12\x12\n\nofficer_id\x18\x05 \x01(\t\x12\x0e\n\x06\x66ields\x18\x06 \x03(\t\"\x88\x02\n\x0f\x44\x65tailsResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x34\n\x06status\x18\x02 \x01(\x0e\x32$.biometric_exchange.v1.DetailsStatus\x12\x42\n\x06\x66ields\x18\x03 \x03(\x0b\x32\x32.biometric_exchange.v1.DetailsResponse.FieldsEntry\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x15\n\rdecided_at_ms\x18\x05 \x01(\x03\x12\x11\n\tdue_at_ms\x18\x06 \x01(\x03\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x12\x41uditDigestRequest\x12\x0f\n\x07\x66rom_ms\x18\x01 \x01(\x03\x12\x10\n\x08until_ms\x18\x02 \x01(\x03\"V\n\x11\x41uditRecordDigest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\r\n\x05\x61t_ms\x18\x04 \x01(\x03\"P\n\x13\x41uditDigestResponse\x12\x39\n\x07records\x18\x01 \x03(\x0b\x32(.biometric_exchange.v1.AuditRecordDigest*\x86\x02\n\x0bMessageType\x12\x1c\n\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1dMESSAGE_TYPE_IDENTIFY_REQUEST\x10\x01\x12\"\n\x1eMESSAGE_TYPE_IDENTIFY_RESPONSE\x10\x02\x12 \n\x1cMESSAGE_TYPE_DETAILS_REQUEST\x10\x03\x12!\n\x1dMESSAGE_TYPE_DETAILS_RESPONSE\x10\x04\x12%\n!MESSAGE_TYPE_AUDIT_DIGEST_REQUEST\x10\x05\x12&\n\"MESSAGE_TYPE_AUDIT_DIGEST_RESPONSE\x10\x06*\x83\x01\n\rDetailsStatus\x12\x1e\n\x1a\x44\x45TAILS_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45TAILS_STATUS_PENDING\x10\x01\x12\x1b\n\x17\x44\x45TAILS_STATUS_APPROVED\x10\x02\x12\x19\n\x15\x44\x45TAILS_STATUS_DENIED\x10\x03\x32\xf2\x02\n\x08\x45xchange\x12O\n\x04Ping\x12\".biometric_exchange.v1.PingRequest\x1a#.biometric_exchange.v1.PingResponse\x12X\n\x08Identify\x12%.biometric_exchange.v1.SealedEnvelope\x1a%.biometric_exchange.v1.SealedEnvelope\x12^\n\x0eRequestDetails\x12%.biometric_exchange.v1.SealedEnvelope\x1a%.biometric_exchange.v1.SealedEnvelope\x12[\n\x0b\x41uditDigest\x12%.biometric_exchange.v1.SealedEnvelope\x1a%.biometric_exchange.v1.SealedEnvelopeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'biometric_exchange.v1.exchange_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MESSAGETYPE']._serialized_start=1189
-  _globals['_MESSAGETYPE']._serialized_end=1303
+  _globals['_DETAILSRESPONSE_FIELDSENTRY']._loaded_options = None
+  _globals['_DETAILSRESPONSE_FIELDSENTRY']._serialized_options = b'8\001'
+  _globals['_MESSAGETYPE']._serialized_start=1913
+  _globals['_MESSAGETYPE']._serialized_end=2175
+  _globals['_DETAILSSTATUS']._serialized_start=2178
+  _globals['_DETAILSSTATUS']._serialized_end=2309
   _globals['_PINGREQUEST']._serialized_start=63
   _globals['_PINGREQUEST']._serialized_end=136
   _globals['_PINGRESPONSE']._serialized_start=139
   _globals['_PINGRESPONSE']._serialized_end=291
   _globals['_ENVELOPEHEADER']._serialized_start=294
-  _globals['_ENVELOPEHEADER']._serialized_end=575
-  _globals['_SEALEDENVELOPE']._serialized_start=577
-  _globals['_SEALEDENVELOPE']._serialized_end=648
-  _globals['_TEMPLATE']._serialized_start=650
-  _globals['_TEMPLATE']._serialized_end=707
-  _globals['_PROBE']._serialized_start=710
-  _globals['_PROBE']._serialized_end=839
-  _globals['_IDENTIFYREQUEST']._serialized_start=841
-  _globals['_IDENTIFYREQUEST']._serialized_end=945
-  _globals['_HIT']._serialized_start=947
-  _globals['_HIT']._serialized_end=1025
-  _globals['_PROBERESULT']._serialized_start=1027
-  _globals['_PROBERESULT']._serialized_end=1114
-  _globals['_IDENTIFYRESPONSE']._serialized_start=1116
-  _globals['_IDENTIFYRESPONSE']._serialized_end=1187
-  _globals['_EXCHANGE']._serialized_start=1306
-  _globals['_EXCHANGE']._serialized_end=1487
+  _globals['_ENVELOPEHEADER']._serialized_end=598
+  _globals['_SEALEDENVELOPE']._serialized_start=600
+  _globals['_SEALEDENVELOPE']._serialized_end=671
+  _globals['_TEMPLATE']._serialized_start=673
+  _globals['_TEMPLATE']._serialized_end=730
+  _globals['_PROBE']._serialized_start=733
+  _globals['_PROBE']._serialized_end=930
+  _globals['_IDENTIFYREQUEST']._serialized_start=932
+  _globals['_IDENTIFYREQUEST']._serialized_end=1036
+  _globals['_HIT']._serialized_start=1038
+  _globals['_HIT']._serialized_end=1116
+  _globals['_PROBERESULT']._serialized_start=1118
+  _globals['_PROBERESULT']._serialized_end=1205
+  _globals['_IDENTIFYRESPONSE']._serialized_start=1207
+  _globals['_IDENTIFYRESPONSE']._serialized_end=1278
+  _globals['_DETAILSREQUEST']._serialized_start=1281
+  _globals['_DETAILSREQUEST']._serialized_end=1416
+  _globals['_DETAILSRESPONSE']._serialized_start=1419
+  _globals['_DETAILSRESPONSE']._serialized_end=1683
+  _globals['_DETAILSRESPONSE_FIELDSENTRY']._serialized_start=1638
+  _globals['_DETAILSRESPONSE_FIELDSENTRY']._serialized_end=1683
+  _globals['_AUDITDIGESTREQUEST']._serialized_start=1685
+  _globals['_AUDITDIGESTREQUEST']._serialized_end=1740
+  _globals['_AUDITRECORDDIGEST']._serialized_start=1742
+  _globals['_AUDITRECORDDIGEST']._serialized_end=1828
+  _globals['_AUDITDIGESTRESPONSE']._serialized_start=1830
+  _globals['_AUDITDIGESTRESPONSE']._serialized_end=1910
+  _globals['_EXCHANGE']._serialized_start=2312
+  _globals['_EXCHANGE']._serialized_end=2682
 # @@protoc_insertion_point(module_scope)

@@ -34,13 +34,40 @@ class _MessageTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageTy
     MESSAGE_TYPE_UNSPECIFIED: _MessageType.ValueType  # 0
     MESSAGE_TYPE_IDENTIFY_REQUEST: _MessageType.ValueType  # 1
     MESSAGE_TYPE_IDENTIFY_RESPONSE: _MessageType.ValueType  # 2
+    MESSAGE_TYPE_DETAILS_REQUEST: _MessageType.ValueType  # 3
+    MESSAGE_TYPE_DETAILS_RESPONSE: _MessageType.ValueType  # 4
+    MESSAGE_TYPE_AUDIT_DIGEST_REQUEST: _MessageType.ValueType  # 5
+    MESSAGE_TYPE_AUDIT_DIGEST_RESPONSE: _MessageType.ValueType  # 6
 
 class MessageType(_MessageType, metaclass=_MessageTypeEnumTypeWrapper): ...
 
 MESSAGE_TYPE_UNSPECIFIED: MessageType.ValueType  # 0
 MESSAGE_TYPE_IDENTIFY_REQUEST: MessageType.ValueType  # 1
 MESSAGE_TYPE_IDENTIFY_RESPONSE: MessageType.ValueType  # 2
+MESSAGE_TYPE_DETAILS_REQUEST: MessageType.ValueType  # 3
+MESSAGE_TYPE_DETAILS_RESPONSE: MessageType.ValueType  # 4
+MESSAGE_TYPE_AUDIT_DIGEST_REQUEST: MessageType.ValueType  # 5
+MESSAGE_TYPE_AUDIT_DIGEST_RESPONSE: MessageType.ValueType  # 6
 Global___MessageType: _TypeAlias = MessageType  # noqa: Y015
+
+class _DetailsStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DetailsStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DetailsStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DETAILS_STATUS_UNSPECIFIED: _DetailsStatus.ValueType  # 0
+    DETAILS_STATUS_PENDING: _DetailsStatus.ValueType  # 1
+    DETAILS_STATUS_APPROVED: _DetailsStatus.ValueType  # 2
+    DETAILS_STATUS_DENIED: _DetailsStatus.ValueType  # 3
+
+class DetailsStatus(_DetailsStatus, metaclass=_DetailsStatusEnumTypeWrapper): ...
+
+DETAILS_STATUS_UNSPECIFIED: DetailsStatus.ValueType  # 0
+DETAILS_STATUS_PENDING: DetailsStatus.ValueType  # 1
+DETAILS_STATUS_APPROVED: DetailsStatus.ValueType  # 2
+DETAILS_STATUS_DENIED: DetailsStatus.ValueType  # 3
+Global___DetailsStatus: _TypeAlias = DetailsStatus  # noqa: Y015
 
 @_typing.final
 class PingRequest(_message.Message):
@@ -123,6 +150,7 @@ class EnvelopeHeader(_message.Message):
     EPHEMERAL_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
     NONCE_FIELD_NUMBER: _builtins.int
     IN_REPLY_TO_FIELD_NUMBER: _builtins.int
+    SENDER_KEY_ID_FIELD_NUMBER: _builtins.int
     version: _builtins.int
     agreement_id: _builtins.str
     agreement_hash: _builtins.str
@@ -138,6 +166,10 @@ class EnvelopeHeader(_message.Message):
     """AES-GCM nonce (12 bytes)."""
     in_reply_to: _builtins.str
     """Message id of the request this envelope answers, empty for requests."""
+    sender_key_id: _builtins.str
+    """Hex SHA-256 of the sender's raw Ed25519 public key: lets the receiver
+    tell a revoked key from a forged signature.
+    """
     def __init__(
         self,
         *,
@@ -152,10 +184,11 @@ class EnvelopeHeader(_message.Message):
         ephemeral_public_key: _builtins.bytes = ...,
         nonce: _builtins.bytes = ...,
         in_reply_to: _builtins.str = ...,
+        sender_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement_hash", b"agreement_hash", "agreement_id", b"agreement_id", "created_at_ms", b"created_at_ms", "ephemeral_public_key", b"ephemeral_public_key", "in_reply_to", b"in_reply_to", "message_id", b"message_id", "message_type", b"message_type", "nonce", b"nonce", "recipient", b"recipient", "sender", b"sender", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement_hash", b"agreement_hash", "agreement_id", b"agreement_id", "created_at_ms", b"created_at_ms", "ephemeral_public_key", b"ephemeral_public_key", "in_reply_to", b"in_reply_to", "message_id", b"message_id", "message_type", b"message_type", "nonce", b"nonce", "recipient", b"recipient", "sender", b"sender", "sender_key_id", b"sender_key_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -225,6 +258,9 @@ class Probe(_message.Message):
     TEMPLATE_FIELD_NUMBER: _builtins.int
     ENCOUNTER_POINT_FIELD_NUMBER: _builtins.int
     ENCOUNTERED_AT_MS_FIELD_NUMBER: _builtins.int
+    NATIONALITY_FIELD_NUMBER: _builtins.int
+    AGE_YEARS_FIELD_NUMBER: _builtins.int
+    PROTECTED_CATEGORY_FIELD_NUMBER: _builtins.int
     probe_ref: _builtins.str
     """Opaque reference chosen by the sender; identifies nobody."""
     encounter_point: _builtins.str
@@ -232,6 +268,13 @@ class Probe(_message.Message):
     UTC time in milliseconds), so the holder knows its subject was seen.
     """
     encountered_at_ms: _builtins.int
+    nationality: _builtins.str
+    """Scope facts the holder re-checks against the agreement: nationality
+    (ISO 3166-1 alpha-3 or ICAO XX?), age in whole years at the encounter,
+    and the protected category ("" when none).
+    """
+    age_years: _builtins.int
+    protected_category: _builtins.str
     @_builtins.property
     def template(self) -> Global___Template: ...
     def __init__(
@@ -241,10 +284,13 @@ class Probe(_message.Message):
         template: Global___Template | None = ...,
         encounter_point: _builtins.str = ...,
         encountered_at_ms: _builtins.int = ...,
+        nationality: _builtins.str = ...,
+        age_years: _builtins.int = ...,
+        protected_category: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["encounter_point", b"encounter_point", "encountered_at_ms", b"encountered_at_ms", "probe_ref", b"probe_ref", "template", b"template"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["age_years", b"age_years", "encounter_point", b"encounter_point", "encountered_at_ms", b"encountered_at_ms", "nationality", b"nationality", "probe_ref", b"probe_ref", "protected_category", b"protected_category", "template", b"template"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -353,3 +399,169 @@ class IdentifyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IdentifyResponse: _TypeAlias = IdentifyResponse  # noqa: Y015
+
+@_typing.final
+class DetailsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    HIT_REFERENCE_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    JUSTIFICATION_FIELD_NUMBER: _builtins.int
+    OFFICER_ID_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Chosen by the requester; asking again with the same id is idempotent."""
+    hit_reference: _builtins.str
+    purpose: _builtins.str
+    justification: _builtins.str
+    officer_id: _builtins.str
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Field names (see the agreement's step-2 fields); each must be allowed
+        for the purpose.
+        """
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        hit_reference: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        justification: _builtins.str = ...,
+        officer_id: _builtins.str = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "hit_reference", b"hit_reference", "justification", b"justification", "officer_id", b"officer_id", "purpose", b"purpose", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DetailsRequest: _TypeAlias = DetailsRequest  # noqa: Y015
+
+@_typing.final
+class DetailsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class FieldsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_MS_FIELD_NUMBER: _builtins.int
+    DUE_AT_MS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    status: Global___DetailsStatus.ValueType
+    reason: _builtins.str
+    decided_at_ms: _builtins.int
+    due_at_ms: _builtins.int
+    """While pending: when the agreement's service level runs out."""
+    @_builtins.property
+    def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        status: Global___DetailsStatus.ValueType = ...,
+        fields: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        reason: _builtins.str = ...,
+        decided_at_ms: _builtins.int = ...,
+        due_at_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_at_ms", b"decided_at_ms", "due_at_ms", b"due_at_ms", "fields", b"fields", "reason", b"reason", "request_id", b"request_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DetailsResponse: _TypeAlias = DetailsResponse  # noqa: Y015
+
+@_typing.final
+class AuditDigestRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_MS_FIELD_NUMBER: _builtins.int
+    UNTIL_MS_FIELD_NUMBER: _builtins.int
+    from_ms: _builtins.int
+    until_ms: _builtins.int
+    def __init__(
+        self,
+        *,
+        from_ms: _builtins.int = ...,
+        until_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_ms", b"from_ms", "until_ms", b"until_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditDigestRequest: _TypeAlias = AuditDigestRequest  # noqa: Y015
+
+@_typing.final
+class AuditRecordDigest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    EVENT_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    AT_MS_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    event: _builtins.str
+    outcome: _builtins.str
+    at_ms: _builtins.int
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        event: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        at_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "event", b"event", "message_id", b"message_id", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditRecordDigest: _TypeAlias = AuditRecordDigest  # noqa: Y015
+
+@_typing.final
+class AuditDigestResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditRecordDigest]: ...
+    def __init__(
+        self,
+        *,
+        records: _abc.Iterable[Global___AuditRecordDigest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditDigestResponse: _TypeAlias = AuditDigestResponse  # noqa: Y015

@@ -44,6 +44,16 @@ class ExchangeStub:
                 request_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
                 response_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
                 _registered_method=True)
+        self.RequestDetails = channel.unary_unary(
+                '/biometric_exchange.v1.Exchange/RequestDetails',
+                request_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+                response_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+                _registered_method=True)
+        self.AuditDigest = channel.unary_unary(
+                '/biometric_exchange.v1.Exchange/AuditDigest',
+                request_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+                response_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+                _registered_method=True)
 
 
 class ExchangeServicer:
@@ -64,6 +74,23 @@ class ExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestDetails(self, request, context):
+        """Step 2: the fields the agreement allows for a purpose, about one hit
+        reference. Idempotent by request id: asking again returns the current
+        decision, so a requester learns a manual approval by asking again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AuditDigest(self, request, context):
+        """Digests of the callee's audit entries about exchanges with the caller in
+        a period, so both sides can reconcile their logs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -74,6 +101,16 @@ def add_ExchangeServicer_to_server(servicer, server):
             ),
             'Identify': grpc.unary_unary_rpc_method_handler(
                     servicer.Identify,
+                    request_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+                    response_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+            ),
+            'RequestDetails': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestDetails,
+                    request_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+                    response_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+            ),
+            'AuditDigest': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuditDigest,
                     request_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
                     response_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
             ),
@@ -130,6 +167,60 @@ class Exchange:
             request,
             target,
             '/biometric_exchange.v1.Exchange/Identify',
+            biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+            biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestDetails(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/biometric_exchange.v1.Exchange/RequestDetails',
+            biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+            biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuditDigest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/biometric_exchange.v1.Exchange/AuditDigest',
             biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
             biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
             options,

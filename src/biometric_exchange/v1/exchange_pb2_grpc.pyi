@@ -43,6 +43,15 @@ class ExchangeStub:
     """Step 1 (Prüm style): probes in, per probe hit/no-hit and opaque
     references out. Request and reply are sealed envelopes.
     """
+    RequestDetails: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]
+    """Step 2: the fields the agreement allows for a purpose, about one hit
+    reference. Idempotent by request id: asking again returns the current
+    decision, so a requester learns a manual approval by asking again.
+    """
+    AuditDigest: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]
+    """Digests of the callee's audit entries about exchanges with the caller in
+    a period, so both sides can reconcile their logs.
+    """
 
 @_typing.type_check_only
 class ExchangeAsyncStub(ExchangeStub):
@@ -52,6 +61,15 @@ class ExchangeAsyncStub(ExchangeStub):
     Identify: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]  # type: ignore[assignment]
     """Step 1 (Prüm style): probes in, per probe hit/no-hit and opaque
     references out. Request and reply are sealed envelopes.
+    """
+    RequestDetails: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]  # type: ignore[assignment]
+    """Step 2: the fields the agreement allows for a purpose, about one hit
+    reference. Idempotent by request id: asking again returns the current
+    decision, so a requester learns a manual approval by asking again.
+    """
+    AuditDigest: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]  # type: ignore[assignment]
+    """Digests of the callee's audit entries about exchanges with the caller in
+    a period, so both sides can reconcile their logs.
     """
 
 class ExchangeServicer(metaclass=_abc_1.ABCMeta):
@@ -71,6 +89,27 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_exchange_pb2.SealedEnvelope, _abc.Awaitable[_exchange_pb2.SealedEnvelope]]:
         """Step 1 (Prüm style): probes in, per probe hit/no-hit and opaque
         references out. Request and reply are sealed envelopes.
+        """
+
+    @_abc_1.abstractmethod
+    def RequestDetails(
+        self,
+        request: _exchange_pb2.SealedEnvelope,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exchange_pb2.SealedEnvelope, _abc.Awaitable[_exchange_pb2.SealedEnvelope]]:
+        """Step 2: the fields the agreement allows for a purpose, about one hit
+        reference. Idempotent by request id: asking again returns the current
+        decision, so a requester learns a manual approval by asking again.
+        """
+
+    @_abc_1.abstractmethod
+    def AuditDigest(
+        self,
+        request: _exchange_pb2.SealedEnvelope,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exchange_pb2.SealedEnvelope, _abc.Awaitable[_exchange_pb2.SealedEnvelope]]:
+        """Digests of the callee's audit entries about exchanges with the caller in
+        a period, so both sides can reconcile their logs.
         """
 
 def add_ExchangeServicer_to_server(servicer: ExchangeServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

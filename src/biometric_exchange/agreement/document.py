@@ -1,10 +1,12 @@
-"""The bilateral agreement in its minimal form: parties, pins, scope, signatures.
+"""The agreement document: parties and their pinned keys, terms, signatures.
 
 The file is TOML, identical on both nodes. Its hash is SHA-256 over the
 canonical JSON of every term except the signatures; each party's Ed25519 key
-signs that canonical form. A node loads the agreement only when both
-signatures verify, each pinned CA certificate matches its fingerprint, and
-today lies within the validity window.
+signs that canonical form. A node loads the agreement only when it is
+marked synthetic, both signatures verify, each pinned CA certificate matches
+its fingerprint and no pinned key is revoked. Whether it is in force is
+checked on every exchange (``check_in_force``), so an operator can still
+review alerts under an expired agreement.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import re
 import secrets
 import tomllib
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import tomli_w
 from cryptography.exceptions import InvalidSignature
@@ -25,33 +27,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from biometric_exchange.agreement.terms import Purpose, Terms
 from biometric_exchange.crypto import pki
-from biometric_exchange.crypto.keys import decode_kex_public, decode_signing_public
+from biometric_exchange.crypto.keys import decode_kex_public, decode_signing_public, key_id
 from biometric_exchange.exceptions import AgreementMismatch, ConfigError
 from biometric_exchange.regions import code_for_validator
 from biometric_exchange.validation import describe
 
 SIGNATURE_LABEL = b"biometric-exchange/v1/agreement\x00"
 DEFAULT_VALIDITY = dt.timedelta(days=365)
-
-
-class Scope(StrEnum):
-    EXTRA_REGIONAL = "extra_regional"
-    """Only migrants whose nationality lies outside the Americas are exchanged."""
-    ALL = "all"
-
-
-class Disclosure(StrEnum):
-    HIT_ONLY = "hit_only"
-    HIT_AND_CATEGORY = "hit_and_category"
-
-
-class Purpose(StrEnum):
-    BORDER_SECURITY = "border_security"
-    ANTI_TRAFFICKING = "anti_trafficking"
-    ANTI_SMUGGLING = "anti_smuggling"
-    MISSING_PERSONS = "missing_persons"
-    HUMANITARIAN_PROTECTION = "humanitarian_protection"
 
 
 class _Frozen(BaseModel):
@@ -95,24 +79,13 @@ class Party(_Frozen):
     def kex_public(self) -> X25519PublicKey:
         return decode_kex_public(self.kex_key, field_name="kex_key")
 
-
-class Terms(_Frozen):
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-]{3,64}$")]
-    version: Annotated[int, Field(ge=1)]
-    title: str
-    effective_from: dt.date
-    effective_until: dt.date
-    scope: Scope = Scope.EXTRA_REGIONAL
-    disclosure: Disclosure = Disclosure.HIT_AND_CATEGORY
-    purposes: Annotated[tuple[Purpose, ...], Field(min_length=1)]
-    max_candidates: Annotated[int, Field(ge=1, le=20)] = 3
-    max_probes_per_request: Annotated[int, Field(ge=1, le=1000)] = 64
-
-    @model_validator(mode="after")
-    def _window(self) -> Terms:
-        if self.effective_until <= self.effective_from:
-            raise ValueError("effective_until must be after effective_from")
-        return self
+    def key_ids(self) -> dict[str, str]:
+        """What the revocation list may name: each pinned key's id, the CA fingerprint."""
+        return {
+            "signing_key": key_id(self.signing_public),
+            "kex_key": key_id(self.kex_public),
+            "ca_fingerprint": self.ca_fingerprint,
+        }
 
 
 class AgreementDocument(_Frozen):
@@ -125,6 +98,11 @@ class AgreementDocument(_Frozen):
     def _two_parties(self) -> AgreementDocument:
         if self.parties[0].code == self.parties[1].code:
             raise ValueError("parties must be two different countries")
+        revoked = set(self.agreement.revoked_keys)
+        for party in self.parties:
+            for name, value in party.key_ids().items():
+                if value in revoked:
+                    raise ValueError(f"party {party.code}: {name} is on the revocation list")
         return self
 
     def canonical_bytes(self) -> bytes:
@@ -170,41 +148,70 @@ class AgreementDocument(_Frozen):
                 ) from exc
 
     def check_in_force(self, today: dt.date) -> None:
+        """Raise AgreementMismatch unless ``today`` lies in the validity window."""
         terms = self.agreement
-        if not terms.effective_from <= today <= terms.effective_until:
+        if today < terms.effective_from:
             raise AgreementMismatch(
-                f"agreement {self.id} is in force from {terms.effective_from} "
-                f"until {terms.effective_until}, not on {today}"
+                f"agreement {self.id} is not yet in force (from {terms.effective_from})"
             )
+        if today > terms.effective_until:
+            raise AgreementMismatch(f"agreement {self.id} expired on {terms.effective_until}")
 
 
 def draft(
-    parties: tuple[Party, Party], *, today: dt.date, scope: Scope = Scope.EXTRA_REGIONAL
+    parties: tuple[Party, Party],
+    *,
+    today: dt.date,
+    terms: dict[str, Any] | None = None,
+    source: str = "terms",
 ) -> AgreementDocument:
-    """A minimal agreement between two parties, valid for a year from ``today``."""
+    """An unsigned agreement between two parties, valid for a year from ``today``.
+
+    ``terms`` (e.g. from ``load_terms``) override the defaults; the id,
+    version and validity window are filled in when absent.
+    """
     codes = "-".join(p.code for p in parties)
-    return AgreementDocument(
-        agreement=Terms(
-            id=f"{codes}-{today:%Y%m%d}-{secrets.token_hex(3).upper()}",
-            version=1,
-            title=f"Bilateral biometric exchange {codes} (synthetic reference)",
-            effective_from=today,
-            effective_until=today + DEFAULT_VALIDITY,
-            scope=scope,
-            purposes=tuple(Purpose),
-        ),
-        parties=parties,
-    )
+    raw: dict[str, Any] = {
+        "id": f"{codes}-{today:%Y%m%d}-{secrets.token_hex(3).upper()}",
+        "version": 1,
+        "title": f"Bilateral biometric exchange {codes} (synthetic reference)",
+        "effective_from": today,
+        "effective_until": today + DEFAULT_VALIDITY,
+        "purposes": tuple(Purpose),
+        **(terms or {}),
+    }
+    try:
+        return AgreementDocument(agreement=Terms.model_validate(raw), parties=parties)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, source)) from exc
+
+
+def load_terms(path: Path) -> dict[str, Any]:
+    """The ``[agreement]`` table of a terms file (negotiated terms without parties)."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no terms file here") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    if raw.get("synthetic") is not True:
+        raise ConfigError(f"{path}: synthetic: must be true")
+    terms = raw.get("agreement")
+    if not isinstance(terms, dict):
+        raise ConfigError(f"{path}: agreement: a table of terms is required")
+    return terms
 
 
 def dumps(document: AgreementDocument) -> str:
     header = "# Bilateral agreement (synthetic reference implementation). Do not edit by hand:\n"
     header += "# any change invalidates both signatures.\n"
-    return header + tomli_w.dumps(document.model_dump(mode="json"), multiline_strings=True)
+    body = tomli_w.dumps(document.model_dump(mode="json"), multiline_strings=True)
+    # A blank line before each table header, for the human reader.
+    return header + re.sub(r"\n(\[)", r"\n\n\1", body)
 
 
-def load(path: Path, *, today: dt.date) -> AgreementDocument:
-    """Parse, validate, verify both signatures and the validity window."""
+def parse(path: Path) -> AgreementDocument:
+    """Parse and validate the schema (signatures are not checked)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -219,6 +226,11 @@ def load(path: Path, *, today: dt.date) -> AgreementDocument:
         raise ConfigError(describe(exc, str(path))) from exc
     if not document.synthetic:
         raise ConfigError(f"{path}: synthetic: this implementation runs on synthetic data only")
+    return document
+
+
+def load(path: Path) -> AgreementDocument:
+    """Parse, validate and verify both parties' signatures."""
+    document = parse(path)
     document.verify_signatures()
-    document.check_in_force(today)
     return document

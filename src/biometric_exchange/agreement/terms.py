@@ -1,0 +1,145 @@
+"""The terms of a bilateral agreement: what may be asked, why, how often, and
+what may be disclosed. Pure data with validation; no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Scope(StrEnum):
+    EXTRA_REGIONAL = "extra_regional"
+    """Only migrants whose nationality lies outside the Americas are exchanged."""
+    ALL = "all"
+
+
+class Disclosure(StrEnum):
+    HIT_ONLY = "hit_only"
+    HIT_AND_CATEGORY = "hit_and_category"
+
+
+class Purpose(StrEnum):
+    BORDER_SECURITY = "border_security"
+    ANTI_TRAFFICKING = "anti_trafficking"
+    ANTI_SMUGGLING = "anti_smuggling"
+    MISSING_PERSONS = "missing_persons"
+    HUMANITARIAN_PROTECTION = "humanitarian_protection"
+
+
+class ProtectedCategory(StrEnum):
+    ASYLUM_SEEKER = "asylum_seeker"
+    REFUGEE = "refugee"
+    UNACCOMPANIED_MINOR = "unaccompanied_minor"
+
+
+class DetailField(StrEnum):
+    """What step 2 can disclose about a hit."""
+
+    NAMES = "names"
+    BIRTH_DATE = "birth_date"
+    NATIONALITY = "nationality"
+    DOCUMENT_NUMBERS = "document_numbers"
+    ENCOUNTER_PLACE_DATE = "encounter_place_date"
+    WATCHLIST_CATEGORY = "watchlist_category"
+
+
+class Approval(StrEnum):
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ScopeTerms(_Frozen):
+    population: Scope = Scope.EXTRA_REGIONAL
+    minimum_age: Annotated[int, Field(ge=0, le=120)] = 0
+    """Persons younger than this (whole years at the encounter) are not exchanged."""
+
+
+class Step1Terms(_Frozen):
+    disclosure: Disclosure = Disclosure.HIT_AND_CATEGORY
+    max_candidates: Annotated[int, Field(ge=1, le=20)] = 3
+    max_probes_per_request: Annotated[int, Field(ge=1, le=1000)] = 64
+    hit_reference_ttl_hours: Annotated[int, Field(ge=1, le=24 * 365)] = 24 * 30
+    """A hit reference expires this long after it was issued."""
+
+
+def _default_fields() -> dict[Purpose, tuple[DetailField, ...]]:
+    everything = tuple(DetailField)
+    return {
+        Purpose.BORDER_SECURITY: (
+            DetailField.NATIONALITY,
+            DetailField.WATCHLIST_CATEGORY,
+            DetailField.ENCOUNTER_PLACE_DATE,
+        ),
+        Purpose.ANTI_TRAFFICKING: everything,
+        Purpose.ANTI_SMUGGLING: everything,
+        Purpose.MISSING_PERSONS: (
+            DetailField.NAMES,
+            DetailField.BIRTH_DATE,
+            DetailField.NATIONALITY,
+            DetailField.ENCOUNTER_PLACE_DATE,
+        ),
+        Purpose.HUMANITARIAN_PROTECTION: (
+            DetailField.NAMES,
+            DetailField.BIRTH_DATE,
+            DetailField.NATIONALITY,
+        ),
+    }
+
+
+class Step2Terms(_Frozen):
+    approval: Approval = Approval.MANUAL
+    sla_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 48
+    """Prüm: core data within 48 hours of a match."""
+    fields: dict[Purpose, tuple[DetailField, ...]] = Field(default_factory=_default_fields)
+
+
+class ProtectionTerms(_Frozen):
+    categories: tuple[ProtectedCategory, ...] = tuple(ProtectedCategory)
+    """Never exchanged nor disclosed, except for the purposes below."""
+    purposes: tuple[Purpose, ...] = (Purpose.HUMANITARIAN_PROTECTION, Purpose.MISSING_PERSONS)
+
+
+class QuotaTerms(_Frozen):
+    """Per requesting party and UTC day."""
+
+    probes_per_day: Annotated[int, Field(ge=1)] = 10_000
+    detail_requests_per_day: Annotated[int, Field(ge=1)] = 500
+
+
+class RetentionTerms(_Frozen):
+    exchanged_data_days: Annotated[int, Field(ge=1)] = 90
+    audit_days: Annotated[int, Field(ge=1)] = 730
+    """Prüm keeps logs two years."""
+
+
+class Terms(_Frozen):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-]{3,64}$")]
+    version: Annotated[int, Field(ge=1)]
+    title: str
+    effective_from: dt.date
+    effective_until: dt.date
+    purposes: Annotated[tuple[Purpose, ...], Field(min_length=1)]
+    scope: ScopeTerms = ScopeTerms()
+    step1: Step1Terms = Step1Terms()
+    step2: Step2Terms = Step2Terms()
+    protection: ProtectionTerms = ProtectionTerms()
+    quotas: QuotaTerms = QuotaTerms()
+    retention: RetentionTerms = RetentionTerms()
+    revoked_keys: tuple[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")], ...] = ()
+    """Key ids (hex SHA-256 of a raw public key) or CA fingerprints no longer valid."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Terms:
+        if self.effective_until <= self.effective_from:
+            raise ValueError("effective_until must be after effective_from")
+        unknown = [p.value for p in self.step2.fields if p not in self.purposes]
+        if unknown:
+            raise ValueError(f"step2.fields names purposes not allowed: {', '.join(unknown)}")
+        return self

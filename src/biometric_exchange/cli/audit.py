@@ -1,0 +1,206 @@
+"""``bx audit`` and ``bx retention``: the audit trail and what may be kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import grpc
+import typer
+from rich.table import Table
+
+from biometric_exchange.cli.common import NodeOption, console, opened_node, reports_errors
+from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.node.audit_digest import RecordDigest, reconcile_with_partner
+from biometric_exchange.node.status import error_from_status
+from biometric_exchange.node.tls import channel_credentials, channel_options
+from biometric_exchange.store.audit import write_jsonl
+from biometric_exchange.store.retention import RetentionResult, run_retention
+from biometric_exchange.v1 import exchange_pb2 as pb
+from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
+
+audit_app = typer.Typer(help="The node's hash-chained audit log.")
+retention_app = typer.Typer(
+    help="Deleting what the agreement no longer lets the node keep.", no_args_is_help=True
+)
+
+
+@retention_app.callback()
+def _retention() -> None:
+    """Keep ``run`` a subcommand even though it is the only one."""
+
+
+MAX_RECONCILE_HOURS = 720
+
+OfficerOption = Annotated[
+    str | None, typer.Option("--officer", help="Operator id, recorded in the audit log")
+]
+
+
+@audit_app.command("verify")
+@reports_errors
+def verify(node: NodeOption) -> None:
+    """Walk the hash chain; fails when any entry was altered, removed or inserted."""
+    with opened_node(node) as opened:
+        count = opened.audit.verify()
+        anchor = opened.audit.anchor()
+        since = f" (kept since seq {anchor.seq + 1})" if anchor.seq else ""
+        console.print(f"audit chain of {opened.config.node.name} intact: {count} entries{since}")
+
+
+@audit_app.command("list")
+@reports_errors
+def list_audit(node: NodeOption) -> None:
+    """Every send and receive, with outcome and reason."""
+    with opened_node(node) as opened:
+        table = Table(title=f"Audit log of {opened.config.node.name}")
+        for column in ("seq", "at", "event", "peer", "message", "outcome", "detail"):
+            table.add_column(column, overflow="fold")
+        for entry in opened.audit.entries():
+            detail = ", ".join(f"{k}={v}" for k, v in sorted(entry.detail.items()))
+            table.add_row(
+                str(entry.seq),
+                entry.at[:19],
+                entry.event,
+                entry.peer or "-",
+                (entry.message_id or "-")[:12],
+                entry.outcome,
+                detail.replace("[", "\\["),
+            )
+        console.print(table)
+
+
+@audit_app.command("export")
+@reports_errors
+def export(
+    node: NodeOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSON Lines file to write")],
+) -> None:
+    """Every kept entry, one JSON object per line, hashes included (verifiable offline)."""
+    with opened_node(node) as opened:
+        count = write_jsonl(opened.audit.entries(), out)
+        console.print(f"exported {count} audit entries of {opened.config.node.name} to {out}")
+
+
+class _DigestCall:
+    """``AuditDigest`` over gRPC, with the transport's error mapping."""
+
+    def __init__(self, stub: pb_grpc.ExchangeStub, timeout: float) -> None:
+        self._stub = stub
+        self._timeout = timeout
+
+    def __call__(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
+        try:
+            return self._stub.AuditDigest(envelope, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise error_from_status(exc.code(), exc.details() or "") from exc
+
+
+def _records_table(title: str, records: list[RecordDigest]) -> Table:
+    table = Table(title=title)
+    for column in ("at", "event", "message", "outcome"):
+        table.add_column(column)
+    for record in records:
+        at = dt.datetime.fromtimestamp(record.at_ms / 1000, tz=dt.UTC)
+        table.add_row(
+            at.isoformat(timespec="seconds"), record.event, record.message_id, record.outcome
+        )
+    return table
+
+
+@audit_app.command("reconcile")
+@reports_errors
+def reconcile_command(
+    node: NodeOption,
+    hours: Annotated[
+        float, typer.Option(min=0.01, max=MAX_RECONCILE_HOURS, help="Period ending now")
+    ] = 24,
+) -> None:
+    """Compare our log of exchanges with the partner's; exit 1 when one side lacks entries."""
+    with opened_node(node) as opened:
+        until_ms = opened.clock()
+        from_ms = until_ms - int(hours * 3600 * 1000)
+        partner = opened.partner
+        channel = grpc.secure_channel(
+            partner.endpoint,
+            channel_credentials(opened, partner.ca_certificate.encode()),
+            options=channel_options(),
+        )
+        try:
+            call = _DigestCall(
+                pb_grpc.ExchangeStub(channel), opened.config.exchange.request_timeout_s
+            )
+            result = reconcile_with_partner(opened, call, from_ms=from_ms, until_ms=until_ms)
+        finally:
+            channel.close()
+        console.print(
+            f"{result.matched} exchanges with {partner.code} recorded on both sides "
+            f"in the last {hours:g} h"
+        )
+        if result.only_ours:
+            console.print(_records_table(f"Recorded here, not by {partner.code}", result.only_ours))
+        if result.only_theirs:
+            console.print(
+                _records_table(f"Recorded by {partner.code}, not here", result.only_theirs)
+            )
+        for ours, theirs in result.outcome_differs:
+            console.print(
+                f"{ours.message_id}: {ours.event} {ours.outcome} here, "
+                f"{theirs.event} {theirs.outcome} there"
+            )
+        if not result.consistent:
+            raise typer.Exit(1)
+        console.print("audit logs agree")
+
+
+def _parse_now(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(f"--now: {text!r} is not an ISO 8601 date or time") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def retention_lines(result: RetentionResult) -> list[str]:
+    lines = [
+        f"retention run as of {result.now.isoformat(timespec='seconds')}",
+        f"hit_references purged: {result.hit_references}",
+        f"alerts purged: {result.alerts}",
+        f"seen_messages purged: {result.seen_messages}",
+        f"step-2 requests purged: {result.details}",
+        f"audit entries purged: {result.audit_entries}",
+    ]
+    if result.audit_range is not None:
+        lines.append(
+            f"audit chain now anchored at seq {result.audit_range.anchor.seq} "
+            f"(entries {result.audit_range.first_seq}-{result.audit_range.last_seq} purged)"
+        )
+    return lines
+
+
+@retention_app.command("run")
+@reports_errors
+def run(
+    node: NodeOption,
+    now: Annotated[
+        str | None, typer.Option(help="Reference time, ISO 8601 (UTC when no offset)")
+    ] = None,
+    officer: OfficerOption = None,
+) -> None:
+    """Purge exchanged data and audit entries older than the agreement's retention."""
+    reference = _parse_now(now)
+    with opened_node(node) as opened:
+        terms = opened.agreement.agreement.retention
+        result = run_retention(
+            opened.database,
+            opened.audit,
+            exchanged_data_days=terms.exchanged_data_days,
+            audit_days=terms.audit_days,
+            now=reference,
+            officer=officer,
+        )
+        for line in retention_lines(result):
+            console.print(line, highlight=False)

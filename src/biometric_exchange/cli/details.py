@@ -1,0 +1,196 @@
+"""``bx details`` (requester) and ``bx requests`` (holder): step-2 detail requests.
+
+Acting commands name the officer (``--operator`` or ``BX_OPERATOR``). Only
+``bx details list`` prints disclosed personal data; nothing here logs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from biometric_exchange.cli.common import NodeOption, console, fail, opened_node, reports_errors
+from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.node.details import approve, deny
+from biometric_exchange.node.details_client import request_details
+from biometric_exchange.node.transport import GrpcPeerTransport
+from biometric_exchange.serde_details import RequestStatus
+from biometric_exchange.store.details import ReceivedRequests, SentRequest, SentRequests
+
+details_app = typer.Typer(help="Step 2 as requester: ask the partner for details about a hit.")
+requests_app = typer.Typer(help="Step 2 as holder: the partner's requests for details.")
+
+OperatorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--operator",
+        envvar="BX_OPERATOR",
+        help="The officer acting (or set BX_OPERATOR); recorded in the audit log",
+        show_default=False,
+    ),
+]
+RequestId = Annotated[str, typer.Argument(help="The request id, e.g. DR-…", show_default=False)]
+
+
+def _operator(value: str | None) -> str:
+    if value is None or not value.strip():
+        raise InvalidInput("--operator: name the officer acting (or set BX_OPERATOR)")
+    return value.strip()
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+def sla_clock(due_at: dt.datetime, now: dt.datetime) -> str:
+    """``due in 47 h`` / ``overdue by 2 h`` (minutes under an hour)."""
+    seconds = int((due_at - now).total_seconds())
+    amount = abs(seconds)
+    span = f"{amount // 3600} h" if amount >= 3600 else f"{amount // 60} min"
+    return f"due in {span}" if seconds >= 0 else f"overdue by {span}"
+
+
+def _outcome(sent: SentRequest, now: dt.datetime) -> str:
+    partner = sent.partner
+    if sent.status is RequestStatus.APPROVED:
+        names = ", ".join(sorted(sent.disclosed)) or "nothing"
+        return f"approved by {partner}: {names} disclosed (bx details list shows them)"
+    if sent.status is RequestStatus.DENIED:
+        return f"denied by {partner}: {sent.reason or 'no reason given'}"
+    if sent.last_error:
+        return f"pending: {partner} is unreachable now; the running node will ask again"
+    due = f", {sla_clock(sent.due_at, now)}" if sent.due_at else ""
+    return f"pending at {partner}{due}; the running node asks again and records the answer"
+
+
+@details_app.command("request")
+@reports_errors
+def request(
+    node: NodeOption,
+    reference: Annotated[
+        str, typer.Option("--reference", help="A hit reference from a partner-hit alert")
+    ],
+    purpose: Annotated[str, typer.Option(help="An agreement purpose, e.g. anti_trafficking")],
+    justification: Annotated[str, typer.Option(help="Why the details are needed")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="A field to ask for (repeat), e.g. names, birth_date"),
+    ] = None,
+    operator: OperatorOption = None,
+) -> None:
+    """Ask the partner for the details of a hit the agreement allows for a purpose."""
+    officer = _operator(operator)
+    with opened_node(node) as opened:
+        transport = GrpcPeerTransport(opened)
+        try:
+            sent = request_details(
+                opened,
+                transport,
+                hit_reference=reference,
+                purpose=purpose,
+                justification=justification,
+                officer_id=officer,
+                fields=field or [],
+            )
+        finally:
+            transport.close()
+        if sent.status in (RequestStatus.REFUSED, RequestStatus.FAILED):
+            raise fail(_escape(f"request {sent.request_id} {sent.status.value}: {sent.reason}"))
+        console.print(
+            f"request {sent.request_id} {_outcome(sent, dt.datetime.now(dt.UTC))}", markup=False
+        )
+
+
+@details_app.command("list")
+@reports_errors
+def list_sent(node: NodeOption) -> None:
+    """Our requests, their state and the disclosed details (personal data)."""
+    with opened_node(node) as opened:
+        sent = SentRequests(opened.database).list()
+        table = Table(title=f"Detail requests sent by {opened.config.node.name} ({len(sent)})")
+        for column in ("request", "reference", "purpose", "officer", "sent", "status", "details"):
+            table.add_column(column, overflow="fold")
+        for item in sent:
+            details = "; ".join(f"{k}={v}" for k, v in sorted(item.disclosed.items()))
+            table.add_row(
+                item.request_id,
+                item.hit_reference,
+                item.purpose,
+                _escape(item.officer_id),
+                f"{item.sent_at:%Y-%m-%d %H:%M}",
+                item.status.value,
+                _escape(details or item.reason or item.last_error or "-"),
+            )
+        console.print(table)
+
+
+@requests_app.command("list")
+@reports_errors
+def list_received(node: NodeOption) -> None:
+    """The partner's requests: pending first, with the agreement's SLA clock."""
+    now = dt.datetime.now(dt.UTC)
+    with opened_node(node) as opened:
+        queue = ReceivedRequests(opened.database).queue()
+        pending = sum(1 for r in queue if r.status is RequestStatus.PENDING)
+        table = Table(title=f"Detail requests to {opened.config.node.name} ({pending} pending)")
+        columns = ("request", "from", "officer", "entry", "purpose", "fields", "status", "sla")
+        for column in (*columns, "justification"):
+            table.add_column(column, overflow="fold")
+        for item in queue:
+            if item.status is RequestStatus.PENDING:
+                sla = sla_clock(item.due_at, now)
+            else:
+                sla = f"by {item.decided_by or '-'}"
+            table.add_row(
+                item.request_id,
+                item.partner,
+                _escape(item.officer_id),
+                item.entry_id,
+                item.purpose,
+                ", ".join(item.fields),
+                item.status.value,
+                sla,
+                _escape(item.justification),
+            )
+        console.print(table)
+
+
+@requests_app.command("approve")
+@reports_errors
+def approve_request(
+    request_id: RequestId,
+    node: NodeOption,
+    operator: OperatorOption = None,
+    comment: Annotated[str, typer.Option(help="Kept with the decision")] = "",
+) -> None:
+    """Approve a pending request; the partner gets the fields when it asks again."""
+    officer = _operator(operator)
+    with opened_node(node) as opened:
+        decided = approve(opened, request_id, officer, comment)
+        console.print(
+            f"request {decided.request_id} from {decided.partner} approved by {officer}",
+            markup=False,
+        )
+
+
+@requests_app.command("deny")
+@reports_errors
+def deny_request(
+    request_id: RequestId,
+    node: NodeOption,
+    operator: OperatorOption = None,
+    reason: Annotated[str, typer.Option(help="Sent to the partner")] = "",
+) -> None:
+    """Deny a pending request, with a reason the partner receives."""
+    officer = _operator(operator)
+    if not reason.strip():
+        raise InvalidInput("--reason: a denial needs a reason (the partner receives it)")
+    with opened_node(node) as opened:
+        decided = deny(opened, request_id, officer, reason)
+        console.print(
+            f"request {decided.request_id} from {decided.partner} denied by {officer}",
+            markup=False,
+        )

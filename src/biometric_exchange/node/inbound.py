@@ -1,0 +1,56 @@
+"""Opening a partner's request: agreement first, then the envelope, all audited.
+
+Order: the (unverified) header must name an unrevoked key and our agreement,
+which must be in force (else ``FAILED_PRECONDITION``); then the envelope must
+open (else ``UNAUTHENTICATED``). Every refusal is written to our audit log
+with its reason before it is raised.
+"""
+
+from __future__ import annotations
+
+from biometric_exchange.crypto.envelope import OpenedEnvelope, open_envelope, read_header
+from biometric_exchange.exceptions import ExchangeError, InvalidEnvelope
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.store.audit import AuditEvent, AuditOutcome
+from biometric_exchange.v1 import exchange_pb2 as pb
+
+
+def open_request(
+    node: Node,
+    envelope: pb.SealedEnvelope,
+    *,
+    expected_type: pb.MessageType.ValueType,
+    event: AuditEvent,
+) -> OpenedEnvelope:
+    partner = node.partner.code
+    claimed: str | None = None
+    try:
+        header = read_header(envelope)
+        claimed = header.message_id[:64] or None
+        node.policy.check_key_not_revoked(header.sender_key_id)
+        node.policy.check_same_agreement(header.agreement_id, header.agreement_hash)
+        node.policy.check_in_force(node.today())
+        return open_envelope(
+            node.envelope_context(),
+            envelope,
+            now_ms=node.clock(),
+            replay_guard=node.replay_guard,
+            expected_type=expected_type,
+        )
+    except ExchangeError as exc:
+        reason = exc.reason if isinstance(exc, InvalidEnvelope) else str(exc)
+        node.audit.record(
+            event, AuditOutcome.REJECTED, peer=partner, claimed_message_id=claimed, reason=reason
+        )
+        raise
+
+
+def refuse(node: Node, event: AuditEvent, message_id: str, error: ExchangeError) -> None:
+    """Audit a refusal of an opened request (terms, scope, quota, malformed body)."""
+    node.audit.record(
+        event,
+        AuditOutcome.REJECTED,
+        peer=node.partner.code,
+        message_id=message_id,
+        reason=str(error),
+    )

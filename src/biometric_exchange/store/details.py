@@ -1,0 +1,293 @@
+"""Step-2 detail requests at rest: the holder's queue and the requester's own.
+
+The holder keeps what was asked, by whom and why, and its decision; the
+disclosed values are read from the watchlist when a reply is sealed, never
+copied. The requester keeps its requests and, once approved, the disclosed
+values (exchanged personal data, subject to the agreement's retention).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from dataclasses import dataclass, field
+
+from biometric_exchange.domain import LegalStatus, Person, Sex, WatchlistCategory
+from biometric_exchange.serde_details import RequestStatus
+from biometric_exchange.store.database import Database
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """A partner's request, as the holder keeps it."""
+
+    partner: str
+    request_id: str
+    hit_reference: str
+    entry_id: str
+    purpose: str
+    justification: str
+    officer_id: str
+    fields: tuple[str, ...]
+    status: RequestStatus
+    received_at: dt.datetime
+    due_at: dt.datetime
+    decided_at: dt.datetime | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    """One of our requests, as the requester keeps it."""
+
+    request_id: str
+    partner: str
+    hit_reference: str
+    purpose: str
+    justification: str
+    officer_id: str
+    fields: tuple[str, ...]
+    status: RequestStatus
+    sent_at: dt.datetime
+    disclosed: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    due_at: dt.datetime | None = None
+    decided_at: dt.datetime | None = None
+    last_error: str | None = None
+    updated_at: dt.datetime | None = None
+    """When we last stored an answer (or an error) for it."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What step 2 may disclose of a watchlist entry (never its template)."""
+
+    entry_id: str
+    category: WatchlistCategory
+    person: Person
+    added_at: dt.datetime
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _when(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _received(row: sqlite3.Row) -> ReceivedRequest:
+    return ReceivedRequest(
+        partner=row["partner"],
+        request_id=row["request_id"],
+        hit_reference=row["hit_reference"],
+        entry_id=row["entry_id"],
+        purpose=row["purpose"],
+        justification=row["justification"],
+        officer_id=row["officer_id"],
+        fields=tuple(json.loads(row["fields"])),
+        status=RequestStatus(row["status"]),
+        received_at=dt.datetime.fromisoformat(row["received_at"]),
+        due_at=dt.datetime.fromisoformat(row["due_at"]),
+        decided_at=_when(row["decided_at"]),
+        decided_by=row["decided_by"],
+        reason=row["reason"],
+        comment=row["comment"],
+    )
+
+
+def _sent(row: sqlite3.Row) -> SentRequest:
+    return SentRequest(
+        request_id=row["request_id"],
+        partner=row["partner"],
+        hit_reference=row["hit_reference"],
+        purpose=row["purpose"],
+        justification=row["justification"],
+        officer_id=row["officer_id"],
+        fields=tuple(json.loads(row["fields"])),
+        status=RequestStatus(row["status"]),
+        sent_at=dt.datetime.fromisoformat(row["sent_at"]),
+        disclosed=json.loads(row["disclosed"]),
+        reason=row["reason"],
+        due_at=_when(row["due_at"]),
+        decided_at=_when(row["decided_at"]),
+        last_error=row["last_error"],
+        updated_at=dt.datetime.fromisoformat(row["updated_at"]) if row["updated_at"] else None,
+    )
+
+
+class ReceivedRequests:
+    """The holder's queue of partner requests."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def get(self, partner: str, request_id: str) -> ReceivedRequest | None:
+        row = self._database.connection.execute(
+            "SELECT * FROM details_received WHERE partner = ? AND request_id = ?",
+            (partner, request_id),
+        ).fetchone()
+        return _received(row) if row else None
+
+    def add(self, request: ReceivedRequest) -> bool:
+        """Store a new request; False (and nothing stored) when its id is taken."""
+        with self._database.transaction() as connection:
+            cursor = connection.execute(
+                "INSERT INTO details_received (partner, request_id, hit_reference, entry_id, "
+                "purpose, justification, officer_id, fields, status, received_at, due_at, "
+                "decided_at, decided_by, reason, comment) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (partner, request_id) DO NOTHING",
+                (
+                    request.partner,
+                    request.request_id,
+                    request.hit_reference,
+                    request.entry_id,
+                    request.purpose,
+                    request.justification,
+                    request.officer_id,
+                    json.dumps(list(request.fields)),
+                    request.status.value,
+                    request.received_at.isoformat(),
+                    request.due_at.isoformat(),
+                    _iso(request.decided_at),
+                    request.decided_by,
+                    request.reason,
+                    request.comment,
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def decide(
+        self,
+        partner: str,
+        request_id: str,
+        status: RequestStatus,
+        *,
+        at: dt.datetime,
+        by: str,
+        reason: str | None = None,
+        comment: str | None = None,
+    ) -> bool:
+        """Decide a pending request; False when it is missing or no longer pending."""
+        with self._database.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE details_received SET status = ?, decided_at = ?, decided_by = ?, "
+                "reason = ?, comment = ? WHERE partner = ? AND request_id = ? AND status = ?",
+                (
+                    status.value,
+                    at.isoformat(),
+                    by,
+                    reason,
+                    comment,
+                    partner,
+                    request_id,
+                    RequestStatus.PENDING.value,
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def queue(self) -> list[ReceivedRequest]:
+        """Every request, pending first (earliest due first), then the newest decided."""
+        rows = self._database.connection.execute(
+            "SELECT * FROM details_received ORDER BY status != ?, "
+            "CASE WHEN status = ? THEN due_at END, received_at DESC, request_id",
+            (RequestStatus.PENDING.value, RequestStatus.PENDING.value),
+        ).fetchall()
+        return [_received(row) for row in rows]
+
+    def subject(self, entry_id: str) -> Subject | None:
+        """The watchlist entry's disclosable facts, or None when it is not held."""
+        row = self._database.connection.execute(
+            "SELECT entry_id, category, given_name, family_name, sex, birth_date, nationality, "
+            "document_number, legal_status, unaccompanied_minor, added_at "
+            "FROM watchlist WHERE entry_id = ?",
+            (entry_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        person = Person(
+            given_name=row["given_name"],
+            family_name=row["family_name"],
+            sex=Sex(row["sex"]),
+            birth_date=dt.date.fromisoformat(row["birth_date"]),
+            nationality=row["nationality"],
+            document_number=row["document_number"],
+            legal_status=LegalStatus(row["legal_status"]),
+            unaccompanied_minor=bool(row["unaccompanied_minor"]),
+        )
+        return Subject(
+            entry_id=row["entry_id"],
+            category=WatchlistCategory(row["category"]),
+            person=person,
+            added_at=dt.datetime.fromisoformat(row["added_at"]),
+        )
+
+
+class SentRequests:
+    """The requester's own requests and what they disclosed."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def add(self, request: SentRequest) -> None:
+        with self._database.transaction() as connection:
+            connection.execute(
+                "INSERT INTO details_sent (request_id, partner, hit_reference, purpose, "
+                "justification, officer_id, fields, status, disclosed, reason, sent_at, due_at, "
+                "decided_at, updated_at, last_error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    request.request_id,
+                    request.partner,
+                    request.hit_reference,
+                    request.purpose,
+                    request.justification,
+                    request.officer_id,
+                    json.dumps(list(request.fields)),
+                    request.status.value,
+                    json.dumps(request.disclosed, sort_keys=True),
+                    request.reason,
+                    request.sent_at.isoformat(),
+                    _iso(request.due_at),
+                    _iso(request.decided_at),
+                    request.sent_at.isoformat(),
+                    request.last_error,
+                ),
+            )
+
+    def get(self, request_id: str) -> SentRequest | None:
+        row = self._database.connection.execute(
+            "SELECT * FROM details_sent WHERE request_id = ?", (request_id,)
+        ).fetchone()
+        return _sent(row) if row else None
+
+    def list(self, *, status: RequestStatus | None = None) -> list[SentRequest]:
+        """Our requests, oldest first (only those in ``status`` when given)."""
+        value = status.value if status else None
+        rows = self._database.connection.execute(
+            "SELECT * FROM details_sent WHERE ? IS NULL OR status = ? ORDER BY sent_at, request_id",
+            (value, value),
+        ).fetchall()
+        return [_sent(row) for row in rows]
+
+    def update(self, request: SentRequest, *, at: dt.datetime) -> None:
+        """Store a request's new state (status, disclosed values, reason, times, error)."""
+        with self._database.transaction() as connection:
+            connection.execute(
+                "UPDATE details_sent SET status = ?, disclosed = ?, reason = ?, due_at = ?, "
+                "decided_at = ?, last_error = ?, updated_at = ? WHERE request_id = ?",
+                (
+                    request.status.value,
+                    json.dumps(request.disclosed, sort_keys=True),
+                    request.reason,
+                    _iso(request.due_at),
+                    _iso(request.decided_at),
+                    request.last_error,
+                    at.isoformat(),
+                    request.request_id,
+                ),
+            )
