@@ -18,10 +18,16 @@ from rich.console import Console
 
 from biometric_exchange import SYNTHETIC_NOTICE
 from biometric_exchange.cli.alerts import alerts_table
+from biometric_exchange.cli.details import sent_table
 from biometric_exchange.domain import AlertKind
 from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.node.details import approve
+from biometric_exchange.node.details_client import request_details
 from biometric_exchange.node.enrolment import enrol
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.transport import GrpcPeerTransport
+from biometric_exchange.serde_details import RequestStatus
+from biometric_exchange.store.details import SentRequests
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset, build_demo_dataset
 from biometric_exchange.synthetic.files import write_dataset
@@ -88,7 +94,8 @@ def run_demo(workdir: Path, *, seed: int, console: Console) -> bool:
                 enrol(node, encounter)
             console.print(f"{country}: enrolled {len(dataset.encounters[country])} encounters")
         _wait_outboxes(nodes, timeout=60)
-        return _report(nodes, dataset, console)
+        ok = _report(nodes, dataset, console)
+        return _step_two(nodes, console) and ok
     finally:
         for country, process in processes.items():
             status = stop_process(process)
@@ -96,6 +103,41 @@ def run_demo(workdir: Path, *, seed: int, console: Console) -> bool:
         for node in nodes.values():
             node.database.close()
         console.print(f"logs and databases kept in {workdir}/")
+
+
+def _step_two(nodes: dict[str, Node], console: Console) -> bool:
+    """PAN asks for details on one CHL hit; a CHL officer approves; PAN's node learns it."""
+    pan, chl = nodes["PAN"], nodes["CHL"]
+    hits = pan.alerts.list(kind=AlertKind.PARTNER_WATCHLIST_HIT)
+    if not hits or hits[0].hit_reference is None:
+        return False
+    transport = GrpcPeerTransport(pan)
+    try:
+        sent = request_details(
+            pan,
+            transport,
+            hit_reference=hits[0].hit_reference,
+            purpose="anti_trafficking",
+            justification="Synthetic demo: confirm the identity before a referral",
+            officer_id="PAN-OFFICER-1",
+            fields=("names", "document_numbers", "watchlist_category"),
+        )
+    finally:
+        transport.close()
+    console.print(
+        f"\nPAN: step 2 request {sent.request_id} on {sent.hit_reference} "
+        f"({sent.purpose}): {sent.status.value}; waiting for a CHL officer"
+    )
+    approve(chl, sent.request_id, "CHL-OFFICER-7", "synthetic demo approval")
+    console.print(f"CHL: officer CHL-OFFICER-7 approved {sent.request_id}")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        answer = SentRequests(pan.database).get(sent.request_id)
+        if answer is not None and answer.status is not RequestStatus.PENDING:
+            console.print(sent_table([answer], "Step 2 answer received by node_panama"))
+            return answer.status is RequestStatus.APPROVED
+        time.sleep(0.25)
+    return False
 
 
 def _report(nodes: dict[str, Node], dataset: DemoDataset, console: Console) -> bool:

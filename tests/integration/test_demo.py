@@ -27,6 +27,8 @@ def test_demo_prints_exchange_alerts_on_each_node(tmp_path: Path) -> None:
     assert out.count("PARTNER_WATCHLIST_HIT") >= 2
     assert out.count("SUBJECT_ENCOUNTERED_BY_PARTNER") >= 2
     assert "partner hits raised: 3; planted in the synthetic data: 3" in out
+    assert "Step 2 answer received by node_panama" in out
+    assert "approved" in out and "watchlist_category=" in out
     assert "CHL: node stopped (exit status 0)" in out
     assert "PAN: node stopped (exit status 0)" in out
     # Private keys were written owner-only.

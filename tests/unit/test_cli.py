@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import tomllib
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 
 from biometric_exchange.alerts.rules import partner_watchlist_hit
 from biometric_exchange.cli.main import app
-from biometric_exchange.config import CONFIG_FILENAME, DATABASE_PATH
+from biometric_exchange.config import AGREEMENT_FILENAME, CONFIG_FILENAME, DATABASE_PATH
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.recordfiles import encounter_to_dict, watchlist_entry_to_dict
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
@@ -342,3 +343,34 @@ def test_agreement_show_prints_the_verified_hash(pair_dirs: tuple[Path, Path]) -
         assert f"Agreement {agreement_id} v1 (synthetic)" in output
         assert expected_hash in output
         assert "extra_regional" in output
+
+
+def test_agreement_draft_sign_verify_install(pair_dirs: tuple[Path, Path], tmp_path: Path) -> None:
+    chile, panama = pair_dirs
+    draft = tmp_path / "draft.toml"
+    assert _bx("agreement", "draft", chile, panama, "--out", draft).exit_code == 0
+    assert tomllib.loads(draft.read_text(encoding="utf-8"))["signatures"] == {}
+
+    unsigned = _bx("agreement", "verify", draft)
+    _assert_one_error(unsigned, "signatures.CHL is missing")
+    signed_once = _bx("agreement", "sign", draft, "--node", chile)
+    assert signed_once.exit_code == 0 and "still to sign: PAN" in _flat(signed_once.stdout)
+    one_signed = _bx("agreement", "install", draft, "--node", chile)
+    _assert_one_error(one_signed, "signatures.PAN is missing")
+
+    wrong_node = _bx("agreement", "sign", draft, "--node", tmp_path)
+    assert wrong_node.exit_code == 2
+    assert _bx("agreement", "sign", draft, "--node", panama).exit_code == 0
+    verified = _bx("agreement", "verify", draft)
+    assert verified.exit_code == 0 and "in force on" in _flat(verified.stdout)
+    expired = _bx("agreement", "verify", draft, "--on", "2099-01-01")
+    assert expired.exit_code == 1 and "expired on" in _flat(expired.stderr)
+
+    for node_dir in (chile, panama):
+        assert _bx("agreement", "install", draft, "--node", node_dir).exit_code == 0
+        assert (node_dir / AGREEMENT_FILENAME).read_text(encoding="utf-8") == draft.read_text(
+            encoding="utf-8"
+        )
+    shown = _flat(_bx("agreement", "show", chile).stdout)
+    assert "asylum_seeker, refugee, unaccompanied_minor: only for humanitarian_protection" in shown
+    assert "10000 probes, 500 step-2 requests" in shown

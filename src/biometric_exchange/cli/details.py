@@ -110,21 +110,26 @@ def list_sent(node: NodeOption) -> None:
     """Our requests, their state and the disclosed details (personal data)."""
     with opened_node(node) as opened:
         sent = SentRequests(opened.database).list()
-        table = Table(title=f"Detail requests sent by {opened.config.node.name} ({len(sent)})")
-        for column in ("request", "reference", "purpose", "officer", "sent", "status", "details"):
-            table.add_column(column, overflow="fold")
-        for item in sent:
-            details = "; ".join(f"{k}={v}" for k, v in sorted(item.disclosed.items()))
-            table.add_row(
-                item.request_id,
-                item.hit_reference,
-                item.purpose,
-                _escape(item.officer_id),
-                f"{item.sent_at:%Y-%m-%d %H:%M}",
-                item.status.value,
-                _escape(details or item.reason or item.last_error or "-"),
-            )
-        console.print(table)
+        title = f"Detail requests sent by {opened.config.node.name} ({len(sent)})"
+        console.print(sent_table(sent, title))
+
+
+def sent_table(sent: list[SentRequest], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("request", "reference", "purpose", "officer", "sent", "status", "details"):
+        table.add_column(column, overflow="fold")
+    for item in sent:
+        details = "; ".join(f"{k}={v}" for k, v in sorted(item.disclosed.items()))
+        table.add_row(
+            item.request_id,
+            item.hit_reference,
+            item.purpose,
+            _escape(item.officer_id),
+            f"{item.sent_at:%Y-%m-%d %H:%M}",
+            item.status.value,
+            _escape(details or item.reason or item.last_error or "-"),
+        )
+    return table
 
 
 @requests_app.command("list")
