@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 
 import pytest
 
 from biometric_exchange.crypto.envelope import seal
-from biometric_exchange.exceptions import InvalidEnvelope, InvalidInput
+from biometric_exchange.exceptions import AgreementMismatch, InvalidEnvelope, InvalidInput
 from biometric_exchange.node.audit_digest import (
     MAX_WINDOW_MS,
     AuditDigestHandler,
@@ -204,3 +205,15 @@ def test_reconcile_pairs_every_direction_and_lists_the_gaps() -> None:
     assert crossed.matched == 0 and len(crossed.only_ours) == len(crossed.only_theirs) == 1
     # ``within`` keeps the gaps dated in the period only.
     assert result.within(10, 100).only_theirs == [digest("identify.reply_sent", "unseen", at_ms=50)]
+
+
+def test_handler_checks_the_agreement_first(nodes: dict[str, Node]) -> None:
+    """A request under another agreement is a failed precondition, audited."""
+    chl, pan = nodes["CHL"], nodes["PAN"]
+    context = dataclasses.replace(pan.envelope_context(), agreement_hash="f" * 64)
+    body = pb.AuditDigestRequest(from_ms=0, until_ms=1).SerializeToString()
+    envelope = seal(context, pb.MESSAGE_TYPE_AUDIT_DIGEST_REQUEST, body, now_ms=pan.clock())
+    with pytest.raises(AgreementMismatch, match="agreement hash differs from ours"):
+        AuditDigestHandler(chl).handle(envelope)
+    entry = chl.audit.entries()[-1]
+    assert (entry.event, entry.outcome) == (AuditEvent.DIGEST_RECEIVED.value, "rejected")

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
 
-from biometric_exchange.crypto.envelope import TIME_WINDOW_MS, open_envelope, read_header, seal
-from biometric_exchange.exceptions import ExchangeError, InvalidEnvelope, InvalidInput
+from biometric_exchange.crypto.envelope import TIME_WINDOW_MS
+from biometric_exchange.exceptions import ExchangeError, InvalidInput
+from biometric_exchange.node.inbound import open_request, refuse, seal_reply
+from biometric_exchange.node.outbound import AUDIT_DIGEST, round_trip
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.store.audit import AuditEntry, AuditEvent, AuditOutcome
 from biometric_exchange.v1 import exchange_pb2 as pb
@@ -122,13 +124,6 @@ def _check_window(from_ms: int, until_ms: int) -> None:
         raise InvalidInput("audit digest: the period exceeds 31 days")
 
 
-def _claimed_message_id(envelope: pb.SealedEnvelope) -> str | None:
-    try:
-        return read_header(envelope).message_id[:64] or None
-    except InvalidEnvelope:
-        return None
-
-
 class AuditDigestHandler:
     """The callee's side of ``AuditDigest``: open, audit, list, seal the reply."""
 
@@ -137,25 +132,12 @@ class AuditDigestHandler:
 
     def handle(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
         node = self._node
-        partner = node.partner.code
-        context = node.envelope_context()
-        try:
-            opened = open_envelope(
-                context,
-                envelope,
-                now_ms=node.clock(),
-                replay_guard=node.replay_guard,
-                expected_type=pb.MESSAGE_TYPE_AUDIT_DIGEST_REQUEST,
-            )
-        except InvalidEnvelope as exc:
-            node.audit.record(
-                AuditEvent.DIGEST_RECEIVED,
-                AuditOutcome.REJECTED,
-                peer=partner,
-                claimed_message_id=_claimed_message_id(envelope),
-                reason=exc.reason,
-            )
-            raise
+        opened = open_request(
+            node,
+            envelope,
+            expected_type=pb.MESSAGE_TYPE_AUDIT_DIGEST_REQUEST,
+            event=AuditEvent.DIGEST_RECEIVED,
+        )
         message_id = opened.header.message_id
         request = pb.AuditDigestRequest()
         try:
@@ -170,39 +152,25 @@ class AuditDigestHandler:
                     f"audit digest: {len(records)} records; ask for a shorter period"
                 )
         except ExchangeError as exc:
-            node.audit.record(
-                AuditEvent.DIGEST_RECEIVED,
-                AuditOutcome.REJECTED,
-                peer=partner,
-                message_id=message_id,
-                reason=str(exc),
-            )
+            refuse(node, AuditEvent.DIGEST_RECEIVED, message_id, exc)
             raise
         node.audit.record(
             AuditEvent.DIGEST_RECEIVED,
             AuditOutcome.ACCEPTED,
-            peer=partner,
+            peer=node.partner.code,
             message_id=message_id,
             from_ms=request.from_ms,
             until_ms=request.until_ms,
         )
         body = pb.AuditDigestResponse(records=[r.to_proto() for r in records])
-        reply = seal(
-            context,
+        return seal_reply(
+            node,
             pb.MESSAGE_TYPE_AUDIT_DIGEST_RESPONSE,
             body.SerializeToString(deterministic=True),
-            now_ms=node.clock(),
             in_reply_to=message_id,
-        )
-        node.audit.record(
-            AuditEvent.DIGEST_SENT,
-            AuditOutcome.ACCEPTED,
-            peer=partner,
-            message_id=read_header(reply).message_id,
-            in_reply_to=message_id,
+            event=AuditEvent.DIGEST_SENT,
             records=len(records),
         )
-        return reply
 
 
 def request_digest(
@@ -214,68 +182,25 @@ def request_digest(
 ) -> list[RecordDigest]:
     """Ask the partner, through ``call``, for its digest of [from_ms, until_ms)."""
     _check_window(from_ms, until_ms)
-    partner = node.partner.code
-    context = node.envelope_context()
     body = pb.AuditDigestRequest(from_ms=from_ms, until_ms=until_ms)
-    request = seal(
-        context,
-        pb.MESSAGE_TYPE_AUDIT_DIGEST_REQUEST,
-        body.SerializeToString(deterministic=True),
-        now_ms=node.clock(),
-    )
-    request_id = read_header(request).message_id
-    node.audit.record(
-        AuditEvent.DIGEST_SENT,
-        AuditOutcome.ACCEPTED,
-        peer=partner,
-        message_id=request_id,
-        from_ms=from_ms,
-        until_ms=until_ms,
-    )
-    try:
-        reply = call(request)
-    except ExchangeError as exc:
-        node.audit.record(
-            AuditEvent.DIGEST_RECEIVED,
-            AuditOutcome.FAILED,
-            peer=partner,
-            in_reply_to=request_id,
-            reason=str(exc),
-        )
-        raise
-    try:
-        opened = open_envelope(
-            context,
-            reply,
-            now_ms=node.clock(),
-            replay_guard=node.replay_guard,
-            expected_type=pb.MESSAGE_TYPE_AUDIT_DIGEST_RESPONSE,
-            expected_in_reply_to=request_id,
-        )
+
+    def parse(reply: bytes) -> list[RecordDigest]:
         response = pb.AuditDigestResponse()
         try:
-            response.ParseFromString(opened.body)
+            response.ParseFromString(reply)
         except DecodeError as exc:
             raise InvalidInput("audit digest: malformed reply") from exc
-    except ExchangeError as exc:
-        node.audit.record(
-            AuditEvent.DIGEST_RECEIVED,
-            AuditOutcome.REJECTED,
-            peer=partner,
-            in_reply_to=request_id,
-            reason=exc.reason if isinstance(exc, InvalidEnvelope) else str(exc),
-        )
-        raise
-    records = [RecordDigest.from_proto(r) for r in response.records]
-    node.audit.record(
-        AuditEvent.DIGEST_RECEIVED,
-        AuditOutcome.ACCEPTED,
-        peer=partner,
-        message_id=opened.header.message_id,
-        in_reply_to=request_id,
-        records=len(records),
+        return [RecordDigest.from_proto(r) for r in response.records]
+
+    return round_trip(
+        node,
+        AUDIT_DIGEST,
+        body.SerializeToString(deterministic=True),
+        call,
+        parse,
+        sent={"from_ms": from_ms, "until_ms": until_ms},
+        summary=lambda records: {"records": len(records)},
     )
-    return records
 
 
 def reconcile(ours: list[RecordDigest], theirs: list[RecordDigest]) -> Reconciliation:

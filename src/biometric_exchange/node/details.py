@@ -13,14 +13,13 @@ import datetime as dt
 import threading
 
 from biometric_exchange.agreement.terms import Approval, DetailField
-from biometric_exchange.crypto.envelope import read_header, seal
 from biometric_exchange.exceptions import (
     AgreementRefusal,
     ExchangeError,
     InvalidInput,
     ReferenceExpired,
 )
-from biometric_exchange.node.inbound import open_request, refuse
+from biometric_exchange.node.inbound import open_request, refuse, seal_reply
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.serde_details import (
     DetailsAnswer,
@@ -112,24 +111,16 @@ class DetailsHandler:
             decision=stored.status.value,
             repeat=repeat,
         )
-        reply = seal(
-            node.envelope_context(),
+        return seal_reply(
+            node,
             pb.MESSAGE_TYPE_DETAILS_RESPONSE,
             details_response_to_bytes(answer),
-            now_ms=node.clock(),
             in_reply_to=message_id,
-        )
-        node.audit.record(
-            AuditEvent.DETAILS_REPLY_SENT,
-            AuditOutcome.ACCEPTED,
-            peer=partner,
-            message_id=read_header(reply).message_id,
-            in_reply_to=message_id,
+            event=AuditEvent.DETAILS_REPLY_SENT,
             request_id=query.request_id,
             status=answer.status.value,
             fields=sorted(answer.fields),
         )
-        return reply
 
     def _accept(self, query: DetailsQuery) -> ReceivedRequest:
         """The agreement's terms, then the quota; store and return the new request."""

@@ -16,7 +16,6 @@ import logging
 import secrets
 from collections.abc import Sequence
 
-from biometric_exchange.crypto.envelope import open_envelope, read_header, seal
 from biometric_exchange.domain import AlertKind
 from biometric_exchange.exceptions import (
     AgreementRefusal,
@@ -25,6 +24,7 @@ from biometric_exchange.exceptions import (
     InvalidInput,
     PartnerUnavailable,
 )
+from biometric_exchange.node.outbound import DETAILS, round_trip
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.status import RemoteRefusal
 from biometric_exchange.node.transport import PeerTransport
@@ -40,7 +40,6 @@ from biometric_exchange.serde_details import (
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
 from biometric_exchange.store.details import SentRequest, SentRequests
 from biometric_exchange.store.quotas import QuotaKind
-from biometric_exchange.v1 import exchange_pb2 as pb
 
 log = logging.getLogger(__name__)
 REFUSAL_PREFIX = "partner refused the call: "
@@ -170,8 +169,6 @@ def _check_locally(node: Node, query: DetailsQuery) -> DetailsQuery:
 
 def _ask(node: Node, transport: PeerTransport, sent: SentRequest, *, repeat: bool) -> SentRequest:
     """Seal, call, open the reply and store what it says."""
-    partner = node.partner.code
-    context = node.envelope_context()
     query = DetailsQuery(
         sent.request_id,
         sent.hit_reference,
@@ -180,57 +177,37 @@ def _ask(node: Node, transport: PeerTransport, sent: SentRequest, *, repeat: boo
         sent.officer_id,
         sent.fields,
     )
-    request = seal(
-        context,
-        pb.MESSAGE_TYPE_DETAILS_REQUEST,
-        details_request_to_bytes(query),
-        now_ms=node.clock(),
-    )
-    message_id = read_header(request).message_id
-    node.audit.record(
-        AuditEvent.DETAILS_SENT,
-        AuditOutcome.ACCEPTED,
-        peer=partner,
-        message_id=message_id,
-        request_id=sent.request_id,
-        hit_reference=sent.hit_reference,
-        purpose=sent.purpose,
-        officer=sent.officer_id,
-        fields=list(sent.fields),
-        repeat=repeat,
-    )
 
-    def failed(outcome: AuditOutcome, reason: str) -> None:
-        node.audit.record(
-            AuditEvent.DETAILS_REPLY_RECEIVED,
-            outcome,
-            peer=partner,
-            message_id=None,
-            in_reply_to=message_id,
-            request_id=sent.request_id,
-            reason=reason,
-        )
-
-    try:
-        reply = transport.request_details(request, timeout=node.config.exchange.request_timeout_s)
-        opened = open_envelope(
-            context,
-            reply,
-            now_ms=node.clock(),
-            replay_guard=node.replay_guard,
-            expected_type=pb.MESSAGE_TYPE_DETAILS_RESPONSE,
-            expected_in_reply_to=message_id,
-        )
-        answer = details_response_from_bytes(opened.body, keep=allowed_keys(sent.fields))
+    def parse(body: bytes) -> DetailsAnswer:
+        answer = details_response_from_bytes(body, keep=allowed_keys(sent.fields))
         if answer.request_id != sent.request_id:
             raise InvalidInput("details response: request_id does not answer the request")
+        return answer
+
+    timeout = node.config.exchange.request_timeout_s
+    try:
+        answer = round_trip(
+            node,
+            DETAILS,
+            details_request_to_bytes(query),
+            lambda request: transport.request_details(request, timeout=timeout),
+            parse,
+            sent={
+                "request_id": sent.request_id,
+                "hit_reference": sent.hit_reference,
+                "purpose": sent.purpose,
+                "officer": sent.officer_id,
+                "fields": list(sent.fields),
+                "repeat": repeat,
+            },
+            summary=lambda a: {"status": a.status.value, "fields": sorted(a.fields)},
+            context={"request_id": sent.request_id},
+        )
     except PartnerUnavailable as exc:
-        failed(AuditOutcome.FAILED, str(exc))
         log.warning("details request %s: partner unavailable, will ask again", sent.request_id)
         return _store(node, dataclasses.replace(sent, last_error=str(exc)))
     except RemoteRefusal as exc:
-        failed(AuditOutcome.REJECTED, str(exc))
-        log.info("details request %s refused by %s: %s", sent.request_id, partner, exc.code.name)
+        log.info("details request %s refused: %s", sent.request_id, exc.code.name)
         reason = str(exc).removeprefix(REFUSAL_PREFIX)
         return _store(
             node,
@@ -238,22 +215,11 @@ def _ask(node: Node, transport: PeerTransport, sent: SentRequest, *, repeat: boo
         )
     except ExchangeError as exc:
         reason = exc.reason if isinstance(exc, InvalidEnvelope) else str(exc)
-        failed(AuditOutcome.REJECTED, reason)
         log.error("details request %s: reply rejected", sent.request_id)
         return _store(
             node,
             dataclasses.replace(sent, status=RequestStatus.FAILED, reason=reason, last_error=None),
         )
-    node.audit.record(
-        AuditEvent.DETAILS_REPLY_RECEIVED,
-        AuditOutcome.ACCEPTED,
-        peer=partner,
-        message_id=opened.header.message_id,
-        in_reply_to=message_id,
-        request_id=sent.request_id,
-        status=answer.status.value,
-        fields=sorted(answer.fields),
-    )
     if answer.status is not sent.status:
         log.info("details request %s: %s", sent.request_id, answer.status.value)
     return _store(node, _answered(sent, answer))

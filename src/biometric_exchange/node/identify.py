@@ -9,9 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 from biometric_exchange.alerts.rules import subject_encountered_by_partner
-from biometric_exchange.crypto.envelope import read_header, seal
 from biometric_exchange.exceptions import AgreementRefusal, ExchangeError
-from biometric_exchange.node.inbound import open_request, refuse
+from biometric_exchange.node.inbound import open_request, refuse, seal_reply
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.watchlist_index import WatchlistIndex
 from biometric_exchange.serde import (
@@ -55,23 +54,15 @@ class IdentifyHandler:
             probes=len(query.probes),
         )
         results = self._match(query)
-        reply = seal(
-            node.envelope_context(),
+        return seal_reply(
+            node,
             pb.MESSAGE_TYPE_IDENTIFY_RESPONSE,
             identify_response_to_bytes(results),
-            now_ms=node.clock(),
             in_reply_to=message_id,
-        )
-        node.audit.record(
-            AuditEvent.IDENTIFY_REPLY_SENT,
-            AuditOutcome.ACCEPTED,
-            peer=partner,
-            message_id=read_header(reply).message_id,
-            in_reply_to=message_id,
+            event=AuditEvent.IDENTIFY_REPLY_SENT,
             probes=len(results),
             hits=sum(1 for hits in results.values() if hits),
         )
-        return reply
 
     def _enforce(self, query: IdentifyQuery) -> None:
         """The agreement's terms, checked again on our side; then the quota."""

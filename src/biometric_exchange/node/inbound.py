@@ -8,7 +8,9 @@ with its reason before it is raised.
 
 from __future__ import annotations
 
-from biometric_exchange.crypto.envelope import OpenedEnvelope, open_envelope, read_header
+from typing import Any
+
+from biometric_exchange.crypto.envelope import OpenedEnvelope, open_envelope, read_header, seal
 from biometric_exchange.exceptions import ExchangeError, InvalidEnvelope
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
@@ -54,3 +56,27 @@ def refuse(node: Node, event: AuditEvent, message_id: str, error: ExchangeError)
         message_id=message_id,
         reason=str(error),
     )
+
+
+def seal_reply(
+    node: Node,
+    message_type: pb.MessageType.ValueType,
+    body: bytes,
+    *,
+    in_reply_to: str,
+    event: AuditEvent,
+    **detail: Any,
+) -> pb.SealedEnvelope:
+    """Seal the answer to ``in_reply_to`` and record that we sent it."""
+    reply = seal(
+        node.envelope_context(), message_type, body, now_ms=node.clock(), in_reply_to=in_reply_to
+    )
+    node.audit.record(
+        event,
+        AuditOutcome.ACCEPTED,
+        peer=node.partner.code,
+        message_id=read_header(reply).message_id,
+        in_reply_to=in_reply_to,
+        **detail,
+    )
+    return reply

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 
 from biometric_exchange.agreement.policy import scope_facts
 from biometric_exchange.alerts.rules import local_watchlist_hit, partner_watchlist_hit
-from biometric_exchange.crypto.envelope import open_envelope, read_header, seal
 from biometric_exchange.domain import Encounter
 from biometric_exchange.exceptions import (
     AgreementMismatch,
     ExchangeError,
-    InvalidEnvelope,
     PartnerUnavailable,
     QuotaExceeded,
 )
+from biometric_exchange.node.outbound import IDENTIFY, round_trip
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.transport import PeerTransport
 from biometric_exchange.node.watchlist_index import WatchlistIndex
@@ -198,8 +197,6 @@ class ExchangeWorker:
 
     def _identify(self, batch: list[_Pending]) -> dict[str, list[HitOut]]:
         node = self._node
-        partner = node.partner.code
-        context = node.envelope_context()
         query = IdentifyQuery(
             purpose=node.config.exchange.purpose,
             max_candidates=node.agreement.agreement.step1.max_candidates,
@@ -214,62 +211,13 @@ class ExchangeWorker:
                 for p in batch
             ),
         )
-        request = seal(
-            context,
-            pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
+        timeout = node.config.exchange.request_timeout_s
+        return round_trip(
+            node,
+            IDENTIFY,
             identify_request_to_bytes(query),
-            now_ms=node.clock(),
+            lambda request: self._transport.identify(request, timeout=timeout),
+            identify_response_from_bytes,
+            sent={"purpose": query.purpose, "probes": len(batch)},
+            summary=lambda results: {"hits": sum(1 for hits in results.values() if hits)},
         )
-        request_id = read_header(request).message_id
-        node.audit.record(
-            AuditEvent.IDENTIFY_SENT,
-            AuditOutcome.ACCEPTED,
-            peer=partner,
-            message_id=request_id,
-            purpose=query.purpose,
-            probes=len(batch),
-        )
-        try:
-            reply = self._transport.identify(
-                request, timeout=node.config.exchange.request_timeout_s
-            )
-        except ExchangeError as exc:
-            node.audit.record(
-                AuditEvent.IDENTIFY_REPLY_RECEIVED,
-                AuditOutcome.FAILED,
-                peer=partner,
-                message_id=None,
-                in_reply_to=request_id,
-                reason=str(exc),
-            )
-            raise
-        try:
-            opened = open_envelope(
-                context,
-                reply,
-                now_ms=node.clock(),
-                replay_guard=node.replay_guard,
-                expected_type=pb.MESSAGE_TYPE_IDENTIFY_RESPONSE,
-                expected_in_reply_to=request_id,
-            )
-            results = identify_response_from_bytes(opened.body)
-        except ExchangeError as exc:
-            reason = exc.reason if isinstance(exc, InvalidEnvelope) else str(exc)
-            node.audit.record(
-                AuditEvent.IDENTIFY_REPLY_RECEIVED,
-                AuditOutcome.REJECTED,
-                peer=partner,
-                message_id=None,
-                in_reply_to=request_id,
-                reason=reason,
-            )
-            raise
-        node.audit.record(
-            AuditEvent.IDENTIFY_REPLY_RECEIVED,
-            AuditOutcome.ACCEPTED,
-            peer=partner,
-            message_id=opened.header.message_id,
-            in_reply_to=request_id,
-            hits=sum(1 for hits in results.values() if hits),
-        )
-        return results
