@@ -13,9 +13,10 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from biometric_exchange.domain import LegalStatus, Person, Sex, WatchlistCategory
+from biometric_exchange.domain import Person, WatchlistCategory
 from biometric_exchange.serde_details import RequestStatus
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.records import person_from_row
 
 
 @dataclass(frozen=True)
@@ -209,16 +210,7 @@ class ReceivedRequests:
         ).fetchone()
         if row is None:
             return None
-        person = Person(
-            given_name=row["given_name"],
-            family_name=row["family_name"],
-            sex=Sex(row["sex"]),
-            birth_date=dt.date.fromisoformat(row["birth_date"]),
-            nationality=row["nationality"],
-            document_number=row["document_number"],
-            legal_status=LegalStatus(row["legal_status"]),
-            unaccompanied_minor=bool(row["unaccompanied_minor"]),
-        )
+        person = person_from_row(row)
         return Subject(
             entry_id=row["entry_id"],
             category=WatchlistCategory(row["category"]),

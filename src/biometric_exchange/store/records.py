@@ -40,7 +40,8 @@ def _person_values(person: Person) -> tuple[str | int, ...]:
     )
 
 
-def _person(row: sqlite3.Row) -> Person:
+def person_from_row(row: sqlite3.Row) -> Person:
+    """The person columns shared by the encounters and watchlist tables."""
     return Person(
         given_name=row["given_name"],
         family_name=row["family_name"],
@@ -101,7 +102,7 @@ class RecordStore:
             return None
         return Encounter(
             encounter_id=row["encounter_id"],
-            person=_person(row),
+            person=person_from_row(row),
             encountered_at=dt.datetime.fromisoformat(row["encountered_at"]),
             border_point=row["border_point"],
             template=open_template(
@@ -173,7 +174,7 @@ class RecordStore:
             yield WatchlistEntry(
                 entry_id=row["entry_id"],
                 category=WatchlistCategory(row["category"]),
-                person=_person(row),
+                person=person_from_row(row),
                 template=template,
                 valid_until=dt.date.fromisoformat(row["valid_until"])
                 if row["valid_until"]
