@@ -53,10 +53,16 @@ class ExchangeSection(_Frozen):
     request_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 
+class AlertsSection(_Frozen):
+    movement_days: Annotated[int, Field(ge=1, le=365)] = 30
+    """A partner's sighting of a person we encountered this recently is a MOVEMENT."""
+
+
 class NodeConfig(_Frozen):
     node: NodeSection
     matching: MatchingSection = MatchingSection()
     exchange: ExchangeSection = ExchangeSection()
+    alerts: AlertsSection = AlertsSection()
 
 
 def load_config(node_dir: Path) -> NodeConfig:

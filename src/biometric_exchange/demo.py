@@ -19,7 +19,6 @@ from rich.console import Console
 from biometric_exchange import SYNTHETIC_NOTICE
 from biometric_exchange.cli.alerts import alerts_table
 from biometric_exchange.cli.details import sent_table
-from biometric_exchange.domain import AlertKind
 from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.node.details import approve
 from biometric_exchange.node.details_client import request_details
@@ -108,7 +107,7 @@ def run_demo(workdir: Path, *, seed: int, console: Console) -> bool:
 def _step_two(nodes: dict[str, Node], console: Console) -> bool:
     """PAN asks for details on one CHL hit; a CHL officer approves; PAN's node learns it."""
     pan, chl = nodes["PAN"], nodes["CHL"]
-    hits = pan.alerts.list(kind=AlertKind.PARTNER_WATCHLIST_HIT)
+    hits = pan.alerts.partner_hits(chl.country)
     if not hits or hits[0].hit_reference is None:
         return False
     transport = GrpcPeerTransport(pan)
@@ -156,10 +155,9 @@ def _report(nodes: dict[str, Node], dataset: DemoDataset, console: Console) -> b
         )
         alerts = node.alerts.list()
         console.print(alerts_table(alerts, f"Alerts on {COUNTRY_DIR[country]} ({len(alerts)})"))
-        exchange_kinds = {AlertKind.PARTNER_WATCHLIST_HIT, AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER}
-        if not any(alert.kind in exchange_kinds for alert in alerts):
+        if not any(alert.partner is not None for alert in alerts):
             ok = False
-    raised = sum(len(n.alerts.list(kind=AlertKind.PARTNER_WATCHLIST_HIT)) for n in nodes.values())
+    raised = sum(len(n.alerts.partner_hits(n.partner.code)) for n in nodes.values())
     console.print(
         f"\npartner hits raised: {raised}; planted in the synthetic data: "
         f"{_expected_partner_hits(dataset)}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -82,16 +83,35 @@ CATEGORY_SEVERITY: dict[WatchlistCategory, Severity] = {
 
 
 class AlertKind(StrEnum):
-    LOCAL_WATCHLIST_HIT = "LOCAL_WATCHLIST_HIT"
-    """Our encounter matches our own watchlist."""
-    PARTNER_WATCHLIST_HIT = "PARTNER_WATCHLIST_HIT"
-    """Our encounter matches the partner's watchlist (we enrolled, they hold)."""
+    WATCHLIST_HIT = "WATCHLIST_HIT"
+    """Our encounter matches our own or the partner's watchlist."""
     SUBJECT_ENCOUNTERED_BY_PARTNER = "SUBJECT_ENCOUNTERED_BY_PARTNER"
     """Our watchlist subject was encountered by the partner (they enrolled, we hold)."""
+    IDENTITY_CONFLICT = "IDENTITY_CONFLICT"
+    """The same face under different biographic identities."""
+    PROTECTION = "PROTECTION"
+    """A hit on a missing person, or involving an unaccompanied minor."""
+    MOVEMENT = "MOVEMENT"
+    """A person we encountered was encountered by the partner within N days."""
+    FLOW_SURGE = "FLOW_SURGE"
+    """Arrivals of one nationality at one border point far above their baseline."""
 
 
 class AlertStatus(StrEnum):
     NEW = "NEW"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    INVESTIGATING = "INVESTIGATING"
+    ESCALATED = "ESCALATED"
+    CONFIRMED = "CONFIRMED"
+    DISMISSED = "DISMISSED"
+    CLOSED = "CLOSED"
+
+
+class AlertQueue(StrEnum):
+    """Who reviews an alert: protection cases never reach enforcement officers."""
+
+    ENFORCEMENT = "enforcement"
+    PROTECTION = "protection"
 
 
 class LegalStatus(StrEnum):
@@ -154,15 +174,21 @@ class WatchlistEntry:
     provenance: Provenance
 
 
+Evidence = dict[str, Any]
+"""One piece of evidence (JSON-able); its ``key`` makes adding it twice a no-op."""
+
+
 @dataclass(frozen=True)
 class Alert:
-    """An early-warning alert waiting for an operator's review."""
+    """An early-warning alert: one per subject and cause while open, with its evidence."""
 
     alert_id: str
     kind: AlertKind
     severity: Severity
     created_at: dt.datetime
     summary: str
+    subject_key: str
+    queue: AlertQueue = AlertQueue.ENFORCEMENT
     partner: str | None = None
     encounter_id: str | None = None
     watchlist_entry_id: str | None = None
@@ -170,6 +196,10 @@ class Alert:
     category: str | None = None
     distance: float | None = None
     status: AlertStatus = AlertStatus.NEW
+    evidence: tuple[Evidence, ...] = ()
+    updated_at: dt.datetime | None = None
+    acknowledged_by: str | None = None
+    due_at: dt.datetime | None = None
 
 
 def utc_now() -> dt.datetime:

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from biometric_exchange.cli.main import app
-from biometric_exchange.domain import Alert, AlertKind
+from biometric_exchange.domain import Alert
 from biometric_exchange.node.details import approve
 from biometric_exchange.node.details_client import request_details
 from biometric_exchange.node.enrolment import enrol
@@ -39,7 +39,7 @@ def test_manual_approval_reaches_the_running_requester(
     enrol(panama, encounter)
 
     def partner_hit() -> Alert | None:
-        alerts = panama.alerts.list(kind=AlertKind.PARTNER_WATCHLIST_HIT)
+        alerts = panama.alerts.partner_hits("CHL")
         return next((a for a in alerts if a.encounter_id == case.encounter_id), None)
 
     hit = eventually(partner_hit)
@@ -95,7 +95,7 @@ def test_operators_ask_and_deny_from_the_command_line(
     enrol(panama, next(e for e in dataset.encounters["PAN"] if e.encounter_id == case.encounter_id))
 
     def partner_hit() -> Alert | None:
-        alerts = panama.alerts.list(kind=AlertKind.PARTNER_WATCHLIST_HIT)
+        alerts = panama.alerts.partner_hits("CHL")
         return next((a for a in alerts if a.encounter_id == case.encounter_id), None)
 
     reference = eventually(partner_hit).hit_reference

@@ -34,7 +34,7 @@ def test_cross_node_hit_raises_an_alert_on_each_node(
     assert item.state is OutboxState.DONE
 
     def partner_hit() -> Alert | None:
-        alerts = running_pair.panama.alerts.list(kind=AlertKind.PARTNER_WATCHLIST_HIT)
+        alerts = running_pair.panama.alerts.partner_hits("CHL")
         return next((a for a in alerts if a.encounter_id == case.encounter_id), None)
 
     def holder_alert() -> Alert | None:

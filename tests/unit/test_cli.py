@@ -15,7 +15,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from biometric_exchange.alerts.rules import partner_watchlist_hit
+from biometric_exchange.alerts.rules import RuleContext, watchlist_hit
 from biometric_exchange.cli.main import app
 from biometric_exchange.config import AGREEMENT_FILENAME, CONFIG_FILENAME, DATABASE_PATH
 from biometric_exchange.node.runtime import Node
@@ -284,8 +284,13 @@ def test_alerts_list_shows_raised_alerts_and_filters_by_kind(
     node = Node.open(chile)
     try:
         node.alerts.raise_alert(
-            *partner_watchlist_hit(
-                dataset.encounters["CHL"][0], "PAN", "HR-TEST-1", "arrest_warrant", 0.31
+            watchlist_hit(
+                dataset.encounters["CHL"][0],
+                context=RuleContext("AGR-TEST", "border_security", 0.6),
+                category="arrest_warrant",
+                distance=0.31,
+                partner="PAN",
+                hit_reference="HR-TEST-1",
             )
         )
     finally:
@@ -295,10 +300,10 @@ def test_alerts_list_shows_raised_alerts_and_filters_by_kind(
     assert listed.exit_code == 0, listed.stderr
     output = _flat(listed.stdout)
     assert "Alerts on node_chile (1)" in output
-    assert "PARTNER_WATCHLIST_HIT" in output
+    assert "WATCHLIST_HIT" in output
     assert "critical" in output
 
-    filtered = _bx("alerts", "list", "--node", chile, "--kind", "LOCAL_WATCHLIST_HIT")
+    filtered = _bx("alerts", "list", "--node", chile, "--kind", "IDENTITY_CONFLICT")
     assert filtered.exit_code == 0, filtered.stderr
     assert "Alerts on node_chile (0)" in _flat(filtered.stdout)
 

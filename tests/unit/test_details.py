@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 from biometric_exchange import agreement
 from biometric_exchange.agreement.terms import Approval, QuotaTerms, Step2Terms
-from biometric_exchange.alerts.rules import partner_watchlist_hit
+from biometric_exchange.alerts.rules import RuleContext, watchlist_hit
 from biometric_exchange.cli.details import sla_clock
 from biometric_exchange.cli.main import app
 from biometric_exchange.config import AGREEMENT_FILENAME
 from biometric_exchange.crypto.envelope import seal
 from biometric_exchange.crypto.keys import load_keys
-from biometric_exchange.domain import AlertKind, WatchlistEntry
+from biometric_exchange.domain import WatchlistEntry
 from biometric_exchange.exceptions import (
     AgreementRefusal,
     InvalidInput,
@@ -134,11 +134,7 @@ def make_pair(pair_dirs: tuple[Path, Path], dataset: DemoDataset) -> Iterator[Ca
             enrol(pan, encounter)
         identify = IdentifyHandler(chl, chl.watchlist_index())
         ExchangeWorker(pan, pan.watchlist_index(), InMemoryPeerTransport(chl, identify)).run_once()
-        references = [
-            a.hit_reference
-            for a in pan.alerts.list(kind=AlertKind.PARTNER_WATCHLIST_HIT)
-            if a.hit_reference
-        ]
+        references = [a.hit_reference for a in pan.alerts.partner_hits("CHL") if a.hit_reference]
         assert len(references) == 2, "the dataset plants two PAN encounters on CHL's watchlist"
         transport = InMemoryPeerTransport(chl, identify, details_handler=DetailsHandler(chl))
         return Pair(chl, pan, transport, references, dataset)
@@ -397,7 +393,14 @@ def test_a_reference_of_another_party_or_unknown_is_refused_alike(pair: Pair) ->
     reasons = []
     for reference in ("HIT-issued-to-mex", "HIT-unknown-to-chl"):
         pair.pan.alerts.raise_alert(
-            *partner_watchlist_hit(encounter, "CHL", reference, "arrest_warrant", 0.3)
+            watchlist_hit(
+                encounter,
+                context=RuleContext("AGR-TEST", "border_security", 0.6),
+                category="arrest_warrant",
+                distance=0.3,
+                partner="CHL",
+                hit_reference=reference,
+            )
         )
         sent = pair.ask(reference)
         assert sent.status is RequestStatus.REFUSED

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from biometric_exchange.alerts.review import AlertReview
 from biometric_exchange.cli.audit import retention_app
 from biometric_exchange.domain import Alert, AlertKind, Severity
 from biometric_exchange.exceptions import InvalidInput
@@ -58,13 +59,14 @@ def add_hit_reference(node: Node, reference: str, created: dt.datetime) -> None:
 def add_alert(node: Node, created: dt.datetime, partner: str | None) -> str:
     alert = Alert(
         alert_id=new_alert_id(),
-        kind=AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER if partner else AlertKind.LOCAL_WATCHLIST_HIT,
+        kind=AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER if partner else AlertKind.WATCHLIST_HIT,
         severity=Severity.HIGH,
         created_at=created,
         summary="synthetic",
+        subject_key=f"test:{created.isoformat()}:{partner}",
         partner=partner,
     )
-    node.alerts.raise_alert(alert, alert.alert_id)
+    node.alerts.raise_alert(alert)
     return alert.alert_id
 
 
@@ -267,3 +269,19 @@ def test_decided_step2_requests_past_retention_are_purged_pending_ones_kept(
     }
     assert left == {"DR-OLD-PENDING"}
     assert node.audit.entries()[-1].detail["details"] == 1
+
+
+def test_reviewed_partner_alerts_past_retention_go_with_their_history(
+    nodes: dict[str, Node],
+) -> None:
+    node = nodes["CHL"]
+    old = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    alert_id = add_alert(node, old, "PAN")
+    AlertReview(node.database, node.audit).acknowledge(alert_id, "CHL-OFFICER-1")
+    result = run_retention(node.database, node.audit, exchanged_data_days=90, audit_days=730)
+    assert result.alerts == 1
+    assert node.alerts.get(alert_id) is None
+    left = node.database.connection.execute(
+        "SELECT count(*) FROM alert_transitions WHERE alert_id = ?", (alert_id,)
+    ).fetchone()[0]
+    assert left == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 import sqlite3
@@ -32,7 +33,7 @@ from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.node.enrolment import enrol
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.store import outbox as outbox_module
-from biometric_exchange.store.alerts import AlertStore, new_alert_id
+from biometric_exchange.store.alerts import AlertFilter, AlertStore, new_alert_id
 from biometric_exchange.store.audit import AuditChainBroken, AuditEvent, AuditLog, AuditOutcome
 from biometric_exchange.store.database import Database
 from biometric_exchange.store.outbox import (
@@ -88,13 +89,15 @@ def make_entry(
     )
 
 
-def make_alert(summary: str = "local hit") -> Alert:
+def make_alert(summary: str = "local hit", evidence_key: str = "encounter:ENC-1") -> Alert:
     return Alert(
         alert_id=new_alert_id(),
-        kind=AlertKind.LOCAL_WATCHLIST_HIT,
+        kind=AlertKind.WATCHLIST_HIT,
         severity=Severity.HIGH,
         created_at=utc_now(),
         summary=summary,
+        subject_key="local:W-1",
+        evidence=({"key": evidence_key, "distance": 0.41},),
         encounter_id="ENC-1",
         watchlist_entry_id="W-1",
         category="trafficking_suspect",
@@ -305,30 +308,57 @@ def test_recomputed_hash_over_edited_row_still_breaks_the_next_link(database: Da
 def test_raising_the_same_alert_twice_stores_one(database: Database) -> None:
     alerts = AlertStore(database)
     first, second = make_alert("first"), make_alert("second")
-    assert alerts.raise_alert(first, "ENC-1|W-1") is True
-    assert alerts.raise_alert(second, "ENC-1|W-1") is False
+    assert alerts.raise_alert(first).new is True
+    again = alerts.raise_alert(second)
+    assert (again.new, again.evidence_added, again.alert_id) == (False, 0, first.alert_id)
     stored = alerts.list()
     assert [a.alert_id for a in stored] == [first.alert_id]
-    assert stored[0] == first
+    assert dataclasses.replace(stored[0], updated_at=None) == first
 
 
-def test_alerts_with_other_dedup_keys_are_kept_and_filtered_by_kind(database: Database) -> None:
+def test_new_evidence_joins_the_open_alert_of_the_same_subject(database: Database) -> None:
+    alerts = AlertStore(database)
+    first = make_alert("first")
+    alerts.raise_alert(first)
+    worse = dataclasses.replace(make_alert("second", "encounter:ENC-2"), severity=Severity.CRITICAL)
+    joined = alerts.raise_alert(worse)
+    assert (joined.new, joined.evidence_added, joined.alert_id) == (False, 1, first.alert_id)
+    (stored,) = alerts.list()
+    assert [e["key"] for e in stored.evidence] == ["encounter:ENC-1", "encounter:ENC-2"]
+    assert stored.severity is Severity.CRITICAL, "the higher severity is kept"
+
+
+def test_a_closed_alert_leaves_room_for_a_new_one(database: Database) -> None:
+    alerts = AlertStore(database)
+    first = make_alert()
+    alerts.raise_alert(first)
+    database.connection.execute("UPDATE alerts SET status = 'CLOSED'")
+    second = make_alert("again", "encounter:ENC-3")
+    assert alerts.raise_alert(second).new is True
+    assert {a.alert_id for a in alerts.list()} == {first.alert_id, second.alert_id}
+    assert [a.alert_id for a in alerts.list(AlertFilter(open_only=True))] == [second.alert_id]
+
+
+def test_alerts_of_other_subjects_are_kept_and_filtered_by_kind(database: Database) -> None:
     alerts = AlertStore(database)
     local = make_alert()
     partner = Alert(
         alert_id=new_alert_id(),
-        kind=AlertKind.PARTNER_WATCHLIST_HIT,
+        kind=AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER,
         severity=Severity.CRITICAL,
         created_at=utc_now(),
-        summary="hit on CHL watchlist",
-        partner="CHL",
+        summary="our subject seen by PAN",
+        subject_key="entry:W-1",
+        partner="PAN",
         hit_reference="HIT-1",
     )
-    assert alerts.raise_alert(local, "a")
-    assert alerts.raise_alert(partner, "b")
+    assert alerts.raise_alert(local).new
+    assert alerts.raise_alert(partner).new
     assert len(alerts.list()) == 2
-    assert alerts.list(kind=AlertKind.PARTNER_WATCHLIST_HIT) == [partner]
-    assert alerts.list(kind=AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER) == []
+    assert [a.alert_id for a in alerts.list(kind=AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER)] == [
+        partner.alert_id
+    ]
+    assert alerts.list(kind=AlertKind.IDENTITY_CONFLICT) == []
 
 
 # --- outbox ----------------------------------------------------------------------------

@@ -96,6 +96,15 @@ class Policy:
             return f"protected category {category}: only for {_names(protection.purposes)}"
         return None
 
+    def person_rules_apply(self, nationality_code: str) -> bool:
+        """Person-level alerts fire for the agreement's population only."""
+        if self.terms.scope.population is Scope.ALL:
+            return True
+        try:
+            return nationality(nationality_code).is_extra_regional
+        except UnknownNationality:
+            return True
+
     def check_scope(self, facts: ScopeFacts, purpose: Purpose) -> None:
         reason = self.scope_refusal(facts, purpose)
         if reason is not None:

@@ -1,21 +1,39 @@
-"""Build the alerts each exchange event raises, with their dedup keys.
+"""The person-level early-warning rules: which alert an exchange event raises.
 
-Alert summaries name watchlist entries, encounters and opaque references,
-never a person's name; the operator opens the record for that.
+Every alert names its subject (one open alert per subject and cause) and
+carries evidence: scores, threshold, partner and reference, agreement and
+purpose, rule. A hit on a missing person, or one involving an unaccompanied
+minor, is a ``PROTECTION`` alert in the protection queue instead: it never
+reaches enforcement officers. Summaries name records and references, never a
+person's name.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
 
 from biometric_exchange.domain import (
     CATEGORY_SEVERITY,
     Alert,
     AlertKind,
+    AlertQueue,
     Encounter,
+    Evidence,
     Severity,
     WatchlistCategory,
     utc_now,
 )
 from biometric_exchange.store.alerts import new_alert_id
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What every piece of evidence records about the decision."""
+
+    agreement_id: str
+    purpose: str
+    threshold: float
 
 
 def _severity(category: str) -> Severity:
@@ -25,65 +43,132 @@ def _severity(category: str) -> Severity:
         return Severity.HIGH
 
 
-def local_watchlist_hit(
-    encounter: Encounter, entry_id: str, category: WatchlistCategory, distance: float
-) -> tuple[Alert, str]:
-    alert = Alert(
-        alert_id=new_alert_id(),
-        kind=AlertKind.LOCAL_WATCHLIST_HIT,
-        severity=CATEGORY_SEVERITY[category],
-        created_at=utc_now(),
-        summary=f"encounter {encounter.encounter_id} at {encounter.border_point} matches our "
-        f"watchlist entry {entry_id} ({category.value})",
-        encounter_id=encounter.encounter_id,
-        watchlist_entry_id=entry_id,
-        category=category.value,
-        distance=distance,
-    )
-    return alert, f"{alert.kind}:{encounter.encounter_id}:{entry_id}"
+def _protection(category: str, *unaccompanied_minor: bool) -> bool:
+    return category == WatchlistCategory.MISSING_PERSON.value or any(unaccompanied_minor)
 
 
-def partner_watchlist_hit(
-    encounter: Encounter, partner: str, hit_reference: str, category: str, distance: float
-) -> tuple[Alert, str]:
+def _kind_and_queue(protection: bool, kind: AlertKind) -> tuple[AlertKind, AlertQueue]:
+    if protection:
+        return AlertKind.PROTECTION, AlertQueue.PROTECTION
+    return kind, AlertQueue.ENFORCEMENT
+
+
+def _moment(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def watchlist_hit(
+    encounter: Encounter,
+    *,
+    context: RuleContext,
+    category: str,
+    distance: float,
+    entry_id: str | None = None,
+    partner: str | None = None,
+    hit_reference: str | None = None,
+) -> Alert:
+    """Our encounter matched our watchlist (``entry_id``) or the partner's (``hit_reference``)."""
+    protection = _protection(category, encounter.person.unaccompanied_minor)
+    kind, queue = _kind_and_queue(protection, AlertKind.WATCHLIST_HIT)
     shown = category or "undisclosed"
-    alert = Alert(
+    if partner is None:
+        subject_key = f"local:{entry_id}"
+        where = f"our watchlist entry {entry_id}"
+    else:
+        subject_key = f"{partner}:{hit_reference}"
+        where = f"{partner} watchlist, reference {hit_reference}"
+    evidence: Evidence = {
+        "key": f"encounter:{encounter.encounter_id}",
+        "rule": kind.value,
+        "source": partner or "local",
+        "encounter_id": encounter.encounter_id,
+        "border_point": encounter.border_point,
+        "encountered_at": _moment(encounter.encountered_at),
+        "distance": round(distance, 6),
+        "threshold": context.threshold,
+        "category": category or None,
+        "partner": partner,
+        "hit_reference": hit_reference,
+        "agreement_id": context.agreement_id,
+        "purpose": context.purpose,
+    }
+    summary = (
+        f"hit on {partner} watchlist, category {shown}: encounter {encounter.encounter_id} "
+        f"at {encounter.border_point}, reference {hit_reference}"
+        if partner
+        else f"encounter {encounter.encounter_id} at {encounter.border_point} matches {where} "
+        f"({shown})"
+    )
+    return Alert(
         alert_id=new_alert_id(),
-        kind=AlertKind.PARTNER_WATCHLIST_HIT,
-        severity=_severity(category) if category else Severity.HIGH,
+        kind=kind,
+        severity=Severity.HIGH if protection else _severity(category),
         created_at=utc_now(),
-        summary=f"hit on {partner} watchlist, category {shown}: encounter "
-        f"{encounter.encounter_id} at {encounter.border_point}, reference {hit_reference}",
+        summary=summary,
+        subject_key=subject_key,
+        queue=queue,
         partner=partner,
         encounter_id=encounter.encounter_id,
+        watchlist_entry_id=entry_id,
         hit_reference=hit_reference,
         category=category or None,
         distance=distance,
+        evidence=(evidence,),
     )
-    return alert, f"{alert.kind}:{encounter.encounter_id}:{hit_reference}"
+
+
+@dataclass(frozen=True)
+class PartnerSighting:
+    """What a partner's probe tells the holder about where its subject was seen."""
+
+    partner: str
+    probe_ref: str
+    encounter_point: str
+    encountered_at: dt.datetime
+    unaccompanied_minor: bool
 
 
 def subject_encountered_by_partner(
+    sighting: PartnerSighting,
     *,
-    partner: str,
-    probe_ref: str,
+    context: RuleContext,
     entry_id: str,
     category: WatchlistCategory,
+    entry_unaccompanied_minor: bool,
     hit_reference: str,
     distance: float,
-    encounter_point: str,
-) -> tuple[Alert, str]:
-    alert = Alert(
+) -> Alert:
+    """The holder's side of a partner hit: our subject was seen by the partner."""
+    protection = _protection(
+        category.value, sighting.unaccompanied_minor, entry_unaccompanied_minor
+    )
+    kind, queue = _kind_and_queue(protection, AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER)
+    evidence: Evidence = {
+        "key": f"{sighting.partner}:{sighting.probe_ref}",
+        "rule": kind.value,
+        "partner": sighting.partner,
+        "encounter_point": sighting.encounter_point,
+        "encountered_at": _moment(sighting.encountered_at),
+        "distance": round(distance, 6),
+        "threshold": context.threshold,
+        "hit_reference": hit_reference,
+        "agreement_id": context.agreement_id,
+        "purpose": context.purpose,
+    }
+    return Alert(
         alert_id=new_alert_id(),
-        kind=AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER,
-        severity=CATEGORY_SEVERITY[category],
+        kind=kind,
+        severity=Severity.HIGH if protection else CATEGORY_SEVERITY[category],
         created_at=utc_now(),
         summary=f"our watchlist subject {entry_id} ({category.value}) was encountered by "
-        f"{partner} at {encounter_point or 'an undisclosed point'}, reference {hit_reference}",
-        partner=partner,
+        f"{sighting.partner} at {sighting.encounter_point or 'an undisclosed point'}, "
+        f"reference {hit_reference}",
+        subject_key=f"entry:{entry_id}",
+        queue=queue,
+        partner=sighting.partner,
         watchlist_entry_id=entry_id,
         hit_reference=hit_reference,
         category=category.value,
         distance=distance,
+        evidence=(evidence,),
     )
-    return alert, f"{alert.kind}:{partner}:{probe_ref}:{entry_id}"

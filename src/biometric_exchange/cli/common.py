@@ -12,7 +12,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from biometric_exchange.exceptions import ExchangeError
+from biometric_exchange.exceptions import ExchangeError, InvalidInput
 from biometric_exchange.node.runtime import Node
 
 TABLE_WIDTH = 150
@@ -31,6 +31,24 @@ NodeOption = Annotated[
     Path,
     typer.Option("--node", "-n", help="The node's folder, e.g. node_panama", show_default=False),
 ]
+
+OperatorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--operator",
+        envvar="BX_OPERATOR",
+        help="The officer acting (or set BX_OPERATOR); recorded in the audit log",
+        show_default=False,
+    ),
+]
+
+
+def operator_id(value: str | None) -> str:
+    """The acting officer's id; every command that acts refuses without one."""
+    if value is None or not value.strip():
+        raise InvalidInput("--operator: name the officer acting (or set BX_OPERATOR)")
+    return value.strip()
+
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -12,7 +12,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from biometric_exchange.cli.common import NodeOption, console, fail, opened_node, reports_errors
+from biometric_exchange.cli.common import (
+    NodeOption,
+    OperatorOption,
+    console,
+    fail,
+    opened_node,
+    operator_id,
+    reports_errors,
+)
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.node.details import approve, deny
 from biometric_exchange.node.details_client import request_details
@@ -23,22 +31,7 @@ from biometric_exchange.store.details import ReceivedRequests, SentRequest, Sent
 details_app = typer.Typer(help="Step 2 as requester: ask the partner for details about a hit.")
 requests_app = typer.Typer(help="Step 2 as holder: the partner's requests for details.")
 
-OperatorOption = Annotated[
-    str | None,
-    typer.Option(
-        "--operator",
-        envvar="BX_OPERATOR",
-        help="The officer acting (or set BX_OPERATOR); recorded in the audit log",
-        show_default=False,
-    ),
-]
 RequestId = Annotated[str, typer.Argument(help="The request id, e.g. DR-…", show_default=False)]
-
-
-def _operator(value: str | None) -> str:
-    if value is None or not value.strip():
-        raise InvalidInput("--operator: name the officer acting (or set BX_OPERATOR)")
-    return value.strip()
 
 
 def _escape(text: str) -> str:
@@ -82,7 +75,7 @@ def request(
     operator: OperatorOption = None,
 ) -> None:
     """Ask the partner for the details of a hit the agreement allows for a purpose."""
-    officer = _operator(operator)
+    officer = operator_id(operator)
     with opened_node(node) as opened:
         transport = GrpcPeerTransport(opened)
         try:
@@ -172,7 +165,7 @@ def approve_request(
     comment: Annotated[str, typer.Option(help="Kept with the decision")] = "",
 ) -> None:
     """Approve a pending request; the partner gets the fields when it asks again."""
-    officer = _operator(operator)
+    officer = operator_id(operator)
     with opened_node(node) as opened:
         decided = approve(opened, request_id, officer, comment)
         console.print(
@@ -190,7 +183,7 @@ def deny_request(
     reason: Annotated[str, typer.Option(help="Sent to the partner")] = "",
 ) -> None:
     """Deny a pending request, with a reason the partner receives."""
-    officer = _operator(operator)
+    officer = operator_id(operator)
     if not reason.strip():
         raise InvalidInput("--reason: a denial needs a reason (the partner receives it)")
     with opened_node(node) as opened:

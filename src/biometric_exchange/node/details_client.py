@@ -16,7 +16,6 @@ import logging
 import secrets
 from collections.abc import Sequence
 
-from biometric_exchange.domain import AlertKind
 from biometric_exchange.exceptions import (
     AgreementRefusal,
     ExchangeError,
@@ -150,8 +149,7 @@ def _check_locally(node: Node, query: DetailsQuery) -> DetailsQuery:
     policy.check_in_force(node.today())
     purpose = policy.purpose(query.purpose)
     fields = policy.detail_fields(purpose, query.fields)
-    hits = node.alerts.list(kind=AlertKind.PARTNER_WATCHLIST_HIT)
-    if not any(a.hit_reference == query.hit_reference and a.partner == partner for a in hits):
+    if query.hit_reference not in node.alerts.received_references(partner):
         raise AgreementRefusal(
             f"hit reference {query.hit_reference!r} was not received from {partner}"
         )

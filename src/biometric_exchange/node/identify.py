@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-from biometric_exchange.alerts.rules import subject_encountered_by_partner
+from biometric_exchange.agreement.terms import ProtectedCategory
+from biometric_exchange.alerts.linking import movement
+from biometric_exchange.alerts.rules import (
+    PartnerSighting,
+    RuleContext,
+    subject_encountered_by_partner,
+)
 from biometric_exchange.exceptions import AgreementRefusal, ExchangeError
+from biometric_exchange.node.encounter_index import EncounterIndex
 from biometric_exchange.node.inbound import open_request, refuse, seal_reply
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.watchlist_index import WatchlistIndex
 from biometric_exchange.serde import (
     HitOut,
     IdentifyQuery,
+    ProbeIn,
     identify_request_from_bytes,
     identify_response_to_bytes,
 )
@@ -25,9 +33,12 @@ from biometric_exchange.v1 import exchange_pb2 as pb
 
 
 class IdentifyHandler:
-    def __init__(self, node: Node, watchlist: WatchlistIndex) -> None:
+    def __init__(
+        self, node: Node, watchlist: WatchlistIndex, encounters: EncounterIndex | None = None
+    ) -> None:
         self._node = node
         self._watchlist = watchlist
+        self._encounters = encounters if encounters is not None else EncounterIndex(node.records)
 
     def handle(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
         node = self._node
@@ -54,6 +65,7 @@ class IdentifyHandler:
             probes=len(query.probes),
         )
         results = self._match(query)
+        self._movements(query)
         return seal_reply(
             node,
             pb.MESSAGE_TYPE_IDENTIFY_RESPONSE,
@@ -82,9 +94,33 @@ class IdentifyHandler:
             node.agreement.agreement.quotas.probes_per_day,
         )
 
+    def _movements(self, query: IdentifyQuery) -> None:
+        """A probe matching one of our recent encounters: the person moved on."""
+        node = self._node
+        window = dt.timedelta(days=node.config.alerts.movement_days)
+        context = RuleContext(node.agreement.id, query.purpose, node.config.matching.threshold)
+        for probe in query.probes:
+            if not node.policy.person_rules_apply(probe.facts.nationality):
+                continue
+            for match in self._encounters.search(
+                probe.template, threshold=node.config.matching.threshold
+            ):
+                if abs(probe.encountered_at - match.encounter.encountered_at) > window:
+                    continue
+                node.alerts.raise_alert(
+                    movement(
+                        match.encounter,
+                        _sighting(node.partner.code, probe),
+                        own_country=node.country,
+                        context=context,
+                        distance=match.distance,
+                    )
+                )
+
     def _match(self, query: IdentifyQuery) -> dict[str, list[HitOut]]:
         node = self._node
         partner = node.partner.code
+        context = RuleContext(node.agreement.id, query.purpose, node.config.matching.threshold)
         max_candidates = min(
             node.policy.max_candidates(query.max_candidates), node.config.matching.max_candidates
         )
@@ -110,15 +146,25 @@ class IdentifyHandler:
                     )
                 )
                 node.alerts.raise_alert(
-                    *subject_encountered_by_partner(
-                        partner=partner,
-                        probe_ref=probe.probe_ref,
+                    subject_encountered_by_partner(
+                        _sighting(partner, probe),
+                        context=context,
                         entry_id=match.entry_id,
                         category=match.category,
+                        entry_unaccompanied_minor=match.unaccompanied_minor,
                         hit_reference=reference,
                         distance=match.distance,
-                        encounter_point=probe.encounter_point,
                     )
                 )
             results[probe.probe_ref] = hits
         return results
+
+
+def _sighting(partner: str, probe: ProbeIn) -> PartnerSighting:
+    return PartnerSighting(
+        partner=partner,
+        probe_ref=probe.probe_ref,
+        encounter_point=probe.encounter_point,
+        encountered_at=probe.encountered_at,
+        unaccompanied_minor=probe.facts.protected_category is ProtectedCategory.UNACCOMPANIED_MINOR,
+    )

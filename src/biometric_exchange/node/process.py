@@ -1,9 +1,11 @@
 """One node as a process: the gRPC server plus the exchange worker loop, which
-also asks the partner again about pending step-2 requests."""
+also asks the partner again about pending step-2 requests and runs the surge
+monitor (at start, then every ``SURGE_INTERVAL_S``)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -11,15 +13,35 @@ from pathlib import Path
 from types import FrameType
 
 from biometric_exchange.node.details_client import poll_pending
+from biometric_exchange.node.encounter_index import EncounterIndex
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.server import start_server
 from biometric_exchange.node.transport import GrpcPeerTransport
 from biometric_exchange.node.worker import ExchangeWorker
+from biometric_exchange.surge.monitor import run_monitor
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.2
 DETAILS_POLL_INTERVAL_S = 2.0
 """Pending step-2 requests are asked again at most this often."""
+SURGE_INTERVAL_S = 60.0
+"""The surge monitor runs this often (``BX_SURGE_INTERVAL_S`` overrides, for tests)."""
+SURGE_INTERVAL_ENV = "BX_SURGE_INTERVAL_S"
+
+
+def surge_interval_s() -> float:
+    """``SURGE_INTERVAL_S``, or a positive number of seconds from ``BX_SURGE_INTERVAL_S``."""
+    raw = os.environ.get(SURGE_INTERVAL_ENV)
+    if raw is None:
+        return SURGE_INTERVAL_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value > 0:
+        return value
+    log.warning("ignoring %s=%r: not a positive number", SURGE_INTERVAL_ENV, raw)
+    return SURGE_INTERVAL_S
 
 
 def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
@@ -27,9 +49,10 @@ def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     node = Node.open(node_dir)
     watchlist = node.watchlist_index()
-    running = start_server(node, watchlist)
+    encounters = EncounterIndex(node.records)  # shared: the worker adds, probes search
+    running = start_server(node, watchlist, encounters=encounters)
     transport = GrpcPeerTransport(node)
-    worker = ExchangeWorker(node, watchlist, transport)
+    worker = ExchangeWorker(node, watchlist, transport, encounters)
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
@@ -49,6 +72,8 @@ def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
         node.agreement.id,
     )
     next_details_poll = time.monotonic()
+    surge_interval = surge_interval_s()
+    next_surge_run = time.monotonic()
     try:
         while not stop.is_set():
             try:
@@ -61,6 +86,12 @@ def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
                 except Exception:  # the loop must survive; the requests stay pending
                     log.exception("details poll error")
                 next_details_poll = time.monotonic() + DETAILS_POLL_INTERVAL_S
+            if time.monotonic() >= next_surge_run:
+                try:
+                    run_monitor(node, transport)
+                except Exception:  # the loop must survive; the next run tries again
+                    log.exception("surge monitor error")
+                next_surge_run = time.monotonic() + surge_interval
             stop.wait(POLL_INTERVAL_S)
     finally:
         running.stop()

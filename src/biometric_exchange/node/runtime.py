@@ -11,6 +11,7 @@ from pathlib import Path
 from biometric_exchange.agreement import AgreementDocument, Party
 from biometric_exchange.agreement import load as load_agreement
 from biometric_exchange.agreement.policy import Policy
+from biometric_exchange.alerts.rules import RuleContext
 from biometric_exchange.config import AGREEMENT_FILENAME, DATABASE_PATH, NodeConfig, load_config
 from biometric_exchange.crypto import pki
 from biometric_exchange.crypto.envelope import EnvelopeContext
@@ -91,6 +92,12 @@ class Node:
             own_kex_key=self.keys.kex_key,
             partner_signing_public=partner.signing_public,
             partner_kex_public=partner.kex_public,
+        )
+
+    def rule_context(self) -> RuleContext:
+        """Our own decisions' evidence: agreement, our purpose, our threshold."""
+        return RuleContext(
+            self.agreement.id, self.config.exchange.purpose.value, self.config.matching.threshold
         )
 
     def today(self) -> dt.date:

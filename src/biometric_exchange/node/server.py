@@ -12,11 +12,13 @@ from grpc_reflection.v1alpha import reflection
 from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.node.audit_digest import AuditDigestHandler
 from biometric_exchange.node.details import DetailsHandler
+from biometric_exchange.node.encounter_index import EncounterIndex
 from biometric_exchange.node.identify import IdentifyHandler
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.servicer import EnvelopeHandler, ExchangeServicer
 from biometric_exchange.node.tls import SERVER_OPTIONS, server_credentials
 from biometric_exchange.node.watchlist_index import WatchlistIndex
+from biometric_exchange.surge.aggregates import AggregatesHandler
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 
@@ -35,7 +37,13 @@ class RunningServer:
         self.server.stop(grace).wait()
 
 
-def start_server(node: Node, watchlist: WatchlistIndex, *, workers: int = 8) -> RunningServer:
+def start_server(
+    node: Node,
+    watchlist: WatchlistIndex,
+    *,
+    encounters: EncounterIndex | None = None,
+    workers: int = 8,
+) -> RunningServer:
     """Bind the configured address with mutual TLS and start serving."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="exchange"),
@@ -45,9 +53,10 @@ def start_server(node: Node, watchlist: WatchlistIndex, *, workers: int = 8) -> 
         ],
     )
     handlers: dict[str, EnvelopeHandler] = {
-        "Identify": IdentifyHandler(node, watchlist),
+        "Identify": IdentifyHandler(node, watchlist, encounters),
         "RequestDetails": DetailsHandler(node),
         "AuditDigest": AuditDigestHandler(node),
+        "ExchangeAggregates": AggregatesHandler(node),
     }
     pb_grpc.add_ExchangeServicer_to_server(ExchangeServicer(node, handlers), server)
     health_servicer = health.HealthServicer()

@@ -85,3 +85,8 @@ class ExchangeServicer(pb_grpc.ExchangeServicer):
         self, request: pb.SealedEnvelope, context: grpc.ServicerContext
     ) -> pb.SealedEnvelope:
         return self._sealed_call("AuditDigest", request, context)
+
+    def ExchangeAggregates(  # noqa: N802
+        self, request: pb.SealedEnvelope, context: grpc.ServicerContext
+    ) -> pb.SealedEnvelope:
+        return self._sealed_call("ExchangeAggregates", request, context)

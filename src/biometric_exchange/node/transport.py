@@ -18,6 +18,7 @@ from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.servicer import EnvelopeHandler
 from biometric_exchange.node.status import RemoteRefusal, error_from_status, status_for
 from biometric_exchange.node.tls import channel_credentials, channel_options
+from biometric_exchange.surge.aggregates import AggregatesHandler
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 
@@ -28,6 +29,10 @@ class PeerTransport(Protocol):
     def ping(self, request: pb.PingRequest, *, timeout: float) -> pb.PingResponse: ...
 
     def request_details(
+        self, envelope: pb.SealedEnvelope, *, timeout: float
+    ) -> pb.SealedEnvelope: ...
+
+    def exchange_aggregates(
         self, envelope: pb.SealedEnvelope, *, timeout: float
     ) -> pb.SealedEnvelope: ...
 
@@ -73,6 +78,14 @@ class GrpcPeerTransport:
         except grpc.RpcError as exc:
             raise details_error(exc.code(), exc.details() or "") from exc
 
+    def exchange_aggregates(
+        self, envelope: pb.SealedEnvelope, *, timeout: float
+    ) -> pb.SealedEnvelope:
+        try:
+            return self._stub.ExchangeAggregates(envelope, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise error_from_status(exc.code(), exc.details() or "") from exc
+
     def close(self) -> None:
         self._channel.close()
 
@@ -87,10 +100,12 @@ class InMemoryPeerTransport:
         handler: IdentifyHandler,
         *,
         details_handler: EnvelopeHandler | None = None,
+        aggregates_handler: EnvelopeHandler | None = None,
     ) -> None:
         self._partner = partner
         self._handler = handler
         self._details_handler = details_handler or DetailsHandler(partner)
+        self._aggregates_handler = aggregates_handler or AggregatesHandler(partner)
 
     def identify(self, envelope: pb.SealedEnvelope, *, timeout: float) -> pb.SealedEnvelope:
         try:
@@ -108,6 +123,15 @@ class InMemoryPeerTransport:
         except ExchangeError as exc:
             code, message = status_for(exc)
             raise details_error(code, message) from exc
+
+    def exchange_aggregates(
+        self, envelope: pb.SealedEnvelope, *, timeout: float
+    ) -> pb.SealedEnvelope:
+        try:
+            return self._aggregates_handler.handle(envelope)
+        except ExchangeError as exc:
+            code, message = status_for(exc)
+            raise error_from_status(code, message) from exc
 
     def close(self) -> None:
         """Nothing to release."""

@@ -18,6 +18,7 @@ class WatchlistMatch:
     category: WatchlistCategory
     distance: float
     rank: int
+    unaccompanied_minor: bool
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class _Snapshot:
     generation: int
     gallery: Gallery
     categories: dict[str, WatchlistCategory]
+    unaccompanied: frozenset[str]
 
 
 class WatchlistIndex:
@@ -41,7 +43,12 @@ class WatchlistIndex:
         gallery = Gallery()
         if entries:
             gallery.add([e.entry_id for e in entries], np.stack([e.template for e in entries]))
-        return _Snapshot(generation, gallery, {e.entry_id: e.category for e in entries})
+        return _Snapshot(
+            generation,
+            gallery,
+            {e.entry_id: e.category for e in entries},
+            frozenset(e.entry_id for e in entries if e.person.unaccompanied_minor),
+        )
 
     def refresh(self) -> None:
         """Rebuild when another process changed the watchlist."""
@@ -64,7 +71,13 @@ class WatchlistIndex:
         result = snapshot.gallery.search(np.stack(templates), k=max_candidates, threshold=threshold)
         return [
             [
-                WatchlistMatch(c.id, snapshot.categories[c.id], c.distance, c.rank)
+                WatchlistMatch(
+                    c.id,
+                    snapshot.categories[c.id],
+                    c.distance,
+                    c.rank,
+                    c.id in snapshot.unaccompanied,
+                )
                 for c in result.candidates(index)
             ]
             for index in range(len(templates))

@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass
 
 from biometric_exchange.agreement.policy import scope_facts
-from biometric_exchange.alerts.rules import local_watchlist_hit, partner_watchlist_hit
+from biometric_exchange.alerts.linking import PartnerLink, identity_conflict, identity_differences
+from biometric_exchange.alerts.rules import watchlist_hit
 from biometric_exchange.domain import Encounter
 from biometric_exchange.exceptions import (
     AgreementMismatch,
@@ -20,6 +21,7 @@ from biometric_exchange.exceptions import (
     PartnerUnavailable,
     QuotaExceeded,
 )
+from biometric_exchange.node.encounter_index import EncounterIndex
 from biometric_exchange.node.outbound import IDENTIFY, round_trip
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.transport import PeerTransport
@@ -53,10 +55,17 @@ class _Pending:
 
 
 class ExchangeWorker:
-    def __init__(self, node: Node, watchlist: WatchlistIndex, transport: PeerTransport) -> None:
+    def __init__(
+        self,
+        node: Node,
+        watchlist: WatchlistIndex,
+        transport: PeerTransport,
+        encounters: EncounterIndex | None = None,
+    ) -> None:
         self._node = node
         self._watchlist = watchlist
         self._transport = transport
+        self._encounters = encounters if encounters is not None else EncounterIndex(node.records)
 
     def scope_refusal(self, encounter: Encounter) -> str | None:
         """Why the agreement forbids sending this encounter, or None."""
@@ -161,13 +170,82 @@ class ExchangeWorker:
             node.outbox.hold(item.item.encounter_id, str(error), node.clock() + retry_in_ms)
 
     def _check_local(self, encounter: Encounter) -> None:
-        config = self._node.config.matching
+        """Person-level rules on our own records (for the agreement's population only)."""
+        node = self._node
+        try:
+            if node.policy.person_rules_apply(encounter.person.nationality):
+                self._watchlist_hits(encounter)
+                self._identity_conflicts(encounter)
+        finally:
+            self._encounters.add(encounter)
+
+    def _identity_conflicts(self, encounter: Encounter) -> None:
+        """The same face among our encounters under another identity."""
+        node = self._node
+        matches = [
+            m
+            for m in self._encounters.search(
+                encounter.template, threshold=node.config.matching.threshold
+            )
+            if m.encounter.encounter_id != encounter.encounter_id
+        ]
+        if not matches:
+            return
+        root = min((m.encounter for m in matches), key=lambda e: (e.encountered_at, e.encounter_id))
+        for match in matches:
+            differences = identity_differences(encounter.person, match.encounter.person)
+            if differences:
+                node.alerts.raise_alert(
+                    identity_conflict(
+                        encounter,
+                        match.encounter,
+                        context=node.rule_context(),
+                        distance=match.distance,
+                        differences=differences,
+                        root=root,
+                    )
+                )
+
+    def _partner_conflicts(self, encounter: Encounter, alert_id: str, reference: str) -> None:
+        """Two of our encounters hit the same partner reference under different identities."""
+        node = self._node
+        alert = node.alerts.get(alert_id)
+        if alert is None:  # pragma: no cover - just raised
+            return
+        link = PartnerLink(node.partner.code, reference)
+        others = {str(e["encounter_id"]) for e in alert.evidence if e.get("encounter_id")}
+        for other_id in sorted(others - {encounter.encounter_id}):
+            other = node.records.encounter(other_id)
+            if other is None:
+                continue
+            differences = identity_differences(encounter.person, other.person)
+            if differences:
+                node.alerts.raise_alert(
+                    identity_conflict(
+                        encounter,
+                        other,
+                        context=node.rule_context(),
+                        distance=None,
+                        differences=differences,
+                        link=link,
+                    )
+                )
+
+    def _watchlist_hits(self, encounter: Encounter) -> None:
+        node = self._node
+        config = node.config.matching
         (matches,) = self._watchlist.search(
             [encounter.template], threshold=config.threshold, max_candidates=config.max_candidates
         )
         for match in matches:
-            self._node.alerts.raise_alert(
-                *local_watchlist_hit(encounter, match.entry_id, match.category, match.distance)
+            node.alerts.raise_alert(
+                watchlist_hit(
+                    encounter,
+                    context=node.rule_context(),
+                    category=match.category.value,
+                    distance=match.distance,
+                    entry_id=match.entry_id,
+                )
             )
 
     def _exchange(self, batch: list[_Pending]) -> None:
@@ -184,15 +262,18 @@ class ExchangeWorker:
             return
         for pending in batch:
             for hit in results.get(pending.item.probe_ref, []):
-                node.alerts.raise_alert(
-                    *partner_watchlist_hit(
+                raised = node.alerts.raise_alert(
+                    watchlist_hit(
                         pending.encounter,
-                        node.partner.code,
-                        hit.hit_reference,
-                        hit.category,
-                        hit.distance,
+                        context=node.rule_context(),
+                        category=hit.category,
+                        distance=hit.distance,
+                        partner=node.partner.code,
+                        hit_reference=hit.hit_reference,
                     )
                 )
+                if not raised.new:
+                    self._partner_conflicts(pending.encounter, raised.alert_id, hit.hit_reference)
             node.outbox.mark_done(pending.item.encounter_id)
 
     def _identify(self, batch: list[_Pending]) -> dict[str, list[HitOut]]:

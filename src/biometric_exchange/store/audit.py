@@ -65,6 +65,11 @@ class AuditEvent(StrEnum):
     DATA_PURGED = "retention.purged"
     DIGEST_SENT = "audit_digest.sent"
     DIGEST_RECEIVED = "audit_digest.received"
+    # Alert review.
+    ALERT_TRANSITION = "alert.transition"
+    # Aggregate counts for surge detection.
+    AGGREGATES_SENT = "aggregates.sent"
+    AGGREGATES_RECEIVED = "aggregates.received"
 
 
 class AuditOutcome(StrEnum):

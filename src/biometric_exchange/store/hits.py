@@ -2,7 +2,10 @@
 
 The holder keeps the mapping reference → watchlist entry, bound to the party
 it was issued to and valid until it expires; a step-2 request names the
-reference. A retried probe gets the same reference.
+reference. While a reference is valid, every probe of that party that hits the
+same entry gets the same reference: the partner can then keep one alert per
+subject and see the same face under two identities, learning nothing it
+could not learn by comparing its own probes.
 """
 
 from __future__ import annotations
@@ -31,15 +34,16 @@ class HitReferences:
 
     def issue(self, partner: str, probe_ref: str, entry_id: str, *, ttl: dt.timedelta) -> str:
         with self._database.transaction() as connection:
+            now = utc_now()
             row = connection.execute(
-                "SELECT reference FROM hit_references WHERE partner = ? AND probe_ref = ? "
-                "AND entry_id = ?",
-                (partner, probe_ref, entry_id),
+                "SELECT reference FROM hit_references WHERE partner = ? AND entry_id = ? "
+                "AND (expires_at IS NULL OR julianday(expires_at) > julianday(?)) "
+                "ORDER BY created_at DESC LIMIT 1",
+                (partner, entry_id, now.isoformat()),
             ).fetchone()
             if row:
                 return str(row[0])
             reference = "HIT-" + secrets.token_urlsafe(12)
-            now = utc_now()
             connection.execute(
                 "INSERT INTO hit_references (reference, entry_id, partner, probe_ref, created_at, "
                 "expires_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from biometric_exchange.crypto.at_rest import open_template, seal_template
 from biometric_exchange.domain import (
@@ -98,8 +98,18 @@ class RecordStore:
         row = self._database.connection.execute(
             "SELECT * FROM encounters WHERE encounter_id = ?", (encounter_id,)
         ).fetchone()
-        if row is None:
-            return None
+        return self._encounter(row) if row else None
+
+    def checked_encounters(self) -> Iterator[Encounter]:
+        """Encounters whose checks have run (their outbox item is no longer pending)."""
+        rows = self._database.connection.execute(
+            "SELECT e.* FROM encounters e JOIN outbox o USING (encounter_id) "
+            "WHERE o.state != 'pending' ORDER BY e.encountered_at, e.encounter_id"
+        ).fetchall()
+        for row in rows:
+            yield self._encounter(row)
+
+    def _encounter(self, row: sqlite3.Row) -> Encounter:
         return Encounter(
             encounter_id=row["encounter_id"],
             person=person_from_row(row),

@@ -63,8 +63,16 @@ def run_retention(
             "DELETE FROM hit_references WHERE julianday(created_at) < julianday(?)",
             (data_cutoff,),
         ).rowcount
+        old_partner_alerts = (
+            "SELECT alert_id FROM alerts WHERE partner IS NOT NULL "
+            "AND julianday(created_at) < julianday(?)"
+        )
+        connection.execute(
+            f"DELETE FROM alert_transitions WHERE alert_id IN ({old_partner_alerts})",  # noqa: S608
+            (data_cutoff,),
+        )
         alerts = connection.execute(
-            "DELETE FROM alerts WHERE partner IS NOT NULL AND julianday(created_at) < julianday(?)",
+            f"DELETE FROM alerts WHERE alert_id IN ({old_partner_alerts})",  # noqa: S608
             (data_cutoff,),
         ).rowcount
         seen = connection.execute(

@@ -142,4 +142,56 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX details_sent_status ON details_sent (status);
     """,
+    """
+    CREATE TABLE alerts_v2 (
+        alert_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        status TEXT NOT NULL,
+        queue TEXT NOT NULL DEFAULT 'enforcement',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        partner TEXT,
+        encounter_id TEXT,
+        watchlist_entry_id TEXT,
+        hit_reference TEXT,
+        category TEXT,
+        distance REAL,
+        subject_key TEXT NOT NULL,
+        evidence TEXT NOT NULL DEFAULT '[]',
+        acknowledged_by TEXT,
+        due_at TEXT
+    );
+    INSERT INTO alerts_v2 (alert_id, kind, severity, status, created_at, updated_at, summary,
+        partner, encounter_id, watchlist_entry_id, hit_reference, category, distance,
+        subject_key)
+        SELECT alert_id, kind, severity, status, created_at, created_at, summary, partner,
+        encounter_id, watchlist_entry_id, hit_reference, category, distance, dedup_key
+        FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v2 RENAME TO alerts;
+    CREATE UNIQUE INDEX alerts_one_open ON alerts (kind, subject_key) WHERE status != 'CLOSED';
+    CREATE INDEX alerts_by_status ON alerts (status, severity);
+    CREATE TABLE alert_transitions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id TEXT NOT NULL REFERENCES alerts (alert_id),
+        from_status TEXT NOT NULL,
+        to_status TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        at TEXT NOT NULL,
+        reason_code TEXT,
+        comment TEXT
+    );
+    CREATE INDEX alert_transitions_by_alert ON alert_transitions (alert_id, seq);
+    CREATE TABLE partner_counts (
+        party TEXT NOT NULL,
+        day TEXT NOT NULL,
+        nationality TEXT NOT NULL,
+        border_point TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (party, day, nationality, border_point)
+    );
+    """,
 )

@@ -38,6 +38,8 @@ class _MessageTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageTy
     MESSAGE_TYPE_DETAILS_RESPONSE: _MessageType.ValueType  # 4
     MESSAGE_TYPE_AUDIT_DIGEST_REQUEST: _MessageType.ValueType  # 5
     MESSAGE_TYPE_AUDIT_DIGEST_RESPONSE: _MessageType.ValueType  # 6
+    MESSAGE_TYPE_AGGREGATES_REQUEST: _MessageType.ValueType  # 7
+    MESSAGE_TYPE_AGGREGATES_RESPONSE: _MessageType.ValueType  # 8
 
 class MessageType(_MessageType, metaclass=_MessageTypeEnumTypeWrapper): ...
 
@@ -48,6 +50,8 @@ MESSAGE_TYPE_DETAILS_REQUEST: MessageType.ValueType  # 3
 MESSAGE_TYPE_DETAILS_RESPONSE: MessageType.ValueType  # 4
 MESSAGE_TYPE_AUDIT_DIGEST_REQUEST: MessageType.ValueType  # 5
 MESSAGE_TYPE_AUDIT_DIGEST_RESPONSE: MessageType.ValueType  # 6
+MESSAGE_TYPE_AGGREGATES_REQUEST: MessageType.ValueType  # 7
+MESSAGE_TYPE_AGGREGATES_RESPONSE: MessageType.ValueType  # 8
 Global___MessageType: _TypeAlias = MessageType  # noqa: Y015
 
 class _DetailsStatus:
@@ -565,3 +569,78 @@ class AuditDigestResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AuditDigestResponse: _TypeAlias = AuditDigestResponse  # noqa: Y015
+
+@_typing.final
+class AggregatesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRST_DAY_FIELD_NUMBER: _builtins.int
+    LAST_DAY_FIELD_NUMBER: _builtins.int
+    first_day: _builtins.str
+    """Inclusive range of UTC days, ISO 8601 (YYYY-MM-DD)."""
+    last_day: _builtins.str
+    def __init__(
+        self,
+        *,
+        first_day: _builtins.str = ...,
+        last_day: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["first_day", b"first_day", "last_day", b"last_day"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AggregatesRequest: _TypeAlias = AggregatesRequest  # noqa: Y015
+
+@_typing.final
+class AggregateCount(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_FIELD_NUMBER: _builtins.int
+    NATIONALITY_FIELD_NUMBER: _builtins.int
+    BORDER_POINT_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    day: _builtins.str
+    nationality: _builtins.str
+    border_point: _builtins.str
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        day: _builtins.str = ...,
+        nationality: _builtins.str = ...,
+        border_point: _builtins.str = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["border_point", b"border_point", "count", b"count", "day", b"day", "nationality", b"nationality"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AggregateCount: _TypeAlias = AggregateCount  # noqa: Y015
+
+@_typing.final
+class AggregatesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNTS_FIELD_NUMBER: _builtins.int
+    SUPPRESSION_THRESHOLD_FIELD_NUMBER: _builtins.int
+    suppression_threshold: _builtins.int
+    """Counts under this were left out (statistical disclosure control)."""
+    @_builtins.property
+    def counts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AggregateCount]: ...
+    def __init__(
+        self,
+        *,
+        counts: _abc.Iterable[Global___AggregateCount] | None = ...,
+        suppression_threshold: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counts", b"counts", "suppression_threshold", b"suppression_threshold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AggregatesResponse: _TypeAlias = AggregatesResponse  # noqa: Y015

@@ -54,6 +54,11 @@ class ExchangeStub:
                 request_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
                 response_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
                 _registered_method=True)
+        self.ExchangeAggregates = channel.unary_unary(
+                '/biometric_exchange.v1.Exchange/ExchangeAggregates',
+                request_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+                response_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+                _registered_method=True)
 
 
 class ExchangeServicer:
@@ -91,6 +96,15 @@ class ExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExchangeAggregates(self, request, context):
+        """Aggregate daily counts of encounters by nationality and border point
+        (no person-level data; counts under 5 are suppressed), for surge
+        detection.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +125,11 @@ def add_ExchangeServicer_to_server(servicer, server):
             ),
             'AuditDigest': grpc.unary_unary_rpc_method_handler(
                     servicer.AuditDigest,
+                    request_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+                    response_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+            ),
+            'ExchangeAggregates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExchangeAggregates,
                     request_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
                     response_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
             ),
@@ -221,6 +240,33 @@ class Exchange:
             request,
             target,
             '/biometric_exchange.v1.Exchange/AuditDigest',
+            biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+            biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExchangeAggregates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/biometric_exchange.v1.Exchange/ExchangeAggregates',
             biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
             biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
             options,

@@ -52,6 +52,11 @@ class ExchangeStub:
     """Digests of the callee's audit entries about exchanges with the caller in
     a period, so both sides can reconcile their logs.
     """
+    ExchangeAggregates: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]
+    """Aggregate daily counts of encounters by nationality and border point
+    (no person-level data; counts under 5 are suppressed), for surge
+    detection.
+    """
 
 @_typing.type_check_only
 class ExchangeAsyncStub(ExchangeStub):
@@ -70,6 +75,11 @@ class ExchangeAsyncStub(ExchangeStub):
     AuditDigest: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]  # type: ignore[assignment]
     """Digests of the callee's audit entries about exchanges with the caller in
     a period, so both sides can reconcile their logs.
+    """
+    ExchangeAggregates: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]  # type: ignore[assignment]
+    """Aggregate daily counts of encounters by nationality and border point
+    (no person-level data; counts under 5 are suppressed), for surge
+    detection.
     """
 
 class ExchangeServicer(metaclass=_abc_1.ABCMeta):
@@ -110,6 +120,17 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_exchange_pb2.SealedEnvelope, _abc.Awaitable[_exchange_pb2.SealedEnvelope]]:
         """Digests of the callee's audit entries about exchanges with the caller in
         a period, so both sides can reconcile their logs.
+        """
+
+    @_abc_1.abstractmethod
+    def ExchangeAggregates(
+        self,
+        request: _exchange_pb2.SealedEnvelope,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exchange_pb2.SealedEnvelope, _abc.Awaitable[_exchange_pb2.SealedEnvelope]]:
+        """Aggregate daily counts of encounters by nationality and border point
+        (no person-level data; counts under 5 are suppressed), for surge
+        detection.
         """
 
 def add_ExchangeServicer_to_server(servicer: ExchangeServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,210 @@
+"""Alerts to files: JSON Lines (complete, read back by ``read_jsonl``) and CSV (flat).
+
+JSON Lines holds one alert per line with all its fields and evidence;
+``read_jsonl`` rebuilds ``Alert`` objects equal to the ones written. CSV is
+for spreadsheets: one row per alert with the evidence count and the first
+evidence item's main fields. CSV cells that a spreadsheet would read as a
+formula (leading ``= + - @``) are prefixed with ``'``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from biometric_exchange.domain import Alert, AlertKind, AlertQueue, AlertStatus, Severity
+from biometric_exchange.exceptions import InvalidInput
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(Alert))
+_REQUIRED = ("alert_id", "kind", "severity", "created_at", "summary", "subject_key")
+_TIMES = ("created_at", "updated_at", "due_at")
+_TEXTS = (
+    "partner",
+    "encounter_id",
+    "watchlist_entry_id",
+    "hit_reference",
+    "category",
+    "acknowledged_by",
+)
+
+CSV_FIELDS = (
+    "alert_id",
+    "kind",
+    "severity",
+    "status",
+    "queue",
+    "created_at",
+    "updated_at",
+    "due_at",
+    "acknowledged_by",
+    "partner",
+    "encounter_id",
+    "watchlist_entry_id",
+    "hit_reference",
+    "category",
+    "distance",
+    "subject_key",
+    "summary",
+    "evidence_count",
+    "evidence_key",
+    "evidence_rule",
+    "evidence_source",
+    "evidence_reference",
+    "evidence_distance",
+    "evidence_threshold",
+    "evidence_agreement_id",
+    "evidence_purpose",
+    "evidence_at",
+)
+"""The CSV header, in order."""
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def alert_to_dict(alert: Alert) -> dict[str, Any]:
+    """Every field of ``alert`` as JSON-able values (times in ISO 8601)."""
+    return {name: _json_value(getattr(alert, name)) for name in ALERT_FIELDS}
+
+
+def _time(raw: dict[str, Any], name: str) -> dt.datetime | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: not an ISO 8601 time: {value!r}") from exc
+
+
+def alert_from_dict(raw: dict[str, Any]) -> Alert:
+    """Inverse of ``alert_to_dict``; InvalidInput names a missing or bad field."""
+    missing = [name for name in _REQUIRED if raw.get(name) is None]
+    if missing:
+        raise InvalidInput(f"alert: missing {', '.join(missing)}")
+    evidence = raw.get("evidence") or []
+    if not isinstance(evidence, list) or not all(isinstance(e, dict) for e in evidence):
+        raise InvalidInput("evidence: expected a list of objects")
+    distance = raw.get("distance")
+    try:
+        created_at = _time(raw, "created_at")
+        assert created_at is not None
+        return Alert(
+            alert_id=str(raw["alert_id"]),
+            kind=AlertKind(raw["kind"]),
+            severity=Severity(raw["severity"]),
+            created_at=created_at,
+            summary=str(raw["summary"]),
+            subject_key=str(raw["subject_key"]),
+            queue=AlertQueue(raw.get("queue", AlertQueue.ENFORCEMENT.value)),
+            status=AlertStatus(raw.get("status", AlertStatus.NEW.value)),
+            distance=None if distance is None else float(distance),
+            evidence=tuple(evidence),
+            updated_at=_time(raw, "updated_at"),
+            due_at=_time(raw, "due_at"),
+            **{name: None if raw.get(name) is None else str(raw[name]) for name in _TEXTS},
+        )
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"alert {raw.get('alert_id')!r}: {exc}") from exc
+
+
+def write_jsonl(alerts: Iterable[Alert], path: Path) -> int:
+    """One JSON object per alert and line; return how many."""
+    count = 0
+    with path.open("w", encoding="utf-8") as out:
+        for alert in alerts:
+            out.write(json.dumps(alert_to_dict(alert), sort_keys=True, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def read_jsonl(path: Path) -> list[Alert]:
+    """Alerts from a ``write_jsonl`` file, in file order."""
+    alerts = []
+    with path.open(encoding="utf-8") as source:
+        for number, line in enumerate(source, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except ValueError as exc:
+                raise InvalidInput(f"{path}:{number}: not JSON") from exc
+            if not isinstance(raw, dict):
+                raise InvalidInput(f"{path}:{number}: not a JSON object")
+            try:
+                alerts.append(alert_from_dict(raw))
+            except InvalidInput as exc:
+                raise InvalidInput(f"{path}:{number}: {exc}") from exc
+    return alerts
+
+
+def _cell(value: Any) -> Any:
+    value = _json_value(value)
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def csv_row(alert: Alert) -> dict[str, Any]:
+    """The flat CSV row of ``alert`` (keys are ``CSV_FIELDS``)."""
+    first: dict[str, Any] = alert.evidence[0] if alert.evidence else {}
+    row: dict[str, Any] = {
+        name: getattr(alert, name) for name in CSV_FIELDS if not name.startswith("evidence_")
+    }
+    row.update(
+        evidence_count=len(alert.evidence),
+        evidence_key=first.get("key"),
+        evidence_rule=first.get("rule"),
+        evidence_source=first.get("source") or first.get("partner"),
+        evidence_reference=first.get("hit_reference"),
+        evidence_distance=first.get("distance"),
+        evidence_threshold=first.get("threshold"),
+        evidence_agreement_id=first.get("agreement_id"),
+        evidence_purpose=first.get("purpose"),
+        evidence_at=first.get("encountered_at"),
+    )
+    return {name: _cell(row[name]) for name in CSV_FIELDS}
+
+
+def write_csv(alerts: Iterable[Alert], path: Path) -> int:
+    """One CSV row per alert under the ``CSV_FIELDS`` header; return how many."""
+    count = 0
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for alert in alerts:
+            writer.writerow(csv_row(alert))
+            count += 1
+    return count
+
+
+def write_alerts(alerts: Iterable[Alert], path: Path, fmt: ExportFormat) -> int:
+    """Write ``alerts`` to ``path`` in ``fmt``; return how many."""
+    if fmt is ExportFormat.JSONL:
+        return write_jsonl(alerts, path)
+    return write_csv(alerts, path)

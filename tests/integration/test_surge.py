@@ -1,0 +1,151 @@
+"""Flow surges between real nodes: CHL's monitor pulls PAN's counts over mTLS and alerts."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+
+from biometric_exchange.crypto.envelope import open_envelope, read_header, seal
+from biometric_exchange.domain import Alert, AlertKind, Encounter, Severity
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.transport import GrpcPeerTransport
+from biometric_exchange.surge.aggregates import (
+    SUPPRESSION_THRESHOLD,
+    DailyCount,
+    request_aggregates,
+    stored_partner_counts,
+)
+from biometric_exchange.synthetic import DemoDataset
+from biometric_exchange.v1 import exchange_pb2 as pb
+from tests.integration.conftest import RunningPair, eventually
+
+pytestmark = pytest.mark.integration
+
+LAJAS = "PAN-DARIEN-LAJAS-BLANCAS"
+TOCUMEN = "PAN-TOCUMEN-AIRPORT"
+BASELINE = [6, 5, 7, 6, 6, 8, 5, 6, 7, 6, 5, 6, 7, 6]
+"""CHN at Lajas Blancas on each of the 14 days before today, newest first."""
+SURGE = 48
+SMALL = 3
+"""IND at Tocumen every day: under the suppression threshold."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fast_surge_monitor() -> Iterator[None]:
+    """Both node processes (started after this) run their surge monitor every second."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BX_SURGE_INTERVAL_S", "1")
+        yield
+
+
+def encounters(
+    base: Encounter, day: dt.date, nationality: str, point: str, count: int
+) -> list[Encounter]:
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return [
+        dataclasses.replace(
+            base,
+            encounter_id=f"SRG-{day.isoformat()}-{nationality}-{point}-{i:04d}",
+            person=dataclasses.replace(base.person, nationality=nationality),
+            encountered_at=start + dt.timedelta(minutes=7 * i),
+            border_point=point,
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.fixture(scope="module")
+def surge_day(running_pair: RunningPair, dataset: DemoDataset) -> dt.date:
+    """PAN's baseline and today's surge, written into PAN's database in one transaction
+    (no outbox items, so no exchanges), while both nodes run."""
+    pan = running_pair.panama
+    base = dataset.encounters["PAN"][0]
+    today = pan.today()
+    rows: list[Encounter] = encounters(base, today, "CHN", LAJAS, SURGE)
+    for offset, count in enumerate(BASELINE, start=1):
+        day = today - dt.timedelta(days=offset)
+        rows += encounters(base, day, "CHN", LAJAS, count)
+        rows += encounters(base, day, "IND", TOCUMEN, SMALL)
+    with pan.database.transaction() as connection:
+        for encounter in rows:
+            pan.records.insert_encounter(connection, encounter)
+    return today
+
+
+def flow_surge(node: Node) -> Alert | None:
+    alerts = node.alerts.list(kind=AlertKind.FLOW_SURGE)
+    return alerts[0] if alerts else None
+
+
+def test_chl_monitor_raises_a_flow_surge_on_pans_counts(
+    running_pair: RunningPair, surge_day: dt.date
+) -> None:
+    chl = running_pair.chile
+    alert = eventually(lambda: flow_surge(chl), timeout=30)
+    assert alert.subject_key == f"surge:PAN:CHN:{LAJAS}"
+    assert alert.partner == "PAN"
+    assert alert.severity is Severity.CRITICAL
+    assert alert.summary.startswith(
+        f"surge of CHN nationals at {LAJAS} on {surge_day.isoformat()}: {SURGE} vs 6.1/day"
+    )
+    (item,) = alert.evidence
+    assert (item["day"], item["count"], item["impact"]) == (surge_day.isoformat(), 48, "critical")
+    stored = stored_partner_counts(chl, "PAN", surge_day - dt.timedelta(days=30), surge_day)
+    assert {c.nationality for c in stored} == {"CHN"}
+    assert min(c.count for c in stored) >= SUPPRESSION_THRESHOLD
+    # PAN's own monitor sees the surge in its unsuppressed counts.
+    own = eventually(lambda: flow_surge(running_pair.panama), timeout=30)
+    assert own.subject_key == alert.subject_key
+    assert own.partner is None
+
+
+def test_the_aggregates_on_the_wire_hold_no_count_under_five(
+    running_pair: RunningPair, surge_day: dt.date
+) -> None:
+    chl, pan = running_pair.chile, running_pair.panama
+    first = surge_day - dt.timedelta(days=len(BASELINE))
+    body = pb.AggregatesRequest(first_day=first.isoformat(), last_day=surge_day.isoformat())
+    request = seal(
+        chl.envelope_context(),
+        pb.MESSAGE_TYPE_AGGREGATES_REQUEST,
+        body.SerializeToString(),
+        now_ms=chl.clock(),
+    )
+    reply = running_pair.partner_stub(chl, pan).ExchangeAggregates(request, timeout=10)
+    plain = open_envelope(
+        chl.envelope_context(),
+        reply,
+        now_ms=chl.clock(),
+        replay_guard=chl.replay_guard,
+        expected_type=pb.MESSAGE_TYPE_AGGREGATES_RESPONSE,
+        expected_in_reply_to=read_header(request).message_id,
+    ).body
+    response = pb.AggregatesResponse.FromString(plain)
+
+    assert response.suppression_threshold == SUPPRESSION_THRESHOLD
+    assert len(response.counts) == len(BASELINE) + 1
+    assert min(c.count for c in response.counts) >= SUPPRESSION_THRESHOLD
+    assert {(c.nationality, c.border_point) for c in response.counts} == {("CHN", LAJAS)}
+    assert b"IND" not in plain and TOCUMEN.encode() not in plain
+    assert b"SRG-" not in plain  # no encounter ids
+
+
+def test_client_over_grpc_returns_and_stores_the_suppressed_counts(
+    running_pair: RunningPair, surge_day: dt.date
+) -> None:
+    chl = running_pair.chile
+    transport = GrpcPeerTransport(chl)
+    try:
+        counts = request_aggregates(
+            chl,
+            lambda envelope: transport.exchange_aggregates(envelope, timeout=10),
+            surge_day,
+            surge_day,
+        )
+    finally:
+        transport.close()
+    assert counts == [DailyCount(surge_day, "CHN", LAJAS, SURGE)]
+    assert stored_partner_counts(chl, "PAN", surge_day, surge_day) == counts
