@@ -35,6 +35,7 @@ from biometric_exchange.synthetic import DemoDataset
 runner = CliRunner()
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 NO_OPERATOR: dict[str, str | None] = {"BX_OPERATOR": None}
+VIEWER = "viewer-007"
 
 
 def _bx(*args: object, env: Mapping[str, str | None] | None = None) -> Result:
@@ -155,7 +156,7 @@ def raised(chl: Node, encounters: dict[str, Encounter]) -> dict[str, str]:
 
 
 def _listed(node_dir: Path, *options: object) -> set[str]:
-    output = _ok(_bx("alerts", "list", "--node", node_dir, *options))
+    output = _ok(_bx("alerts", "list", "--operator", VIEWER, "--node", node_dir, *options))
     return set(re.findall(r"ALR-[0-9A-F]{12}", output))
 
 
@@ -163,7 +164,7 @@ def _listed(node_dir: Path, *options: object) -> set[str]:
 
 
 def test_list_shows_a_readable_table(node_dir: Path, raised: dict[str, str]) -> None:
-    output = _ok(_bx("alerts", "list", "--node", node_dir))
+    output = _ok(_bx("alerts", "list", "--operator", VIEWER, "--node", node_dir))
 
     assert f"Alerts on {node_dir.name} (4)" in output
     for column in ("alert", "kind", "severity", "status", "queue", "sla", "partner", "summary"):
@@ -213,8 +214,14 @@ def test_list_status_and_open_filters_follow_the_review(
 
 
 def test_list_refuses_bad_filters(node_dir: Path, raised: dict[str, str]) -> None:
-    _error(_bx("alerts", "list", "--node", node_dir, "--since", "yesterday"), "--since")
-    _error(_bx("alerts", "list", "--node", node_dir, "--nationality", "XX1"), "nationality")
+    _error(
+        _bx("alerts", "list", "--operator", VIEWER, "--node", node_dir, "--since", "yesterday"),
+        "--since",
+    )
+    _error(
+        _bx("alerts", "list", "--operator", VIEWER, "--node", node_dir, "--nationality", "XX1"),
+        "nationality",
+    )
 
 
 # --- show ----------------------------------------------------------------------------------
@@ -230,7 +237,7 @@ def test_show_prints_alert_evidence_and_history(
     review.acknowledge(alert_id, "alice")
     review.investigate(alert_id, "alice", comment="checking records")
 
-    output = _ok(_bx("alerts", "show", alert_id, "--node", node_dir))
+    output = _ok(_bx("alerts", "show", "--operator", VIEWER, alert_id, "--node", node_dir))
 
     assert f"Alert {alert_id}" in output
     assert "acknowledged by alice" in output
@@ -248,7 +255,7 @@ def test_show_withholds_personal_keys_in_evidence(chl: Node, node_dir: Path) -> 
     item = {**alert.evidence[0], "family_name": "Doe-Secret", "note": "seen twice"}
     alert_id = chl.alerts.raise_alert(dataclasses.replace(alert, evidence=(item,))).alert_id
 
-    output = _ok(_bx("alerts", "show", alert_id, "--node", node_dir))
+    output = _ok(_bx("alerts", "show", "--operator", VIEWER, alert_id, "--node", node_dir))
 
     assert "Doe-Secret" not in output
     assert "family_name=(withheld)" in output
@@ -256,7 +263,10 @@ def test_show_withholds_personal_keys_in_evidence(chl: Node, node_dir: Path) -> 
 
 
 def test_show_unknown_alert_is_one_error(node_dir: Path, raised: dict[str, str]) -> None:
-    _error(_bx("alerts", "show", "ALR-000000000000", "--node", node_dir), "no such alert")
+    _error(
+        _bx("alerts", "show", "--operator", VIEWER, "ALR-000000000000", "--node", node_dir),
+        "no such alert",
+    )
 
 
 # --- review commands -----------------------------------------------------------------------
@@ -375,7 +385,20 @@ def test_export_jsonl_round_trips(
     review.acknowledge(raised["chn"], "alice")
     out = tmp_path / "alerts.jsonl"
 
-    output = _ok(_bx("alerts", "export", "--node", node_dir, "--out", out, "--format", "jsonl"))
+    output = _ok(
+        _bx(
+            "alerts",
+            "export",
+            "--operator",
+            VIEWER,
+            "--node",
+            node_dir,
+            "--out",
+            out,
+            "--format",
+            "jsonl",
+        )
+    )
 
     assert "exported 4 alerts to" in output
     read = read_jsonl(out)
@@ -389,7 +412,20 @@ def test_export_csv_flattens_evidence(
 ) -> None:
     out = tmp_path / "alerts.csv"
 
-    _ok(_bx("alerts", "export", "--node", node_dir, "--out", out, "--format", "csv"))
+    _ok(
+        _bx(
+            "alerts",
+            "export",
+            "--operator",
+            VIEWER,
+            "--node",
+            node_dir,
+            "--out",
+            out,
+            "--format",
+            "csv",
+        )
+    )
 
     with out.open(encoding="utf-8", newline="") as source:
         reader = csv.DictReader(source)
@@ -409,7 +445,10 @@ def test_export_to_an_unwritable_path_is_one_error(
     node_dir: Path, raised: dict[str, str], tmp_path: Path
 ) -> None:
     out = tmp_path / "missing" / "alerts.jsonl"
-    _error(_bx("alerts", "export", "--node", node_dir, "--out", out), "--out: cannot write")
+    _error(
+        _bx("alerts", "export", "--operator", VIEWER, "--node", node_dir, "--out", out),
+        "--out: cannot write",
+    )
 
 
 # --- watch ---------------------------------------------------------------------------------
@@ -420,7 +459,7 @@ def test_watch_once_shows_alerts_awaiting_acknowledgement(
 ) -> None:
     AlertReview(chl.database, chl.audit).acknowledge(raised["ven"], "alice")
 
-    output = _ok(_bx("alerts", "watch", "--node", node_dir, "--once"))
+    output = _ok(_bx("alerts", "watch", "--operator", VIEWER, "--node", node_dir, "--once"))
 
     assert f"Awaiting acknowledgement on {node_dir.name} (3)" in output
     assert raised["chn"] in output and raised["ven"] not in output
@@ -430,7 +469,18 @@ def test_watch_once_shows_alerts_awaiting_acknowledgement(
 
 def test_watch_stops_after_seconds(node_dir: Path, raised: dict[str, str]) -> None:
     started = time.monotonic()
-    result = _bx("alerts", "watch", "--node", node_dir, "--seconds", "0.3", "--interval", "0.1")
+    result = _bx(
+        "alerts",
+        "watch",
+        "--operator",
+        VIEWER,
+        "--node",
+        node_dir,
+        "--seconds",
+        "0.3",
+        "--interval",
+        "0.1",
+    )
     assert time.monotonic() - started < 5
     assert raised["chn"] in _ok(result)
 
@@ -470,3 +520,13 @@ def test_watch_on_a_terminal_renders_a_live_table() -> None:
     text = ANSI_ESCAPE.sub("", out.getvalue())
     assert "Awaiting (2)" in text
     assert f"new: {second.alert_id}" in text
+
+
+@pytest.mark.parametrize("verb", ["list", "export", "watch"])
+def test_reading_commands_refuse_without_an_operator(
+    node_dir: Path, verb: str, tmp_path: Path
+) -> None:
+    options = ["--out", str(tmp_path / "x.jsonl")] if verb == "export" else []
+    if verb == "watch":
+        options = ["--once"]
+    _error(_bx("alerts", verb, "--node", node_dir, *options), "--operator")

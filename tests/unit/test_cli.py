@@ -187,7 +187,7 @@ def test_node_folder_without_keys_says_how_to_create_them(chile: Path, tmp_path:
     (bare / CONFIG_FILENAME).write_text(
         (chile / CONFIG_FILENAME).read_text(encoding="utf-8"), encoding="utf-8"
     )
-    result = _bx("alerts", "list", "--node", bare)
+    result = _bx("alerts", "list", "--operator", "viewer-1", "--node", bare)
     _assert_one_error(result, f"missing key file {bare}/keys/signing.key", f"`bx keys init {bare}`")
     assert not (bare / "data").exists()
 
@@ -253,7 +253,7 @@ def test_watchlist_import_then_alerts_list(
     assert f"added {expected} watchlist entries to node_chile" in _flat(imported.stdout)
     assert _count(chile, "watchlist") == expected
 
-    listed = _bx("alerts", "list", "--node", chile)
+    listed = _bx("alerts", "list", "--operator", "viewer-1", "--node", chile)
     assert listed.exit_code == 0, listed.stderr
     assert "Alerts on node_chile (0)" in _flat(listed.stdout)
 
@@ -296,14 +296,16 @@ def test_alerts_list_shows_raised_alerts_and_filters_by_kind(
     finally:
         node.database.close()
 
-    listed = _bx("alerts", "list", "--node", chile)
+    listed = _bx("alerts", "list", "--operator", "viewer-1", "--node", chile)
     assert listed.exit_code == 0, listed.stderr
     output = _flat(listed.stdout)
     assert "Alerts on node_chile (1)" in output
     assert "WATCHLIST_HIT" in output
     assert "critical" in output
 
-    filtered = _bx("alerts", "list", "--node", chile, "--kind", "IDENTITY_CONFLICT")
+    filtered = _bx(
+        "alerts", "list", "--operator", "viewer-1", "--node", chile, "--kind", "IDENTITY_CONFLICT"
+    )
     assert filtered.exit_code == 0, filtered.stderr
     assert "Alerts on node_chile (0)" in _flat(filtered.stdout)
 

@@ -1,7 +1,7 @@
 """``bx alerts``: what an operator reviews, and the review workflow.
 
 Reading: ``list`` (filters), ``show`` (evidence and history), ``export``,
-``watch``. Acting (each names the officer: ``--operator`` or ``BX_OPERATOR``):
+``watch``. Every command names the officer (``--operator`` or ``BX_OPERATOR``). Acting:
 ``ack``, ``investigate``, ``escalate``, ``confirm``, ``dismiss``, ``close``.
 Nothing here prints a person's name: alerts hold record ids and references,
 and evidence keys that could hold personal data are withheld.
@@ -133,6 +133,7 @@ def _get(node: Node, alert_id: str) -> Alert:
 @reports_errors
 def list_alerts(
     node: NodeOption,
+    operator: OperatorOption = None,
     severity: Annotated[
         Severity | None, typer.Option(help="Only this severity", case_sensitive=False)
     ] = None,
@@ -155,6 +156,7 @@ def list_alerts(
     open_only: Annotated[bool, typer.Option("--open", help="Only alerts not yet CLOSED")] = False,
 ) -> None:
     """A table of the node's alerts, oldest first, with the acknowledge SLA."""
+    operator_id(operator)
     criteria = AlertFilter(
         kind=kind,
         status=status,
@@ -272,8 +274,9 @@ def alert_panel(alert: Alert, now: dt.datetime) -> Table:
 
 @alerts_app.command("show")
 @reports_errors
-def show(alert_id: AlertId, node: NodeOption) -> None:
+def show(alert_id: AlertId, node: NodeOption, operator: OperatorOption = None) -> None:
     """One alert: its fields, every evidence item and its review history."""
+    operator_id(operator)
     with opened_node(node) as opened:
         alert = _get(opened, alert_id)
         history = AlertReview(opened.database, opened.audit).history(alert_id)
@@ -386,8 +389,10 @@ def export(
     fmt: Annotated[
         ExportFormat, typer.Option("--format", help="jsonl (complete) or csv (flat)")
     ] = ExportFormat.JSONL,
+    operator: OperatorOption = None,
 ) -> None:
     """Every alert with its evidence, to JSON Lines or CSV."""
+    operator_id(operator)
     with opened_node(node) as opened:
         alerts = opened.alerts.list(AlertFilter())
         try:
@@ -465,8 +470,10 @@ def watch(
     queue: Annotated[
         AlertQueue | None, typer.Option(help="Only this queue", case_sensitive=False)
     ] = None,
+    operator: OperatorOption = None,
 ) -> None:
     """A live view of alerts awaiting acknowledgement, most urgent first (Ctrl-C stops)."""
+    operator_id(operator)
     with opened_node(node) as opened:
         criteria = AlertFilter(status=AlertStatus.NEW, queue=queue)
         title = f"Awaiting acknowledgement on {opened.config.node.name}"
