@@ -167,22 +167,40 @@ def test_blob_moved_to_another_row_does_not_open(table: str, record_id: str) -> 
 
 def test_wrong_data_key_does_not_open() -> None:
     blob = seal_template(DATA_KEY, "watchlist", "W-1", make_template(3))
-    with pytest.raises(CorruptRecord, match="watchlist record W-1: template does not decrypt"):
+    with pytest.raises(
+        CorruptRecord, match="watchlist record W-1: sealed under an unknown data key"
+    ):
         open_template(secrets.token_bytes(32), "watchlist", "W-1", blob)
 
 
-@pytest.mark.parametrize("index", [0, 11, 12, 100, -1])
-def test_altered_blob_does_not_open(index: int) -> None:
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        (0, "not a sealed template"),  # the format byte
+        (1, "sealed under an unknown data key"),  # the key id
+        (9, "template does not decrypt"),  # the nonce
+        (21, "template does not decrypt"),  # the ciphertext
+        (100, "template does not decrypt"),
+        (-1, "template does not decrypt"),  # the tag
+    ],
+)
+def test_altered_blob_does_not_open(index: int, message: str) -> None:
     blob = bytearray(seal_template(DATA_KEY, "watchlist", "W-1", make_template(3)))
     blob[index] ^= 0x80
-    with pytest.raises(CorruptRecord, match="template does not decrypt"):
+    with pytest.raises(CorruptRecord, match=message):
         open_template(DATA_KEY, "watchlist", "W-1", bytes(blob))
 
 
 @pytest.mark.parametrize("blob", [b"", b"short", bytes(12), bytes(27)])
 def test_truncated_blob_is_a_corrupt_record(blob: bytes) -> None:
-    with pytest.raises(CorruptRecord, match="template does not decrypt"):
+    with pytest.raises(CorruptRecord, match="not a sealed template"):
         open_template(DATA_KEY, "watchlist", "W-1", blob)
+
+
+def test_a_sealed_blob_with_its_body_cut_does_not_open() -> None:
+    blob = seal_template(DATA_KEY, "watchlist", "W-1", make_template(3))
+    with pytest.raises(CorruptRecord, match="template does not decrypt"):
+        open_template(DATA_KEY, "watchlist", "W-1", blob[:30])
 
 
 def test_database_file_never_holds_a_clear_template(
@@ -416,7 +434,11 @@ def test_retry_later_backs_off_and_counts(database: Database, records: RecordSto
         1,
         "partner unavailable",
     )
-    assert before + BASE_BACKOFF_MS <= next_attempt_ms(database, "ENC-1") <= after + BASE_BACKOFF_MS
+    low, high = (
+        (1 - outbox_module.JITTER) * BASE_BACKOFF_MS,
+        (1 + outbox_module.JITTER) * BASE_BACKOFF_MS,
+    )
+    assert before + low <= next_attempt_ms(database, "ENC-1") <= after + high
     assert outbox.due() == []
     assert outbox.depth() == 1
 
@@ -431,11 +453,16 @@ def test_retry_back_off_doubles_and_is_capped(
     for attempts in (1, 2, 3, 20):
         outbox.retry_later("ENC-1", "down", attempts=attempts)
         delays.append(next_attempt_ms(database, "ENC-1") - 1_000_000)
-    assert delays == [BASE_BACKOFF_MS, 2 * BASE_BACKOFF_MS, 4 * BASE_BACKOFF_MS, MAX_BACKOFF_MS]
+    nominal = [BASE_BACKOFF_MS, 2 * BASE_BACKOFF_MS, 4 * BASE_BACKOFF_MS, MAX_BACKOFF_MS]
+    jitter = outbox_module.JITTER
+    for delay, expected in zip(delays, nominal, strict=True):
+        assert (1 - jitter) * expected <= delay <= (1 + jitter) * expected
     item = outbox.get("ENC-1")
     assert item is not None and item.attempts == 4
     # Once its time has come, the item is due again.
-    monkeypatch.setattr(outbox_module, "now_ms", lambda: 1_000_000 + MAX_BACKOFF_MS)
+    monkeypatch.setattr(
+        outbox_module, "now_ms", lambda: 1_000_000 + int((1 + jitter) * MAX_BACKOFF_MS)
+    )
     assert [i.encounter_id for i in outbox.due()] == ["ENC-1"]
 
 
@@ -644,3 +671,9 @@ def test_template_copied_onto_another_watchlist_row_is_a_corrupt_record(
         )
     with pytest.raises(CorruptRecord, match="watchlist record W-2"):
         list(records.watchlist())
+
+
+def test_back_off_is_jittered() -> None:
+    waits = {outbox_module.backoff_ms(3) for _ in range(50)}
+    assert len(waits) > 10, "retries after one outage spread out"
+    assert all(1600 <= w <= 2400 for w in waits)

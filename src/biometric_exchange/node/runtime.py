@@ -15,7 +15,8 @@ from biometric_exchange.alerts.rules import RuleContext
 from biometric_exchange.config import AGREEMENT_FILENAME, DATABASE_PATH, NodeConfig, load_config
 from biometric_exchange.crypto import pki
 from biometric_exchange.crypto.envelope import EnvelopeContext
-from biometric_exchange.crypto.keys import NodeKeys, encode_public, load_keys
+from biometric_exchange.crypto.keyring import DataKeyring
+from biometric_exchange.crypto.keys import NodeKeys, encode_public, keys_dir, load_keys
 from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.node.watchlist_index import WatchlistIndex
 from biometric_exchange.store.alerts import AlertStore
@@ -125,7 +126,7 @@ class Node:
             keys=keys,
             agreement=agreement,
             database=database,
-            records=RecordStore(database, keys.data_key),
+            records=RecordStore(database, DataKeyring(keys_dir(node_dir))),
             alerts=AlertStore(database),
             audit=AuditLog(database),
             outbox=Outbox(database),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent import futures
 from dataclasses import dataclass
 
@@ -24,6 +25,9 @@ from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 
 EXCHANGE_SERVICE = pb.DESCRIPTOR.services_by_name["Exchange"].full_name
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+DRAIN_SECONDS = 5.0
+"""How long a stopping node lets in-flight calls finish."""
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,8 +36,11 @@ class RunningServer:
     health: health.HealthServicer
     port: int
 
-    def stop(self, grace: float = 2.0) -> None:
+    def stop(self, grace: float = DRAIN_SECONDS) -> None:
+        """Health NOT_SERVING first, refuse new calls, let in-flight ones finish
+        for up to ``grace`` seconds, then cancel what is left."""
         self.health.enter_graceful_shutdown()
+        log.info("health NOT_SERVING; draining in-flight calls for up to %.0f s", grace)
         self.server.stop(grace).wait()
 
 

@@ -70,6 +70,8 @@ class AuditEvent(StrEnum):
     # Aggregate counts for surge detection.
     AGGREGATES_SENT = "aggregates.sent"
     AGGREGATES_RECEIVED = "aggregates.received"
+    # Keys.
+    DATA_KEY_ROTATED = "keys.data_key_rotated"
 
 
 class AuditOutcome(StrEnum):

@@ -37,6 +37,16 @@ class OutboxItem:
     last_error: str | None
 
 
+JITTER = 0.2
+
+
+def backoff_ms(attempts: int) -> int:
+    """The wait before attempt ``attempts + 1``: doubling, capped, jittered."""
+    delay = min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** max(0, attempts - 1))
+    spread = 1 - JITTER + 2 * JITTER * secrets.randbelow(1001) / 1000
+    return int(delay * spread)
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -101,8 +111,9 @@ class Outbox:
         self._set(encounter_id, OutboxState.FAILED, error, 0)
 
     def retry_later(self, encounter_id: str, error: str, attempts: int) -> None:
-        delay = min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** max(0, attempts - 1))
-        self._set(encounter_id, OutboxState.PENDING, error, now_ms() + delay)
+        """Exponential back-off (0.5 s doubling to 60 s) with ±20 % jitter, so that
+        items held back by one outage do not all hit the partner at the same instant."""
+        self._set(encounter_id, OutboxState.PENDING, error, now_ms() + backoff_ms(attempts))
 
     def _set(self, encounter_id: str, state: OutboxState, error: str | None, due_ms: int) -> None:
         with self._database.transaction() as connection:

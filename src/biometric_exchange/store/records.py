@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
 from biometric_exchange.crypto.at_rest import open_template, seal_template
+from biometric_exchange.crypto.keyring import DataKeys
 from biometric_exchange.domain import (
     Encounter,
     LegalStatus,
@@ -61,7 +62,7 @@ def _provenance(row: sqlite3.Row) -> Provenance:
 class RecordStore:
     """Reads and writes person records; templates never leave it unsealed on disk."""
 
-    def __init__(self, database: Database, data_key: bytes) -> None:
+    def __init__(self, database: Database, data_key: bytes | DataKeys) -> None:
         self._database = database
         self._data_key = data_key
 

@@ -1,0 +1,96 @@
+"""SIGTERM: health goes NOT_SERVING, in-flight calls finish, the node exits in time."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from biometric_exchange.agreement.policy import ScopeFacts
+from biometric_exchange.crypto.envelope import read_header, seal
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.server import DRAIN_SECONDS
+from biometric_exchange.node.tls import channel_credentials, channel_options
+from biometric_exchange.serde import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.synthetic import DemoDataset
+from biometric_exchange.v1 import exchange_pb2 as pb
+from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
+from biometric_exchange.workspace import create_pair, start_node_process, wait_serving
+
+pytestmark = pytest.mark.integration
+
+
+def test_sigterm_drains_and_exits_within_the_bound(tmp_path: Path, dataset: DemoDataset) -> None:
+    chile_dir, panama_dir = create_pair(tmp_path)
+    chile, panama = Node.open(chile_dir), Node.open(panama_dir)
+    chile.records.add_watchlist(dataset.watchlists["CHL"])
+    process = start_node_process(chile_dir, tmp_path / "chile.log")
+    wait_serving(chile_dir, process)
+
+    encounter = dataset.encounters["PAN"][0]
+    probes = tuple(
+        ProbeIn(
+            f"p{i}",
+            encounter.template,
+            "PAN-T",
+            encounter.encountered_at,
+            ScopeFacts("CHN", 30, None),
+        )
+        for i in range(32)
+    )
+    body = identify_request_to_bytes(IdentifyQuery("border_security", probes, 3))
+    channel = grpc.secure_channel(
+        chile.config.node.listen,
+        channel_credentials(panama, chile.keys.ca_certificate_pem),
+        options=channel_options(),
+    )
+    stub = pb_grpc.ExchangeStub(channel)
+    outcomes: list[tuple[str, grpc.StatusCode]] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        envelope = seal(
+            panama.envelope_context(), pb.MESSAGE_TYPE_IDENTIFY_REQUEST, body, now_ms=panama.clock()
+        )
+        try:
+            stub.Identify(envelope, timeout=20)
+            code = grpc.StatusCode.OK
+        except grpc.RpcError as exc:
+            code = exc.code()
+        with lock:
+            outcomes.append((read_header(envelope).message_id, code))
+
+    callers = [threading.Thread(target=call) for _ in range(24)]
+    for caller in callers:
+        caller.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    exit_code = process.wait(timeout=DRAIN_SECONDS + 10)
+    elapsed = time.monotonic() - started
+    for caller in callers:
+        caller.join(timeout=30)
+    channel.close()
+
+    assert exit_code == 0
+    assert elapsed < DRAIN_SECONDS + 5
+    assert len(outcomes) == 24
+    codes = {code for _, code in outcomes}
+    assert codes <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}, codes
+    # Every call answered OK was fully handled: it is in Chile's audit log.
+    accepted = {
+        e.message_id
+        for e in chile.audit.entries()
+        if e.event == "identify.received" and e.outcome == "accepted"
+    }
+    ok = {message_id for message_id, code in outcomes if code is grpc.StatusCode.OK}
+    assert ok <= accepted
+    log = (tmp_path / "chile.log").read_text(encoding="utf-8")
+    assert "health NOT_SERVING; draining" in log
+    assert chile.audit.verify() > 0
+    chile.database.close()
+    panama.database.close()
