@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,23 @@ def test_demo_prints_exchange_alerts_on_each_node(tmp_path: Path) -> None:
     assert "PAN: node stopped (exit status 0)" in out
     # Private keys were written owner-only.
     assert (workdir / "node_chile" / "keys" / "signing.key").stat().st_mode & 0o077 == 0
+    # No name, document number or template byte of the run reached a log line.
+    logs = "\n".join(p.read_text(encoding="utf-8") for p in (workdir / "logs").glob("*.log"))
+    assert "serving on" in logs
+    records = [
+        json.loads(line)
+        for path in (workdir / "synthetic_data").glob("watchlist_*.jsonl")
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ] + [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in (workdir / "synthetic_data").glob("encounters_*/*.json")
+    ]
+    assert len(records) == 64
+    for record in records:
+        person = record["person"]
+        for value in (person["given_name"], person["family_name"], person["document_number"]):
+            assert value not in logs
+        assert repr(record["template"]["values"][0]) not in logs
 
 
 def test_demo_refuses_to_delete_a_folder_it_did_not_create(tmp_path: Path) -> None:
