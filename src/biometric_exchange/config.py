@@ -58,11 +58,19 @@ class AlertsSection(_Frozen):
     """A partner's sighting of a person we encountered this recently is a MOVEMENT."""
 
 
+class RecordsSection(_Frozen):
+    unsafe_accept_unmarked_records: bool = False
+    """Enrol records that carry no provenance. Every record this project makes is
+    marked synthetic; turn this on only to import another generator's synthetic
+    data, knowing the node can no longer vouch that all it holds is synthetic."""
+
+
 class NodeConfig(_Frozen):
     node: NodeSection
     matching: MatchingSection = MatchingSection()
     exchange: ExchangeSection = ExchangeSection()
     alerts: AlertsSection = AlertsSection()
+    records: RecordsSection = RecordsSection()
 
 
 def load_config(node_dir: Path) -> NodeConfig:

@@ -135,6 +135,10 @@ class Provenance:
     seed: int | None = None
 
 
+UNMARKED = Provenance(synthetic=False, generator="unmarked")
+"""A record that came without provenance (accepted only by an explicit override)."""
+
+
 @dataclass(frozen=True)
 class Person:
     given_name: str

@@ -1,7 +1,10 @@
 """Encounter and watchlist files (JSON) ↔ domain records, validated.
 
 An encounter file is one JSON object; a watchlist file is JSON Lines, one
-entry per line. Every record must carry ``provenance.synthetic: true``.
+entry per line. Every record should carry ``provenance.synthetic: true``; one
+without provenance reads as *unmarked*, which a node refuses unless its
+configuration sets ``[records] unsafe_accept_unmarked_records = true``, and
+one marked ``synthetic: false`` is refused here, always.
 Validation errors name the field, e.g. ``template.values: expected 128 values``.
 """
 
@@ -24,6 +27,7 @@ from pydantic import (
 from biometric_exchange.domain import (
     TEMPLATE_DIM,
     TEMPLATE_MODEL,
+    UNMARKED,
     Encounter,
     LegalStatus,
     Person,
@@ -127,7 +131,7 @@ class EncounterModel(_Strict):
     encountered_at: dt.datetime
     border_point: ShortText
     template: TemplateModel
-    provenance: ProvenanceModel
+    provenance: ProvenanceModel | None = None
 
     @field_validator("encountered_at")
     @classmethod
@@ -146,14 +150,16 @@ class WatchlistEntryModel(_Strict):
     person: PersonModel
     valid_until: dt.date | None = None
     template: TemplateModel
-    provenance: ProvenanceModel
+    provenance: ProvenanceModel | None = None
 
 
 def _person(model: PersonModel) -> Person:
     return Person(**model.model_dump())
 
 
-def _provenance(model: ProvenanceModel) -> Provenance:
+def _provenance(model: ProvenanceModel | None) -> Provenance:
+    if model is None:
+        return UNMARKED
     return Provenance(**model.model_dump())
 
 
