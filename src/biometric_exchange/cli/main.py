@@ -10,6 +10,7 @@ from biometric_exchange.cli import (
     audit,
     demo,
     details,
+    evaluate,
     keys,
     node,
     records,
@@ -35,3 +36,4 @@ app.add_typer(details.details_app, name="details")
 app.add_typer(details.requests_app, name="requests")
 app.command("enroll")(records.enroll)
 app.command("demo")(demo.demo)
+app.command("evaluate")(evaluate.evaluate)

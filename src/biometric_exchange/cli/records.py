@@ -2,32 +2,99 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from biometric_exchange.cli.common import NodeOption, console, opened_node, reports_errors
+from biometric_exchange.cli.faces import (
+    RequireDetectionOption,
+    describe_location,
+    require_synthetic_image,
+)
+from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL, Encounter
+from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.faces import FaceEncoding, encode_image_details
 from biometric_exchange.node.enrolment import enrol
-from biometric_exchange.recordfiles import read_encounter, read_watchlist
+from biometric_exchange.recordfiles import encounter_from_dict, read_encounter, read_watchlist
 from biometric_exchange.store.outbox import OutboxState
 
 watchlist_app = typer.Typer(help="Manage a node's watchlist.")
 
 RecordFile = Annotated[Path, typer.Argument(help="JSON file", show_default=False)]
+ImageOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--image",
+        help="A synthetic face image (from `bx synth faces draw`): the template is "
+        "encoded from it, replacing any template in the JSON file",
+        show_default=False,
+    ),
+]
+
+_PLACEHOLDER_TEMPLATE = {
+    "model": TEMPLATE_MODEL,
+    "dim": TEMPLATE_DIM,
+    "values": [0.0] * TEMPLATE_DIM,
+}
+
+
+def read_encounter_with_image(
+    file: Path, image: Path, *, require_detection: bool = False
+) -> tuple[Encounter, FaceEncoding, bool]:
+    """The encounter of ``file`` with its template encoded from ``image``.
+
+    The JSON may carry a template or not: any template is replaced (the flag
+    says whether one was). Every other field is validated as
+    ``read_encounter`` does, before the image is encoded; the image must carry
+    the synthetic marker of ``bx synth faces draw``.
+    """
+    try:
+        raw: Any = json.loads(file.read_text(encoding="utf-8"))
+    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            f"{file}: cannot read an encounter file ({exc.__class__.__name__})"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{file}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{file}: expected one JSON object (an encounter)")
+    replaced = "template" in raw
+    encounter = encounter_from_dict({**raw, "template": _PLACEHOLDER_TEMPLATE}, str(file))
+    require_synthetic_image(image)
+    encoding = encode_image_details(image, require_detection=require_detection)
+    return dataclasses.replace(encounter, template=encoding.template), encoding, replaced
 
 
 @reports_errors
 def enroll(
     file: RecordFile,
     node: NodeOption,
+    image: ImageOption = None,
+    require_detection: RequireDetectionOption = False,
     wait: Annotated[
         float, typer.Option(help="Seconds to wait for the running node to process it")
     ] = 15.0,
 ) -> None:
-    """Enrol an encounter (a JSON record with a template); the running node checks and sends it."""
-    encounter = read_encounter(file)
+    """Enrol an encounter (JSON; with --image its template comes from a face image).
+
+    The running node checks it and sends it to the partner.
+    """
+    if image is None:
+        if require_detection:
+            raise InvalidInput("--require-detection: applies only with --image")
+        encounter = read_encounter(file)
+    else:
+        encounter, encoding, replaced = read_encounter_with_image(
+            file, image, require_detection=require_detection
+        )
+        note = " (replacing the file's template)" if replaced else ""
+        console.print(f"template encoded from {image}{note}", markup=False)
+        console.print(describe_location(encoding), markup=False)
     with opened_node(node) as opened:
         enrol(opened, encounter)
         console.print(f"enrolled {encounter.encounter_id} on {opened.config.node.name}")
