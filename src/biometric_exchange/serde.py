@@ -68,8 +68,20 @@ def _ms(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _moment(ms: int) -> dt.datetime:
+LATEST_MS = int(dt.datetime(9999, 12, 31, tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def _moment(ms: int, field_name: str = "time") -> dt.datetime:
+    if not 0 <= ms <= LATEST_MS:
+        raise InvalidInput(f"{field_name}: out of range")
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+
+
+def _check_text(value: str, field_name: str) -> str:
+    """Optional short text from the partner: printable, cut to the reference length."""
+    if not value.isprintable():
+        raise InvalidInput(f"{field_name}: must be printable text")
+    return value[:MAX_REF_LENGTH]
 
 
 def identify_request_to_bytes(query: IdentifyQuery) -> bytes:
@@ -126,12 +138,13 @@ def identify_request_from_bytes(body: bytes) -> IdentifyQuery:
             ProbeIn(
                 probe_ref=ref,
                 template=template_from_proto(probe.template, field_name=f"{field_name}.template"),
-                encounter_point=probe.encounter_point[:MAX_REF_LENGTH],
-                encountered_at=_moment(probe.encountered_at_ms),
+                encounter_point=_check_text(probe.encounter_point, f"{field_name}.encounter_point"),
+                encountered_at=_moment(probe.encountered_at_ms, f"{field_name}.encountered_at_ms"),
                 facts=_facts(probe, field_name),
             )
         )
-    return IdentifyQuery(message.purpose, tuple(probes), message.max_candidates)
+    purpose = _check_ref(message.purpose, "purpose")
+    return IdentifyQuery(purpose, tuple(probes), message.max_candidates)
 
 
 def identify_response_to_bytes(results: dict[str, list[HitOut]]) -> bytes:

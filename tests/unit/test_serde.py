@@ -230,3 +230,26 @@ def test_empty_probe_ref_in_a_response_is_refused() -> None:
     message = pb.IdentifyResponse(results=[pb.ProbeResult(probe_ref="", hit=False)])
     with pytest.raises(InvalidInput, match=r"^results\[0\]\.probe_ref: must be 1 to 64"):
         identify_response_from_bytes(message.SerializeToString())
+
+
+@pytest.mark.parametrize("moment_ms", [10**15, 2**63 - 1, -1])
+def test_probe_times_out_of_range_are_malformed(moment_ms: int) -> None:
+    message = _message()
+    message.probes[0].encountered_at_ms = moment_ms
+    with pytest.raises(InvalidInput, match=r"^probes\[0\]\.encountered_at_ms: out of range$"):
+        identify_request_from_bytes(message.SerializeToString())
+
+
+def test_control_characters_in_the_encounter_point_are_refused() -> None:
+    message = _message()
+    message.probes[0].encounter_point = "\x1b[31mRED\x1b[0m\r\nFAKE LINE"
+    with pytest.raises(InvalidInput, match=r"^probes\[0\]\.encounter_point: must be printable"):
+        identify_request_from_bytes(message.SerializeToString())
+
+
+@pytest.mark.parametrize("purpose", ["", "p" * 65, "border\x00security", "x" * 3_000_000])
+def test_purposes_must_be_short_printable_text(purpose: str) -> None:
+    message = _message()
+    message.purpose = purpose
+    with pytest.raises(InvalidInput, match=r"^purpose: must be 1 to 64 printable characters$"):
+        identify_request_from_bytes(message.SerializeToString())

@@ -55,6 +55,8 @@ class Policy:
     def __init__(self, document: AgreementDocument) -> None:
         self.document = document
         self.terms = document.agreement
+        self.agreement_hash = document.hash
+        """Computed once: every call compares it, and computing it costs a canonical dump."""
 
     def check_in_force(self, today: dt.date) -> None:
         self.document.check_in_force(today)
@@ -62,7 +64,7 @@ class Policy:
     def check_same_agreement(self, agreement_id: str, agreement_hash: str) -> None:
         if agreement_id != self.document.id:
             raise AgreementMismatch(f"agreement id {agreement_id!r} is not {self.document.id!r}")
-        if agreement_hash != self.document.hash:
+        if agreement_hash != self.agreement_hash:
             raise AgreementMismatch("agreement hash differs from ours")
 
     def check_key_not_revoked(self, key_id: str) -> None:

@@ -12,6 +12,7 @@ from biometric_exchange.cli import (
     details,
     evaluate,
     keys,
+    loadtest,
     node,
     records,
     synth,
@@ -37,3 +38,4 @@ app.add_typer(details.requests_app, name="requests")
 app.command("enroll")(records.enroll)
 app.command("demo")(demo.demo)
 app.command("evaluate")(evaluate.evaluate)
+app.command("loadtest")(loadtest.loadtest)

@@ -11,8 +11,8 @@ def answer_ping(node: Node, request: pb.PingRequest) -> pb.PingResponse:
     return pb.PingResponse(
         party=node.country,
         agreement_id=node.agreement.id,
-        agreement_hash=node.agreement.hash,
-        agreement_matches=request.agreement_hash == node.agreement.hash,
+        agreement_hash=node.policy.agreement_hash,
+        agreement_matches=request.agreement_hash == node.policy.agreement_hash,
         server_time_ms=node.clock(),
         software_version=__version__,
     )

@@ -86,7 +86,7 @@ class Node:
         partner = self.partner
         return EnvelopeContext(
             agreement_id=self.agreement.id,
-            agreement_hash=self.agreement.hash,
+            agreement_hash=self.policy.agreement_hash,
             own_party=self.country,
             partner_party=partner.code,
             own_signing_key=self.keys.signing_key,

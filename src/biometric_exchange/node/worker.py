@@ -146,7 +146,9 @@ class ExchangeWorker:
         node = self._node
         response = self._transport.ping(
             pb.PingRequest(
-                sender=node.country, agreement_hash=node.agreement.hash, sent_at_ms=node.clock()
+                sender=node.country,
+                agreement_hash=node.policy.agreement_hash,
+                sent_at_ms=node.clock(),
             ),
             timeout=node.config.exchange.request_timeout_s,
         )
