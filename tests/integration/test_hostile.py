@@ -755,11 +755,17 @@ class Injection:
 
 
 INJECTIONS = [
-    # Accepted: the string is data, stored as given by parameterized SQL. (Control
-    # characters in encounter_point are accepted too and reach alert summaries and
-    # the operator's terminal unfiltered: a reported defect, not asserted here.)
+    # Accepted: the string is data, stored as given by parameterized SQL.
     Injection("probe_ref", SQL, grpc.StatusCode.OK, "", None),
     Injection("encounter_point", SQL, grpc.StatusCode.OK, "", None),
+    # Control characters never reach alert summaries or an operator's terminal.
+    Injection(
+        "encounter_point",
+        CONTROL,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        MALFORMED_REQUEST,
+        "probes[0].encounter_point: must be printable text",
+    ),
     # Refused.
     Injection(
         "probe_ref",
@@ -778,9 +784,9 @@ INJECTIONS = [
     Injection(
         "purpose",
         CONTROL,
-        grpc.StatusCode.PERMISSION_DENIED,
-        REFUSED_BY_AGREEMENT,
-        f"purpose {CONTROL!r} is not allowed by the agreement",
+        grpc.StatusCode.INVALID_ARGUMENT,
+        MALFORMED_REQUEST,
+        "purpose: must be 1 to 64 printable characters",
     ),
     Injection(
         "nationality",

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from threadpoolctl import threadpool_limits
+
 from biometric_exchange.node.details_client import poll_pending
 from biometric_exchange.node.encounter_index import EncounterIndex
 from biometric_exchange.node.runtime import Node
@@ -47,6 +49,10 @@ def surge_interval_s() -> float:
 def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM (or ``stop``); then stop cleanly."""
     stop = stop or threading.Event()
+    # Calls are served concurrently, each with a small search: one BLAS thread per
+    # call keeps the cores busy without oversubscribing them (measured: 13 → 176
+    # single-probe calls/s on 2 cores with a 100k watchlist).
+    threadpool_limits(limits=1, user_api="blas")
     node = Node.open(node_dir)
     watchlist = node.watchlist_index()
     encounters = EncounterIndex(node.records)  # shared: the worker adds, probes search
