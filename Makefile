@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FACE_RECOGNITION := face_recognition==1.3.0
 
-.PHONY: all venv demo test lint typecheck unit protos clean
+.PHONY: all venv demo test lint typecheck unit protos bench clean
 
 all: test
 
@@ -35,6 +35,11 @@ unit: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/match.py --json bench-match.json
+	$(BIN)/python benchmarks/load.py --watchlist 100000 --calls 3000 --holder-blas-threads 1
 
 protos: $(STAMP)
 	$(BIN)/python -m biometric_exchange.protos

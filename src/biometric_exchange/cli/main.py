@@ -8,6 +8,7 @@ from biometric_exchange.cli import (
     agreement,
     alerts,
     audit,
+    bench,
     demo,
     details,
     evaluate,
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(keys.app, name="keys")
+app.add_typer(bench.bench_app, name="bench")
 app.add_typer(agreement.app, name="agreement")
 app.add_typer(node.app, name="node")
 app.add_typer(synth.app, name="synth")
