@@ -105,7 +105,13 @@ class Node:
         return dt.datetime.fromtimestamp(self.clock() / 1000, tz=dt.UTC).date()
 
     def watchlist_index(self) -> WatchlistIndex:
-        return WatchlistIndex(self.records)
+        """The watchlist gallery, kept as a sealed snapshot beside the database."""
+        return WatchlistIndex(
+            self.records, cache_dir=self.database.path.parent, data_key=self.current_data_key
+        )
+
+    def current_data_key(self) -> bytes:
+        return DataKeyring(keys_dir(self.node_dir)).current()[1]
 
     @classmethod
     def open(cls, node_dir: Path, *, clock: Clock = system_clock) -> Node:

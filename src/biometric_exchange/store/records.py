@@ -193,6 +193,17 @@ class RecordStore:
                 provenance=_provenance(row),
             )
 
+    def watchlist_labels(
+        self, *, valid_on: dt.date | None = None
+    ) -> list[tuple[str, WatchlistCategory, bool]]:
+        """(entry id, category, unaccompanied minor) of the entries in force, no template opened."""
+        rows = self._database.connection.execute(
+            "SELECT entry_id, category, unaccompanied_minor FROM watchlist "
+            "WHERE ? IS NULL OR valid_until IS NULL OR valid_until >= ? ORDER BY entry_id",
+            (valid_on.isoformat() if valid_on else None,) * 2,
+        ).fetchall()
+        return [(row[0], WatchlistCategory(row[1]), bool(row[2])) for row in rows]
+
     def watchlist_category(self, entry_id: str) -> WatchlistCategory | None:
         row = self._database.connection.execute(
             "SELECT category FROM watchlist WHERE entry_id = ?", (entry_id,)
