@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TypeVar
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from biometric_exchange.agreement.policy import ScopeFacts
 from biometric_exchange.agreement.terms import ProtectedCategory
@@ -48,6 +49,19 @@ class IdentifyQuery:
     purpose: str
     probes: tuple[ProbeIn, ...]
     max_candidates: int
+
+
+_Message = TypeVar("_Message", bound=Message)
+
+
+def parse_message(message_type: type[_Message], body: bytes, failure: str) -> _Message:
+    """``body`` parsed as ``message_type``, or InvalidInput with ``failure``."""
+    message = message_type()
+    try:
+        message.ParseFromString(body)
+    except DecodeError as exc:
+        raise InvalidInput(failure) from exc
+    return message
 
 
 def template_to_proto(template: Template) -> pb.Template:
@@ -121,11 +135,7 @@ def _facts(probe: pb.Probe, field_name: str) -> ScopeFacts:
 
 
 def identify_request_from_bytes(body: bytes) -> IdentifyQuery:
-    message = pb.IdentifyRequest()
-    try:
-        message.ParseFromString(body)
-    except DecodeError as exc:
-        raise InvalidInput("identify request: not a valid message") from exc
+    message = parse_message(pb.IdentifyRequest, body, "identify request: not a valid message")
     probes = []
     seen: set[str] = set()
     for index, probe in enumerate(message.probes):
@@ -170,11 +180,7 @@ def identify_response_to_bytes(results: dict[str, list[HitOut]]) -> bytes:
 
 
 def identify_response_from_bytes(body: bytes) -> dict[str, list[HitOut]]:
-    message = pb.IdentifyResponse()
-    try:
-        message.ParseFromString(body)
-    except DecodeError as exc:
-        raise InvalidInput("identify response: not a valid message") from exc
+    message = parse_message(pb.IdentifyResponse, body, "identify response: not a valid message")
     results: dict[str, list[HitOut]] = {}
     for index, result in enumerate(message.results):
         field_name = f"results[{index}]"

@@ -11,10 +11,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from google.protobuf.message import DecodeError
-
 from biometric_exchange.agreement.terms import DetailField
 from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.serde import parse_message
 from biometric_exchange.v1 import exchange_pb2 as pb
 
 REQUEST_ID_LENGTH = (8, 64)
@@ -128,11 +127,7 @@ def details_request_to_bytes(query: DetailsQuery) -> bytes:
 
 
 def details_request_from_bytes(body: bytes) -> DetailsQuery:
-    message = pb.DetailsRequest()
-    try:
-        message.ParseFromString(body)
-    except DecodeError as exc:
-        raise InvalidInput("details request: not a valid message") from exc
+    message = parse_message(pb.DetailsRequest, body, "details request: not a valid message")
     return validate_query(
         DetailsQuery(
             request_id=message.request_id,
@@ -161,11 +156,7 @@ def details_response_from_bytes(
     body: bytes, *, keep: Collection[str] | None = None
 ) -> DetailsAnswer:
     """Parse a reply; with ``keep``, fields whose key is not in it are dropped."""
-    message = pb.DetailsResponse()
-    try:
-        message.ParseFromString(body)
-    except DecodeError as exc:
-        raise InvalidInput("details response: not a valid message") from exc
+    message = parse_message(pb.DetailsResponse, body, "details response: not a valid message")
     status = _FROM_PROTO.get(message.status)
     if status is None:
         raise InvalidInput("details response: status: unknown value")

@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from google.protobuf.message import DecodeError
-
 from biometric_exchange.crypto.envelope import TIME_WINDOW_MS
 from biometric_exchange.exceptions import ExchangeError, InvalidInput
 from biometric_exchange.node.inbound import open_request, refuse, seal_reply
 from biometric_exchange.node.outbound import AUDIT_DIGEST, round_trip
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.serde import parse_message
 from biometric_exchange.store.audit import AuditEntry, AuditEvent, AuditOutcome
 from biometric_exchange.v1 import exchange_pb2 as pb
 
@@ -139,12 +138,10 @@ class AuditDigestHandler:
             event=AuditEvent.DIGEST_RECEIVED,
         )
         message_id = opened.header.message_id
-        request = pb.AuditDigestRequest()
         try:
-            try:
-                request.ParseFromString(opened.body)
-            except DecodeError as exc:
-                raise InvalidInput("audit digest: malformed request") from exc
+            request = parse_message(
+                pb.AuditDigestRequest, opened.body, "audit digest: malformed request"
+            )
             _check_window(request.from_ms, request.until_ms)
             records = local_digest(node, from_ms=request.from_ms, until_ms=request.until_ms)
             if len(records) > MAX_RECORDS:
@@ -185,11 +182,7 @@ def request_digest(
     body = pb.AuditDigestRequest(from_ms=from_ms, until_ms=until_ms)
 
     def parse(reply: bytes) -> list[RecordDigest]:
-        response = pb.AuditDigestResponse()
-        try:
-            response.ParseFromString(reply)
-        except DecodeError as exc:
-            raise InvalidInput("audit digest: malformed reply") from exc
+        response = parse_message(pb.AuditDigestResponse, reply, "audit digest: malformed reply")
         return [RecordDigest.from_proto(r) for r in response.records]
 
     return round_trip(

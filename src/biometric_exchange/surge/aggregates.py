@@ -16,12 +16,11 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from google.protobuf.message import DecodeError
-
 from biometric_exchange.exceptions import ExchangeError, InvalidInput
 from biometric_exchange.node.inbound import open_request, refuse, seal_reply
 from biometric_exchange.node.outbound import RoundTrip, round_trip
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.serde import parse_message
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
 from biometric_exchange.v1 import exchange_pb2 as pb
 
@@ -130,12 +129,10 @@ class AggregatesHandler:
             event=AuditEvent.AGGREGATES_RECEIVED,
         )
         message_id = opened.header.message_id
-        request = pb.AggregatesRequest()
         try:
-            try:
-                request.ParseFromString(opened.body)
-            except DecodeError as exc:
-                raise InvalidInput("aggregates: malformed request") from exc
+            request = parse_message(
+                pb.AggregatesRequest, opened.body, "aggregates: malformed request"
+            )
             first_day = parse_day(request.first_day, field_name="first_day")
             last_day = parse_day(request.last_day, field_name="last_day")
             check_range(first_day, last_day)
@@ -171,11 +168,7 @@ def _label(value: str, field_name: str) -> str:
 def parse_response(reply: bytes, first_day: dt.date, last_day: dt.date) -> list[DailyCount]:
     """The partner's counts, checked: days in range, no duplicates, none under the
     threshold the partner declared."""
-    response = pb.AggregatesResponse()
-    try:
-        response.ParseFromString(reply)
-    except DecodeError as exc:
-        raise InvalidInput("aggregates: malformed reply") from exc
+    response = parse_message(pb.AggregatesResponse, reply, "aggregates: malformed reply")
     counts: dict[tuple[dt.date, str, str], DailyCount] = {}
     for item in response.counts:
         day = parse_day(item.day, field_name="day")
