@@ -82,6 +82,10 @@ class Node:
     def partner(self) -> Party:
         return self.agreement.partner_of(self.country)
 
+    def links(self) -> list[Node]:
+        """This node bound to each partner it holds an agreement with (partner order)."""
+        return [self]
+
     def envelope_context(self) -> EnvelopeContext:
         partner = self.partner
         return EnvelopeContext(
