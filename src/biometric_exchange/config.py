@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from biometric_exchange.agreement import Purpose
 from biometric_exchange.exceptions import ConfigError
@@ -16,9 +16,20 @@ from biometric_exchange.validation import describe
 
 CONFIG_FILENAME = "node.toml"
 AGREEMENT_FILENAME = "agreement.toml"
+AGREEMENTS_DIRNAME = "agreements"
+"""Agreements with further partners, one file each, beside ``agreement.toml``."""
 DATABASE_PATH = Path("data") / "node.sqlite3"
 
-HostPort = Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")]
+
+def _port_in_range(value: str) -> str:
+    if not 0 <= int(value.rsplit(":", 1)[1]) <= 65535:
+        raise ValueError("port must be between 0 and 65535")
+    return value
+
+
+HostPort = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$"), AfterValidator(_port_in_range)
+]
 
 
 class _Frozen(BaseModel):
@@ -35,13 +46,6 @@ class NodeSection(_Frozen):
     def _known_country(cls, value: str) -> str:
         return code_for_validator(value)
 
-    @field_validator("listen")
-    @classmethod
-    def _port_in_range(cls, value: str) -> str:
-        if not 0 <= int(value.rsplit(":", 1)[1]) <= 65535:
-            raise ValueError("port must be between 0 and 65535")
-        return value
-
 
 class MatchingSection(_Frozen):
     threshold: Annotated[float, Field(gt=0, le=2)] = DEFAULT_THRESHOLD
@@ -50,7 +54,17 @@ class MatchingSection(_Frozen):
 
 class ExchangeSection(_Frozen):
     purpose: Purpose = Purpose.BORDER_SECURITY
+    partner_purposes: dict[str, Purpose] = {}
+    """The purpose stated to a given partner (by country code), where not ``purpose``."""
     request_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+    @field_validator("partner_purposes")
+    @classmethod
+    def _known_partners(cls, value: dict[str, Purpose]) -> dict[str, Purpose]:
+        return {code_for_validator(code): purpose for code, purpose in value.items()}
+
+    def purpose_for(self, partner: str) -> Purpose:
+        return self.partner_purposes.get(partner, self.purpose)
 
 
 class AlertsSection(_Frozen):
@@ -65,12 +79,19 @@ class RecordsSection(_Frozen):
     data, knowing the node can no longer vouch that all it holds is synthetic."""
 
 
+class MetricsSection(_Frozen):
+    listen: HostPort
+    """Where Prometheus scrapes ``/metrics`` (plain HTTP; keep it on a private address)."""
+
+
 class NodeConfig(_Frozen):
     node: NodeSection
     matching: MatchingSection = MatchingSection()
     exchange: ExchangeSection = ExchangeSection()
     alerts: AlertsSection = AlertsSection()
     records: RecordsSection = RecordsSection()
+    metrics: MetricsSection | None = None
+    """Absent: the node serves no metrics endpoint."""
 
 
 def load_config(node_dir: Path) -> NodeConfig:

@@ -21,7 +21,7 @@ from biometric_exchange.domain import (
     template_from_bytes,
     template_to_bytes,
 )
-from biometric_exchange.exceptions import InvalidInput, InvalidTemplate
+from biometric_exchange.exceptions import AgreementMismatch, InvalidInput, InvalidTemplate
 from biometric_exchange.v1 import exchange_pb2 as pb
 
 MAX_REF_LENGTH = 64
@@ -49,6 +49,9 @@ class IdentifyQuery:
     purpose: str
     probes: tuple[ProbeIn, ...]
     max_candidates: int
+    template_model: str = TEMPLATE_MODEL
+    """The model of every probe's template: the face model's own id, or the id of the
+    agreement's template protection (scheme and epoch) when templates are protected."""
 
 
 _Message = TypeVar("_Message", bound=Message)
@@ -64,14 +67,23 @@ def parse_message(message_type: type[_Message], body: bytes, failure: str) -> _M
     return message
 
 
-def template_to_proto(template: Template) -> pb.Template:
-    return pb.Template(
-        dim=TEMPLATE_DIM, model_id=TEMPLATE_MODEL, values=template_to_bytes(template)
-    )
+def template_to_proto(template: Template, *, model_id: str = TEMPLATE_MODEL) -> pb.Template:
+    return pb.Template(dim=TEMPLATE_DIM, model_id=model_id, values=template_to_bytes(template))
 
 
-def template_from_proto(message: pb.Template, *, field_name: str) -> Template:
-    if message.model_id != TEMPLATE_MODEL:
+PROTECTED_MODEL_PREFIX = "bx-protected/"
+"""Model ids of protected templates: ``bx-protected/<scheme>/epoch-<n>``."""
+
+
+def template_from_proto(
+    message: pb.Template, *, field_name: str, model_id: str = TEMPLATE_MODEL
+) -> Template:
+    if message.model_id != model_id:
+        if any(m.startswith(PROTECTED_MODEL_PREFIX) for m in (message.model_id, model_id)):
+            raise AgreementMismatch(
+                f"{field_name}: template protection differs (expected {model_id!r}, "
+                f"got {message.model_id[:64]!r})"
+            )
         raise InvalidTemplate(f"{field_name}: unsupported template model {message.model_id!r}")
     if message.dim != TEMPLATE_DIM:
         raise InvalidTemplate(f"{field_name}: expected dimension {TEMPLATE_DIM}, got {message.dim}")
@@ -105,7 +117,7 @@ def identify_request_to_bytes(query: IdentifyQuery) -> bytes:
         probes=[
             pb.Probe(
                 probe_ref=probe.probe_ref,
-                template=template_to_proto(probe.template),
+                template=template_to_proto(probe.template, model_id=query.template_model),
                 encounter_point=probe.encounter_point,
                 encountered_at_ms=_ms(probe.encountered_at),
                 nationality=probe.facts.nationality,
@@ -134,7 +146,10 @@ def _facts(probe: pb.Probe, field_name: str) -> ScopeFacts:
     return ScopeFacts(probe.nationality[:8], int(probe.age_years), category)
 
 
-def identify_request_from_bytes(body: bytes) -> IdentifyQuery:
+def identify_request_from_bytes(
+    body: bytes, *, template_model: str = TEMPLATE_MODEL
+) -> IdentifyQuery:
+    """Parse and check a request whose templates must all be of ``template_model``."""
     message = parse_message(pb.IdentifyRequest, body, "identify request: not a valid message")
     probes = []
     seen: set[str] = set()
@@ -147,14 +162,16 @@ def identify_request_from_bytes(body: bytes) -> IdentifyQuery:
         probes.append(
             ProbeIn(
                 probe_ref=ref,
-                template=template_from_proto(probe.template, field_name=f"{field_name}.template"),
+                template=template_from_proto(
+                    probe.template, field_name=f"{field_name}.template", model_id=template_model
+                ),
                 encounter_point=_check_text(probe.encounter_point, f"{field_name}.encounter_point"),
                 encountered_at=_moment(probe.encountered_at_ms, f"{field_name}.encountered_at_ms"),
                 facts=_facts(probe, field_name),
             )
         )
     purpose = _check_ref(message.purpose, "purpose")
-    return IdentifyQuery(purpose, tuple(probes), message.max_candidates)
+    return IdentifyQuery(purpose, tuple(probes), message.max_candidates, template_model)
 
 
 def identify_response_to_bytes(results: dict[str, list[HitOut]]) -> bytes:

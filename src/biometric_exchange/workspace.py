@@ -11,11 +11,19 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
 from biometric_exchange import agreement
-from biometric_exchange.config import AGREEMENT_FILENAME, CONFIG_FILENAME, load_config
+from biometric_exchange.agreement.document import parse as parse_agreement
+from biometric_exchange.agreement.terms import Purpose, TemplateProtectionScheme
+from biometric_exchange.config import (
+    AGREEMENT_FILENAME,
+    AGREEMENTS_DIRNAME,
+    CONFIG_FILENAME,
+    load_config,
+)
 from biometric_exchange.crypto import pki
 from biometric_exchange.crypto.keys import encode_public, init_keys, load_keys
 from biometric_exchange.exceptions import ConfigError
@@ -37,11 +45,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def write_node_config(spec: NodeSpec) -> None:
+def write_node_config(spec: NodeSpec, *, partner_purposes: dict[str, str] | None = None) -> None:
     spec.directory.mkdir(parents=True, exist_ok=True)
-    document = {
+    document: dict[str, Any] = {
         "node": {"name": spec.name, "country": spec.country, "listen": f"127.0.0.1:{spec.port}"}
     }
+    if partner_purposes:
+        document["exchange"] = {"partner_purposes": partner_purposes}
     (spec.directory / CONFIG_FILENAME).write_text(tomli_w.dumps(document), encoding="utf-8")
 
 
@@ -61,8 +71,29 @@ def party_for(node_dir: Path) -> agreement.Party:
     )
 
 
-TERMS_FILE = Path(__file__).resolve().parent / "agreement" / "chile_panama.toml"
+TERMS_DIR = Path(__file__).resolve().parent / "agreement"
+TERMS_FILE = TERMS_DIR / "chile_panama.toml"
 """The Chile-Panama terms shipped with the project (no parties, no keys)."""
+SHIPPED_TERMS = {
+    frozenset({"CHL", "PAN"}): TERMS_FILE,
+    frozenset({"PAN", "MEX"}): TERMS_DIR / "panama_mexico.toml",
+    frozenset({"CHL", "MEX"}): TERMS_DIR / "chile_mexico.toml",
+}
+"""Terms shipped for each pair of the corridor's countries."""
+
+
+def agreement_path(node_dir: Path, partner: str) -> Path:
+    """Where a node keeps its agreement with ``partner``: ``agreement.toml`` for its
+    first partner (or a replacement of that agreement), ``agreements/<PARTNER>.toml``
+    for every further one."""
+    first = node_dir / AGREEMENT_FILENAME
+    if not first.is_file():
+        return first
+    country = load_config(node_dir).node.country
+    current = parse_agreement(first)
+    if country in {p.code for p in current.parties} and current.partner_of(country).code == partner:
+        return first
+    return node_dir / AGREEMENTS_DIRNAME / f"{partner}.toml"
 
 
 def init_agreement(
@@ -71,11 +102,15 @@ def init_agreement(
     *,
     scope: agreement.Scope | None = None,
     terms_file: Path = TERMS_FILE,
+    protection: TemplateProtectionScheme | None = None,
 ) -> agreement.AgreementDocument:
-    """Draft from the terms file, have both parties sign it, install it in both."""
+    """Draft from the terms file (``scope`` and ``protection`` overriding it), have both
+    parties sign it, install it in both."""
     terms = agreement.load_terms(terms_file)
     if scope is not None:
         terms = {**terms, "scope": {**terms.get("scope", {}), "population": scope.value}}
+    if protection is not None:
+        terms = {**terms, "template_protection": {"scheme": protection.value, "epoch": 1}}
     parties = (party_for(first), party_for(second))
     document = agreement.draft(
         parties, today=dt.datetime.now(dt.UTC).date(), terms=terms, source=str(terms_file)
@@ -83,12 +118,54 @@ def init_agreement(
     for node_dir, party in zip((first, second), parties, strict=True):
         document = document.signed_by(party.code, load_keys(node_dir).signing_key)
     text = agreement.dumps(document)
-    for node_dir in (first, second):
-        (node_dir / AGREEMENT_FILENAME).write_text(text, encoding="utf-8")
+    for node_dir, partner in ((first, parties[1].code), (second, parties[0].code)):
+        path = agreement_path(node_dir, partner)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
     return document
 
 
-def create_pair(workdir: Path, *, scope: agreement.Scope | None = None) -> tuple[Path, Path]:
+def rotate_protection(first: Path, second: Path) -> agreement.AgreementDocument:
+    """The agreement between two nodes, one version on, its template protection one
+    epoch on; signed by both and installed in both (restart the nodes to apply it)."""
+    first_country = load_config(first).node.country
+    second_country = load_config(second).node.country
+    current = agreement.load(agreement_path(first, second_country))
+    if current.partner_of(first_country).code != second_country:
+        raise ConfigError(f"{first}: holds no agreement with {second_country}")
+    terms = current.agreement
+    protection = terms.template_protection
+    if protection.scheme is TemplateProtectionScheme.NONE:
+        raise ConfigError(
+            f"agreement {current.id}: template_protection names no scheme; nothing to rotate"
+        )
+    rotated = current.model_copy(
+        update={
+            "agreement": terms.model_copy(
+                update={
+                    "version": terms.version + 1,
+                    "template_protection": protection.model_copy(
+                        update={"epoch": protection.epoch + 1}
+                    ),
+                }
+            ),
+            "signatures": {},
+        }
+    )
+    for node_dir, code in ((first, first_country), (second, second_country)):
+        rotated = rotated.signed_by(code, load_keys(node_dir).signing_key)
+    text = agreement.dumps(rotated)
+    agreement_path(first, second_country).write_text(text, encoding="utf-8")
+    agreement_path(second, first_country).write_text(text, encoding="utf-8")
+    return rotated
+
+
+def create_pair(
+    workdir: Path,
+    *,
+    scope: agreement.Scope | None = None,
+    protection: TemplateProtectionScheme | None = None,
+) -> tuple[Path, Path]:
     """Fresh Chile and Panama node folders on free loopback ports, keyed and agreed."""
     specs = (
         NodeSpec(workdir / "node_chile", "node_chile", "CHL", free_port()),
@@ -97,8 +174,51 @@ def create_pair(workdir: Path, *, scope: agreement.Scope | None = None) -> tuple
     for spec in specs:
         write_node_config(spec)
         init_keys(spec.directory, spec.name, spec.country)
-    init_agreement(specs[0].directory, specs[1].directory, scope=scope)
+    init_agreement(specs[0].directory, specs[1].directory, scope=scope, protection=protection)
     return specs[0].directory, specs[1].directory
+
+
+CORRIDOR = (("node_chile", "CHL"), ("node_panama", "PAN"), ("node_mexico", "MEX"))
+"""The corridor's nodes, south to north."""
+
+
+def create_federation(
+    workdir: Path, members: tuple[tuple[str, str], ...] = CORRIDOR
+) -> dict[str, Path]:
+    """Node folders for ``members`` (name, country) on free loopback ports, keyed, with a
+    signed agreement between every pair under that pair's shipped terms."""
+    countries = [country for _, country in members]
+    terms: dict[frozenset[str], Path] = {}
+    for index, first in enumerate(countries):
+        for second in countries[index + 1 :]:
+            pair = frozenset({first, second})
+            if pair not in SHIPPED_TERMS:
+                raise ConfigError(f"no shipped terms for {first}-{second}")
+            terms[pair] = SHIPPED_TERMS[pair]
+    folders: dict[str, Path] = {}
+    for name, country in members:
+        spec = NodeSpec(workdir / name, name, country, free_port())
+        purposes = {
+            partner: purpose_allowed(file)
+            for pair, file in terms.items()
+            if country in pair
+            for partner in pair - {country}
+            if purpose_allowed(file) != Purpose.BORDER_SECURITY.value
+        }
+        write_node_config(spec, partner_purposes=purposes)
+        init_keys(spec.directory, spec.name, spec.country)
+        folders[country] = spec.directory
+    for pair, file in terms.items():
+        first, second = sorted(pair, key=countries.index)
+        init_agreement(folders[first], folders[second], terms_file=file)
+    return folders
+
+
+def purpose_allowed(terms_file: Path) -> str:
+    """The node's default purpose when the terms allow it, else their first purpose."""
+    purposes = agreement.load_terms(terms_file)["purposes"]
+    default = Purpose.BORDER_SECURITY.value
+    return default if default in purposes else str(purposes[0])
 
 
 def start_node_process(node_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -38,6 +39,23 @@ class RunningPair:
         return pb_grpc.ExchangeStub(channel)
 
 
+@contextmanager
+def running_nodes(
+    folders: Mapping[str, Path], logs: Path
+) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    """``bx node run`` for each folder (logs in ``logs``), all serving; stopped after."""
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for key, folder in folders.items():
+            processes[key] = start_node_process(folder, logs / f"{folder.name}.log")
+        for key, folder in folders.items():
+            wait_serving(folder, processes[key], timeout=60)
+        yield processes
+    finally:
+        for process in processes.values():
+            stop_process(process)
+
+
 @pytest.fixture(scope="module")
 def running_pair(
     tmp_path_factory: pytest.TempPathFactory, dataset: DemoDataset
@@ -47,16 +65,10 @@ def running_pair(
     chile, panama = Node.open(chile_dir), Node.open(panama_dir)
     chile.records.add_watchlist(dataset.watchlists["CHL"])
     panama.records.add_watchlist(dataset.watchlists["PAN"])
-    processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for name, path in (("CHL", chile_dir), ("PAN", panama_dir)):
-            processes[name] = start_node_process(path, workdir / "logs" / f"{path.name}.log")
-        for name, path in (("CHL", chile_dir), ("PAN", panama_dir)):
-            wait_serving(path, processes[name], timeout=60)
-        yield RunningPair(chile, panama, processes, workdir / "logs")
+        with running_nodes({"CHL": chile_dir, "PAN": panama_dir}, workdir / "logs") as processes:
+            yield RunningPair(chile, panama, processes, workdir / "logs")
     finally:
-        for process in processes.values():
-            stop_process(process)
         chile.database.close()
         panama.database.close()
 

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from biometric_exchange.store.outbox import (
     BASE_BACKOFF_MS,
     MAX_BACKOFF_MS,
     Outbox,
+    OutboxItem,
     OutboxState,
     now_ms,
 )
@@ -132,7 +133,13 @@ def insert_encounters(database: Database, records: RecordStore, *ids: str) -> No
 def enqueue(database: Database, records: RecordStore, encounter_id: str) -> str:
     with database.transaction() as connection:
         records.insert_encounter(connection, make_encounter(encounter_id))
-        return Outbox.enqueue(connection, encounter_id)
+        return Outbox.enqueue(connection, encounter_id, ["CHL"])["CHL"]
+
+
+def item_of(outbox: Outbox, encounter_id: str) -> OutboxItem:
+    item = outbox.get(encounter_id)
+    assert item is not None
+    return item
 
 
 # --- templates at rest -----------------------------------------------------------------
@@ -410,7 +417,7 @@ def test_enqueue_needs_an_enrolled_encounter(database: Database) -> None:
         pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"),
         database.transaction() as connection,
     ):
-        Outbox.enqueue(connection, "ENC-NOT-ENROLLED")
+        Outbox.enqueue(connection, "ENC-NOT-ENROLLED", ["CHL"])
     assert Outbox(database).get("ENC-NOT-ENROLLED") is None
 
 
@@ -425,7 +432,7 @@ def test_retry_later_backs_off_and_counts(database: Database, records: RecordSto
     outbox = Outbox(database)
     enqueue(database, records, "ENC-1")
     before = now_ms()
-    outbox.retry_later("ENC-1", "partner unavailable", attempts=1)
+    outbox.retry_later(item_of(outbox, "ENC-1"), "partner unavailable")
     after = now_ms()
     item = outbox.get("ENC-1")
     assert item is not None
@@ -450,15 +457,15 @@ def test_retry_back_off_doubles_and_is_capped(
     enqueue(database, records, "ENC-1")
     monkeypatch.setattr(outbox_module, "now_ms", lambda: 1_000_000)
     delays = []
-    for attempts in (1, 2, 3, 20):
-        outbox.retry_later("ENC-1", "down", attempts=attempts)
+    for _ in range(8):
+        outbox.retry_later(item_of(outbox, "ENC-1"), "down")
         delays.append(next_attempt_ms(database, "ENC-1") - 1_000_000)
-    nominal = [BASE_BACKOFF_MS, 2 * BASE_BACKOFF_MS, 4 * BASE_BACKOFF_MS, MAX_BACKOFF_MS]
+    nominal = [BASE_BACKOFF_MS * 2**n for n in range(7)] + [MAX_BACKOFF_MS]
     jitter = outbox_module.JITTER
     for delay, expected in zip(delays, nominal, strict=True):
         assert (1 - jitter) * expected <= delay <= (1 + jitter) * expected
     item = outbox.get("ENC-1")
-    assert item is not None and item.attempts == 4
+    assert item is not None and item.attempts == 8
     # Once its time has come, the item is due again.
     monkeypatch.setattr(
         outbox_module, "now_ms", lambda: 1_000_000 + int((1 + jitter) * MAX_BACKOFF_MS)
@@ -489,8 +496,8 @@ def test_finished_items_are_no_longer_due(
 ) -> None:
     outbox = Outbox(database)
     enqueue(database, records, "ENC-1")
-    outbox.retry_later("ENC-1", "down", attempts=1)
-    getattr(outbox, method)("ENC-1", *args)
+    outbox.retry_later(item_of(outbox, "ENC-1"), "down")
+    getattr(outbox, method)(item_of(outbox, "ENC-1"), *args)
     item = outbox.get("ENC-1")
     assert item is not None
     assert (item.state, item.attempts, item.last_error) == (state, 2, error)
@@ -566,7 +573,7 @@ def test_enrol_twice_keeps_the_first_record_and_its_single_outbox_item(
     nodes: dict[str, Node],
 ) -> None:
     pan = nodes["PAN"]
-    probe_ref = enrol(pan, make_encounter("ENC-1", seed=1))
+    (probe_ref,) = enrol(pan, make_encounter("ENC-1", seed=1)).values()
     with pytest.raises(InvalidInput, match="'ENC-1' is already enrolled"):
         enrol(pan, make_encounter("ENC-1", seed=2))
     assert pan.records.count_encounters() == 1
@@ -583,7 +590,9 @@ def test_enrol_failing_after_the_insert_leaves_nothing_behind(
 ) -> None:
     pan = nodes["PAN"]
 
-    def failing_enqueue(connection: sqlite3.Connection, encounter_id: str) -> str:
+    def failing_enqueue(
+        connection: sqlite3.Connection, encounter_id: str, partners: Sequence[str]
+    ) -> dict[str, str]:
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(Outbox, "enqueue", staticmethod(failing_enqueue))

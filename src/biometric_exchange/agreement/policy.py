@@ -18,6 +18,7 @@ from biometric_exchange.agreement.terms import (
     ProtectedCategory,
     Purpose,
     Scope,
+    TemplateProtectionTerms,
 )
 from biometric_exchange.domain import LegalStatus, Person
 from biometric_exchange.exceptions import AgreementMismatch, AgreementRefusal, UnknownNationality
@@ -60,6 +61,11 @@ class Policy:
 
     def check_in_force(self, today: dt.date) -> None:
         self.document.check_in_force(today)
+
+    @property
+    def template_protection(self) -> TemplateProtectionTerms:
+        """The scheme and epoch templates are protected with ("none" by default)."""
+        return self.terms.template_protection
 
     def check_same_agreement(self, agreement_id: str, agreement_hash: str) -> None:
         if agreement_id != self.document.id:

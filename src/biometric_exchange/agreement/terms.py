@@ -119,6 +119,21 @@ class RetentionTerms(_Frozen):
     """Prüm keeps logs two years."""
 
 
+class TemplateProtectionScheme(StrEnum):
+    """How templates are protected across the border (ISO/IEC 24745; docs/protection.md)."""
+
+    NONE = "none"
+    ROTATION = "rotation"
+    BIOHASH = "biohash"
+    IOM = "iom"
+
+
+class TemplateProtectionTerms(_Frozen):
+    scheme: TemplateProtectionScheme = TemplateProtectionScheme.NONE
+    epoch: Annotated[int, Field(ge=1)] = 1
+    """Raised by one to renew every protected template (the key derives from it)."""
+
+
 class Terms(_Frozen):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-]{3,64}$")]
     version: Annotated[int, Field(ge=1)]
@@ -132,6 +147,11 @@ class Terms(_Frozen):
     protection: ProtectionTerms = ProtectionTerms()
     quotas: QuotaTerms = QuotaTerms()
     retention: RetentionTerms = RetentionTerms()
+    template_protection: Annotated[
+        TemplateProtectionTerms, Field(exclude_if=lambda term: term == TemplateProtectionTerms())
+    ] = TemplateProtectionTerms()
+    """Left out of the canonical form while it is the default, so agreements signed
+    before this term existed keep their hash and signatures."""
     revoked_keys: tuple[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")], ...] = ()
     """Key ids (hex SHA-256 of a raw public key) or CA fingerprints no longer valid."""
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from biometric_exchange.agreement import AgreementDocument, Scope, draft, dumps, load, load_terms
 from biometric_exchange.agreement.document import parse
+from biometric_exchange.agreement.terms import TemplateProtectionScheme
 from biometric_exchange.cli.common import (
     NodeDir,
     NodeOption,
@@ -20,10 +21,16 @@ from biometric_exchange.cli.common import (
     opened_node,
     reports_errors,
 )
-from biometric_exchange.config import AGREEMENT_FILENAME, load_config
+from biometric_exchange.config import load_config
 from biometric_exchange.crypto.keys import encode_public, load_keys
-from biometric_exchange.exceptions import AgreementMismatch, ConfigError
-from biometric_exchange.workspace import TERMS_FILE, init_agreement, party_for
+from biometric_exchange.exceptions import AgreementMismatch, ConfigError, ExchangeError
+from biometric_exchange.workspace import (
+    TERMS_FILE,
+    agreement_path,
+    init_agreement,
+    party_for,
+    rotate_protection,
+)
 
 app = typer.Typer(help="Draft, sign, verify, install and show the bilateral agreement.")
 
@@ -42,11 +49,35 @@ def init(
     second: NodeDir,
     scope: Annotated[Scope | None, typer.Option(help="Override the terms' scope")] = None,
     terms: TermsOption = TERMS_FILE,
+    protection: Annotated[
+        TemplateProtectionScheme | None,
+        typer.Option(help="Protect exchanged templates with this scheme (epoch 1)"),
+    ] = None,
 ) -> None:
     """Draft from the terms, sign with both nodes' keys, install in both: one-step setup."""
-    document = init_agreement(first, second, scope=scope, terms_file=terms)
+    document = init_agreement(first, second, scope=scope, terms_file=terms, protection=protection)
     console.print(f"agreement {document.id} signed by both parties; hash {document.hash}")
-    console.print(f"installed as {first}/{AGREEMENT_FILENAME} and {second}/{AGREEMENT_FILENAME}")
+    codes = [party.code for party in document.parties]
+    console.print(
+        f"installed as {agreement_path(first, codes[1])} and {agreement_path(second, codes[0])}"
+    )
+
+
+@app.command("rotate-protection")
+@reports_errors
+def rotate_protection_command(first: NodeDir, second: NodeDir) -> None:
+    """Move both nodes to the next template-protection epoch: a new agreement version,
+    signed by both and installed in both. Restart both nodes to apply it."""
+    document = rotate_protection(first, second)
+    protection = document.agreement.template_protection
+    console.print(
+        f"agreement {document.id} v{document.agreement.version}: template protection "
+        f"{protection.scheme.value} now in epoch {protection.epoch}; hash {document.hash}"
+    )
+    console.print(
+        "restart both nodes; probes protected under the old epoch no longer match, "
+        "and a partner still on it is refused (FAILED_PRECONDITION)"
+    )
 
 
 @app.command("draft")
@@ -114,22 +145,34 @@ def verify(
 @app.command("install")
 @reports_errors
 def install(file: AgreementFile, node: NodeOption) -> None:
-    """Install a signed agreement as the node's agreement.toml, after verifying it."""
+    """Install a signed agreement after verifying it: as agreement.toml for the node's
+    first partner, as agreements/<PARTNER>.toml for each further one."""
     document = load(file)
     country = load_config(node).node.country
-    document.party(country)
-    shutil.copyfile(file, node / AGREEMENT_FILENAME)
-    with opened_node(node):  # checks the node's keys against the pins
-        pass
-    console.print(f"installed agreement {document.id} on {node}")
+    partner = document.partner_of(country).code
+    target = agreement_path(node, partner)
+    previous = target.read_bytes() if target.is_file() else None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(file, target)
+    try:
+        with opened_node(node):  # checks the node's keys against the pins
+            pass
+    except ExchangeError:
+        if previous is None:
+            target.unlink()
+        else:
+            target.write_bytes(previous)
+        raise
+    console.print(f"installed agreement {document.id} with {partner} on {node} as {target}")
 
 
 @app.command("show")
 @reports_errors
 def show(node_dir: NodeDir) -> None:
-    """The terms of the agreement a node holds, as a table."""
+    """The terms of each agreement a node holds, as tables."""
     with opened_node(node_dir) as node:
-        console.print(terms_table(node.agreement))
+        for link in node.links():
+            console.print(terms_table(link.agreement))
 
 
 def terms_table(document: AgreementDocument) -> Table:

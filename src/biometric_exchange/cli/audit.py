@@ -10,9 +10,17 @@ import grpc
 import typer
 from rich.table import Table
 
-from biometric_exchange.cli.common import NodeOption, console, opened_node, reports_errors
+from biometric_exchange.cli.common import (
+    NodeOption,
+    PartnerOption,
+    console,
+    opened_node,
+    partner_links,
+    reports_errors,
+)
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.node.audit_digest import RecordDigest, reconcile_with_partner
+from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.status import error_from_status
 from biometric_exchange.node.tls import channel_credentials, channel_options
 from biometric_exchange.store.audit import write_jsonl
@@ -116,42 +124,47 @@ def reconcile_command(
     hours: Annotated[
         float, typer.Option(min=0.01, max=MAX_RECONCILE_HOURS, help="Period ending now")
     ] = 24,
+    partner: PartnerOption = None,
 ) -> None:
-    """Compare our log of exchanges with the partner's; exit 1 when one side lacks entries."""
+    """Compare our log of exchanges with each partner's; exit 1 when a side lacks entries."""
+    consistent = True
     with opened_node(node) as opened:
         until_ms = opened.clock()
         from_ms = until_ms - int(hours * 3600 * 1000)
-        partner = opened.partner
-        channel = grpc.secure_channel(
-            partner.endpoint,
-            channel_credentials(opened, partner.ca_certificate.encode()),
-            options=channel_options(),
-        )
-        try:
-            call = _DigestCall(
-                pb_grpc.ExchangeStub(channel), opened.config.exchange.request_timeout_s
-            )
-            result = reconcile_with_partner(opened, call, from_ms=from_ms, until_ms=until_ms)
-        finally:
-            channel.close()
+        for link in partner_links(opened, partner):
+            consistent &= _reconcile_link(link, from_ms, until_ms, hours)
+    if not consistent:
+        raise typer.Exit(1)
+
+
+def _reconcile_link(link: Node, from_ms: int, until_ms: int, hours: float) -> bool:
+    partner = link.partner
+    channel = grpc.secure_channel(
+        partner.endpoint,
+        channel_credentials(link, partner.ca_certificate.encode()),
+        options=channel_options(),
+    )
+    try:
+        call = _DigestCall(pb_grpc.ExchangeStub(channel), link.config.exchange.request_timeout_s)
+        result = reconcile_with_partner(link, call, from_ms=from_ms, until_ms=until_ms)
+    finally:
+        channel.close()
+    console.print(
+        f"{result.matched} exchanges with {partner.code} recorded on both sides "
+        f"in the last {hours:g} h"
+    )
+    if result.only_ours:
+        console.print(_records_table(f"Recorded here, not by {partner.code}", result.only_ours))
+    if result.only_theirs:
+        console.print(_records_table(f"Recorded by {partner.code}, not here", result.only_theirs))
+    for ours, theirs in result.outcome_differs:
         console.print(
-            f"{result.matched} exchanges with {partner.code} recorded on both sides "
-            f"in the last {hours:g} h"
+            f"{ours.message_id}: {ours.event} {ours.outcome} here, "
+            f"{theirs.event} {theirs.outcome} there"
         )
-        if result.only_ours:
-            console.print(_records_table(f"Recorded here, not by {partner.code}", result.only_ours))
-        if result.only_theirs:
-            console.print(
-                _records_table(f"Recorded by {partner.code}, not here", result.only_theirs)
-            )
-        for ours, theirs in result.outcome_differs:
-            console.print(
-                f"{ours.message_id}: {ours.event} {ours.outcome} here, "
-                f"{theirs.event} {theirs.outcome} there"
-            )
-        if not result.consistent:
-            raise typer.Exit(1)
-        console.print("audit logs agree")
+    if result.consistent:
+        console.print(f"audit logs agree with {partner.code}")
+    return result.consistent
 
 
 def _parse_now(text: str | None) -> dt.datetime | None:

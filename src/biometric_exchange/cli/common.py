@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -12,6 +11,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from biometric_exchange import logs
 from biometric_exchange.exceptions import ExchangeError, InvalidInput
 from biometric_exchange.node.runtime import Node
 
@@ -31,6 +31,29 @@ NodeOption = Annotated[
     Path,
     typer.Option("--node", "-n", help="The node's folder, e.g. node_panama", show_default=False),
 ]
+
+PartnerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--partner",
+        help="A partner's country code (default: every partner, or the one a reference names)",
+        show_default=False,
+    ),
+]
+
+
+def partner_links(node: Node, partner: str | None) -> list[Node]:
+    """The node bound to ``partner``, or to each of its partners when none is named."""
+    if partner is None:
+        return node.links()
+    code = partner.strip().upper()
+    if code not in node.partner_codes:
+        raise InvalidInput(
+            f"--partner: {partner!r} is not a partner of this node "
+            f"(partners: {', '.join(node.partner_codes)})"
+        )
+    return [node.link(code)]
+
 
 OperatorOption = Annotated[
     str | None,
@@ -76,11 +99,9 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
-def configure_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def configure_logging(verbose: bool = False, json_format: bool = False) -> None:
+    """Text lines, or one JSON object per line (see ``biometric_exchange.logs``)."""
+    logs.configure_logging(verbose, json_format)
 
 
 @contextmanager

@@ -15,15 +15,18 @@ from rich.table import Table
 from biometric_exchange.cli.common import (
     NodeOption,
     OperatorOption,
+    PartnerOption,
     console,
     fail,
     opened_node,
     operator_id,
+    partner_links,
     reports_errors,
 )
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.node.details import approve, deny
 from biometric_exchange.node.details_client import request_details
+from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.transport import GrpcPeerTransport
 from biometric_exchange.serde_details import RequestStatus
 from biometric_exchange.store.details import ReceivedRequests, SentRequest, SentRequests
@@ -73,14 +76,16 @@ def request(
         typer.Option("--field", help="A field to ask for (repeat), e.g. names, birth_date"),
     ] = None,
     operator: OperatorOption = None,
+    partner: PartnerOption = None,
 ) -> None:
-    """Ask the partner for the details of a hit the agreement allows for a purpose."""
+    """Ask the partner that reported a hit for the details its agreement allows for a purpose."""
     officer = operator_id(operator)
     with opened_node(node) as opened:
-        transport = GrpcPeerTransport(opened)
+        link = _link_for_reference(opened, reference, partner)
+        transport = GrpcPeerTransport(link)
         try:
             sent = request_details(
-                opened,
+                link,
                 transport,
                 hit_reference=reference,
                 purpose=purpose,
@@ -95,6 +100,15 @@ def request(
         console.print(
             f"request {sent.request_id} {_outcome(sent, dt.datetime.now(dt.UTC))}", markup=False
         )
+
+
+def _link_for_reference(node: Node, reference: str, partner: str | None) -> Node:
+    """The partner that issued ``reference`` (named, or found among received hits)."""
+    links = partner_links(node, partner)
+    for link in links:
+        if reference in link.alerts.received_references(link.partner.code):
+            return link
+    return links[0]  # request_details refuses it locally, naming the partner
 
 
 @details_app.command("list")

@@ -56,6 +56,15 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    protection: Annotated[
+        str | None,
+        typer.Option(
+            help="Measure template protection instead (rotation, biohash, iom, "
+            "comma-separated, or all): accuracy, unlinkability, renewability, pre-image "
+            "attack; writes protection.json",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Measure verification and identification accuracy on seeded synthetic templates."""
     # Deferred: numpy/scipy/matplotlib would slow every other bx command's start.
@@ -63,6 +72,13 @@ def evaluate(
     from biometric_exchange.evaluation.report import print_summary, write_report  # noqa: PLC0415
 
     effects = tuple(parse_effect(text) for text in effect or ())
+    if protection is not None:
+        from biometric_exchange.evaluation.protection import evaluate_protection  # noqa: PLC0415
+
+        console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
+        model = TemplateModel(effects=effects)
+        evaluate_protection(protection, out, seed=seed, quick=quick, model=model, console=console)
+        return
     config = EvaluationConfig(
         seed=seed, sizes=parse_sizes(sizes), template_model=TemplateModel(effects=effects)
     )

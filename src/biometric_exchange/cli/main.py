@@ -14,8 +14,10 @@ from biometric_exchange.cli import (
     evaluate,
     keys,
     loadtest,
+    nist,
     node,
     records,
+    status,
     synth,
 )
 
@@ -37,7 +39,10 @@ app.add_typer(audit.audit_app, name="audit")
 app.add_typer(audit.retention_app, name="retention")
 app.add_typer(details.details_app, name="details")
 app.add_typer(details.requests_app, name="requests")
+app.add_typer(nist.export_app, name="export")
+app.add_typer(nist.import_app, name="import")
 app.command("enroll")(records.enroll)
+app.command("status")(status.status)
 app.command("demo")(demo.demo)
 app.command("evaluate")(evaluate.evaluate)
 app.command("loadtest")(loadtest.loadtest)

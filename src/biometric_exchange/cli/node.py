@@ -14,6 +14,7 @@ from biometric_exchange.cli.common import (
     opened_node,
     reports_errors,
 )
+from biometric_exchange.logs import LOG_FORMAT_ENV, LogFormat
 from biometric_exchange.node.probe import health_status, reflected_services
 
 app = typer.Typer(help="Run and probe a node.")
@@ -24,11 +25,19 @@ app = typer.Typer(help="Run and probe a node.")
 def run(
     node_dir: NodeDir,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar=LOG_FORMAT_ENV,
+            help="text, or json: one JSON object per line",
+        ),
+    ] = LogFormat.TEXT,
 ) -> None:
     """Serve the node in the foreground until Ctrl-C."""
     from biometric_exchange.node.process import run_node  # noqa: PLC0415
 
-    configure_logging(verbose)
+    configure_logging(verbose, json_format=log_format is LogFormat.JSON)
     run_node(node_dir)
 
 

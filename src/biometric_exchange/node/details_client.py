@@ -122,8 +122,9 @@ def reask_interval(age: dt.timedelta) -> dt.timedelta:
 
 
 def poll_pending(node: Node, transport: PeerTransport, *, due_only: bool = True) -> int:
-    """Ask again for each pending request whose re-ask interval has passed
-    (every pending one when not ``due_only``); return how many were asked."""
+    """Ask ``node``'s partner again about each pending request sent to it whose
+    re-ask interval has passed (every pending one when not ``due_only``); return
+    how many were asked."""
     try:
         node.policy.check_in_force(node.today())
     except ExchangeError:
@@ -131,6 +132,8 @@ def poll_pending(node: Node, transport: PeerTransport, *, due_only: bool = True)
     now = dt.datetime.fromtimestamp(node.clock() / 1000, tz=dt.UTC)
     asked = 0
     for sent in SentRequests(node.database).list(status=RequestStatus.PENDING):
+        if sent.partner != node.partner.code:
+            continue
         last = sent.updated_at or sent.sent_at
         if due_only and now - last < reask_interval(now - sent.sent_at):
             continue

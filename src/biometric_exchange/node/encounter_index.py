@@ -45,6 +45,11 @@ class EncounterIndex:
             self._gallery.add([encounter.encounter_id], encounter.template[None, :])
             self._encounters[encounter.encounter_id] = encounter
 
+    def since(self, start: int) -> list[Encounter]:
+        """The encounters added after the first ``start`` (in the order they were added)."""
+        with self._lock:
+            return list(self._encounters.values())[start:]
+
     def search(self, template: Template, *, threshold: float, k: int = 5) -> list[EncounterMatch]:
         """Our encounters strictly below ``threshold``, best first."""
         with self._lock:

@@ -32,15 +32,16 @@ def check_provenance(node: Node, provenance: Provenance, record_id: str) -> None
     raise InvalidInput("provenance.synthetic: this system enrols synthetic records only")
 
 
-def enrol(node: Node, encounter: Encounter) -> str:
-    """Store the encounter (template sealed) and queue its checks; return the probe ref.
+def enrol(node: Node, encounter: Encounter) -> dict[str, str]:
+    """Store the encounter (template sealed) and queue its checks and exchange with
+    every partner; return the probe ref per partner.
 
-    Either both are stored or neither: a failure leaves the database as it was.
+    Either all are stored or none: a failure leaves the database as it was.
     """
     check_provenance(node, encounter.provenance, encounter.encounter_id)
     with node.database.transaction() as connection:
         node.records.insert_encounter(connection, encounter)
-        return Outbox.enqueue(connection, encounter.encounter_id)
+        return Outbox.enqueue(connection, encounter.encounter_id, node.partner_codes)
 
 
 def add_watchlist(node: Node, entries: Sequence[WatchlistEntry]) -> int:

@@ -15,11 +15,17 @@ from biometric_exchange.alerts.rules import (
     RuleContext,
     subject_encountered_by_partner,
 )
+from biometric_exchange.domain import TEMPLATE_MODEL, Template
 from biometric_exchange.exceptions import AgreementRefusal, ExchangeError
-from biometric_exchange.node.encounter_index import EncounterIndex
+from biometric_exchange.node.encounter_index import EncounterIndex, EncounterMatch
 from biometric_exchange.node.inbound import open_request, refuse, seal_reply
+from biometric_exchange.node.protection import (
+    ProtectedEncounters,
+    ProtectedWatchlist,
+    link_protection,
+)
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.watchlist_index import WatchlistIndex
+from biometric_exchange.node.watchlist_index import WatchlistIndex, WatchlistMatch
 from biometric_exchange.serde import (
     HitOut,
     IdentifyQuery,
@@ -33,12 +39,32 @@ from biometric_exchange.v1 import exchange_pb2 as pb
 
 
 class IdentifyHandler:
+    """Serves one partner, under our agreement with them (``node`` is bound to it)."""
+
     def __init__(
         self, node: Node, watchlist: WatchlistIndex, encounters: EncounterIndex | None = None
     ) -> None:
         self._node = node
         self._watchlist = watchlist
         self._encounters = encounters if encounters is not None else EncounterIndex(node.records)
+        self._protection = link_protection(node)
+        self._protected: tuple[ProtectedWatchlist, ProtectedEncounters] | None = None
+        if self._protection is not None:
+            self._protected = (
+                ProtectedWatchlist(watchlist, self._protection),
+                ProtectedEncounters(self._encounters, self._protection),
+            )
+
+    @property
+    def template_model(self) -> str:
+        return TEMPLATE_MODEL if self._protection is None else self._protection.model_id
+
+    @property
+    def threshold(self) -> float:
+        """Our matching threshold, or the protection scheme's under a protected agreement."""
+        if self._protection is None:
+            return self._node.config.matching.threshold
+        return self._protection.scheme.threshold
 
     def handle(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
         node = self._node
@@ -51,7 +77,7 @@ class IdentifyHandler:
         )
         message_id = opened.header.message_id
         try:
-            query = identify_request_from_bytes(opened.body)
+            query = identify_request_from_bytes(opened.body, template_model=self.template_model)
             self._enforce(query)
         except ExchangeError as exc:
             refuse(node, AuditEvent.IDENTIFY_RECEIVED, message_id, exc)
@@ -98,13 +124,11 @@ class IdentifyHandler:
         """A probe matching one of our recent encounters: the person moved on."""
         node = self._node
         window = dt.timedelta(days=node.config.alerts.movement_days)
-        context = RuleContext(node.agreement.id, query.purpose, node.config.matching.threshold)
+        context = RuleContext(node.agreement.id, query.purpose, self.threshold)
         for probe in query.probes:
             if not node.policy.person_rules_apply(probe.facts.nationality):
                 continue
-            for match in self._encounters.search(
-                probe.template, threshold=node.config.matching.threshold
-            ):
+            for match in self._encounter_matches(probe.template):
                 if abs(probe.encountered_at - match.encounter.encountered_at) > window:
                     continue
                 node.alerts.raise_alert(
@@ -117,17 +141,29 @@ class IdentifyHandler:
                     )
                 )
 
+    def _encounter_matches(self, template: Template) -> list[EncounterMatch]:
+        if self._protected is not None:
+            return self._protected[1].search(template)
+        return self._encounters.search(template, threshold=self.threshold)
+
+    def _watchlist_matches(
+        self, templates: list[Template], max_candidates: int
+    ) -> list[list[WatchlistMatch]]:
+        if self._protected is not None:
+            return self._protected[0].search(templates, max_candidates=max_candidates)
+        return self._watchlist.search(
+            templates, threshold=self.threshold, max_candidates=max_candidates
+        )
+
     def _match(self, query: IdentifyQuery) -> dict[str, list[HitOut]]:
         node = self._node
         partner = node.partner.code
-        context = RuleContext(node.agreement.id, query.purpose, node.config.matching.threshold)
+        context = RuleContext(node.agreement.id, query.purpose, self.threshold)
         max_candidates = min(
             node.policy.max_candidates(query.max_candidates), node.config.matching.max_candidates
         )
-        matches = self._watchlist.search(
-            [probe.template for probe in query.probes],
-            threshold=node.config.matching.threshold,
-            max_candidates=max_candidates,
+        matches = self._watchlist_matches(
+            [probe.template for probe in query.probes], max_candidates
         )
         ttl = dt.timedelta(hours=node.agreement.agreement.step1.hit_reference_ttl_hours)
         results: dict[str, list[HitOut]] = {}

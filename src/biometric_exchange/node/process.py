@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from biometric_exchange.node.details_client import poll_pending
 from biometric_exchange.node.encounter_index import EncounterIndex
+from biometric_exchange.node.metrics import NodeMetrics
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.server import start_server
 from biometric_exchange.node.transport import GrpcPeerTransport
@@ -56,9 +57,13 @@ def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
     node = Node.open(node_dir)
     watchlist = node.watchlist_index()
     encounters = EncounterIndex(node.records)  # shared: the worker adds, probes search
-    running = start_server(node, watchlist, encounters=encounters)
-    transport = GrpcPeerTransport(node)
-    worker = ExchangeWorker(node, watchlist, transport, encounters)
+    metrics = NodeMetrics(node)
+    running = start_server(
+        node, watchlist, encounters=encounters, interceptors=[metrics.interceptor]
+    )
+    links = node.links()
+    transports = {link.partner.code: GrpcPeerTransport(link) for link in links}
+    worker = ExchangeWorker(node, watchlist, transports, encounters)
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
@@ -68,39 +73,48 @@ def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
     log.info(
-        "node %s (%s) serving on %s; partner %s at %s; watchlist %d entries; agreement %s",
+        "node %s (%s) serving on %s; watchlist %d entries",
         node.config.node.name,
         node.country,
         node.config.node.listen,
-        node.partner.code,
-        node.partner.endpoint,
         len(watchlist),
-        node.agreement.id,
     )
+    for link in links:
+        log.info(
+            "partner %s at %s under agreement %s",
+            link.partner.code,
+            link.partner.endpoint,
+            link.agreement.id,
+        )
     next_details_poll = time.monotonic()
     surge_interval = surge_interval_s()
     next_surge_run = time.monotonic()
     try:
+        metrics.serve()
         while not stop.is_set():
             try:
                 worker.run_once()
             except Exception:  # the loop must survive; the item stays pending
                 log.exception("exchange worker error")
             if time.monotonic() >= next_details_poll:
-                try:
-                    poll_pending(node, transport)
-                except Exception:  # the loop must survive; the requests stay pending
-                    log.exception("details poll error")
+                for link in links:
+                    try:
+                        poll_pending(link, transports[link.partner.code])
+                    except Exception:  # the loop must survive; the requests stay pending
+                        log.exception("details poll error (%s)", link.partner.code)
                 next_details_poll = time.monotonic() + DETAILS_POLL_INTERVAL_S
             if time.monotonic() >= next_surge_run:
-                try:
-                    run_monitor(node, transport)
-                except Exception:  # the loop must survive; the next run tries again
-                    log.exception("surge monitor error")
+                for link in links:
+                    try:
+                        run_monitor(link, transports[link.partner.code])
+                    except Exception:  # the loop must survive; the next run tries again
+                        log.exception("surge monitor error (%s)", link.partner.code)
                 next_surge_run = time.monotonic() + surge_interval
             stop.wait(POLL_INTERVAL_S)
     finally:
         running.stop()
-        transport.close()
+        metrics.stop()
+        for transport in transports.values():
+            transport.close()
         node.database.close()
         log.info("node %s stopped", node.config.node.name)

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from biometric_exchange.agreement import AgreementDocument, Party
 from biometric_exchange.agreement import load as load_agreement
 from biometric_exchange.agreement.policy import Policy
+from biometric_exchange.agreement.terms import Purpose
 from biometric_exchange.alerts.rules import RuleContext
-from biometric_exchange.config import AGREEMENT_FILENAME, DATABASE_PATH, NodeConfig, load_config
+from biometric_exchange.config import (
+    AGREEMENT_FILENAME,
+    AGREEMENTS_DIRNAME,
+    DATABASE_PATH,
+    NodeConfig,
+    load_config,
+)
 from biometric_exchange.crypto import pki
 from biometric_exchange.crypto.envelope import EnvelopeContext
 from biometric_exchange.crypto.keyring import DataKeyring
 from biometric_exchange.crypto.keys import NodeKeys, encode_public, keys_dir, load_keys
-from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.exceptions import ConfigError, PeerNotAuthorized
 from biometric_exchange.node.watchlist_index import WatchlistIndex
 from biometric_exchange.store.alerts import AlertStore
 from biometric_exchange.store.audit import AuditLog
@@ -55,9 +63,44 @@ def _check_own_pins(keys: NodeKeys, party: Party, node_dir: Path) -> None:
         raise ConfigError(f"{node_dir}: keys/tls.crt was not issued by keys/ca.crt")
 
 
+def agreement_files(node_dir: Path) -> list[Path]:
+    """The agreements a node holds: ``agreement.toml`` and ``agreements/*.toml``."""
+    first = node_dir / AGREEMENT_FILENAME
+    more = sorted((node_dir / AGREEMENTS_DIRNAME).glob("*.toml"))
+    return ([first] if first.is_file() else []) + more
+
+
+def load_agreements(node_dir: Path, country: str) -> dict[str, AgreementDocument]:
+    """Every agreement of the node, by partner code: one per partner, each naming us."""
+    paths = agreement_files(node_dir)
+    if not paths:
+        raise ConfigError(
+            f"{node_dir}: no agreement ({AGREEMENT_FILENAME} or {AGREEMENTS_DIRNAME}/*.toml)"
+        )
+    by_partner: dict[str, AgreementDocument] = {}
+    for path in paths:
+        document = load_agreement(path)
+        if country not in {party.code for party in document.parties}:
+            raise ConfigError(f"{path}: {country} is not a party to agreement {document.id}")
+        partner = document.partner_of(country).code
+        if partner in by_partner:
+            raise ConfigError(
+                f"{path}: a second agreement with {partner} "
+                f"(already {by_partner[partner].id}); keep one per partner"
+            )
+        by_partner[partner] = document
+    return by_partner
+
+
 @dataclass
 class Node:
-    """Everything one country's node needs, opened once per process."""
+    """Everything one country's node needs, opened once per process.
+
+    A node may hold agreements with several partners. ``agreement`` and
+    ``policy`` are those of the partner this view is bound to (the first
+    partner for a freshly opened node); ``links()`` gives one view per
+    partner. Views share the database and every store.
+    """
 
     node_dir: Path
     config: NodeConfig
@@ -73,18 +116,37 @@ class Node:
     quotas: Quotas
     policy: Policy
     clock: Clock
+    policies: Mapping[str, Policy] = dataclasses.field(default_factory=dict)
+    """Every agreement's policy, by partner code (``policy`` is one of them)."""
 
     @property
     def country(self) -> str:
         return self.config.node.country
 
     @property
+    def partner_codes(self) -> list[str]:
+        return list(self.policies) or [self.partner.code]
+
+    @property
     def partner(self) -> Party:
         return self.agreement.partner_of(self.country)
 
     def links(self) -> list[Node]:
-        """This node bound to each partner it holds an agreement with (partner order)."""
-        return [self]
+        """This node bound to each partner it holds an agreement with (file order)."""
+        return [self.link(code) for code in self.partner_codes]
+
+    def link(self, partner: str) -> Node:
+        """This node bound to ``partner``'s agreement; refused when we hold none with them."""
+        if partner == self.partner.code:
+            return self
+        policy = self.policies.get(partner)
+        if policy is None:
+            raise PeerNotAuthorized(f"no agreement with {partner}")
+        return dataclasses.replace(self, agreement=policy.document, policy=policy)
+
+    def purpose_for(self, partner: str) -> Purpose:
+        """The purpose we state to ``partner`` (node.toml, per partner where set)."""
+        return self.config.exchange.purpose_for(partner)
 
     def envelope_context(self) -> EnvelopeContext:
         partner = self.partner
@@ -102,7 +164,9 @@ class Node:
     def rule_context(self) -> RuleContext:
         """Our own decisions' evidence: agreement, our purpose, our threshold."""
         return RuleContext(
-            self.agreement.id, self.config.exchange.purpose.value, self.config.matching.threshold
+            self.agreement.id,
+            self.purpose_for(self.partner.code).value,
+            self.config.matching.threshold,
         )
 
     def today(self) -> dt.date:
@@ -122,19 +186,24 @@ class Node:
         """Open a node folder, checking its keys against the agreement's pins."""
         config = load_config(node_dir)
         keys = load_keys(node_dir)
-        agreement = load_agreement(node_dir / AGREEMENT_FILENAME)
-        _check_own_pins(keys, agreement.party(config.node.country), node_dir)
-        if config.exchange.purpose not in agreement.agreement.purposes:
-            raise ConfigError(
-                f"{node_dir}/node.toml: exchange.purpose {config.exchange.purpose.value!r} "
-                "is not a purpose the agreement allows"
-            )
+        agreements = load_agreements(node_dir, config.node.country)
+        for partner, document in agreements.items():
+            _check_own_pins(keys, document.party(config.node.country), node_dir)
+            purpose = config.exchange.purpose_for(partner)
+            if purpose not in document.agreement.purposes:
+                raise ConfigError(
+                    f"{node_dir}/node.toml: exchange purpose {purpose.value!r} for {partner} "
+                    f"is not a purpose agreement {document.id} allows"
+                )
+        policies = {partner: Policy(document) for partner, document in agreements.items()}
+        first = next(iter(policies.values()))
         database = Database(node_dir / DATABASE_PATH)
+        Outbox(database).assign_unaddressed(next(iter(policies)))
         return cls(
             node_dir=node_dir,
             config=config,
             keys=keys,
-            agreement=agreement,
+            agreement=first.document,
             database=database,
             records=RecordStore(database, DataKeyring(keys_dir(node_dir))),
             alerts=AlertStore(database),
@@ -143,6 +212,7 @@ class Node:
             hit_references=HitReferences(database),
             replay_guard=SqliteReplayGuard(database),
             quotas=Quotas(database),
-            policy=Policy(agreement),
+            policy=first,
             clock=clock,
+            policies=policies,
         )

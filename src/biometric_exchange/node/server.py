@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent import futures
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -50,6 +52,7 @@ def start_server(
     *,
     encounters: EncounterIndex | None = None,
     workers: int = 8,
+    interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
 ) -> RunningServer:
     """Bind the configured address with mutual TLS and start serving."""
     server = grpc.server(
@@ -58,14 +61,18 @@ def start_server(
             *SERVER_OPTIONS,
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ],
+        interceptors=list(interceptors),
     )
-    handlers: dict[str, EnvelopeHandler] = {
-        "Identify": IdentifyHandler(node, watchlist, encounters),
-        "RequestDetails": DetailsHandler(node),
-        "AuditDigest": AuditDigestHandler(node),
-        "ExchangeAggregates": AggregatesHandler(node),
-    }
-    pb_grpc.add_ExchangeServicer_to_server(ExchangeServicer(node, handlers), server)
+
+    def handlers_for(link: Node) -> dict[str, EnvelopeHandler]:
+        return {
+            "Identify": IdentifyHandler(link, watchlist, encounters),
+            "RequestDetails": DetailsHandler(link),
+            "AuditDigest": AuditDigestHandler(link),
+            "ExchangeAggregates": AggregatesHandler(link),
+        }
+
+    pb_grpc.add_ExchangeServicer_to_server(ExchangeServicer(node, handlers_for), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

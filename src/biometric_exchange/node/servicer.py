@@ -1,9 +1,14 @@
-"""The thin gRPC servicer: authorize the peer, call a handler, map errors."""
+"""The thin gRPC servicer: authorize the peer, call its handler, map errors.
+
+The caller's certificate says which partner it is (each partner's CA is
+pinned by our agreement with them); the call is handled under that
+agreement, by the handlers bound to that partner.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NoReturn, Protocol
 
 import grpc
@@ -34,15 +39,21 @@ def _abort(context: grpc.ServicerContext, error: ExchangeError) -> NoReturn:
     raise AssertionError("unreachable")  # pragma: no cover - abort raises
 
 
+HandlerFactory = Callable[[Node], Mapping[str, EnvelopeHandler]]
+"""The handlers (by method name) of one partner link."""
+
+
 class ExchangeServicer(pb_grpc.ExchangeServicer):
-    def __init__(self, node: Node, handlers: Mapping[str, EnvelopeHandler]) -> None:
+    def __init__(self, node: Node, handlers_for: HandlerFactory) -> None:
         self._node = node
-        self._handlers = dict(handlers)
+        self._links = {link.partner.code: link for link in node.links()}
+        self._handlers = {code: dict(handlers_for(link)) for code, link in self._links.items()}
         self._authorizer = PartnerAuthorizer(node)
 
-    def _authorize(self, context: grpc.ServicerContext, method: str) -> None:
+    def _authorize(self, context: grpc.ServicerContext, method: str) -> str:
+        """The calling partner's code; aborts the call when the caller is none."""
         try:
-            self._authorizer.check(context.auth_context())
+            return self._authorizer.check(context.auth_context())
         except PeerNotAuthorized as exc:
             self._node.audit.record(
                 AuditEvent.PEER_REFUSED,
@@ -57,8 +68,8 @@ class ExchangeServicer(pb_grpc.ExchangeServicer):
     def _sealed_call(
         self, method: str, request: pb.SealedEnvelope, context: grpc.ServicerContext
     ) -> pb.SealedEnvelope:
-        self._authorize(context, method)
-        handler = self._handlers.get(method)
+        partner = self._authorize(context, method)
+        handler = self._handlers[partner].get(method)
         if handler is None:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not offered by this node")
         try:
@@ -68,8 +79,8 @@ class ExchangeServicer(pb_grpc.ExchangeServicer):
             _abort(context, exc)
 
     def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:  # noqa: N802
-        self._authorize(context, "Ping")
-        return answer_ping(self._node, request)
+        partner = self._authorize(context, "Ping")
+        return answer_ping(self._links[partner], request)
 
     def Identify(  # noqa: N802
         self, request: pb.SealedEnvelope, context: grpc.ServicerContext

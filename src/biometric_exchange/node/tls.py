@@ -1,11 +1,10 @@
-"""Mutual-TLS credentials and the check that a caller is the agreement partner."""
+"""Mutual-TLS credentials and the check that a caller is one of our partners."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import grpc
-from cryptography import x509
 
 from biometric_exchange.crypto import pki
 from biometric_exchange.exceptions import PeerNotAuthorized
@@ -18,12 +17,13 @@ TLS_SERVER_NAME = "localhost"
 
 
 def server_credentials(node: Node) -> grpc.ServerCredentials:
-    """Our certificate; clients must present one from the partner's or our CA.
+    """Our certificate; clients must present one from a partner's or our CA.
 
     Our own CA is trusted so that our operators can probe health and
-    reflection; ``PartnerAuthorizer`` keeps the exchange itself to the partner.
+    reflection; ``PartnerAuthorizer`` keeps the exchange itself to partners.
     """
-    roots = node.partner.ca_certificate.encode() + b"\n" + node.keys.ca_certificate_pem
+    partner_cas = [link.partner.ca_certificate.encode() for link in node.links()]
+    roots = b"\n".join([*partner_cas, node.keys.ca_certificate_pem])
     return grpc.ssl_server_credentials(
         [(node.keys.tls_key_pem, node.keys.tls_certificate_pem)],
         root_certificates=roots,
@@ -44,12 +44,17 @@ def channel_options() -> list[tuple[str, str | int]]:
 
 
 class PartnerAuthorizer:
-    """Accepts a call only when the client certificate was issued by the partner's pinned CA."""
+    """Accepts a call only when the client certificate was issued by a partner's pinned CA;
+    says which partner."""
 
     def __init__(self, node: Node) -> None:
-        self._partner_ca = pki.load_certificate(node.partner.ca_certificate.encode())
+        self._partner_cas = {
+            link.partner.code: pki.load_certificate(link.partner.ca_certificate.encode())
+            for link in node.links()
+        }
 
-    def check(self, auth_context: Mapping[str, Sequence[bytes] | bytes]) -> x509.Certificate:
+    def check(self, auth_context: Mapping[str, Sequence[bytes] | bytes]) -> str:
+        """The code of the partner whose CA issued the caller's certificate."""
         pems = auth_context.get("x509_pem_cert") or []
         pem = pems if isinstance(pems, bytes) else (pems[0] if pems else b"")
         if not pem:
@@ -58,6 +63,7 @@ class PartnerAuthorizer:
             certificate = pki.load_certificate(pem)
         except ValueError as exc:
             raise PeerNotAuthorized("unreadable client certificate") from exc
-        if not pki.is_issued_by(certificate, self._partner_ca):
-            raise PeerNotAuthorized("client certificate not issued by the partner's CA")
-        return certificate
+        for partner, ca in self._partner_cas.items():
+            if pki.is_issued_by(certificate, ca):
+                return partner
+        raise PeerNotAuthorized("client certificate not issued by a partner's CA")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from biometric_exchange.domain import Template, WatchlistCategory, utc_now
 from biometric_exchange.exceptions import ExchangeError
@@ -25,6 +26,25 @@ class WatchlistMatch:
     distance: float
     rank: int
     unaccompanied_minor: bool
+
+
+@dataclass(frozen=True)
+class WatchlistEntries:
+    generation: int
+    ids: tuple[str, ...]
+    templates: NDArray[np.float32]
+    categories: dict[str, WatchlistCategory]
+    unaccompanied: frozenset[str]
+
+    def match(self, index: int, distance: float, rank: int) -> WatchlistMatch:
+        entry_id = self.ids[index]
+        return WatchlistMatch(
+            entry_id,
+            self.categories[entry_id],
+            distance,
+            rank,
+            entry_id in self.unaccompanied,
+        )
 
 
 @dataclass(frozen=True)
@@ -118,6 +138,15 @@ class WatchlistIndex:
 
     def __len__(self) -> int:
         return len(self._snapshot.gallery)
+
+    def entries(self) -> WatchlistEntries:
+        """The entries in force now, as one matrix (for views in another domain)."""
+        self.refresh()
+        snapshot = self._snapshot
+        ids, templates = snapshot.gallery.export()
+        return WatchlistEntries(
+            snapshot.generation, ids, templates, snapshot.categories, snapshot.unaccompanied
+        )
 
     def search(
         self, templates: list[Template], *, threshold: float, max_candidates: int

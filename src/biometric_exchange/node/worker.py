@@ -1,20 +1,24 @@
 """The enrolling side: take due outbox items, check locally, exchange, alert.
 
-For each encounter: search our own watchlist; then, when the agreement's
-scope covers the person, send a sealed Identify to the partner (probes are
-batched up to the agreement's limit) and raise an alert for every hit.
-A partner that cannot be reached leaves the items pending for a retry.
+For each encounter: search our own watchlist; then, for each partner whose
+agreement's scope covers the person, send a sealed Identify under that
+agreement (probes are batched up to its limit) and raise an alert for every
+hit, naming the partner. A partner that cannot be reached leaves its items
+pending for a retry; the other partners are not held up.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+import numpy as np
 
 from biometric_exchange.agreement.policy import scope_facts
 from biometric_exchange.alerts.linking import PartnerLink, identity_conflict, identity_differences
 from biometric_exchange.alerts.rules import watchlist_hit
-from biometric_exchange.domain import Encounter
+from biometric_exchange.domain import TEMPLATE_MODEL, Encounter
 from biometric_exchange.exceptions import (
     AgreementMismatch,
     ExchangeError,
@@ -23,6 +27,7 @@ from biometric_exchange.exceptions import (
 )
 from biometric_exchange.node.encounter_index import EncounterIndex
 from biometric_exchange.node.outbound import IDENTIFY, round_trip
+from biometric_exchange.node.protection import LinkProtection, link_protection
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.transport import PeerTransport
 from biometric_exchange.node.watchlist_index import WatchlistIndex
@@ -55,69 +60,96 @@ class _Pending:
 
 
 class ExchangeWorker:
+    """Works the outbox: local checks once per encounter, then one exchange per partner.
+
+    ``transports`` is the way to each partner (by code); a node with a single
+    partner may pass that partner's transport alone.
+    """
+
     def __init__(
         self,
         node: Node,
         watchlist: WatchlistIndex,
-        transport: PeerTransport,
+        transports: PeerTransport | Mapping[str, PeerTransport],
         encounters: EncounterIndex | None = None,
     ) -> None:
         self._node = node
         self._watchlist = watchlist
-        self._transport = transport
+        self._transports = (
+            dict(transports) if isinstance(transports, Mapping) else {node.partner.code: transports}
+        )
         self._encounters = encounters if encounters is not None else EncounterIndex(node.records)
+        self._protections: dict[str, tuple[str, LinkProtection | None]] = {}
 
-    def scope_refusal(self, encounter: Encounter) -> str | None:
-        """Why the agreement forbids sending this encounter, or None."""
-        node = self._node
+    def _protection(self, link: Node) -> LinkProtection | None:
+        """The link's template protection, derived once per agreement version."""
+        cached = self._protections.get(link.partner.code)
+        if cached is None or cached[0] != link.policy.agreement_hash:
+            cached = (link.policy.agreement_hash, link_protection(link))
+            self._protections[link.partner.code] = cached
+        return cached[1]
+
+    def scope_refusal(self, encounter: Encounter, partner: str | None = None) -> str | None:
+        """Why the agreement with ``partner`` (the first partner by default) forbids
+        sending this encounter, or None."""
+        link = self._node.link(partner or self._node.partner.code)
         facts = scope_facts(encounter.person, encounter.encountered_at.date())
-        return node.policy.scope_refusal(facts, node.config.exchange.purpose)
+        return link.policy.scope_refusal(facts, link.purpose_for(link.partner.code))
 
-    def run_once(self) -> int:
-        """Process every due item once; return how many were taken."""
-        items = self._node.outbox.due()
-        to_send: list[_Pending] = []
+    def run_once(self, *, limit: int = 32) -> int:
+        """Process up to ``limit`` due items once; return how many were taken."""
+        node = self._node
+        items = node.outbox.due(limit=limit)
+        checked: dict[str, Encounter] = {}
+        to_send: dict[str, list[_Pending]] = {}
         for item in items:
-            encounter = self._node.records.encounter(item.encounter_id)
+            encounter = checked.get(item.encounter_id) or node.records.encounter(item.encounter_id)
             if encounter is None:  # pragma: no cover - foreign key forbids it
-                self._node.outbox.mark_failed(item.encounter_id, "encounter missing")
+                node.outbox.mark_failed(item, "encounter missing")
                 continue
-            self._check_local(encounter)
-            refusal = self.scope_refusal(encounter)
+            if item.encounter_id not in checked:
+                self._check_local(encounter)
+                checked[item.encounter_id] = encounter
+            refusal = self._refusal_for(item, encounter)
             if refusal is None:
-                to_send.append(_Pending(item, encounter))
+                to_send.setdefault(item.partner, []).append(_Pending(item, encounter))
             else:
-                self._not_sent(item, refusal)
-        if to_send:
-            self._send_all(to_send)
+                self._not_sent(node.link(item.partner), item, refusal)
+        for partner, pending in to_send.items():
+            self._send_all(node.link(partner), pending)
         return len(items)
 
-    def _not_sent(self, item: OutboxItem, reason: str) -> None:
+    def _refusal_for(self, item: OutboxItem, encounter: Encounter) -> str | None:
+        if item.partner not in self._node.partner_codes:
+            return f"no agreement with {item.partner} any more"
+        if item.partner not in self._transports:
+            return f"no way configured to reach {item.partner}"
+        return self.scope_refusal(encounter, item.partner)
+
+    def _not_sent(self, node: Node, item: OutboxItem, reason: str) -> None:
         """The agreement forbids sending this record: say so in the audit log."""
-        node = self._node
         node.audit.record(
             AuditEvent.IDENTIFY_SENT,
             AuditOutcome.REJECTED,
-            peer=node.partner.code,
+            peer=item.partner,
             message_id=None,
             encounter_id=item.encounter_id,
             reason=reason,
             decided_by="sender",
         )
-        node.outbox.mark_out_of_scope(item.encounter_id, reason)
+        node.outbox.mark_out_of_scope(item, reason)
 
-    def _send_all(self, to_send: list[_Pending]) -> None:
-        """Refuse locally what the agreement forbids now; send the rest in batches."""
-        node = self._node
+    def _send_all(self, node: Node, to_send: list[_Pending]) -> None:
+        """Refuse locally what ``node``'s agreement forbids now; send the rest in batches."""
         try:
             node.policy.check_in_force(node.today())
-            node.policy.purpose(node.config.exchange.purpose)
-            self._check_partner_agreement()
+            node.policy.purpose(node.purpose_for(node.partner.code))
+            self._check_partner_agreement(node)
         except PartnerUnavailable as exc:
             self._retry(to_send, exc)
             return
         except ExchangeError as exc:
-            self._hold(to_send, exc, retry_in_ms=HOLD_MS)
+            self._hold(node, to_send, exc, retry_in_ms=HOLD_MS)
             return
         terms = node.agreement.agreement
         limit, partner = terms.quotas.probes_per_day, node.partner.code
@@ -128,23 +160,22 @@ class ExchangeWorker:
             try:
                 node.quotas.consume(node.today(), partner, QuotaKind.PROBES_SENT, len(batch), limit)
             except QuotaExceeded as exc:
-                self._hold(to_send[start:], exc, retry_in_ms=_ms_to_next_utc_day(node.clock()))
+                self._hold(
+                    node, to_send[start:], exc, retry_in_ms=_ms_to_next_utc_day(node.clock())
+                )
                 return
-            self._exchange(batch)
+            self._exchange(node, batch)
             start += len(batch)
 
     def _retry(self, batch: list[_Pending], error: PartnerUnavailable) -> None:
         """The partner is unreachable: back off exponentially, lose nothing."""
         log.warning("partner unavailable, %d probes will be retried", len(batch))
         for pending in batch:
-            self._node.outbox.retry_later(
-                pending.item.encounter_id, str(error), pending.item.attempts + 1
-            )
+            self._node.outbox.retry_later(pending.item, str(error))
 
-    def _check_partner_agreement(self) -> None:
+    def _check_partner_agreement(self, node: Node) -> None:
         """Ping: refuse to exchange when the partner holds another agreement."""
-        node = self._node
-        response = self._transport.ping(
+        response = self._transports[node.partner.code].ping(
             pb.PingRequest(
                 sender=node.country,
                 agreement_hash=node.policy.agreement_hash,
@@ -155,9 +186,10 @@ class ExchangeWorker:
         if not response.agreement_matches:
             raise AgreementMismatch("the partner holds a different agreement (Ping)")
 
-    def _hold(self, pending: list[_Pending], error: ExchangeError, *, retry_in_ms: int) -> None:
+    def _hold(
+        self, node: Node, pending: list[_Pending], error: ExchangeError, *, retry_in_ms: int
+    ) -> None:
         """Keep items pending (nothing is lost) and audit the local refusal."""
-        node = self._node
         node.audit.record(
             AuditEvent.IDENTIFY_SENT,
             AuditOutcome.REJECTED,
@@ -169,13 +201,14 @@ class ExchangeWorker:
         )
         log.warning("%d probes held: %s", len(pending), type(error).__name__)
         for item in pending:
-            node.outbox.hold(item.item.encounter_id, str(error), node.clock() + retry_in_ms)
+            node.outbox.hold(item.item, str(error), node.clock() + retry_in_ms)
 
     def _check_local(self, encounter: Encounter) -> None:
-        """Person-level rules on our own records (for the agreement's population only)."""
+        """Person-level rules on our own records (for any agreement's population)."""
         node = self._node
+        nationality = encounter.person.nationality
         try:
-            if node.policy.person_rules_apply(encounter.person.nationality):
+            if any(link.policy.person_rules_apply(nationality) for link in node.links()):
                 self._watchlist_hits(encounter)
                 self._identity_conflicts(encounter)
         finally:
@@ -208,9 +241,10 @@ class ExchangeWorker:
                     )
                 )
 
-    def _partner_conflicts(self, encounter: Encounter, alert_id: str, reference: str) -> None:
+    def _partner_conflicts(
+        self, node: Node, encounter: Encounter, alert_id: str, reference: str
+    ) -> None:
         """Two of our encounters hit the same partner reference under different identities."""
-        node = self._node
         alert = node.alerts.get(alert_id)
         if alert is None:  # pragma: no cover - just raised
             return
@@ -250,17 +284,16 @@ class ExchangeWorker:
                 )
             )
 
-    def _exchange(self, batch: list[_Pending]) -> None:
-        node = self._node
+    def _exchange(self, node: Node, batch: list[_Pending]) -> None:
         try:
-            results = self._identify(batch)
+            results = self._identify(node, batch)
         except PartnerUnavailable as exc:
             self._retry(batch, exc)
             return
         except ExchangeError as exc:
             log.error("exchange refused for %d probes: %s", len(batch), type(exc).__name__)
             for pending in batch:
-                node.outbox.mark_failed(pending.item.encounter_id, str(exc))
+                node.outbox.mark_failed(pending.item, str(exc))
             return
         for pending in batch:
             for hit in results.get(pending.item.probe_ref, []):
@@ -275,23 +308,30 @@ class ExchangeWorker:
                     )
                 )
                 if not raised.new:
-                    self._partner_conflicts(pending.encounter, raised.alert_id, hit.hit_reference)
-            node.outbox.mark_done(pending.item.encounter_id)
+                    self._partner_conflicts(
+                        node, pending.encounter, raised.alert_id, hit.hit_reference
+                    )
+            node.outbox.mark_done(pending.item)
 
-    def _identify(self, batch: list[_Pending]) -> dict[str, list[HitOut]]:
-        node = self._node
+    def _identify(self, node: Node, batch: list[_Pending]) -> dict[str, list[HitOut]]:
+        transport = self._transports[node.partner.code]
+        protection = self._protection(node)
+        templates = [p.encounter.template for p in batch]
+        if protection is not None:
+            templates = list(protection.protect(np.stack(templates)))
         query = IdentifyQuery(
-            purpose=node.config.exchange.purpose,
+            purpose=node.purpose_for(node.partner.code),
             max_candidates=node.agreement.agreement.step1.max_candidates,
+            template_model=TEMPLATE_MODEL if protection is None else protection.model_id,
             probes=tuple(
                 ProbeIn(
                     probe_ref=p.item.probe_ref,
-                    template=p.encounter.template,
+                    template=template,
                     encounter_point=p.encounter.border_point,
                     encountered_at=p.encounter.encountered_at,
                     facts=scope_facts(p.encounter.person, p.encounter.encountered_at.date()),
                 )
-                for p in batch
+                for p, template in zip(batch, templates, strict=True)
             ),
         )
         timeout = node.config.exchange.request_timeout_s
@@ -299,7 +339,7 @@ class ExchangeWorker:
             node,
             IDENTIFY,
             identify_request_to_bytes(query),
-            lambda request: self._transport.identify(request, timeout=timeout),
+            lambda request: transport.identify(request, timeout=timeout),
             identify_response_from_bytes,
             sent={"purpose": query.purpose, "probes": len(batch)},
             summary=lambda results: {"hits": sum(1 for hits in results.values() if hits)},

@@ -1,8 +1,9 @@
-"""The outbox: an enrolment and its pending exchange are committed together.
+"""The outbox: an enrolment and its pending exchanges are committed together.
 
-A node's worker takes due items, runs the early-warning checks and the
-exchange, and marks them done; a partner that cannot be reached means a retry
-with exponential back-off, so nothing enrolled is lost.
+One item per encounter and partner. A node's worker takes due items, runs the
+early-warning checks and the exchange, and marks them done; a partner that
+cannot be reached means a retry with exponential back-off, so nothing
+enrolled is lost.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -31,6 +33,7 @@ class OutboxState(StrEnum):
 @dataclass(frozen=True)
 class OutboxItem:
     encounter_id: str
+    partner: str
     probe_ref: str
     state: OutboxState
     attempts: int
@@ -54,6 +57,7 @@ def now_ms() -> int:
 def _item(row: sqlite3.Row) -> OutboxItem:
     return OutboxItem(
         row["encounter_id"],
+        row["partner"],
         row["probe_ref"],
         OutboxState(row["state"]),
         row["attempts"],
@@ -66,29 +70,48 @@ class Outbox:
         self._database = database
 
     @staticmethod
-    def enqueue(connection: sqlite3.Connection, encounter_id: str) -> str:
-        """Queue an encounter inside the caller's transaction; return its probe ref."""
-        probe_ref = secrets.token_urlsafe(16)
-        connection.execute(
-            "INSERT INTO outbox (encounter_id, probe_ref, state, next_attempt_at_ms, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (encounter_id, probe_ref, OutboxState.PENDING.value, 0, utc_now().isoformat()),
+    def enqueue(
+        connection: sqlite3.Connection, encounter_id: str, partners: Sequence[str]
+    ) -> dict[str, str]:
+        """Queue an encounter for each partner inside the caller's transaction;
+        return the probe ref per partner (each partner sees its own)."""
+        refs = {partner: secrets.token_urlsafe(16) for partner in partners}
+        connection.executemany(
+            "INSERT INTO outbox (encounter_id, partner, probe_ref, state, next_attempt_at_ms, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (encounter_id, partner, ref, OutboxState.PENDING.value, 0, utc_now().isoformat())
+                for partner, ref in refs.items()
+            ],
         )
-        return probe_ref
+        return refs
+
+    def assign_unaddressed(self, partner: str) -> int:
+        """Items queued before the outbox named partners go to ``partner``."""
+        with self._database.transaction() as connection:
+            return connection.execute(
+                "UPDATE outbox SET partner = ? WHERE partner = ''", (partner,)
+            ).rowcount
 
     def due(self, *, limit: int = 32) -> list[OutboxItem]:
         rows = self._database.connection.execute(
             "SELECT * FROM outbox WHERE state = ? AND next_attempt_at_ms <= ? "
-            "ORDER BY next_attempt_at_ms, encounter_id LIMIT ?",
+            "ORDER BY next_attempt_at_ms, encounter_id, partner LIMIT ?",
             (OutboxState.PENDING.value, now_ms(), limit),
         ).fetchall()
         return [_item(row) for row in rows]
 
-    def get(self, encounter_id: str) -> OutboxItem | None:
-        row = self._database.connection.execute(
-            "SELECT * FROM outbox WHERE encounter_id = ?", (encounter_id,)
-        ).fetchone()
-        return _item(row) if row else None
+    def items(self, encounter_id: str) -> list[OutboxItem]:
+        """The encounter's items, one per partner."""
+        rows = self._database.connection.execute(
+            "SELECT * FROM outbox WHERE encounter_id = ? ORDER BY partner", (encounter_id,)
+        ).fetchall()
+        return [_item(row) for row in rows]
+
+    def get(self, encounter_id: str, partner: str | None = None) -> OutboxItem | None:
+        """The item for ``partner`` (the first partner's when not given)."""
+        items = [i for i in self.items(encounter_id) if partner in (None, i.partner)]
+        return items[0] if items else None
 
     def depth(self) -> int:
         return int(
@@ -97,28 +120,35 @@ class Outbox:
             ).fetchone()[0]
         )
 
-    def mark_done(self, encounter_id: str) -> None:
-        self._set(encounter_id, OutboxState.DONE, None, 0)
+    def mark_done(self, item: OutboxItem) -> None:
+        self._set(item, OutboxState.DONE, None, 0)
 
-    def mark_out_of_scope(self, encounter_id: str, reason: str) -> None:
-        self._set(encounter_id, OutboxState.OUT_OF_SCOPE, reason, 0)
+    def mark_out_of_scope(self, item: OutboxItem, reason: str) -> None:
+        self._set(item, OutboxState.OUT_OF_SCOPE, reason, 0)
 
-    def hold(self, encounter_id: str, reason: str, due_ms: int) -> None:
+    def hold(self, item: OutboxItem, reason: str, due_ms: int) -> None:
         """Keep pending until ``due_ms`` (a local refusal that may lift later)."""
-        self._set(encounter_id, OutboxState.PENDING, reason, due_ms)
+        self._set(item, OutboxState.PENDING, reason, due_ms)
 
-    def mark_failed(self, encounter_id: str, error: str) -> None:
-        self._set(encounter_id, OutboxState.FAILED, error, 0)
+    def mark_failed(self, item: OutboxItem, error: str) -> None:
+        self._set(item, OutboxState.FAILED, error, 0)
 
-    def retry_later(self, encounter_id: str, error: str, attempts: int) -> None:
+    def retry_later(self, item: OutboxItem, error: str) -> None:
         """Exponential back-off (0.5 s doubling to 60 s) with ±20 % jitter, so that
         items held back by one outage do not all hit the partner at the same instant."""
-        self._set(encounter_id, OutboxState.PENDING, error, now_ms() + backoff_ms(attempts))
+        self._set(item, OutboxState.PENDING, error, now_ms() + backoff_ms(item.attempts + 1))
 
-    def _set(self, encounter_id: str, state: OutboxState, error: str | None, due_ms: int) -> None:
+    def _set(self, item: OutboxItem, state: OutboxState, error: str | None, due_ms: int) -> None:
         with self._database.transaction() as connection:
             connection.execute(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, "
-                "next_attempt_at_ms = ?, updated_at = ? WHERE encounter_id = ?",
-                (state.value, error, due_ms, utc_now().isoformat(), encounter_id),
+                "next_attempt_at_ms = ?, updated_at = ? WHERE encounter_id = ? AND partner = ?",
+                (
+                    state.value,
+                    error,
+                    due_ms,
+                    utc_now().isoformat(),
+                    item.encounter_id,
+                    item.partner,
+                ),
             )

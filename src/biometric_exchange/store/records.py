@@ -102,10 +102,11 @@ class RecordStore:
         return self._encounter(row) if row else None
 
     def checked_encounters(self) -> Iterator[Encounter]:
-        """Encounters whose checks have run (their outbox item is no longer pending)."""
+        """Encounters whose checks have run (an outbox item is no longer pending)."""
         rows = self._database.connection.execute(
-            "SELECT e.* FROM encounters e JOIN outbox o USING (encounter_id) "
-            "WHERE o.state != 'pending' ORDER BY e.encountered_at, e.encounter_id"
+            "SELECT e.* FROM encounters e WHERE EXISTS (SELECT 1 FROM outbox o "
+            "WHERE o.encounter_id = e.encounter_id AND o.state != 'pending') "
+            "ORDER BY e.encountered_at, e.encounter_id"
         ).fetchall()
         for row in rows:
             yield self._encounter(row)
@@ -179,19 +180,27 @@ class RecordStore:
             (valid_on.isoformat() if valid_on else None,) * 2,
         ).fetchall()
         for row in rows:
-            template: Template = open_template(
-                self._data_key, "watchlist", row["entry_id"], row["template_sealed"]
-            )
-            yield WatchlistEntry(
-                entry_id=row["entry_id"],
-                category=WatchlistCategory(row["category"]),
-                person=person_from_row(row),
-                template=template,
-                valid_until=dt.date.fromisoformat(row["valid_until"])
-                if row["valid_until"]
-                else None,
-                provenance=_provenance(row),
-            )
+            yield self._watchlist_entry(row)
+
+    def watchlist_entry(self, entry_id: str) -> WatchlistEntry | None:
+        """One entry by id, in force or not, its template opened."""
+        row = self._database.connection.execute(
+            "SELECT * FROM watchlist WHERE entry_id = ?", (entry_id,)
+        ).fetchone()
+        return self._watchlist_entry(row) if row else None
+
+    def _watchlist_entry(self, row: sqlite3.Row) -> WatchlistEntry:
+        template: Template = open_template(
+            self._data_key, "watchlist", row["entry_id"], row["template_sealed"]
+        )
+        return WatchlistEntry(
+            entry_id=row["entry_id"],
+            category=WatchlistCategory(row["category"]),
+            person=person_from_row(row),
+            template=template,
+            valid_until=dt.date.fromisoformat(row["valid_until"]) if row["valid_until"] else None,
+            provenance=_provenance(row),
+        )
 
     def watchlist_labels(
         self, *, valid_on: dt.date | None = None

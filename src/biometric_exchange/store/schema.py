@@ -194,4 +194,24 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (party, day, nationality, border_point)
     );
     """,
+    """
+    CREATE TABLE outbox_v2 (
+        encounter_id TEXT NOT NULL REFERENCES encounters (encounter_id),
+        partner TEXT NOT NULL,
+        probe_ref TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at_ms INTEGER NOT NULL,
+        last_error TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (encounter_id, partner)
+    );
+    INSERT INTO outbox_v2 (encounter_id, partner, probe_ref, state, attempts,
+        next_attempt_at_ms, last_error, updated_at)
+        SELECT encounter_id, '', probe_ref, state, attempts, next_attempt_at_ms, last_error,
+        updated_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v2 RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_at_ms);
+    """,
 )

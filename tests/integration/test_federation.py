@@ -1,0 +1,157 @@
+"""Three real node processes along the corridor (Chile, Panama, Mexico), mutual TLS.
+
+Each node serves every partner under that partner's agreement: the caller's
+certificate picks the agreement, and the narrower Panama-Mexico terms hold
+on that link while Chile-Panama's hold on the other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from biometric_exchange.agreement.policy import scope_facts
+from biometric_exchange.crypto.envelope import seal
+from biometric_exchange.node.enrolment import enrol
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.tls import channel_credentials, channel_options
+from biometric_exchange.serde import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.store.outbox import OutboxState
+from biometric_exchange.synthetic import DemoDataset
+from biometric_exchange.v1 import exchange_pb2 as pb
+from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
+from biometric_exchange.workspace import (
+    create_federation,
+)
+from tests.integration.conftest import eventually, running_nodes
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def corridor(
+    tmp_path_factory: pytest.TempPathFactory, dataset: DemoDataset
+) -> Iterator[dict[str, Node]]:
+    workdir = tmp_path_factory.mktemp("corridor")
+    folders = create_federation(workdir)
+    nodes = {country: Node.open(folder) for country, folder in folders.items()}
+    nodes["CHL"].records.add_watchlist(dataset.watchlists["CHL"])
+    nodes["MEX"].records.add_watchlist(
+        [dataclasses.replace(e, entry_id=f"MEX-{e.entry_id}") for e in dataset.watchlists["CHL"]]
+    )
+    try:
+        with running_nodes(folders, workdir / "logs"):
+            yield nodes
+    finally:
+        for node in nodes.values():
+            node.database.close()
+
+
+def _stub(caller: Node, callee: Node) -> tuple[grpc.Channel, pb_grpc.ExchangeStub]:
+    channel = grpc.secure_channel(
+        callee.config.node.listen,
+        channel_credentials(caller, callee.keys.ca_certificate_pem),
+        options=channel_options(),
+    )
+    return channel, pb_grpc.ExchangeStub(channel)
+
+
+def test_panama_exchanges_with_both_partners_under_each_agreement(
+    corridor: dict[str, Node], dataset: DemoDataset
+) -> None:
+    pan = corridor["PAN"]
+    case = next(
+        c
+        for c in dataset.ground_truth
+        if c.enrolling_country == "PAN" and c.holder_country == "CHL" and c.extra_regional
+    )
+    encounter = next(e for e in dataset.encounters["PAN"] if e.encounter_id == case.encounter_id)
+    enrol(pan, encounter)
+
+    def settled() -> bool:
+        items = pan.outbox.items(encounter.encounter_id)
+        return len(items) == 2 and all(i.state is OutboxState.DONE for i in items)
+
+    eventually(settled, timeout=30)
+    hits = {a.partner: a for a in pan.alerts.list() if a.kind.value == "WATCHLIST_HIT"}
+    assert set(hits) == {"CHL", "MEX"}
+    assert hits["CHL"].category is not None
+    assert hits["MEX"].category is None
+    for holder, purpose in (("CHL", "border_security"), ("MEX", "anti_trafficking")):
+        alerts = eventually(
+            lambda h=holder: [
+                a
+                for a in corridor[h].alerts.list()
+                if a.kind.value == "SUBJECT_ENCOUNTERED_BY_PARTNER"
+            ]
+        )
+        assert [a.partner for a in alerts] == ["PAN"]
+        received = [
+            e
+            for e in corridor[holder].audit.entries()
+            if e.event == "identify.received" and e.outcome == "accepted"
+        ]
+        assert [(e.peer, e.detail["purpose"]) for e in received] == [("PAN", purpose)]
+
+
+def test_the_caller_certificate_picks_the_agreement(
+    corridor: dict[str, Node], dataset: DemoDataset
+) -> None:
+    """Panama's border_security Identify: served by Chile, refused by Mexico."""
+    pan = corridor["PAN"]
+    encounter = dataset.encounters["PAN"][0]
+    query = IdentifyQuery(
+        "border_security",
+        (
+            ProbeIn(
+                "probe-cert",
+                encounter.template,
+                encounter.border_point,
+                encounter.encountered_at,
+                scope_facts(encounter.person, encounter.encountered_at.date()),
+            ),
+        ),
+        1,
+    )
+    codes = {}
+    for partner in ("CHL", "MEX"):
+        link = pan.link(partner)
+        envelope = seal(
+            link.envelope_context(),
+            pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
+            identify_request_to_bytes(query),
+            now_ms=link.clock(),
+        )
+        channel, stub = _stub(pan, corridor[partner])
+        try:
+            stub.Identify(envelope, timeout=10)
+            codes[partner] = grpc.StatusCode.OK
+        except grpc.RpcError as exc:
+            codes[partner] = exc.code()
+        finally:
+            channel.close()
+    assert codes == {"CHL": grpc.StatusCode.OK, "MEX": grpc.StatusCode.PERMISSION_DENIED}
+
+
+def test_ping_answers_with_the_callers_agreement(corridor: dict[str, Node]) -> None:
+    pan = corridor["PAN"]
+    for caller in ("CHL", "MEX"):
+        node = corridor[caller]
+        link = node.link("PAN")
+        channel, stub = _stub(node, pan)
+        try:
+            response = stub.Ping(
+                pb.PingRequest(
+                    sender=caller,
+                    agreement_hash=link.policy.agreement_hash,
+                    sent_at_ms=node.clock(),
+                ),
+                timeout=10,
+            )
+        finally:
+            channel.close()
+        assert response.agreement_matches
+        assert response.agreement_id == link.agreement.id
