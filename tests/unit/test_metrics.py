@@ -127,6 +127,8 @@ def test_figures_are_read_at_each_scrape(nodes: dict[str, Node], dataset: DemoDa
     assert value(after, "bx_encounters") == value(before, "bx_encounters") + 1
     pending = value(after, "bx_outbox_items", state="pending")
     assert pending == value(before, "bx_outbox_items", state="pending") + 1
+    partner = value(after, "bx_outbox_pending", partner="CHL")
+    assert partner == value(before, "bx_outbox_pending", partner="CHL") + 1
 
 
 def test_agreement_days_left_and_in_force(nodes: dict[str, Node]) -> None:

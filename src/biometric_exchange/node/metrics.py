@@ -82,6 +82,17 @@ def outbox_counts(node: Node) -> dict[str, int]:
     return counts
 
 
+def pending_by_partner(node: Node) -> dict[str, int]:
+    """Outbox items still to send, per partner (every partner present)."""
+    counts = dict.fromkeys(node.partner_codes, 0)
+    rows = node.database.connection.execute(
+        "SELECT partner, count(*) FROM outbox WHERE state = ? GROUP BY partner",
+        (OutboxState.PENDING.value,),
+    ).fetchall()
+    counts.update({str(partner): int(count) for partner, count in rows})
+    return counts
+
+
 def open_alert_counts(node: Node) -> dict[tuple[str, str], int]:
     """Alerts not closed, by (kind, severity), every known pair present."""
     counts = {(kind.value, severity.value): 0 for kind in AlertKind for severity in Severity}
@@ -137,6 +148,12 @@ class StoreCollector(Collector):
         for state, count in sorted(outbox_counts(node).items()):
             outbox.add_metric([state], count)
         yield outbox
+        backlog = GaugeMetricFamily(
+            "bx_outbox_pending", "Outbox items still to send, per partner", labels=["partner"]
+        )
+        for partner, count in sorted(pending_by_partner(node).items()):
+            backlog.add_metric([partner], count)
+        yield backlog
         yield from self._partner_metrics(node.links())
 
     @staticmethod
