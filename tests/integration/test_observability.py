@@ -246,6 +246,12 @@ def test_every_log_line_is_json_with_the_standard_fields(
         messages = " ".join(d["message"] for d in documents)
         assert "serving on" in messages and "metrics at http://127.0.0.1:" in messages
         assert not [name for name in names if name in path.read_text(encoding="utf-8")]
+        exchanged = [d for d in documents if d.get("event") == "identify.sent"] or [
+            d for d in documents if d.get("event") == "identify.reply_sent"
+        ]
+        assert exchanged, f"{country} logged no exchange"
+        for document in exchanged:
+            assert len(document["message_id"]) == 32 and document["peer"] in {"CHL", "PAN"}
 
 
 def _invoke_status(node_dir: Path, *args: str) -> tuple[int, str, str]:

@@ -8,6 +8,7 @@ with its reason before it is raised.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from biometric_exchange.crypto.envelope import OpenedEnvelope, open_envelope, read_header, seal
@@ -15,6 +16,8 @@ from biometric_exchange.exceptions import ExchangeError, InvalidEnvelope
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
 from biometric_exchange.v1 import exchange_pb2 as pb
+
+log = logging.getLogger(__name__)
 
 
 def open_request(
@@ -44,11 +47,25 @@ def open_request(
         node.audit.record(
             event, AuditOutcome.REJECTED, peer=partner, claimed_message_id=claimed, reason=reason
         )
+        log.info(
+            "%s from %s refused: %s",
+            event.value,
+            partner,
+            type(exc).__name__,
+            extra={"message_id": claimed, "peer": partner, "event": event.value},
+        )
         raise
 
 
 def refuse(node: Node, event: AuditEvent, message_id: str, error: ExchangeError) -> None:
     """Audit a refusal of an opened request (terms, scope, quota, malformed body)."""
+    log.info(
+        "%s from %s refused: %s",
+        event.value,
+        node.partner.code,
+        type(error).__name__,
+        extra={"message_id": message_id, "peer": node.partner.code, "event": event.value},
+    )
     node.audit.record(
         event,
         AuditOutcome.REJECTED,
@@ -71,12 +88,24 @@ def seal_reply(
     reply = seal(
         node.envelope_context(), message_type, body, now_ms=node.clock(), in_reply_to=in_reply_to
     )
+    reply_id = read_header(reply).message_id
     node.audit.record(
         event,
         AuditOutcome.ACCEPTED,
         peer=node.partner.code,
-        message_id=read_header(reply).message_id,
+        message_id=reply_id,
         in_reply_to=in_reply_to,
         **detail,
+    )
+    log.info(
+        "%s to %s",
+        event.value,
+        node.partner.code,
+        extra={
+            "message_id": in_reply_to,
+            "reply_id": reply_id,
+            "peer": node.partner.code,
+            "event": event.value,
+        },
     )
     return reply

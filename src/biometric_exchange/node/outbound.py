@@ -9,6 +9,7 @@ the failure means for its own records.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,6 +22,8 @@ from biometric_exchange.v1 import exchange_pb2 as pb
 
 T = TypeVar("T")
 Call = Callable[[pb.SealedEnvelope], pb.SealedEnvelope]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,13 @@ def round_trip(
         )
         result = parse(opened.body)
     except ExchangeError as exc:
+        log.info(
+            "%s to %s not answered: %s",
+            kind.sent_event.value,
+            partner,
+            type(exc).__name__,
+            extra={"message_id": request_id, "peer": partner, "event": kind.sent_event.value},
+        )
         node.audit.record(
             kind.reply_event,
             AuditOutcome.FAILED if isinstance(exc, PartnerUnavailable) else AuditOutcome.REJECTED,
@@ -102,5 +112,16 @@ def round_trip(
         in_reply_to=request_id,
         **reply_context,
         **summary(result),
+    )
+    log.info(
+        "%s to %s answered",
+        kind.sent_event.value,
+        partner,
+        extra={
+            "message_id": request_id,
+            "reply_id": opened.header.message_id,
+            "peer": partner,
+            "event": kind.sent_event.value,
+        },
     )
     return result
