@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Run the Chile and Panama nodes in the foreground; Ctrl-C stops both cleanly.
-# Needs keys and an agreement first:
+# Run nodes in the foreground; Ctrl-C stops them all cleanly.
+#   scripts/run_pair.sh                                   # node_chile and node_panama
+#   scripts/run_pair.sh node_chile node_panama node_mexico
+# Needs keys and agreements first:
 #   bx keys init node_chile && bx keys init node_panama
 #   bx agreement init node_chile node_panama
 set -euo pipefail
@@ -8,25 +10,29 @@ cd "$(dirname "$0")/.."
 BX="${BX:-.venv/bin/bx}"
 [ -x "$BX" ] || BX=bx
 
-"$BX" node run node_chile &
-chile=$!
-"$BX" node run node_panama &
-panama=$!
+folders=("$@")
+[ ${#folders[@]} -gt 0 ] || folders=(node_chile node_panama)
+
+pids=()
+for folder in "${folders[@]}"; do
+  "$BX" node run "$folder" &
+  pids+=($!)
+done
 
 stopped=0
 stop() {
   trap - INT TERM
   stopped=1
-  kill -TERM "$chile" "$panama" 2>/dev/null || true
-  wait "$chile" "$panama" 2>/dev/null || true
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
 }
 trap stop INT TERM
 
-# Return as soon as either node exits (e.g. a port in use), stopping the other.
+# Return as soon as any node exits (e.g. a port in use), stopping the others.
 status=0
-wait -n "$chile" "$panama" || status=$?
+wait -n "${pids[@]}" || status=$?
 if [ "$stopped" = 1 ]; then
-  exit 0  # stopped on request: both nodes shut down cleanly
+  exit 0  # stopped on request: every node shut down cleanly
 fi
 stop
 exit "$status"
