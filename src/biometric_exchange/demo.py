@@ -94,7 +94,7 @@ def run_demo(workdir: Path, *, seed: int, console: Console) -> bool:
             console.print(f"{country}: enrolled {len(dataset.encounters[country])} encounters")
         _wait_outboxes(nodes, timeout=60)
         ok = _report(nodes, dataset, console)
-        return _step_two(nodes, console) and ok
+        ok = _step_two(nodes, console) and ok
     finally:
         for country, process in processes.items():
             status = stop_process(process)
@@ -102,6 +102,7 @@ def run_demo(workdir: Path, *, seed: int, console: Console) -> bool:
         for node in nodes.values():
             node.database.close()
         console.print(f"logs and databases kept in {workdir}/")
+    return _simulate(workdir, console) and ok
 
 
 def _step_two(nodes: dict[str, Node], console: Console) -> bool:
@@ -163,3 +164,32 @@ def _report(nodes: dict[str, Node], dataset: DemoDataset, console: Console) -> b
         f"{_expected_partner_hits(dataset)}"
     )
     return ok
+
+
+DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "simulations" / "demo.toml"
+
+
+def _simulate(workdir: Path, console: Console) -> bool:
+    """The short demo scenario over real node processes, checked against its ground truth."""
+    from biometric_exchange.simulation.scenario import load_scenario  # noqa: PLC0415
+    from biometric_exchange.simulation.study import run_study  # noqa: PLC0415
+
+    if not DEMO_SCENARIO.is_file():
+        console.print(f"(no {DEMO_SCENARIO.name} here: the simulation step is skipped)")
+        return True
+    console.rule("[bold]simulation: simulations/demo.toml over real nodes (bx simulate)")
+    out = workdir / "simulation"
+    with console.status("simulating") as status:
+        study = run_study(
+            load_scenario(DEMO_SCENARIO),
+            out,
+            over_grpc=True,
+            progress=lambda what, _done, _total: status.update(what),
+        )
+    for kind, figures in study.metrics["alerts"].items():
+        console.print(
+            f"{kind}: {figures['alerts']} alerts, {figures['true_positives']} right, "
+            f"{figures['false_positives']} wrong against the ground truth"
+        )
+    console.print(f"simulation report: {out / 'report.md'}")
+    return bool(study.metrics["alerts"]["WATCHLIST_HIT"]["true_positives"])

@@ -281,6 +281,21 @@ def test_find_surges_treats_missing_days_as_zero_and_starts_at_the_first_day() -
     assert find_surges(counts, "PAN", first_day=late, today=today) == []
 
 
+def test_a_partners_suppressed_days_do_not_make_a_rare_flow_look_like_a_surge() -> None:
+    """A partner reports only counts of 5 or more: a rare flow's days read as missing,
+    then a first 6. Missing read as 0 that is a surge; read as up to 4 it is none."""
+    today = dt.date(2026, 11, 20)
+    first = today - dt.timedelta(days=14)
+    rare = [DailyCount(today, "ERI", LAJAS, 6)]
+    assert [s.day for s in find_surges(rare, "PAN", first_day=first, today=today)] == [today]
+    assert find_surges(rare, "PAN", first_day=first, today=today, missing=4) == []
+    # A real jump in a partner's series is still found against the cautious baseline.
+    steady = [DailyCount(first + dt.timedelta(days=d), "CHN", LAJAS, 6) for d in range(14)]
+    jump = [*steady, DailyCount(today, "CHN", LAJAS, 30)]
+    (surge,) = find_surges(jump, "PAN", first_day=first, today=today, missing=4)
+    assert surge.day == today and surge.assessment.baseline == pytest.approx(6.0)
+
+
 # The monitor.
 
 

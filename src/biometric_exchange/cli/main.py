@@ -17,6 +17,7 @@ from biometric_exchange.cli import (
     nist,
     node,
     records,
+    simulate,
     status,
     synth,
 )
@@ -46,3 +47,4 @@ app.command("status")(status.status)
 app.command("demo")(demo.demo)
 app.command("evaluate")(evaluate.evaluate)
 app.command("loadtest")(loadtest.loadtest)
+app.command("simulate")(simulate.simulate)

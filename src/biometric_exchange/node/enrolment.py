@@ -38,10 +38,22 @@ def enrol(node: Node, encounter: Encounter) -> dict[str, str]:
 
     Either all are stored or none: a failure leaves the database as it was.
     """
-    check_provenance(node, encounter.provenance, encounter.encounter_id)
+    return enrol_many(node, [encounter])[encounter.encounter_id]
+
+
+def enrol_many(node: Node, encounters: Sequence[Encounter]) -> dict[str, dict[str, str]]:
+    """``enrol`` for many encounters in one transaction (all or none); return each
+    encounter's probe ref per partner."""
+    for encounter in encounters:
+        check_provenance(node, encounter.provenance, encounter.encounter_id)
+    refs: dict[str, dict[str, str]] = {}
     with node.database.transaction() as connection:
-        node.records.insert_encounter(connection, encounter)
-        return Outbox.enqueue(connection, encounter.encounter_id, node.partner_codes)
+        for encounter in encounters:
+            node.records.insert_encounter(connection, encounter)
+            refs[encounter.encounter_id] = Outbox.enqueue(
+                connection, encounter.encounter_id, node.partner_codes
+            )
+    return refs
 
 
 def add_watchlist(node: Node, entries: Sequence[WatchlistEntry]) -> int:

@@ -1,10 +1,10 @@
 """Surge detection on daily counts: a moving baseline and one-sided Poisson tests.
 
 A series is the daily counts of one (party, nationality, border point), oldest
-first; a day without a count is 0 (which includes counts the partner
-suppressed). Each day is tested over two windows — the day alone, and the day
-with the day before — so a sudden jump shows at once and a slower one within
-two days:
+first; a day without a count is 0 in our own series, and the largest count
+suppression can hide (4) in a partner's. Each day is tested over two
+windows — the day alone, and the day with the day before — so a sudden jump
+shows at once and a slower one within two days:
 
 * baseline = mean of the ``BASELINE_DAYS`` (14) days before the window; at
   least ``MIN_HISTORY_DAYS`` (7) are needed, else the day is not assessed;

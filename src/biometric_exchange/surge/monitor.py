@@ -30,6 +30,7 @@ from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.transport import PeerTransport
 from biometric_exchange.store.alerts import new_alert_id
 from biometric_exchange.surge.aggregates import (
+    SUPPRESSION_THRESHOLD,
     DailyCount,
     first_local_day,
     first_partner_day,
@@ -110,18 +111,26 @@ def find_surges(
     first_day: dt.date,
     today: dt.date,
     lookback_days: int = LOOKBACK_DAYS,
+    missing: int = 0,
 ) -> list[Surge]:
     """Surges of ``party``'s series at each of the ``lookback_days`` days up to ``today``.
 
     ``first_day`` is where the series start; counts outside [first_day, today] are
-    ignored and missing days count 0."""
+    ignored and missing days count ``missing``: 0 for our own counts, the largest
+    count suppression can hide for a partner's (a suppressed day is 0 to 4, and
+    reading it as 0 would make a rare series' first reported 5 look like a jump)."""
     if today < first_day:
         return []
     span = (today - first_day).days + 1
-    series: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * span)
+    series: dict[tuple[str, str], list[int]] = defaultdict(lambda: [missing] * span)
+    seen: dict[tuple[str, str], set[int]] = defaultdict(set)
     for c in counts:
         if first_day <= c.day <= today:
-            series[(c.nationality, c.border_point)][(c.day - first_day).days] += c.count
+            key, index = (c.nationality, c.border_point), (c.day - first_day).days
+            if index not in seen[key]:
+                series[key][index] = 0
+                seen[key].add(index)
+            series[key][index] += c.count
     surges = []
     for (nationality, border_point), values in sorted(series.items()):
         for index in range(max(0, span - lookback_days), span):
@@ -177,7 +186,9 @@ def assess_counts(node: Node, today: dt.date) -> list[Surge]:
     theirs = _window(today, first_partner_day(node, partner))
     if theirs is not None:
         counts = stored_partner_counts(node, partner, *theirs)
-        surges += find_surges(counts, partner, first_day=theirs[0], today=today)
+        surges += find_surges(
+            counts, partner, first_day=theirs[0], today=today, missing=SUPPRESSION_THRESHOLD - 1
+        )
     return surges
 
 

@@ -1,0 +1,1 @@
+"""Migration-corridor simulations over the real node logic (synthetic data only)."""

@@ -1,0 +1,244 @@
+"""Person-level alerts against the truth: precision, recall and why a case was missed.
+
+Units, per alert kind:
+
+* ``WATCHLIST_HIT`` (and ``PROTECTION`` on the enrolling side): an (encounter,
+  watchlist entry) pair; right when the encounter is the listed person. The
+  truth: every encounter of a person with an entry in force, on either
+  country's watchlist.
+* ``SUBJECT_ENCOUNTERED_BY_PARTNER`` (and ``PROTECTION`` on the holder's
+  side): the same pairs for entries of the partner, seen from the holder.
+* ``IDENTITY_CONFLICT``: a pair of encounters; right when both are one face.
+  The truth: each fraud traveller whose two identities were both met by one
+  node (a fraud across the border cannot show: step 1 carries no biographic
+  data).
+* ``MOVEMENT``: a pair of encounters at the two nodes; right when one face.
+  The truth: each person met by both nodes within the movement window.
+
+Recall is given against every case and against the cases the agreement lets
+the exchange see (``eligible``); each miss gets a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+from biometric_exchange.domain import AlertKind
+from biometric_exchange.simulation.detections import Detection
+from biometric_exchange.simulation.truth import EncounterFacts, EntryFacts, GroundTruth
+
+HIT = AlertKind.WATCHLIST_HIT.value
+HOLDER = AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER.value
+PROTECTION = AlertKind.PROTECTION.value
+CONFLICT = AlertKind.IDENTITY_CONFLICT.value
+MOVEMENT = AlertKind.MOVEMENT.value
+PERSON_KINDS = (HIT, HOLDER, PROTECTION, CONFLICT, MOVEMENT)
+CAUGHT = "caught"
+BIOMETRIC_MISS = "biometric miss (distance at or above the threshold)"
+NOT_CHECKED = "not checked (nationality in the Americas)"
+ACROSS_BORDER = "identities met at different nodes (step 1 carries no identity)"
+
+
+@dataclass
+class KindScore:
+    """Predicted units (right or wrong) and truth units (caught or why not) of one kind."""
+
+    alerts: set[str] = field(default_factory=set)
+    right: int = 0
+    wrong: int = 0
+    truth: Counter[str] = field(default_factory=Counter)
+    eligible: int = 0
+    eligible_caught: int = 0
+    severities: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        predicted = self.right + self.wrong
+        cases = sum(self.truth.values())
+        return {
+            "alerts": len(self.alerts),
+            "evidence": predicted,
+            "true_positives": self.right,
+            "false_positives": self.wrong,
+            "precision": ratio(self.right, predicted),
+            "cases": cases,
+            "caught": self.truth[CAUGHT],
+            "recall": ratio(self.truth[CAUGHT], cases),
+            "eligible_cases": self.eligible,
+            "recall_eligible": ratio(self.eligible_caught, self.eligible),
+            "missed_by_reason": {k: v for k, v in sorted(self.truth.items()) if k != CAUGHT},
+            "alerts_by_severity": dict(sorted(self.severities.items())),
+        }
+
+
+def ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 6) if denominator else None
+
+
+def _score(score: KindScore, *, caught: bool, refusal: str | None, miss: str | None) -> None:
+    """One truth case: caught or not; ``refusal``: why the agreement keeps it from the
+    exchange (None: eligible); ``miss``: why an eligible case was not caught."""
+    score.truth[CAUGHT if caught else (refusal or miss or "other")] += 1
+    if refusal is None:
+        score.eligible += 1
+        score.eligible_caught += int(caught)
+
+
+class Scorer:
+    def __init__(self, truth: GroundTruth, found: list[Detection]) -> None:
+        self.truth = truth
+        self.found = found
+        self.scores: dict[str, KindScore] = defaultdict(KindScore)
+        self._pairs: set[tuple[str, str, str, str]] = set()
+        """(node, side, encounter, entry) of every watchlist detection."""
+
+    def run(self) -> dict[str, dict[str, Any]]:
+        self._predicted()
+        self._watchlist_truth()
+        self._conflict_truth()
+        self._movement_truth()
+        return {kind: self.scores[kind].as_dict() for kind in PERSON_KINDS}
+
+    def is_right(self, found: Detection) -> bool:
+        enc = self.truth.encounters
+        faces = {enc[e].face for e in found.encounters if e in enc}
+        if found.kind in (HIT, HOLDER, PROTECTION):
+            entry = self.truth.entries.get(found.entry or "")
+            return len(faces) == 1 and entry is not None and entry.face in faces
+        return len(found.encounters) == 2 and len(faces) == 1
+
+    def _predicted(self) -> None:
+        for found in self.found:
+            if found.kind not in PERSON_KINDS:
+                continue
+            score = self.scores[found.kind]
+            if found.alert_id not in score.alerts:
+                score.alerts.add(found.alert_id)
+                score.severities[found.severity] += 1
+            if self.is_right(found):
+                score.right += 1
+            else:
+                score.wrong += 1
+            if found.entry and found.encounters:
+                self._pairs.add((found.node, found.side, found.encounters[0], found.entry))
+
+    def _watchlist_truth(self) -> None:
+        truth, rules = self.truth, self.truth.rules
+        for enc in truth.encounters.values():
+            for owner in truth.world.scenario.nodes.countries:
+                for entry in truth.listed(enc.face, owner):
+                    protection = truth.protection_route(enc, entry)
+                    if owner == enc.country:
+                        reason = None if rules.person_rules_apply(enc) else NOT_CHECKED
+                        caught = (enc.country, "local", enc.encounter_id, entry.entry_id)
+                        self._one(PROTECTION if protection else HIT, caught, reason, enc, entry)
+                        continue
+                    reason = rules.refusal(enc)
+                    kind = PROTECTION if protection else HIT
+                    sent = (enc.country, "requester", enc.encounter_id, entry.entry_id)
+                    self._one(kind, sent, reason, enc, entry)
+                    held = (owner, "holder", enc.encounter_id, entry.entry_id)
+                    self._one(PROTECTION if protection else HOLDER, held, reason, enc, entry)
+
+    def _one(
+        self,
+        kind: str,
+        key: tuple[str, str, str, str],
+        refusal: str | None,
+        enc: EncounterFacts,
+        entry: EntryFacts,
+    ) -> None:
+        caught = key in self._pairs
+        distance = self.truth.distance(enc.encounter_id, entry.entry_id)
+        miss = BIOMETRIC_MISS if distance >= self.truth.threshold else None
+        _score(self.scores[kind], caught=caught, refusal=refusal, miss=miss)
+
+    def _miss(self, a: EncounterFacts, b: EncounterFacts) -> str | None:
+        distance = self.truth.capture_distance(a.encounter_id, b.encounter_id)
+        return BIOMETRIC_MISS if distance >= self.truth.threshold else None
+
+    def _linked_faces(self, kind: str) -> set[tuple[str, str]]:
+        return {
+            (min(found.encounters), max(found.encounters))
+            for found in self.found
+            if found.kind == kind and len(found.encounters) == 2
+        }
+
+    def _conflict_truth(self) -> None:
+        truth, rules = self.truth, self.truth.rules
+        linked = self._linked_faces(CONFLICT)
+        score = self.scores[CONFLICT]
+        for encounters in truth.frauds.values():
+            by_node: dict[str, list[EncounterFacts]] = defaultdict(list)
+            for enc in encounters:
+                by_node[enc.country].append(enc)
+            same_node = [
+                (a, b)
+                for group in by_node.values()
+                for a, b in combinations(sorted(group, key=truth.processing_order), 2)
+                if a.alias != b.alias
+            ]
+            if not same_node:
+                if {e.alias for e in encounters} == {True, False}:
+                    _score(score, caught=False, refusal=ACROSS_BORDER, miss=None)
+                continue
+            caught = any(_pair(a, b) in linked for a, b in same_node)
+            checked = [(a, b) for a, b in same_node if rules.person_rules_apply(b)]
+            misses = {self._miss(a, b) for a, b in checked}
+            _score(
+                score,
+                caught=caught,
+                refusal=None if checked else NOT_CHECKED,
+                miss=BIOMETRIC_MISS if misses == {BIOMETRIC_MISS} else None,
+            )
+
+    def _movement_truth(self) -> None:
+        truth, rules = self.truth, self.truth.rules
+        linked = self._linked_faces(MOVEMENT)
+        by_face: dict[int, list[EncounterFacts]] = defaultdict(list)
+        for enc in truth.encounters.values():
+            by_face[enc.face].append(enc)
+        window = dt.timedelta(days=rules.movement_days)
+        score = self.scores[MOVEMENT]
+        for encounters in by_face.values():
+            ordered = sorted(encounters, key=truth.processing_order)
+            for a, b in combinations(ordered, 2):
+                if a.country == b.country or abs(b.time - a.time) > window:
+                    continue
+                _score(
+                    score,
+                    caught=_pair(a, b) in linked,
+                    refusal=rules.refusal(b),
+                    miss=self._miss(a, b),
+                )
+
+
+def _pair(a: EncounterFacts, b: EncounterFacts) -> tuple[str, str]:
+    first, second = sorted((a.encounter_id, b.encounter_id))
+    return first, second
+
+
+def missed_people(truth: GroundTruth, found: list[Detection]) -> tuple[int, int]:
+    """(watchlisted people never alerted on, watchlisted people the exchange could see):
+    a person counts when one of their encounters could have hit one of their entries in
+    force (the agreement allowing it); they are missed when no watchlist alert on either
+    side named them with one of their entries."""
+    scorer = Scorer(truth, found)
+    caught = {
+        truth.encounters[d.encounters[0]].face
+        for d in found
+        if d.kind in (HIT, HOLDER, PROTECTION) and d.encounters and scorer.is_right(d)
+    }
+    rules, countries = truth.rules, truth.world.scenario.nodes.countries
+    visible: set[int] = set()
+    for enc in truth.encounters.values():
+        for owner in countries:
+            if not truth.listed(enc.face, owner):
+                continue
+            local = owner == enc.country
+            if (local and rules.person_rules_apply(enc)) or (not local and not rules.refusal(enc)):
+                visible.add(enc.face)
+    return len(visible - caught), len(visible)

@@ -1,0 +1,95 @@
+"""Shared state while a world is drawn: seeded streams, identity numbers, the template model."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from biometric_exchange.synthetic.identities import DOCUMENT_SPACE, People, draw_people
+from biometric_exchange.synthetic.names import NamePools
+from biometric_exchange.synthetic.templates import TemplateModel
+
+NAME_POOL_SIZE = 500
+"""Faker draws per locale and kind (the population generator uses 2000; fewer make a
+run start faster, and names only need to differ between identities)."""
+STREAMS = ("people", "faces", "routes", "meet", "captures", "listings", "surge", "fillers")
+"""One independent stream per part of the world, so changing one part (e.g. the
+number of filler entries) leaves the others as they were."""
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The simulated days: ``start`` and the ``days - 1`` days after it."""
+
+    start: dt.date
+    days: int
+
+    @classmethod
+    def ending_before(cls, today: dt.date, days: int) -> Calendar:
+        """``days`` days ending the day before ``today``: the nodes' clocks run on the real
+        date (agreement in force, watchlist validity, hit-reference lifetimes)."""
+        return cls(today - dt.timedelta(days=days), days)
+
+    def date(self, day: int) -> dt.date:
+        return self.start + dt.timedelta(days=day)
+
+    @property
+    def end(self) -> dt.date:
+        """The day after the last simulated day."""
+        return self.date(self.days)
+
+    def day_of(self, moment: dt.datetime | dt.date) -> int:
+        day = moment.date() if isinstance(moment, dt.datetime) else moment
+        return (day - self.start).days
+
+
+@dataclass
+class Draw:
+    """The streams of one world and the next free identity number."""
+
+    seed: int
+    calendar: Calendar
+    model: TemplateModel = field(default_factory=TemplateModel)
+    next_number: int = 1
+
+    def __post_init__(self) -> None:
+        sequence = np.random.SeedSequence(self.seed)
+        self.rngs = {
+            name: np.random.default_rng(child)
+            for name, child in zip(STREAMS, sequence.spawn(len(STREAMS)), strict=True)
+        }
+        self.pools = NamePools(self.seed, NAME_POOL_SIZE)
+        self.document_offset = int(sequence.generate_state(1, np.uint64)[0]) % DOCUMENT_SPACE
+
+    def people(
+        self,
+        stream: str,
+        n: int,
+        *,
+        sex: NDArray[np.str_] | None = None,
+        adult: NDArray[np.bool_] | None = None,
+    ) -> People:
+        """``n`` new identities (distinct numbers, hence distinct documents)."""
+        numbers = self.next_number + np.arange(n, dtype=np.int64)
+        self.next_number += n
+        return draw_people(
+            self.rngs[stream],
+            numbers,
+            self.calendar.start,
+            self.pools,
+            document_offset=self.document_offset,
+            sex=sex,
+            adult=adult,
+        )
+
+
+def concat_people(parts: list[People]) -> People:
+    columns = {
+        f.name: np.concatenate([getattr(part, f.name) for part in parts])
+        for f in dataclasses.fields(People)
+    }
+    return People(**columns)

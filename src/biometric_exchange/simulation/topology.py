@@ -1,0 +1,224 @@
+"""Which nodes a run has and how they reach each other.
+
+``create_folders`` makes keyed node folders with the scenario's threshold and
+one agreement from the scenario's terms. ``connect`` is the one place that
+decides the topology: in-process (each worker calls its partner's handlers
+through ``InMemoryPeerTransport``, no sockets) or over gRPC (each node a real
+process on loopback with mutual TLS; the driver holds a ``GrpcPeerTransport``
+per node for the surge monitor's and step 2's calls). Either way the runner
+sees the same ``Topology``: nodes by country, a transport to each one's
+partner, and ``drain`` (every outbox empty).
+
+The nodes' clocks run on the real date; the simulated days live in the
+encounter times. Daily quotas count per real UTC day, so the agreement the
+nodes sign multiplies the scenario's daily quotas by the number of simulated
+days (the report compares each simulated day with the scenario's quota).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from biometric_exchange.config import CONFIG_FILENAME
+from biometric_exchange.crypto.keys import init_keys
+from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.node.encounter_index import EncounterIndex
+from biometric_exchange.node.identify import IdentifyHandler
+from biometric_exchange.node.process import SURGE_INTERVAL_ENV
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.transport import (
+    GrpcPeerTransport,
+    InMemoryPeerTransport,
+    PeerTransport,
+)
+from biometric_exchange.node.worker import ExchangeWorker
+from biometric_exchange.simulation.metering import MeteredTransport, Tally
+from biometric_exchange.simulation.scenario import Scenario
+from biometric_exchange.workspace import (
+    free_port,
+    init_agreement,
+    start_node_process,
+    stop_process,
+    wait_serving,
+)
+
+NODE_NAMES = {"CHL": "node_chile", "PAN": "node_panama"}
+TERMS_FILENAME = "terms.toml"
+DRAIN_TIMEOUT_S = 300.0
+"""Over gRPC: how long the nodes may take to empty their outboxes after an enrolment."""
+QUIET_SURGE_INTERVAL_S = 7 * 24 * 3600.0
+"""Node processes' own surge monitor (real date) stays quiet: the runner runs it per
+simulated day."""
+
+
+def node_terms(scenario: Scenario) -> dict[str, Any]:
+    """The terms the nodes sign: the scenario's, with daily quotas over the whole run."""
+    terms = scenario.terms()
+    quotas = dict(terms.get("quotas", {}))
+    for name, default in (("probes_per_day", 10_000), ("detail_requests_per_day", 500)):
+        quotas[name] = int(quotas.get(name, default)) * scenario.days
+    return {**terms, "quotas": quotas}
+
+
+def create_folders(scenario: Scenario, workdir: Path) -> dict[str, Path]:
+    """Keyed node folders on free loopback ports and their signed agreement."""
+    folders: dict[str, Path] = {}
+    for country in scenario.nodes.countries:
+        name = NODE_NAMES[country]
+        directory = workdir / name
+        directory.mkdir(parents=True)
+        config = {
+            "node": {"name": name, "country": country, "listen": f"127.0.0.1:{free_port()}"},
+            "matching": {"threshold": scenario.threshold},
+        }
+        (directory / CONFIG_FILENAME).write_text(tomli_w.dumps(config), encoding="utf-8")
+        init_keys(directory, name, country)
+        folders[country] = directory
+    terms_file = workdir / TERMS_FILENAME
+    document = {"synthetic": True, "agreement": node_terms(scenario)}
+    terms_file.write_text(tomli_w.dumps(document), encoding="utf-8")
+    first, second = folders.values()
+    init_agreement(first, second, terms_file=terms_file)
+    return folders
+
+
+@dataclass(frozen=True)
+class Link:
+    """One node bound to one partner's agreement, and the way to reach that partner."""
+
+    country: str
+    partner: str
+    node: Node
+    transport: PeerTransport
+
+
+@dataclass
+class Topology:
+    """The run's nodes (the driver's handles) and how each reaches its partners."""
+
+    nodes: dict[str, Node]
+    links: list[Link]
+    """Every (node, partner) pair: the surge monitor's and step 2's calls go this way."""
+    drain: Callable[[], None]
+    """Return once every node's outbox is empty."""
+    mode: str
+    tally: Tally = field(default_factory=Tally)
+    """Calls and envelope bytes through the links (and, in-process, the workers' calls)."""
+    workers_metered: bool = True
+    """Over gRPC the node processes make the Identify calls: the tally does not see them."""
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for closer in reversed(self.closers):
+            closer()
+        self.closers.clear()
+
+
+def connect(folders: Mapping[str, Path], *, over_grpc: bool, logs: Path) -> Topology:
+    """Open the nodes and wire every link: in-process, or over gRPC between real processes."""
+    if over_grpc:
+        return _over_grpc(folders, logs)
+    return _in_process(folders)
+
+
+WORKER_BATCH = 2000
+"""Items one in-process worker pass takes (the node process takes 32 at a time)."""
+
+
+def _in_process(folders: Mapping[str, Path]) -> Topology:
+    nodes = {country: Node.open(path) for country, path in folders.items()}
+    watchlists = {c: node.watchlist_index() for c, node in nodes.items()}
+    encounters = {c: EncounterIndex(node.records) for c, node in nodes.items()}
+    links: list[Link] = []
+    workers: list[ExchangeWorker] = []
+    tally = Tally()
+    for country, node in nodes.items():
+        transports: dict[str, PeerTransport] = {}
+        for link in node.links():
+            partner = link.partner.code
+            holder = nodes[partner].link(country)
+            handler = IdentifyHandler(holder, watchlists[partner], encounters[partner])
+            transports[partner] = MeteredTransport(InMemoryPeerTransport(holder, handler), tally)
+            links.append(Link(country, partner, link, transports[partner]))
+        workers.append(ExchangeWorker(node, watchlists[country], transports, encounters[country]))
+
+    def drain() -> None:
+        busy = True
+        while busy:
+            busy = False
+            for worker in workers:
+                while worker.run_once(limit=WORKER_BATCH):
+                    busy = True
+
+    topology = Topology(nodes, links, drain, "in-process", tally)
+    topology.closers.extend(node.database.close for node in nodes.values())
+    return topology
+
+
+@contextlib.contextmanager
+def _quiet_surge_monitor() -> Iterator[None]:
+    before = os.environ.get(SURGE_INTERVAL_ENV)
+    os.environ[SURGE_INTERVAL_ENV] = str(QUIET_SURGE_INTERVAL_S)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SURGE_INTERVAL_ENV, None)
+        else:
+            os.environ[SURGE_INTERVAL_ENV] = before
+
+
+def _over_grpc(folders: Mapping[str, Path], logs: Path) -> Topology:
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    topology = Topology(
+        {}, [], lambda: None, "over gRPC (mutual TLS on loopback)", workers_metered=False
+    )
+    try:
+        with _quiet_surge_monitor():
+            for country, path in folders.items():
+                processes[country] = start_node_process(path, logs / f"{path.name}.log")
+                topology.closers.append(_stopper(processes[country]))
+        for country, path in folders.items():
+            wait_serving(path, processes[country])
+        for country, path in folders.items():
+            node = Node.open(path)
+            topology.nodes[country] = node
+            topology.closers.append(node.database.close)
+            for link in node.links():
+                transport = MeteredTransport(GrpcPeerTransport(link), topology.tally)
+                topology.closers.append(transport.close)
+                topology.links.append(Link(country, link.partner.code, link, transport))
+    except BaseException:
+        topology.close()
+        raise
+
+    def drain() -> None:
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while any(node.outbox.depth() for node in topology.nodes.values()):
+            for country, process in processes.items():
+                if process.poll() is not None:
+                    raise ConfigError(f"node {country} exited with status {process.returncode}")
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"exchanges still pending after {DRAIN_TIMEOUT_S:.0f} s; see the node logs"
+                )
+            time.sleep(0.05)
+
+    topology.drain = drain
+    return topology
+
+
+def _stopper(process: subprocess.Popen[bytes]) -> Callable[[], None]:
+    def stop() -> None:
+        stop_process(process)
+
+    return stop
