@@ -84,9 +84,19 @@ def _workdir(out: Path, over_grpc: bool) -> Iterator[Path]:
         (nodes / MARKER).write_text(SYNTHETIC_NOTICE + "\n", encoding="utf-8")
         yield nodes
         return
-    base = MEMORY_DIR if MEMORY_DIR.is_dir() else None
-    with tempfile.TemporaryDirectory(prefix="bx-sim-", dir=base) as scratch:
+    with tempfile.TemporaryDirectory(prefix="bx-sim-", dir=_scratch_base()) as scratch:
         yield Path(scratch)
+
+
+MEMORY_DIR_MIN_FREE = 2 * 1024**3
+"""A memory folder with less room than this (a container's 64 MB default) is not used."""
+
+
+def _scratch_base() -> Path | None:
+    """``MEMORY_DIR`` when it exists with room to spare, else the system's temporary folder."""
+    if MEMORY_DIR.is_dir() and shutil.disk_usage(MEMORY_DIR).free >= MEMORY_DIR_MIN_FREE:
+        return MEMORY_DIR
+    return None
 
 
 def run_scenario(
