@@ -187,9 +187,11 @@ def _simulate(workdir: Path, console: Console) -> bool:
             progress=lambda what, _done, _total: status.update(what),
         )
     for kind, figures in study.metrics["alerts"].items():
+        count = figures["alerts"]
         console.print(
-            f"{kind}: {figures['alerts']} alerts, {figures['true_positives']} right, "
-            f"{figures['false_positives']} wrong against the ground truth"
+            f"{kind}: {count} alert{'' if count == 1 else 's'}; evidence "
+            f"{figures['true_positives']} right, {figures['false_positives']} wrong "
+            "against the ground truth"
         )
     console.print(f"simulation report: {out / 'report.md'}")
     return bool(study.metrics["alerts"]["WATCHLIST_HIT"]["true_positives"])
