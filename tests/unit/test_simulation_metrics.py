@@ -32,28 +32,10 @@ from biometric_exchange.simulation.metrics import compute_metrics
 from biometric_exchange.simulation.runner import Run, run_world
 from biometric_exchange.simulation.scenario import parse_scenario
 from biometric_exchange.simulation.world import World
-from biometric_exchange.synthetic.identities import People
 from biometric_exchange.synthetic.templates import TemplateModel
+from tests.unit.hand_built import hand_built_people
 
 DAYS = 5
-
-
-def _people(rows: list[dict[str, Any]]) -> People:
-    def column(name: str, dtype: str) -> np.ndarray[Any, Any]:
-        return np.asarray([row[name] for row in rows], dtype=dtype)
-
-    return People(
-        given_name=column("given", "<U32"),
-        family_name=column("family", "<U32"),
-        sex=column("sex", "<U1"),
-        birth_date=np.asarray([row["born"] for row in rows], dtype="M8[D]"),
-        nationality=column("nationality", "<U3"),
-        document_number=column("document", "<U12"),
-        legal_status=np.full(len(rows), "none", dtype="<U16"),
-        unaccompanied_minor=np.zeros(len(rows), dtype=np.bool_),
-        minor=np.zeros(len(rows), dtype=np.bool_),
-        extra_regional=column("extra", "?"),
-    )
 
 
 def tiny_world(calendar: Calendar) -> World:
@@ -68,7 +50,7 @@ def tiny_world(calendar: Calendar) -> World:
         },
         "tiny",
     )
-    people = _people(
+    people = hand_built_people(
         [
             {
                 "given": "Wei",
@@ -99,7 +81,7 @@ def tiny_world(calendar: Calendar) -> World:
             },
         ]
     )
-    aliases = _people(
+    aliases = hand_built_people(
         [
             {
                 "given": "Imran",
@@ -236,7 +218,7 @@ def test_searches_exchange_and_disclosure(metrics: dict[str, Any]) -> None:
     assert step2["disclosures_about_travellers_not_listed"] == 0
 
 
-def test_alerts_name_the_planted_people(tiny_run: Run) -> None:
+def test_alerts_name_the_plantedhand_built_people(tiny_run: Run) -> None:
     described = canonical_alerts(tiny_run.record)
     kinds = sorted((node, kind) for node, kind, *_ in described)
     assert kinds == [

@@ -28,8 +28,8 @@ def simulate(
     scenario: Annotated[
         str,
         typer.Argument(
-            help="A scenario in simulations/ (darien_corridor, surge, identity_fraud, "
-            "threshold_sweep, demo) or the path of a scenario file",
+            help="A scenario in simulations/ (darien_corridor, corridor_three, surge, "
+            "identity_fraud, threshold_sweep, demo) or the path of a scenario file",
             show_default=False,
         ),
     ],
@@ -50,7 +50,8 @@ def simulate(
         typer.Option(help="Seed instead of the scenario's own", show_default=False),
     ] = None,
 ) -> None:
-    """Run a scenario through the Chile and Panama nodes and write its report."""
+    """Run a scenario through the corridor's nodes (Chile and Panama, and Mexico when the
+    scenario names it) and write its report."""
     # Deferred: numpy, scipy and matplotlib would slow every other bx command's start.
     from biometric_exchange.simulation.scenario import load_scenario, resolve  # noqa: PLC0415
     from biometric_exchange.simulation.study import default_out, run_study  # noqa: PLC0415

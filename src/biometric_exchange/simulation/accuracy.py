@@ -12,11 +12,13 @@ Units, per alert kind:
   The truth: each fraud traveller whose two identities were both met by one
   node (a fraud across the border cannot show: step 1 carries no biographic
   data).
-* ``MOVEMENT``: a pair of encounters at the two nodes; right when one face.
-  The truth: each person met by both nodes within the movement window.
+* ``MOVEMENT``: a pair of encounters at two nodes; right when one face.
+  The truth: each person met by two nodes within the movement window.
 
 Recall is given against every case and against the cases the agreement lets
-the exchange see (``eligible``); each miss gets a reason.
+the exchange see (``eligible``); each miss gets a reason. ``Scorer.by_link``
+gives the same per link (sender, holder), each under its own agreement: a
+minor met by Panama is eligible for Chile but not for Mexico.
 """
 
 from __future__ import annotations
@@ -87,11 +89,22 @@ def _score(score: KindScore, *, caught: bool, refusal: str | None, miss: str | N
         score.eligible_caught += int(caught)
 
 
+Link = tuple[str, str]
+"""(sender, holder): the node that met the traveller and the partner it asked."""
+LINK_SIDES = (REQUESTER, HOLDER_SIDE, MOVEMENT_SIDE) = ("requester", "holder", "movement")
+"""Per link: the sender's hits on the holder's watchlist, the holder's side of them,
+and the holder's movements (the sender's probe matching one of the holder's encounters)."""
+
+
 class Scorer:
     def __init__(self, truth: GroundTruth, found: list[Detection]) -> None:
         self.truth = truth
         self.found = found
         self.scores: dict[str, KindScore] = defaultdict(KindScore)
+        self.links: dict[Link, dict[str, KindScore]] = defaultdict(
+            lambda: {side: KindScore() for side in LINK_SIDES}
+        )
+        """Per (sender, holder) link, the cases its agreement governs."""
         self._pairs: set[tuple[str, str, str, str]] = set()
         """(node, side, encounter, entry) of every watchlist detection."""
 
@@ -101,6 +114,18 @@ class Scorer:
         self._conflict_truth()
         self._movement_truth()
         return {kind: self.scores[kind].as_dict() for kind in PERSON_KINDS}
+
+    def by_link(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """After ``run``: each link's cases and evidence, ``"PAN>MEX"`` → side → score."""
+        countries = self.truth.world.scenario.nodes.countries
+        return {
+            link_name(sender, holder): {
+                side: score.as_dict() for side, score in self.links[(sender, holder)].items()
+            }
+            for sender in countries
+            for holder in countries
+            if sender != holder
+        }
 
     def is_right(self, found: Detection) -> bool:
         enc = self.truth.encounters
@@ -118,10 +143,20 @@ class Scorer:
             if found.alert_id not in score.alerts:
                 score.alerts.add(found.alert_id)
                 score.severities[found.severity] += 1
-            if self.is_right(found):
+            right = self.is_right(found)
+            if right:
                 score.right += 1
             else:
                 score.wrong += 1
+            link_side = _link_side(found)
+            if link_side is not None:
+                link, side = link_side
+                tally = self.links[link][side]
+                if found.alert_id not in tally.alerts:
+                    tally.alerts.add(found.alert_id)
+                    tally.severities[found.severity] += 1
+                tally.right += int(right)
+                tally.wrong += int(not right)
             if found.entry and found.encounters:
                 self._pairs.add((found.node, found.side, found.encounters[0], found.entry))
 
@@ -136,12 +171,24 @@ class Scorer:
                         caught = (enc.country, "local", enc.encounter_id, entry.entry_id)
                         self._one(PROTECTION if protection else HIT, caught, reason, enc, entry)
                         continue
-                    reason = rules.refusal(enc)
-                    kind = PROTECTION if protection else HIT
+                    agreement = rules.between(enc.country, owner)
+                    reason = agreement.refusal(enc)
+                    shown = truth.protection_route(
+                        enc, entry, category_known=agreement.discloses_category
+                    )
+                    link = (enc.country, owner)
                     sent = (enc.country, "requester", enc.encounter_id, entry.entry_id)
-                    self._one(kind, sent, reason, enc, entry)
+                    self._one(
+                        PROTECTION if shown else HIT,
+                        sent,
+                        reason,
+                        enc,
+                        entry,
+                        link_side=(link, REQUESTER),
+                    )
                     held = (owner, "holder", enc.encounter_id, entry.entry_id)
-                    self._one(PROTECTION if protection else HOLDER, held, reason, enc, entry)
+                    kind = PROTECTION if protection else HOLDER
+                    self._one(kind, held, reason, enc, entry, link_side=(link, HOLDER_SIDE))
 
     def _one(
         self,
@@ -150,11 +197,16 @@ class Scorer:
         refusal: str | None,
         enc: EncounterFacts,
         entry: EntryFacts,
+        *,
+        link_side: tuple[Link, str] | None = None,
     ) -> None:
         caught = key in self._pairs
         distance = self.truth.distance(enc.encounter_id, entry.entry_id)
         miss = BIOMETRIC_MISS if distance >= self.truth.threshold else None
         _score(self.scores[kind], caught=caught, refusal=refusal, miss=miss)
+        if link_side is not None:
+            link, side = link_side
+            _score(self.links[link][side], caught=caught, refusal=refusal, miss=miss)
 
     def _miss(self, a: EncounterFacts, b: EncounterFacts) -> str | None:
         distance = self.truth.capture_distance(a.encounter_id, b.encounter_id)
@@ -208,12 +260,28 @@ class Scorer:
             for a, b in combinations(ordered, 2):
                 if a.country == b.country or abs(b.time - a.time) > window:
                     continue
-                _score(
-                    score,
-                    caught=_pair(a, b) in linked,
-                    refusal=rules.refusal(b),
-                    miss=self._miss(a, b),
-                )
+                caught, refusal = _pair(a, b) in linked, rules.refusal(b, a.country)
+                miss = self._miss(a, b)
+                for tally in (score, self.links[(b.country, a.country)][MOVEMENT_SIDE]):
+                    _score(tally, caught=caught, refusal=refusal, miss=miss)
+
+
+def link_name(sender: str, holder: str) -> str:
+    """``"PAN>MEX"``: Panama's encounters checked against Mexico's watchlist."""
+    return f"{sender}>{holder}"
+
+
+def _link_side(found: Detection) -> tuple[Link, str] | None:
+    """The link and side a detection counts for, if it came through a link."""
+    if found.via is None:
+        return None
+    if found.side == "requester":
+        return (found.node, found.via), REQUESTER
+    if found.side == "holder":
+        return (found.via, found.node), HOLDER_SIDE
+    if found.kind == MOVEMENT:
+        return (found.via, found.node), MOVEMENT_SIDE
+    return None
 
 
 def _pair(a: EncounterFacts, b: EncounterFacts) -> tuple[str, str]:
@@ -239,6 +307,8 @@ def missed_people(truth: GroundTruth, found: list[Detection]) -> tuple[int, int]
             if not truth.listed(enc.face, owner):
                 continue
             local = owner == enc.country
-            if (local and rules.person_rules_apply(enc)) or (not local and not rules.refusal(enc)):
+            if (local and rules.person_rules_apply(enc)) or (
+                not local and not rules.refusal(enc, owner)
+            ):
                 visible.add(enc.face)
     return len(visible - caught), len(visible)

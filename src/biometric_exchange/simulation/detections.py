@@ -43,6 +43,9 @@ class Detection:
     """(party, nationality, border point) of a surge."""
     surge_day: int | None = None
     impact: str | None = None
+    via: str | None = None
+    """The partner whose link this evidence came through (partner hits, the holder's
+    side, movements); an alert on one subject may gather evidence from several."""
 
 
 def _probe(record: RunRecord, key: str) -> str | None:
@@ -68,6 +71,7 @@ def _describe(
             "side": "requester",
             "encounters": (item["encounter_id"],),
             "entry": issued.get(str(item.get("hit_reference"))),
+            "via": str(source),
         }
     if kind in HOLDER_KINDS:
         probed = _probe(record, key)
@@ -75,6 +79,7 @@ def _describe(
             "side": "holder",
             "encounters": (probed,) if probed else (),
             "entry": alert.watchlist_entry_id,
+            "via": key.partition(":")[0],
         }
     if kind is AlertKind.IDENTITY_CONFLICT:
         return {"side": "linking", "encounters": tuple(item.get("encounters", ()))}
@@ -83,6 +88,7 @@ def _describe(
         return {
             "side": "linking",
             "encounters": tuple(e for e in (item.get("our_encounter"), probed) if e),
+            "via": key.partition(":")[0],
         }
     if kind is AlertKind.FLOW_SURGE:
         day = dt.date.fromisoformat(str(item["day"]))
@@ -127,7 +133,7 @@ def canonical_alerts(record: RunRecord) -> set[tuple[Any, ...]]:
     for items in by_alert.values():
         first = items[0]
         evidence = frozenset(
-            (d.side, tuple(sorted(d.encounters)), d.entry, d.series, d.surge_day, d.impact)
+            (d.side, tuple(sorted(d.encounters)), d.entry, d.series, d.surge_day, d.impact, d.via)
             for d in items
         )
         described.add(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +20,11 @@ run start faster, and names only need to differ between identities)."""
 STREAMS = ("people", "faces", "routes", "meet", "captures", "listings", "surge", "fillers")
 """One independent stream per part of the world, so changing one part (e.g. the
 number of filler entries) leaves the others as they were."""
+MEXICO_SEED = 484
+"""Mixed with the seed for Mexico's streams (ISO 3166-1 numeric code of Mexico)."""
+MEXICO_STREAMS = ("meet", "captures", "listings", "fillers")
+"""Mexico's parts of the world, drawn only when Mexico is a node of the run, from a
+sequence of their own: a run without Mexico draws exactly what it drew before."""
 
 
 @dataclass(frozen=True)
@@ -65,19 +71,30 @@ class Draw:
         self.pools = NamePools(self.seed, NAME_POOL_SIZE)
         self.document_offset = int(sequence.generate_state(1, np.uint64)[0]) % DOCUMENT_SPACE
 
+    @cached_property
+    def mexico_rngs(self) -> dict[str, np.random.Generator]:
+        """Mexico's streams (``MEXICO_STREAMS``), made on first use, from ``[seed, 484]``."""
+        sequence = np.random.SeedSequence([self.seed, MEXICO_SEED])
+        children = sequence.spawn(len(MEXICO_STREAMS))
+        return {
+            name: np.random.default_rng(child)
+            for name, child in zip(MEXICO_STREAMS, children, strict=True)
+        }
+
     def people(
         self,
-        stream: str,
+        stream: str | np.random.Generator,
         n: int,
         *,
         sex: NDArray[np.str_] | None = None,
         adult: NDArray[np.bool_] | None = None,
     ) -> People:
-        """``n`` new identities (distinct numbers, hence distinct documents)."""
+        """``n`` new identities (distinct numbers, hence distinct documents), drawn from
+        ``stream`` (a name of ``STREAMS``, or a generator of its own)."""
         numbers = self.next_number + np.arange(n, dtype=np.int64)
         self.next_number += n
         return draw_people(
-            self.rngs[stream],
+            self.rngs[stream] if isinstance(stream, str) else stream,
             numbers,
             self.calendar.start,
             self.pools,

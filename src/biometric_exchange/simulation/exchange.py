@@ -20,6 +20,7 @@ from biometric_exchange.serde_details import RequestStatus
 from biometric_exchange.simulation.detections import Detection
 from biometric_exchange.simulation.record import RunRecord
 from biometric_exchange.simulation.scenario import Scenario
+from biometric_exchange.simulation.topology import DEFAULT_QUOTAS
 from biometric_exchange.simulation.truth import GroundTruth
 from biometric_exchange.store.audit import AuditEntry, AuditEvent, AuditOutcome
 from biometric_exchange.store.outbox import OutboxState
@@ -48,7 +49,7 @@ def _number(entry: AuditEntry, key: str) -> int:
 
 def volume(record: RunRecord, scenario: Scenario) -> dict[str, Any]:
     """Calls, probes, hits, step-2 requests, aggregates and bytes, per node and in all."""
-    quota = int(scenario.terms().get("quotas", {}).get("probes_per_day", 10_000))
+    quota = daily_probe_quota(scenario, "CHL", "PAN")
     nodes: dict[str, Any] = {}
     for country, node in record.nodes.items():
         audit = node.audit
@@ -72,7 +73,7 @@ def volume(record: RunRecord, scenario: Scenario) -> dict[str, Any]:
             "step2_requests_sent": len(details),
             "aggregate_exchanges": len(_accepted(audit, AuditEvent.AGGREGATES_SENT)),
             "probes_sent_per_day": per_day,
-            "days_over_daily_quota": sum(1 for n in per_day if n > quota),
+            "days_over_daily_quota": _days_over_quota(record, scenario, country),
         }
     return {
         "by_node": nodes,
@@ -80,6 +81,23 @@ def volume(record: RunRecord, scenario: Scenario) -> dict[str, Any]:
         "bytes": record.tally.as_dict(),
         "identify_bytes_measured": record.workers_metered,
     }
+
+
+def daily_probe_quota(scenario: Scenario, first: str, second: str) -> int:
+    """A pair's daily probe quota as the scenario's terms write it (before scaling)."""
+    quotas = scenario.terms(first, second).get("quotas", {})
+    return int(quotas.get("probes_per_day", DEFAULT_QUOTAS["probes_per_day"]))
+
+
+def _days_over_quota(record: RunRecord, scenario: Scenario, country: str) -> int:
+    """Simulated days on which ``country`` sent a partner more probes than their
+    agreement's daily quota."""
+    over: set[int] = set()
+    for (sender, partner), per_day in record.log.sent_per_link_day.items():
+        if sender == country:
+            quota = daily_probe_quota(scenario, sender, partner)
+            over.update(day for day, n in enumerate(per_day) if n > quota)
+    return len(over)
 
 
 def disclosure(record: RunRecord, truth: GroundTruth, found: list[Detection]) -> dict[str, Any]:

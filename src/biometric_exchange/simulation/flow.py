@@ -1,8 +1,10 @@
 """Where the nodes meet travellers during the simulated days, and the surge.
 
 Journeys start over ``lead_days + days`` (corridor routes and dwell times), so
-the flow through both nodes is steady from the first simulated day; the
-encounters kept are those that fall in the simulated days. Each encounter
+the flow through the nodes is steady from the first simulated day; the
+encounters kept are those that fall in the simulated days. Mexico's
+encounters, when Mexico is a node, come from the same journeys and streams of
+Mexico's own. Each encounter
 carries one capture of the traveller's face. A surge adds
 Poisson(``extra_per_day``) arrivals a day of one nationality at one border
 point from ``start_day``, each a new face.
@@ -13,13 +15,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from biometric_exchange.simulation.draws import Draw
 from biometric_exchange.simulation.scenario import SurgeSection
-from biometric_exchange.synthetic.corridor import choose_routes, draw_journeys, node_encounters
+from biometric_exchange.synthetic.corridor import (
+    Journeys,
+    NodeEncounters,
+    choose_routes,
+    draw_journeys,
+    mexico_encounters,
+    node_encounters,
+)
 from biometric_exchange.synthetic.identities import People
 from biometric_exchange.synthetic.mix import extra_regional, locale_for
 from biometric_exchange.synthetic.templates import Matrix
@@ -60,13 +70,13 @@ class SurgeTruth:
     arrivals: int
 
 
-def corridor_flow(
+def corridor_journeys(
     draw: Draw, travellers: People, fraud: NDArray[np.bool_], *, lead_days: int
-) -> Columns:
-    """The travellers' encounters at both nodes during the simulated days."""
+) -> Journeys:
+    """Each traveller's journey (face = row), starting over ``lead_days + days``."""
     rngs, calendar = draw.rngs, draw.calendar
     n = len(travellers)
-    journeys = draw_journeys(
+    return draw_journeys(
         rngs["routes"],
         np.arange(n, dtype=np.int64),
         choose_routes(rngs["routes"], travellers.nationality, travellers.extra_regional),
@@ -74,7 +84,22 @@ def corridor_flow(
         window_days=lead_days + calendar.days,
         must_reach_panama=fraud,
     )
-    met = node_encounters(rngs["meet"], journeys, fraud)
+
+
+def corridor_flow(draw: Draw, journeys: Journeys, fraud: NDArray[np.bool_]) -> Columns:
+    """The travellers' encounters at Chile's and Panama's nodes during the simulated days."""
+    return in_days(draw, node_encounters(draw.rngs["meet"], journeys, fraud))
+
+
+def mexico_flow(draw: Draw, journeys: Journeys, fraud: NDArray[np.bool_]) -> Columns:
+    """The travellers' encounters at Mexico's node during the simulated days (Mexico's
+    own stream)."""
+    return in_days(draw, mexico_encounters(draw.mexico_rngs["meet"], journeys, fraud))
+
+
+def in_days(draw: Draw, met: NodeEncounters) -> Columns:
+    """The encounters that fall in the simulated days, as columns."""
+    calendar = draw.calendar
     first = np.datetime64(calendar.start, "s")
     last = np.datetime64(calendar.end, "s")
     kept = np.flatnonzero((met.time >= first) & (met.time < last))
@@ -127,9 +152,15 @@ def merge_columns(parts: list[Columns]) -> Columns:
 
 
 def encounters_from(
-    draw: Draw, columns: Columns, latents: Matrix, noise: NDArray[np.float64]
+    draw: Draw,
+    columns: Columns,
+    latents: Matrix,
+    noise: NDArray[np.float64],
+    *,
+    captures: np.random.Generator | None = None,
 ) -> Encounters:
-    """Sort by time (then face), number per country in that order, capture each face once."""
+    """Sort by time (then face), number per country in that order, capture each face once
+    (from ``captures``, by default the world's captures stream)."""
     order = np.lexsort((columns["face"], columns["time"]))
     face = columns["face"][order].astype(np.int64)
     country = columns["country"][order].astype("<U3")
@@ -140,7 +171,9 @@ def encounters_from(
         ids[rows] = [f"{code}-ENC-{k:08d}" for k in range(1, rows.size + 1)]
     day = (time.astype("M8[D]") - np.datetime64(draw.calendar.start, "D")).astype(np.int64)
     template = draw.model.captures(
-        latents[face], draw.rngs["captures"], noise_multiplier=noise[face]
+        latents[face],
+        draw.rngs["captures"] if captures is None else captures,
+        noise_multiplier=noise[face],
     )
     template.flags.writeable = False
     return Encounters(
@@ -151,5 +184,29 @@ def encounters_from(
         day=day,
         face=face,
         alias=columns["alias"][order].astype(np.bool_),
+        template=template,
+    )
+
+
+def merge_encounters(first: Encounters, second: Encounters) -> Encounters:
+    """Both sets of encounters in time (then face) order; each keeps its ids and captures."""
+    order = np.lexsort(
+        (np.concatenate([first.face, second.face]), np.concatenate([first.time, second.time]))
+    )
+
+    def both(a: NDArray[Any], b: NDArray[Any]) -> NDArray[Any]:
+        merged: NDArray[Any] = np.concatenate([a, b])[order]
+        return merged
+
+    template = both(first.template, second.template)
+    template.flags.writeable = False
+    return Encounters(
+        encounter_id=both(first.encounter_id, second.encounter_id),
+        country=both(first.country, second.country),
+        border_point=both(first.border_point, second.border_point),
+        time=both(first.time, second.time),
+        day=both(first.day, second.day),
+        face=both(first.face, second.face),
+        alias=both(first.alias, second.alias),
         template=template,
     )

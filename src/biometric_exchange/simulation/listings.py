@@ -8,7 +8,8 @@ expires (``no_expiry``), lapsed before the first simulated day (``lapsed``),
 or stays valid past the last day: no entry changes status during a run, as
 the nodes judge validity by their own clock. Travellers' entries and fillers
 come from separate streams, so runs that differ only in ``fillers`` list the
-same travellers.
+same travellers; Mexico's watchlist, drawn alike, comes from Mexico's own
+streams, so adding Mexico leaves Chile's and Panama's as they were.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ VALID_DAYS = (365, 8 * 365)
 """An entry with an expiry date stays valid this many days past the last day."""
 Part = tuple[str, NDArray[np.int64], NDArray[np.str_]]
 """(owner, faces, categories)."""
+MEXICO = "MEX"
 
 
 @dataclass(frozen=True)
@@ -66,40 +68,65 @@ def draw_listings(
     noise: NDArray[np.float64],
 ) -> Listings:
     """Each country's entries: listed travellers first, then its fillers (faces from
-    ``len(moving)`` on, ``spec.fillers`` per country in ``countries`` order)."""
+    ``len(moving)`` on, ``spec.fillers`` per country in ``countries`` order). Mexico's
+    come from Mexico's own streams, after the others'."""
     n_moving = len(moving)
     fraud = np.zeros(n_moving, dtype=np.bool_)
     fraud[fraud_faces] = True
+    owners = [c for c in countries if c != MEXICO]
     rng = draw.rngs["listings"]
-    parts: list[Part] = []
-    for owner in countries:
-        listed_fraud = fraud & (rng.random(n_moving) < spec.fraud_listed)
-        listed = (rng.random(n_moving) < spec.prevalence) | listed_fraud
-        category = _categories(rng, n_moving)
-        category[moving.minor] = WatchlistCategory.MISSING_PERSON.value
-        category[listed_fraud] = WatchlistCategory.FRAUDULENT_DOCUMENT.value
-        rows = np.flatnonzero(listed).astype(np.int64)
-        parts.append((owner, rows, category[rows]))
-    columns = [_entries(draw, "listings", parts=parts, spec=spec, latents=latents, noise=noise)]
+    parts = [_listed(rng, owner, spec, moving, fraud) for owner in owners]
+    columns = [_entries(draw, rng, parts=parts, spec=spec, latents=latents, noise=noise)]
     filler_rng = draw.rngs["fillers"]
     parts = [
-        (
-            owner,
-            n_moving + number * spec.fillers + np.arange(spec.fillers, dtype=np.int64),
-            _categories(filler_rng, spec.fillers),
-        )
-        for number, owner in enumerate(countries)
+        _fillers(filler_rng, owner, n_moving + number * spec.fillers, spec)
+        for number, owner in enumerate(owners)
     ]
-    columns.append(_entries(draw, "fillers", parts=parts, spec=spec, latents=latents, noise=noise))
-    owners, face, category, valid_until, template = (
+    columns.append(_entries(draw, filler_rng, parts=parts, spec=spec, latents=latents, noise=noise))
+    if MEXICO in countries:
+        streams = draw.mexico_rngs
+        parts = [_listed(streams["listings"], MEXICO, spec, moving, fraud)]
+        first_filler = n_moving + countries.index(MEXICO) * spec.fillers
+        parts.append(_fillers(streams["fillers"], MEXICO, first_filler, spec))
+        columns.append(
+            _entries(
+                draw, streams["listings"], parts=parts, spec=spec, latents=latents, noise=noise
+            )
+        )
+    owner_column, face, category, valid_until, template = (
         np.concatenate([c[i] for c in columns]) for i in range(5)
     )
-    ids = np.empty(owners.size, dtype="<U16")
+    ids = np.empty(owner_column.size, dtype="<U16")
     for code in countries:
-        rows = np.flatnonzero(owners == code)
+        rows = np.flatnonzero(owner_column == code)
         ids[rows] = [f"{code}-WL-{k:07d}" for k in range(1, rows.size + 1)]
     template.flags.writeable = False
-    return Listings(ids, owners, face.astype(np.int64), category, valid_until, template)
+    return Listings(ids, owner_column, face.astype(np.int64), category, valid_until, template)
+
+
+def _listed(
+    rng: np.random.Generator,
+    owner: str,
+    spec: WatchlistSection,
+    moving: People,
+    fraud: NDArray[np.bool_],
+) -> Part:
+    """``owner``'s listed travellers: ``prevalence`` of them, and ``fraud_listed`` of the
+    fraud travellers (fraudulent document); minors as missing persons."""
+    n_moving = len(moving)
+    listed_fraud = fraud & (rng.random(n_moving) < spec.fraud_listed)
+    listed = (rng.random(n_moving) < spec.prevalence) | listed_fraud
+    category = _categories(rng, n_moving)
+    category[moving.minor] = WatchlistCategory.MISSING_PERSON.value
+    category[listed_fraud] = WatchlistCategory.FRAUDULENT_DOCUMENT.value
+    rows = np.flatnonzero(listed).astype(np.int64)
+    return owner, rows, category[rows]
+
+
+def _fillers(rng: np.random.Generator, owner: str, first_face: int, spec: WatchlistSection) -> Part:
+    """``owner``'s entries on people who never travel: faces from ``first_face`` on."""
+    faces = first_face + np.arange(spec.fillers, dtype=np.int64)
+    return owner, faces, _categories(rng, spec.fillers)
 
 
 def _categories(rng: np.random.Generator, n: int) -> NDArray[np.str_]:
@@ -111,7 +138,7 @@ def _categories(rng: np.random.Generator, n: int) -> NDArray[np.str_]:
 
 def _entries(
     draw: Draw,
-    stream: str,
+    rng: np.random.Generator,
     *,
     parts: list[Part],
     spec: WatchlistSection,
@@ -119,7 +146,7 @@ def _entries(
     noise: NDArray[np.float64],
 ) -> list[NDArray[np.generic]]:
     """[owner, face, category, valid_until, template] columns of ``parts``."""
-    rng, calendar = draw.rngs[stream], draw.calendar
+    calendar = draw.calendar
     owner = np.concatenate([np.full(rows.size, code, dtype="<U3") for code, rows, _ in parts])
     face = np.concatenate([rows for _, rows, _ in parts]).astype(np.int64)
     category = np.concatenate([c for _, _, c in parts]).astype("<U32")

@@ -11,10 +11,11 @@ from biometric_exchange import SYNTHETIC_NOTICE
 from biometric_exchange.simulation.accuracy import Scorer, ratio
 from biometric_exchange.simulation.detections import Detection, detections
 from biometric_exchange.simulation.exchange import disclosure, volume
+from biometric_exchange.simulation.links import link_metrics
 from biometric_exchange.simulation.rates import det_curve, measured_rates
 from biometric_exchange.simulation.record import RunRecord
 from biometric_exchange.simulation.surges import daily_flow, surge_metrics
-from biometric_exchange.simulation.truth import GroundTruth, Rules
+from biometric_exchange.simulation.truth import GroundTruth
 from biometric_exchange.simulation.workload import (
     FLOW_SURGE,
     alerts_per_day,
@@ -26,7 +27,7 @@ from biometric_exchange.simulation.world import World
 
 def compute_metrics(world: World, record: RunRecord) -> dict[str, Any]:
     scenario = world.scenario
-    truth = GroundTruth(world, Rules.of(scenario.terms()))
+    truth = GroundTruth.of(world)
     found = detections(record)
     scorer = Scorer(truth, found)
     kinds = scorer.run()
@@ -50,7 +51,9 @@ def compute_metrics(world: World, record: RunRecord) -> dict[str, Any]:
     return {
         "synthetic": True,
         "notice": SYNTHETIC_NOTICE,
-        "scenario": scenario.model_dump(mode="json"),
+        "scenario": scenario.model_dump(
+            mode="json", exclude=None if scenario.agreements else {"agreements"}
+        ),
         "run": {
             "mode": record.mode,
             "first_day": world.calendar.start.isoformat(),
@@ -68,6 +71,7 @@ def compute_metrics(world: World, record: RunRecord) -> dict[str, Any]:
         "disclosure": disclosure(record, truth, found),
         "det": det_curve(truth, scenario.seed),
         "flow": daily_flow(world),
+        "links": link_metrics(record, scenario, found, scorer.by_link()),
     }
 
 

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from biometric_exchange.evaluation.plots import probit
+from biometric_exchange.simulation.sections import nodes_phrase
 
 DPI = 80
 KIND_COLOURS = {
@@ -90,7 +91,8 @@ def plot_alerts(metrics: dict[str, Any], path: Path) -> None:
     bottom.set_xticks(np.arange(0, len(labels), step), labels[::step], rotation=45, fontsize=8)
     scenario = metrics["scenario"]
     top.set_title(
-        f"Alerts per day, both nodes: {scenario['name']} (seed {scenario['seed']}, {SYNTHETIC})"
+        f"Alerts per day, {nodes_phrase(metrics)}: {scenario['name']} "
+        f"(seed {scenario['seed']}, {SYNTHETIC})"
     )
     _save(figure, path)
 
@@ -207,7 +209,7 @@ def plot_sweep(metrics: dict[str, Any], path: Path) -> None:
                 f"{r['threshold']:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7
             )
     ax.set_xscale("symlog", linthresh=0.1)
-    ax.set_xlabel("false alerts per day (both nodes; operator workload)")
+    ax.set_xlabel(f"false alerts per day ({nodes_phrase(metrics)}; operator workload)")
     ax.set_ylabel("watchlisted people met but never alerted on")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)

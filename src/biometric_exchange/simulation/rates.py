@@ -42,10 +42,12 @@ GRID = np.linspace(0.2, 1.2, 501)
 
 def measured_rates(truth: GroundTruth, found: list[Detection]) -> dict[str, Any]:
     """FPIR/FNIR of the run's local and step-1 searches at the operating threshold."""
-    hits: dict[tuple[str, str], set[str]] = defaultdict(set)
+    hits: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    """(side, encounter, watchlist owner) → entries returned."""
     for d in found:
         if d.side in ("local", "requester") and d.encounters and d.entry:
-            hits[(d.side, d.encounters[0])].add(d.entry)
+            owner = d.node if d.side == "local" else d.via or ""
+            hits[(d.side, d.encounters[0], owner)].add(d.entry)
     rules, countries = truth.rules, truth.world.scenario.nodes.countries
     tally = {
         side: {"mated": 0, "missed": 0, "non_mated": 0, "false": 0}
@@ -55,11 +57,14 @@ def measured_rates(truth: GroundTruth, found: list[Detection]) -> dict[str, Any]
         searches = []
         if rules.person_rules_apply(enc):
             searches.append(("local", enc.country))
-        if rules.refusal(enc) is None:
-            searches += [("requester", owner) for owner in countries if owner != enc.country]
+        searches += [
+            ("requester", owner)
+            for owner in countries
+            if owner != enc.country and rules.refusal(enc, owner) is None
+        ]
         for side, owner in searches:
             mates = {e.entry_id for e in truth.listed(enc.face, owner)}
-            returned = hits.get((side, enc.encounter_id), set())
+            returned = hits.get((side, enc.encounter_id, owner), set())
             counts = tally[side]
             if mates:
                 counts["mated"] += 1

@@ -26,6 +26,7 @@ from biometric_exchange.store.details import (
     SentRequest,
     SentRequests,
 )
+from biometric_exchange.store.outbox import OutboxState
 
 
 @dataclass
@@ -45,6 +46,8 @@ class RunLog:
     day_seconds: list[float] = field(default_factory=list)
     sent_per_day: dict[str, list[int]] = field(default_factory=dict)
     """Probes each node sent (outbox items done) on each simulated day."""
+    sent_per_link_day: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    """The same per (node, partner) link."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class NodeRecord:
     """Hit reference this node issued → its watchlist entry."""
     outbox: dict[tuple[str, str], str]
     """(encounter id, partner) → the outbox item's final state."""
+    not_sent: dict[tuple[str, str], str]
+    """(encounter id, partner) → why the agreement kept it from that partner."""
 
 
 @dataclass(frozen=True)
@@ -86,14 +91,32 @@ def outbox_states(node: Node) -> dict[tuple[str, str], str]:
     return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
 
 
+def not_sent_reasons(node: Node) -> dict[tuple[str, str], str]:
+    """Read-only look at the outbox: why each item kept from a partner was not sent."""
+    rows = node.database.connection.execute(
+        "SELECT encounter_id, partner, last_error FROM outbox WHERE state = ?",
+        (OutboxState.OUT_OF_SCOPE.value,),
+    ).fetchall()
+    return {(str(r[0]), str(r[1])): str(r[2] or "") for r in rows}
+
+
 def note_sent(topology: Topology, log: RunLog) -> None:
-    """Record how many probes each node has sent so far (one figure per day)."""
+    """Record how many probes each node, and each link, has sent so far (one figure per
+    day)."""
     for country, node in topology.nodes.items():
         done = node.database.connection.execute(
             "SELECT count(*) FROM outbox WHERE state = 'done'"
         ).fetchone()[0]
         days = log.sent_per_day.setdefault(country, [])
         days.append(int(done) - sum(days))
+        by_partner = dict(
+            node.database.connection.execute(
+                "SELECT partner, count(*) FROM outbox WHERE state = 'done' GROUP BY partner"
+            ).fetchall()
+        )
+        for partner in node.partner_codes:
+            link_days = log.sent_per_link_day.setdefault((country, partner), [])
+            link_days.append(int(by_partner.get(partner, 0)) - sum(link_days))
 
 
 def collect(topology: Topology, calendar: Calendar, log: RunLog) -> RunRecord:
@@ -117,5 +140,6 @@ def collect(topology: Topology, calendar: Calendar, log: RunLog) -> RunRecord:
             received_requests=ReceivedRequests(node.database).queue(),
             issued_references=issued,
             outbox=outbox_states(node),
+            not_sent=not_sent_reasons(node),
         )
     return RunRecord(topology.mode, calendar, nodes, log, topology.tally, topology.workers_metered)

@@ -55,6 +55,8 @@ def render(metrics: dict[str, Any], figures: list[str]) -> str:
     lines += sections.workload(metrics)
     lines += sections.surge(metrics)
     lines += sections.exchange(metrics)
+    if len(s["nodes"]["countries"]) > 2:  # with one agreement, the tables above say it all
+        lines += sections.links(metrics)
     lines += sections.disclosure(metrics)
     if metrics.get("sweep"):
         lines += sections.sweep(metrics)

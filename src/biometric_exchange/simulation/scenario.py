@@ -1,10 +1,12 @@
 """A simulation scenario: a TOML file in, a frozen, validated model out.
 
 A scenario names the population (migrants drawn, lead-in days, fraud share),
-the simulated days, the nodes, the watchlists (prevalence, filler entries),
-the agreement (a terms file and overrides merged into its ``[agreement]``
-table), the matching threshold, the seed, and optionally a surge, step-2
-follow-ups and a threshold sweep. A bad file is one error naming the field.
+the simulated days, the nodes (Chile and Panama, and optionally Mexico), the
+watchlists (prevalence, filler entries), the agreements (Chile-Panama's in
+``[agreement]``, every other pair's in ``[agreements."PAN-MEX"]`` and the like,
+each a terms file and overrides merged into its ``[agreement]`` table), the
+matching threshold, the seed, and optionally a surge, step-2 follow-ups and a
+threshold sweep. A bad file is one error naming the field.
 """
 
 from __future__ import annotations
@@ -22,10 +24,15 @@ from biometric_exchange.exceptions import ConfigError, InvalidInput
 from biometric_exchange.regions import code_for_validator
 from biometric_exchange.synthetic.corridor import PAN_EXIT, RECEPTION_STATIONS
 from biometric_exchange.validation import describe
-from biometric_exchange.workspace import TERMS_FILE
+from biometric_exchange.workspace import CORRIDOR, SHIPPED_TERMS
 
-SHIPPED_TERMS = "chile_panama"
-"""``agreement.terms`` naming the terms shipped with the project."""
+SHIPPED_NAME = "chile_panama"
+"""``agreement.terms`` naming the Chile-Panama terms shipped with the project."""
+CORRIDOR_COUNTRIES = tuple(country for _, country in CORRIDOR)
+"""The nodes a scenario may have, south to north: the order in which each day runs."""
+REQUIRED_COUNTRIES = ("CHL", "PAN")
+FIRST_PAIR = ("CHL", "PAN")
+"""The pair whose terms ``[agreement]`` gives; every other pair has ``[agreements."A-B"]``."""
 MAX_MIGRANTS = 2_000_000
 CHILE_POINTS = ("CHL-CHACALLUTA", "CHL-COLCHANE", "CHL-SANTIAGO-AIRPORT")
 BORDER_POINTS = (*CHILE_POINTS, *RECEPTION_STATIONS, PAN_EXIT)
@@ -63,22 +70,50 @@ class WatchlistSection(_Frozen):
 
 
 class NodesSection(_Frozen):
-    countries: tuple[str, ...] = ("CHL", "PAN")
+    countries: tuple[str, ...] = REQUIRED_COUNTRIES
+    """In any order; kept south to north (``CORRIDOR_COUNTRIES``)."""
 
     @field_validator("countries")
     @classmethod
-    def _pair(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        codes = tuple(code_for_validator(code) for code in value)
-        if sorted(codes) != ["CHL", "PAN"]:
-            raise ValueError("the corridor model has two nodes: CHL and PAN")
-        return codes
+    def _corridor(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        codes = [code_for_validator(code) for code in value]
+        if len(set(codes)) != len(codes):
+            raise ValueError("each country at most once")
+        unknown = sorted(set(codes) - set(CORRIDOR_COUNTRIES))
+        if unknown or not set(REQUIRED_COUNTRIES) <= set(codes):
+            raise ValueError("the corridor model has the nodes CHL and PAN, and optionally MEX")
+        return tuple(code for code in CORRIDOR_COUNTRIES if code in codes)
 
 
 class AgreementSection(_Frozen):
-    terms: str = SHIPPED_TERMS
-    """``chile_panama`` (the shipped terms) or a terms file, relative to the scenario."""
+    terms: str = SHIPPED_NAME
+    """A shipped terms name (``chile_panama``, ``panama_mexico``, ``chile_mexico``) or a
+    terms file, relative to the scenario."""
     overrides: dict[str, Any] = {}
     """Merged into the terms' ``[agreement]`` table, e.g. ``{scope = {population = "all"}}``."""
+
+
+class PairAgreementSection(_Frozen):
+    """``[agreements."PAN-MEX"]``: the terms of a pair other than Chile-Panama."""
+
+    terms: str | None = None
+    """As ``agreement.terms``; by default the pair's shipped terms."""
+    overrides: dict[str, Any] = {}
+
+
+def pair_key(first: str, second: str) -> str:
+    """``"PAN-MEX"``: a pair named south to north."""
+    a, b = sorted((first, second), key=CORRIDOR_COUNTRIES.index)
+    return f"{a}-{b}"
+
+
+def _pair_codes(key: str) -> tuple[str, str]:
+    parts = key.split("-")
+    if len(parts) != 2 or not all(p in CORRIDOR_COUNTRIES for p in parts) or parts[0] == parts[1]:
+        raise ValueError(
+            f'{key!r}: name a pair as two of {", ".join(CORRIDOR_COUNTRIES)}, e.g. "PAN-MEX"'
+        )
+    return parts[0], parts[1]
 
 
 class Step2Section(_Frozen):
@@ -127,11 +162,42 @@ class Scenario(_Frozen):
     watchlist: WatchlistSection = WatchlistSection()
     nodes: NodesSection = NodesSection()
     agreement: AgreementSection = AgreementSection()
+    """Chile-Panama's terms."""
+    agreements: dict[str, PairAgreementSection] = {}
+    """Every other pair's terms, by pair (``"PAN-MEX"``, ``"CHL-MEX"``); a pair not named
+    here signs its shipped terms."""
     step2: Step2Section = Step2Section()
     surge: SurgeSection | None = None
     sweep: SweepSection | None = None
     source: Path | None = Field(default=None, exclude=True)
     """The file the scenario came from (terms paths are relative to it)."""
+
+    @field_validator("agreements")
+    @classmethod
+    def _pairs_named(
+        cls, value: dict[str, PairAgreementSection]
+    ) -> dict[str, PairAgreementSection]:
+        named: dict[str, PairAgreementSection] = {}
+        for key, section in value.items():
+            first, second = _pair_codes(key)
+            normal = pair_key(first, second)
+            if normal == pair_key(*FIRST_PAIR):
+                raise ValueError(f"{key!r}: Chile-Panama's terms are [agreement]'s")
+            if normal in named:
+                raise ValueError(f"{key!r}: {normal} is named twice")
+            named[normal] = section
+        return named
+
+    @model_validator(mode="after")
+    def _pairs_are_nodes(self) -> Scenario:
+        for key in self.agreements:
+            missing = [c for c in key.split("-") if c not in self.nodes.countries]
+            if missing:
+                raise ValueError(
+                    f"agreements.{key}: {missing[0]} is not in nodes.countries "
+                    f"({', '.join(self.nodes.countries)})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _surge_inside(self) -> Scenario:
@@ -142,15 +208,34 @@ class Scenario(_Frozen):
     def with_seed(self, seed: int) -> Scenario:
         return self.model_copy(update={"seed": seed})
 
-    def terms_path(self) -> Path:
-        if self.agreement.terms == SHIPPED_TERMS:
-            return TERMS_FILE
-        base = self.source.parent if self.source else Path.cwd()
-        return base / self.agreement.terms
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every pair of the run's nodes, each south to north, Chile-Panama first."""
+        countries = self.nodes.countries
+        return [(a, b) for i, a in enumerate(countries) for b in countries[i + 1 :]]
 
-    def terms(self) -> dict[str, Any]:
-        """The agreement's terms: the terms file's ``[agreement]`` with the overrides merged."""
-        return merge(load_terms(self.terms_path()), self.agreement.overrides)
+    def section(self, first: str, second: str) -> AgreementSection | PairAgreementSection:
+        """The scenario's table for a pair's terms (a default one when it names none)."""
+        key = pair_key(first, second)
+        if key == pair_key(*FIRST_PAIR):
+            return self.agreement
+        return self.agreements.get(key, PairAgreementSection())
+
+    def terms_path(self, first: str = "CHL", second: str = "PAN") -> Path:
+        """The terms file a pair's agreement starts from."""
+        name = self.section(first, second).terms
+        if name is None:
+            return SHIPPED_TERMS[frozenset({first, second})]
+        shipped = {path.stem: path for path in SHIPPED_TERMS.values()}
+        if name in shipped:
+            return shipped[name]
+        base = self.source.parent if self.source else Path.cwd()
+        return base / name
+
+    def terms(self, first: str = "CHL", second: str = "PAN") -> dict[str, Any]:
+        """A pair's terms (Chile-Panama's by default): the terms file's ``[agreement]``
+        with the scenario's overrides merged."""
+        section = self.section(first, second)
+        return merge(load_terms(self.terms_path(first, second)), section.overrides)
 
 
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -189,11 +274,18 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def check_terms(scenario: Scenario) -> None:
-    """Validate the merged terms as the agreement will (errors name the field)."""
+    """Validate every pair's merged terms as the agreement will (errors name the field)."""
+    for first, second in scenario.pairs():
+        key = pair_key(first, second)
+        field = "agreement" if key == pair_key(*FIRST_PAIR) else f"agreements.{key}"
+        _check_pair_terms(scenario, first, second, field)
+
+
+def _check_pair_terms(scenario: Scenario, first: str, second: str, field: str) -> None:
     try:
-        terms = scenario.terms()
+        terms = scenario.terms(first, second)
     except ConfigError as exc:
-        raise InvalidInput(f"agreement.terms: {exc}") from exc
+        raise InvalidInput(f"{field}.terms: {exc}") from exc
     raw = {
         "id": "SIM-CHECK",
         "version": 1,
@@ -206,7 +298,7 @@ def check_terms(scenario: Scenario) -> None:
     try:
         Terms.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidInput(describe(exc, "agreement.overrides")) from exc
+        raise InvalidInput(describe(exc, f"{field}.overrides")) from exc
 
 
 def resolve(name_or_path: str, folder: Path) -> Path:

@@ -138,13 +138,19 @@ def _modelled(det: dict[str, Any]) -> str:
     )
 
 
+def nodes_phrase(metrics: dict[str, Any]) -> str:
+    """ "both nodes", or "all 3 nodes"."""
+    count = len(metrics["scenario"]["nodes"]["countries"])
+    return "both nodes" if count == 2 else f"all {count} nodes"
+
+
 def workload(metrics: dict[str, Any]) -> list[str]:
     w = metrics["workload"]
     by_node = ", ".join(f"{k} {sum(v)}" for k, v in w["false_alerts_by_node"].items()) or "none"
     return [
         "## Operator workload",
         "",
-        f"New alerts per day (both nodes): {w['mean_new_alerts_per_day']} on average, "
+        f"New alerts per day ({nodes_phrase(metrics)}): {w['mean_new_alerts_per_day']} on average, "
         f"{max(w['new_alerts'], default=0)} at most; false alerts per day: "
         f"{w['mean_false_alerts_per_day']} on average "
         f"({sum(w['false_alerts'])} in all: {by_node}).",
@@ -230,7 +236,13 @@ def exchange(metrics: dict[str, Any]) -> list[str]:
         else " (over gRPC the node processes make the Identify calls; only the calls this "
         "runner made are measured here)"
     )
-    lines += [f"Envelope bytes{note}; daily probe quota {ex['daily_probe_quota']:,}:", ""]
+    several = len(metrics["scenario"]["nodes"]["countries"]) > 2
+    quota = (
+        "daily probe quotas per link below"
+        if several
+        else f"daily probe quota {ex['daily_probe_quota']:,}"
+    )
+    lines += [f"Envelope bytes{note}; {quota}:", ""]
     lines += _table(["call", "calls", "bytes sent", "bytes received"], sizes)
     return lines
 
@@ -256,7 +268,7 @@ def disclosure(metrics: dict[str, Any]) -> list[str]:
         "scope is asked about).",
         f"- **Step 1 replies**: {r['hits']} hits, a watchlist category disclosed with "
         f"{r['categories_disclosed']}; about travellers who were not the listed person: "
-        f"**{r['about_travellers_not_listed']}** (each a false match: the holder's category "
+        f"**{r['about_travellers_not_listed']}** (each a false match: {_what_leaks(metrics)} "
         "attached to the wrong traveller).",
         f"- **Step 2**: requests by the holder's decision: {decisions}; refused by the requester "
         f"itself: {s2['refused_by_the_requester_itself']}. Fields disclosed: {fields}"
@@ -269,6 +281,112 @@ def disclosure(metrics: dict[str, Any]) -> list[str]:
         "only); no personal field.",
         "",
     ]
+
+
+def _arrow(name: str) -> str:
+    return name.replace(">", " → ")
+
+
+def _reasons(counts: dict[str, int]) -> str:
+    return "; ".join(f"not sent ({reason}): {n:,}" for reason, n in counts.items()) or NONE
+
+
+def links(metrics: dict[str, Any]) -> list[str]:
+    """Each link under its own agreement: terms, what was sent and refused, the cases."""
+    all_links = metrics["links"]
+    lines = [
+        "## Each link under its own agreement",
+        "",
+        "A link is one node asking one partner (PAN → MEX: Panama's encounters against",
+        "Mexico's watchlist, under the Panama-Mexico agreement). What each agreement let",
+        "through and what it refused, as the senders' outboxes and audit logs record it:",
+        "",
+    ]
+    rows = []
+    for name, v in all_links.items():
+        terms = v["agreement"]
+        outcomes = v["step2"]["requests_by_outcome"]
+        rows.append(
+            [
+                _arrow(name),
+                terms["terms"],
+                terms["purpose"],
+                f"{terms['population']}, age {terms['minimum_age']}+",
+                terms["disclosure"],
+                f"{v['probes_sent']:,} in {v['identify_calls']:,} calls",
+                _reasons(v["not_sent_by_reason"]),
+                f"{v['hits']} ({v['categories_disclosed']} with category)",
+                ", ".join(f"{k} {n}" for k, n in outcomes.items()) or NONE,
+                f"{v['busiest_day']:,} / {terms['daily_probe_quota']:,}",
+            ]
+        )
+    lines += _table(
+        [
+            "link",
+            "terms",
+            "purpose stated",
+            "scope",
+            "step-1 disclosure",
+            "probes sent",
+            "refused by the agreement",
+            "hits",
+            "step-2 requests",
+            "busiest day / daily quota",
+        ],
+        rows,
+    )
+    lines += [
+        "The link's cases against the truth: the sender's encounters of people on the",
+        "holder's watchlist (hits as the sender sees them, and the holder's side), and",
+        "people met by both within the movement window (the holder's movement alert).",
+        "*Eligible* is judged under that link's agreement.",
+        "",
+    ]
+    rows = []
+    for name, v in all_links.items():
+        for side, label in (
+            ("requester", "hit at the sender"),
+            ("holder", "subject seen (holder)"),
+            ("movement", "movement (holder)"),
+        ):
+            k = v["cases"][side]
+            if not k["cases"] and not k["evidence"]:
+                continue
+            missed = "; ".join(f"{r}: {n}" for r, n in k["missed_by_reason"].items()) or NONE
+            rows.append(
+                [
+                    _arrow(name),
+                    label,
+                    f"{k['true_positives']} / {k['false_positives']}",
+                    f"{k['caught']} of {k['cases']}",
+                    _pct(k["recall"]),
+                    f"{k['eligible_cases']}",
+                    _pct(k["recall_eligible"]),
+                    missed,
+                ]
+            )
+    lines += _table(
+        [
+            "link",
+            "cases",
+            "evidence right / wrong",
+            "caught",
+            "recall",
+            "eligible",
+            "recall (eligible)",
+            "not caught, by reason",
+        ],
+        rows,
+    )
+    return lines
+
+
+def _what_leaks(metrics: dict[str, Any]) -> str:
+    """What a false step-1 hit attaches to the wrong traveller."""
+    links = metrics.get("links", {}).values()
+    if all(v["agreement"]["disclosure"] == "hit_and_category" for v in links):
+        return "the holder's category"
+    return "a hit reference, with the holder's category where the agreement discloses it,"
 
 
 def sweep(metrics: dict[str, Any]) -> list[str]:

@@ -13,7 +13,7 @@ from biometric_exchange.simulation.rates import measured_rates
 from biometric_exchange.simulation.report import write_report
 from biometric_exchange.simulation.runner import Progress, Run, run_scenario
 from biometric_exchange.simulation.scenario import Scenario
-from biometric_exchange.simulation.truth import GroundTruth, Rules
+from biometric_exchange.simulation.truth import GroundTruth
 from biometric_exchange.simulation.workload import FLOW_SURGE, alerts_per_day, surge_is_right
 
 
@@ -68,7 +68,7 @@ def sweep(scenario: Scenario, out: Path, *, over_grpc: bool, progress: Progress)
 
 def sweep_row(run: Run) -> dict[str, Any]:
     scenario, world = run.world.scenario, run.world
-    truth = GroundTruth(world, Rules.of(scenario.terms()))
+    truth = GroundTruth.of(world)
     found = detections(run.record)
     scorer = Scorer(truth, found)
     surge_right = surge_is_right(world.surge)

@@ -1,18 +1,19 @@
 """Which nodes a run has and how they reach each other.
 
 ``create_folders`` makes keyed node folders with the scenario's threshold and
-one agreement from the scenario's terms. ``connect`` is the one place that
-decides the topology: in-process (each worker calls its partner's handlers
+a signed agreement for every pair of nodes, each from that pair's terms (see
+``Scenario.terms``). ``connect`` is the one place that decides the topology:
+every pair linked, in-process (each worker calls its partners' handlers
 through ``InMemoryPeerTransport``, no sockets) or over gRPC (each node a real
 process on loopback with mutual TLS; the driver holds a ``GrpcPeerTransport``
-per node for the surge monitor's and step 2's calls). Either way the runner
-sees the same ``Topology``: nodes by country, a transport to each one's
-partner, and ``drain`` (every outbox empty).
+per link for the surge monitor's and step 2's calls). Either way the runner
+sees the same ``Topology``: nodes by country, a transport for each (node,
+partner) link, and ``drain`` (every outbox empty).
 
 The nodes' clocks run on the real date; the simulated days live in the
 encounter times. Daily quotas count per real UTC day, so the agreement the
 nodes sign multiplies the scenario's daily quotas by the number of simulated
-days (the report compares each simulated day with the scenario's quota).
+days (the report compares each simulated day with the agreement's daily quota).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 import tomli_w
 
+from biometric_exchange.agreement.terms import Purpose
 from biometric_exchange.config import CONFIG_FILENAME
 from biometric_exchange.crypto.keys import init_keys
 from biometric_exchange.exceptions import ConfigError
@@ -44,51 +46,83 @@ from biometric_exchange.node.worker import ExchangeWorker
 from biometric_exchange.simulation.metering import MeteredTransport, Tally
 from biometric_exchange.simulation.scenario import Scenario
 from biometric_exchange.workspace import (
+    CORRIDOR,
     free_port,
     init_agreement,
+    purpose_allowed,
     start_node_process,
     stop_process,
     wait_serving,
 )
 
-NODE_NAMES = {"CHL": "node_chile", "PAN": "node_panama"}
+NODE_NAMES = {country: name for name, country in CORRIDOR}
 TERMS_FILENAME = "terms.toml"
+"""Chile-Panama's signed terms; every other pair's are ``terms-<A>-<B>.toml``."""
 DRAIN_TIMEOUT_S = 300.0
 """Over gRPC: how long the nodes may take to empty their outboxes after an enrolment."""
 QUIET_SURGE_INTERVAL_S = 7 * 24 * 3600.0
 """Node processes' own surge monitor (real date) stays quiet: the runner runs it per
 simulated day."""
+DEFAULT_QUOTAS = {"probes_per_day": 10_000, "detail_requests_per_day": 500}
+"""Daily quotas of terms that name none."""
 
 
-def node_terms(scenario: Scenario) -> dict[str, Any]:
-    """The terms the nodes sign: the scenario's, with daily quotas over the whole run."""
-    terms = scenario.terms()
+def node_terms(scenario: Scenario, first: str = "CHL", second: str = "PAN") -> dict[str, Any]:
+    """The terms a pair's nodes sign (Chile-Panama's by default): the scenario's, with
+    daily quotas over the whole run."""
+    terms = scenario.terms(first, second)
     quotas = dict(terms.get("quotas", {}))
-    for name, default in (("probes_per_day", 10_000), ("detail_requests_per_day", 500)):
+    for name, default in DEFAULT_QUOTAS.items():
         quotas[name] = int(quotas.get(name, default)) * scenario.days
     return {**terms, "quotas": quotas}
 
 
+def terms_filename(first: str, second: str) -> str:
+    return TERMS_FILENAME if (first, second) == ("CHL", "PAN") else f"terms-{first}-{second}.toml"
+
+
 def create_folders(scenario: Scenario, workdir: Path) -> dict[str, Path]:
-    """Keyed node folders on free loopback ports and their signed agreement."""
+    """Keyed node folders on free loopback ports and a signed agreement for every pair.
+
+    Each pair signs its terms (``node_terms``); a node states ``border_security`` to
+    each partner whose agreement allows it, else that agreement's first purpose
+    (``node.toml [exchange.partner_purposes]``, as ``workspace.create_federation``)."""
+    terms_files: dict[tuple[str, str], Path] = {}
+    for first, second in scenario.pairs():
+        path = workdir / terms_filename(first, second)
+        document = {"synthetic": True, "agreement": node_terms(scenario, first, second)}
+        path.write_text(tomli_w.dumps(document), encoding="utf-8")
+        terms_files[(first, second)] = path
     folders: dict[str, Path] = {}
     for country in scenario.nodes.countries:
         name = NODE_NAMES[country]
         directory = workdir / name
         directory.mkdir(parents=True)
-        config = {
+        config: dict[str, Any] = {
             "node": {"name": name, "country": country, "listen": f"127.0.0.1:{free_port()}"},
             "matching": {"threshold": scenario.threshold},
         }
+        purposes = partner_purposes(country, terms_files)
+        if purposes:
+            config["exchange"] = {"partner_purposes": purposes}
         (directory / CONFIG_FILENAME).write_text(tomli_w.dumps(config), encoding="utf-8")
         init_keys(directory, name, country)
         folders[country] = directory
-    terms_file = workdir / TERMS_FILENAME
-    document = {"synthetic": True, "agreement": node_terms(scenario)}
-    terms_file.write_text(tomli_w.dumps(document), encoding="utf-8")
-    first, second = folders.values()
-    init_agreement(first, second, terms_file=terms_file)
+    for (first, second), path in terms_files.items():
+        init_agreement(folders[first], folders[second], terms_file=path)
     return folders
+
+
+def partner_purposes(country: str, terms_files: Mapping[tuple[str, str], Path]) -> dict[str, str]:
+    """The purposes ``country`` states where an agreement does not allow border security."""
+    stated = {}
+    for pair, path in terms_files.items():
+        if country not in pair:
+            continue
+        purpose = purpose_allowed(path)
+        if purpose != Purpose.BORDER_SECURITY.value:
+            stated[next(code for code in pair if code != country)] = purpose
+    return stated
 
 
 @dataclass(frozen=True)

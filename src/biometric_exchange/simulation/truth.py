@@ -3,8 +3,9 @@
 Who each encounter really is (face) and which identity they presented, who is
 on which country's watchlist and whether the entry is in force, who
 committed identity fraud, when and where the surge began. ``eligible``
-applies the agreement's exchange rules as written (scope, minimum age,
-protected categories) to explain why a listed traveller was not caught.
+applies each agreement's exchange rules as written (scope, minimum age,
+protected categories, the purpose stated) to the link it governs, to explain
+why a listed traveller was not caught.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from biometric_exchange.agreement.policy import scope_facts
-from biometric_exchange.agreement.terms import ProtectedCategory, Purpose, Scope
+from biometric_exchange.agreement.terms import Disclosure, ProtectedCategory, Purpose, Scope
 from biometric_exchange.domain import WatchlistCategory
 from biometric_exchange.regions import is_extra_regional
+from biometric_exchange.simulation.scenario import Scenario
 from biometric_exchange.simulation.world import World
 
 
@@ -53,19 +55,24 @@ class EntryFacts:
 
 @dataclass(frozen=True)
 class Rules:
-    """The agreement's exchange rules, as the scenario's terms write them."""
+    """One agreement's exchange rules, as the scenario's terms write them."""
 
     scope: Scope
     minimum_age: int
     protected: frozenset[str]
     protection_purposes: frozenset[str]
     purpose: str
-    movement_days: int = 30
+    """What each node states to the other under this agreement."""
+    discloses_category: bool = True
+    """Step 1 replies carry the holder's watchlist category."""
 
     @classmethod
     def of(cls, terms: dict[str, Any]) -> Rules:
         scope = terms.get("scope", {})
         protection = terms.get("protection", {})
+        purposes = [str(p) for p in terms.get("purposes", [Purpose.BORDER_SECURITY.value])]
+        default = Purpose.BORDER_SECURITY.value
+        disclosure = terms.get("step1", {}).get("disclosure", Disclosure.HIT_AND_CATEGORY.value)
         return cls(
             scope=Scope(scope.get("population", Scope.EXTRA_REGIONAL.value)),
             minimum_age=int(scope.get("minimum_age", 0)),
@@ -76,7 +83,8 @@ class Rules:
                     [Purpose.HUMANITARIAN_PROTECTION.value, Purpose.MISSING_PERSONS.value],
                 )
             ),
-            purpose=Purpose.BORDER_SECURITY.value,
+            purpose=default if default in purposes else purposes[0],
+            discloses_category=disclosure == Disclosure.HIT_AND_CATEGORY.value,
         )
 
     def person_rules_apply(self, facts: EncounterFacts) -> bool:
@@ -87,19 +95,52 @@ class Rules:
         if self.scope is Scope.EXTRA_REGIONAL and not is_extra_regional(facts.nationality):
             return "out of scope (nationality in the Americas)"
         if facts.age < self.minimum_age:
-            return "out of scope (under the minimum age)"
+            return f"out of scope (younger than {self.minimum_age})"
         if facts.protected in self.protected and self.purpose not in self.protection_purposes:
             return f"protected category ({facts.protected})"
         return None
 
 
+@dataclass(frozen=True)
+class LinkRules:
+    """The rules of every agreement of a run, by pair of countries."""
+
+    by_pair: dict[frozenset[str], Rules]
+    movement_days: int = 30
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> LinkRules:
+        return cls({frozenset(pair): Rules.of(scenario.terms(*pair)) for pair in scenario.pairs()})
+
+    def between(self, sender: str, holder: str) -> Rules:
+        return self.by_pair[frozenset({sender, holder})]
+
+    def person_rules_apply(self, facts: EncounterFacts) -> bool:
+        """Whether the node that met ``facts`` checks them: any of its agreements'
+        population covers them."""
+        return any(
+            rules.person_rules_apply(facts)
+            for pair, rules in self.by_pair.items()
+            if facts.country in pair
+        )
+
+    def refusal(self, facts: EncounterFacts, holder: str) -> str | None:
+        """Why this encounter is not sent to ``holder`` (None: it is sent)."""
+        return self.between(facts.country, holder).refusal(facts)
+
+
 class GroundTruth:
     """Look-ups over a world's encounters and watchlists."""
 
-    def __init__(self, world: World, rules: Rules) -> None:
+    def __init__(self, world: World, rules: LinkRules) -> None:
         self.world = world
         self.rules = rules
         self.threshold = world.scenario.threshold
+
+    @classmethod
+    def of(cls, world: World) -> GroundTruth:
+        """The truth of ``world`` under its scenario's agreements."""
+        return cls(world, LinkRules.of(world.scenario))
 
     @cached_property
     def encounters(self) -> dict[str, EncounterFacts]:
@@ -168,8 +209,13 @@ class GroundTruth:
         b = templates[self.encounters[second].row].astype(np.float64)
         return float(np.linalg.norm(a - b))
 
-    def protection_route(self, encounter: EncounterFacts, entry: EntryFacts) -> bool:
-        """Whether a hit goes to the protection queue (missing person, unaccompanied minor)."""
+    def protection_route(
+        self, encounter: EncounterFacts, entry: EntryFacts, *, category_known: bool = True
+    ) -> bool:
+        """Whether a hit goes to the protection queue (missing person, unaccompanied minor).
+        ``category_known``: False for a requester whose agreement discloses the hit only."""
+        if not category_known:
+            return encounter.unaccompanied_minor
         return (
             entry.category == WatchlistCategory.MISSING_PERSON.value
             or encounter.unaccompanied_minor

@@ -4,8 +4,9 @@ Drawn from the synthetic population's own parts (``synthetic.identities``,
 ``corridor``, ``templates``) as columns: travellers (fraud travellers, adults,
 show an alias identity at later encounters, as ``corridor.node_encounters``
 decides), the optional surge arrivals (``flow``), and each country's
-watchlist (``listings``). Faces are numbered travellers first, then surge
-arrivals, then watchlist fillers. The same scenario and seed give the same
+watchlist (``listings``); Mexico's encounters and watchlist when Mexico is a
+node. Faces are numbered travellers first, then surge arrivals, then
+watchlist fillers (Mexico's last). The same scenario and seed give the same
 world whatever the run's date: dates shift with the calendar, nothing else.
 SYNTHETIC DATA ONLY.
 """
@@ -35,11 +36,14 @@ from biometric_exchange.simulation.flow import (
     Encounters,
     SurgeTruth,
     corridor_flow,
+    corridor_journeys,
     encounters_from,
     merge_columns,
+    merge_encounters,
+    mexico_flow,
     surge_arrivals,
 )
-from biometric_exchange.simulation.listings import Listings, draw_listings
+from biometric_exchange.simulation.listings import MEXICO, Listings, draw_listings
 from biometric_exchange.simulation.scenario import Scenario
 from biometric_exchange.synthetic.identities import People
 from biometric_exchange.synthetic.templates import Matrix
@@ -177,7 +181,11 @@ class _PeopleLists:
 
 
 def draw_world(scenario: Scenario, calendar: Calendar) -> World:
-    """Draw the scenario's world over ``calendar`` (deterministic for the seed)."""
+    """Draw the scenario's world over ``calendar`` (deterministic for the seed).
+
+    Mexico's parts (its encounters, their captures, its watchlist and fillers) come
+    from Mexico's own streams and only when Mexico is a node: the rest of the world
+    is the same with or without it."""
     draw = Draw(scenario.seed, calendar)
     rngs, model = draw.rngs, draw.model
     n = scenario.population.migrants
@@ -193,7 +201,9 @@ def draw_world(scenario: Scenario, calendar: Calendar) -> World:
         sex=travellers.sex[fraud_faces],
         adult=np.ones(fraud_faces.size, dtype=np.bool_),
     )
-    columns = [corridor_flow(draw, travellers, fraud, lead_days=scenario.population.lead_days)]
+    lead_days = scenario.population.lead_days
+    journeys = corridor_journeys(draw, travellers, fraud, lead_days=lead_days)
+    columns = [corridor_flow(draw, journeys, fraud)]
     moving_parts = [travellers]
     surge = None
     if scenario.surge is not None:
@@ -202,16 +212,41 @@ def draw_world(scenario: Scenario, calendar: Calendar) -> World:
         columns.append(surge_columns)
     moving = concat_people(moving_parts)
     countries = scenario.nodes.countries
-    fillers = draw.people("fillers", scenario.watchlist.fillers * len(countries))
-    people = concat_people([moving, fillers])
+    with_mexico = MEXICO in countries
+    fillers_each = scenario.watchlist.fillers
+    fillers = draw.people("fillers", fillers_each * (len(countries) - int(with_mexico)))
+    filler_parts = [fillers]
+    if with_mexico:
+        filler_parts.append(draw.people(draw.mexico_rngs["fillers"], fillers_each))
+    people = concat_people([moving, *filler_parts])
     identity, noise = model.multipliers(people.nationality, people.minor)
     split = len(moving)
-    latents = np.concatenate(
-        [
-            model.latents(rngs["faces"], split, identity_multiplier=identity[:split]),
-            model.latents(rngs["fillers"], len(fillers), identity_multiplier=identity[split:]),
-        ]
-    )
+    latent_parts = [
+        model.latents(rngs["faces"], split, identity_multiplier=identity[:split]),
+        model.latents(
+            rngs["fillers"],
+            len(fillers),
+            identity_multiplier=identity[split : split + len(fillers)],
+        ),
+    ]
+    if with_mexico:
+        first = split + len(fillers)
+        latent_parts.append(
+            model.latents(
+                draw.mexico_rngs["fillers"], fillers_each, identity_multiplier=identity[first:]
+            )
+        )
+    latents = np.concatenate(latent_parts)
+    encounters = encounters_from(draw, merge_columns(columns), latents, noise)
+    if with_mexico:
+        mexico = encounters_from(
+            draw,
+            mexico_flow(draw, journeys, fraud),
+            latents,
+            noise,
+            captures=draw.mexico_rngs["captures"],
+        )
+        encounters = merge_encounters(encounters, mexico)
     return World(
         scenario=scenario,
         calendar=calendar,
@@ -220,7 +255,7 @@ def draw_world(scenario: Scenario, calendar: Calendar) -> World:
         fraud_faces=fraud_faces,
         travellers=n,
         surge_faces=np.arange(n, split, dtype=np.int64),
-        encounters=encounters_from(draw, merge_columns(columns), latents, noise),
+        encounters=encounters,
         listings=draw_listings(
             draw,
             scenario.watchlist,

@@ -20,6 +20,9 @@ Node encounters: Chile records a departing traveller with
 ``CHL_RECORDED``; Panama registers arrivals at the reception station with
 ``PAN_RECORDED`` and checks again at Paso Canoas with ``PAN_EXIT_CHECKED``.
 Each encounter has 1 to 3 captures (1 + Binomial(2, ``EXTRA_CAPTURE``)).
+Mexico, when a third node joins the corridor, records a journey that reaches
+Tapachula with ``MEX_RECORDED`` (``mexico_encounters``, drawn from its own
+stream so that the Chile and Panama encounters stay as they are).
 """
 
 from __future__ import annotations
@@ -129,6 +132,10 @@ CHL_RECORDED = 0.85
 PAN_RECORDED = 0.97
 PAN_EXIT_CHECKED = 0.1
 EXTRA_CAPTURE = 0.2
+MEX_POINT = "MEX-TAPACHULA"
+"""Where Mexico's node meets travellers (the first stop in Mexico)."""
+MEX_RECORDED = 0.7
+"""Share of the journeys reaching Tapachula that Mexico's node records (illustrative)."""
 
 
 @dataclass(frozen=True)
@@ -282,3 +289,36 @@ def _reception_index(stops: tuple[str, ...]) -> int | None:
         if point in RECEPTION_STATIONS:
             return index
     return None
+
+
+def mexico_encounters(
+    rng: np.random.Generator, journeys: Journeys, fraud: NDArray[np.bool_]
+) -> NodeEncounters:
+    """Encounters at Mexico's node: a journey reaching ``MEX_POINT`` is recorded with
+    ``MEX_RECORDED``. A fraud traveller was met twice before (``node_encounters``), so
+    Mexico sees their alias. Draws only from ``rng``."""
+    n = len(journeys.points)
+    roll = rng.random(n)
+    journey = np.asarray(
+        [
+            row
+            for row, stops in enumerate(journeys.points)
+            if MEX_POINT in stops and roll[row] < MEX_RECORDED
+        ],
+        dtype=np.int64,
+    )
+    stop = np.asarray(
+        [journeys.points[row].index(MEX_POINT) for row in journey.tolist()], dtype=np.int64
+    )
+    count = int(journey.size)
+    seconds = rng.integers(0, 86_400, count).astype("m8[s]")
+    day = journeys.dates[journey, stop]
+    return NodeEncounters(
+        face=journeys.face[journey],
+        journey=journey,
+        country=np.full(count, "MEX", dtype="<U3"),
+        border_point=np.full(count, MEX_POINT, dtype="<U32"),
+        time=day.astype("M8[s]") + seconds,
+        alias=fraud[journey].astype(np.bool_),
+        captures=1 + rng.binomial(2, EXTRA_CAPTURE, count),
+    )
