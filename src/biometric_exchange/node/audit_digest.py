@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from biometric_exchange.crypto.envelope import TIME_WINDOW_MS
-from biometric_exchange.exceptions import ExchangeError, InvalidInput
-from biometric_exchange.node.inbound import open_request, refuse, seal_reply
+from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.node.inbound import accept_request, seal_reply
 from biometric_exchange.node.outbound import AUDIT_DIGEST, round_trip
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.serde import parse_message
-from biometric_exchange.store.audit import AuditEntry, AuditEvent, AuditOutcome
+from biometric_exchange.store.audit import AuditEntry, AuditEvent
 from biometric_exchange.v1 import exchange_pb2 as pb
 
 DIGEST_EVENT_PREFIXES = ("identify.", "details.")
@@ -129,35 +129,26 @@ class AuditDigestHandler:
     def __init__(self, node: Node) -> None:
         self._node = node
 
+    def _records(self, body: bytes) -> tuple[pb.AuditDigestRequest, list[RecordDigest]]:
+        request = parse_message(pb.AuditDigestRequest, body, "audit digest: malformed request")
+        _check_window(request.from_ms, request.until_ms)
+        records = local_digest(self._node, from_ms=request.from_ms, until_ms=request.until_ms)
+        if len(records) > MAX_RECORDS:
+            raise InvalidInput(f"audit digest: {len(records)} records; ask for a shorter period")
+        return request, records
+
     def handle(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
         node = self._node
-        opened = open_request(
+        message_id, (_, records) = accept_request(
             node,
             envelope,
             expected_type=pb.MESSAGE_TYPE_AUDIT_DIGEST_REQUEST,
             event=AuditEvent.DIGEST_RECEIVED,
-        )
-        message_id = opened.header.message_id
-        try:
-            request = parse_message(
-                pb.AuditDigestRequest, opened.body, "audit digest: malformed request"
-            )
-            _check_window(request.from_ms, request.until_ms)
-            records = local_digest(node, from_ms=request.from_ms, until_ms=request.until_ms)
-            if len(records) > MAX_RECORDS:
-                raise InvalidInput(
-                    f"audit digest: {len(records)} records; ask for a shorter period"
-                )
-        except ExchangeError as exc:
-            refuse(node, AuditEvent.DIGEST_RECEIVED, message_id, exc)
-            raise
-        node.audit.record(
-            AuditEvent.DIGEST_RECEIVED,
-            AuditOutcome.ACCEPTED,
-            peer=node.partner.code,
-            message_id=message_id,
-            from_ms=request.from_ms,
-            until_ms=request.until_ms,
+            check=self._records,
+            describe=lambda checked: {
+                "from_ms": checked[0].from_ms,
+                "until_ms": checked[0].until_ms,
+            },
         )
         body = pb.AuditDigestResponse(records=[r.to_proto() for r in records])
         return seal_reply(

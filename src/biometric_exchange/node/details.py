@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from dataclasses import dataclass
+from typing import Any
 
 from biometric_exchange.agreement.terms import Approval, DetailField
 from biometric_exchange.exceptions import (
     AgreementRefusal,
-    ExchangeError,
     InvalidInput,
     ReferenceExpired,
 )
-from biometric_exchange.node.inbound import open_request, refuse, seal_reply
+from biometric_exchange.node.inbound import accept_request, seal_reply
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.serde_details import (
     DetailsAnswer,
@@ -68,6 +69,25 @@ def disclosed_fields(
     return disclosed
 
 
+@dataclass(frozen=True)
+class _Decided:
+    query: DetailsQuery
+    stored: ReceivedRequest
+    repeat: bool
+    answer: DetailsAnswer
+
+    def audit_detail(self) -> dict[str, Any]:
+        return {
+            "request_id": self.query.request_id,
+            "hit_reference": self.query.hit_reference,
+            "purpose": self.stored.purpose,
+            "officer": self.stored.officer_id,
+            "fields": list(self.stored.fields),
+            "decision": self.stored.status.value,
+            "repeat": self.repeat,
+        }
+
+
 class DetailsHandler:
     def __init__(self, node: Node) -> None:
         self._node = node
@@ -77,40 +97,15 @@ class DetailsHandler:
 
     def handle(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
         node = self._node
-        partner = node.partner.code
-        opened = open_request(
+        message_id, decided = accept_request(
             node,
             envelope,
             expected_type=pb.MESSAGE_TYPE_DETAILS_REQUEST,
             event=AuditEvent.DETAILS_RECEIVED,
+            check=self._decide,
+            describe=_Decided.audit_detail,
         )
-        message_id = opened.header.message_id
-        try:
-            query = details_request_from_bytes(opened.body)
-            with self._lock:
-                stored = self._requests.get(partner, query.request_id)
-                repeat = stored is not None
-                if stored is None:
-                    stored = self._accept(query)
-                else:
-                    _check_same(stored, query)
-            answer = self._answer(stored)
-        except ExchangeError as exc:
-            refuse(node, AuditEvent.DETAILS_RECEIVED, message_id, exc)
-            raise
-        node.audit.record(
-            AuditEvent.DETAILS_RECEIVED,
-            AuditOutcome.ACCEPTED,
-            peer=partner,
-            message_id=message_id,
-            request_id=query.request_id,
-            hit_reference=query.hit_reference,
-            purpose=stored.purpose,
-            officer=stored.officer_id,
-            fields=list(stored.fields),
-            decision=stored.status.value,
-            repeat=repeat,
-        )
+        query, answer = decided.query, decided.answer
         return seal_reply(
             node,
             pb.MESSAGE_TYPE_DETAILS_RESPONSE,
@@ -121,6 +116,18 @@ class DetailsHandler:
             status=answer.status.value,
             fields=sorted(answer.fields),
         )
+
+    def _decide(self, body: bytes) -> _Decided:
+        """The request parsed, stored (once per request id) and answered as decided."""
+        query = details_request_from_bytes(body)
+        with self._lock:
+            stored = self._requests.get(self._node.partner.code, query.request_id)
+            repeat = stored is not None
+            if stored is None:
+                stored = self._accept(query)
+            else:
+                _check_same(stored, query)
+        return _Decided(query, stored, repeat, self._answer(stored))
 
     def _accept(self, query: DetailsQuery) -> ReceivedRequest:
         """The agreement's terms, then the quota; store and return the new request."""

@@ -16,9 +16,9 @@ from biometric_exchange.alerts.rules import (
     subject_encountered_by_partner,
 )
 from biometric_exchange.domain import TEMPLATE_MODEL, Template
-from biometric_exchange.exceptions import AgreementRefusal, ExchangeError
+from biometric_exchange.exceptions import AgreementRefusal
 from biometric_exchange.node.encounter_index import EncounterIndex, EncounterMatch
-from biometric_exchange.node.inbound import open_request, refuse, seal_reply
+from biometric_exchange.node.inbound import accept_request, seal_reply
 from biometric_exchange.node.protection import (
     ProtectedEncounters,
     ProtectedWatchlist,
@@ -33,7 +33,7 @@ from biometric_exchange.serde import (
     identify_request_from_bytes,
     identify_response_to_bytes,
 )
-from biometric_exchange.store.audit import AuditEvent, AuditOutcome
+from biometric_exchange.store.audit import AuditEvent
 from biometric_exchange.store.quotas import QuotaKind
 from biometric_exchange.v1 import exchange_pb2 as pb
 
@@ -68,27 +68,13 @@ class IdentifyHandler:
 
     def handle(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
         node = self._node
-        partner = node.partner.code
-        opened = open_request(
+        message_id, query = accept_request(
             node,
             envelope,
             expected_type=pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
             event=AuditEvent.IDENTIFY_RECEIVED,
-        )
-        message_id = opened.header.message_id
-        try:
-            query = identify_request_from_bytes(opened.body, template_model=self.template_model)
-            self._enforce(query)
-        except ExchangeError as exc:
-            refuse(node, AuditEvent.IDENTIFY_RECEIVED, message_id, exc)
-            raise
-        node.audit.record(
-            AuditEvent.IDENTIFY_RECEIVED,
-            AuditOutcome.ACCEPTED,
-            peer=partner,
-            message_id=message_id,
-            purpose=query.purpose,
-            probes=len(query.probes),
+            check=self._checked,
+            describe=lambda query: {"purpose": query.purpose, "probes": len(query.probes)},
         )
         results = self._match(query)
         self._movements(query)
@@ -101,6 +87,11 @@ class IdentifyHandler:
             probes=len(results),
             hits=sum(1 for hits in results.values() if hits),
         )
+
+    def _checked(self, body: bytes) -> IdentifyQuery:
+        query = identify_request_from_bytes(body, template_model=self.template_model)
+        self._enforce(query)
+        return query
 
     def _enforce(self, query: IdentifyQuery) -> None:
         """The agreement's terms, checked again on our side; then the quota."""

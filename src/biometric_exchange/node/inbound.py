@@ -9,7 +9,8 @@ with its reason before it is raised.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from biometric_exchange.crypto.envelope import OpenedEnvelope, open_envelope, read_header, seal
 from biometric_exchange.exceptions import ExchangeError, InvalidEnvelope
@@ -18,6 +19,7 @@ from biometric_exchange.store.audit import AuditEvent, AuditOutcome
 from biometric_exchange.v1 import exchange_pb2 as pb
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def open_request(
@@ -55,6 +57,35 @@ def open_request(
             extra={"message_id": claimed, "peer": partner, "event": event.value},
         )
         raise
+
+
+def accept_request(
+    node: Node,
+    envelope: pb.SealedEnvelope,
+    *,
+    expected_type: pb.MessageType.ValueType,
+    event: AuditEvent,
+    check: Callable[[bytes], T],
+    describe: Callable[[T], Mapping[str, Any]],
+) -> tuple[str, T]:
+    """Open a request, then parse and check its body with ``check`` (which raises to
+    refuse it); audit the refusal, or the acceptance with ``describe(checked)``.
+    Returns the request's message id and what ``check`` returned."""
+    opened = open_request(node, envelope, expected_type=expected_type, event=event)
+    message_id = opened.header.message_id
+    try:
+        checked = check(opened.body)
+    except ExchangeError as exc:
+        refuse(node, event, message_id, exc)
+        raise
+    node.audit.record(
+        event,
+        AuditOutcome.ACCEPTED,
+        peer=node.partner.code,
+        message_id=message_id,
+        **describe(checked),
+    )
+    return message_id, checked
 
 
 def refuse(node: Node, event: AuditEvent, message_id: str, error: ExchangeError) -> None:

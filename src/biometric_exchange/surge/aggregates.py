@@ -16,12 +16,12 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from biometric_exchange.exceptions import ExchangeError, InvalidInput
-from biometric_exchange.node.inbound import open_request, refuse, seal_reply
+from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.node.inbound import accept_request, seal_reply
 from biometric_exchange.node.outbound import RoundTrip, round_trip
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.serde import parse_message
-from biometric_exchange.store.audit import AuditEvent, AuditOutcome
+from biometric_exchange.store.audit import AuditEvent
 from biometric_exchange.v1 import exchange_pb2 as pb
 
 SUPPRESSION_THRESHOLD = 5
@@ -122,30 +122,16 @@ class AggregatesHandler:
 
     def handle(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
         node = self._node
-        opened = open_request(
+        message_id, (first_day, last_day) = accept_request(
             node,
             envelope,
             expected_type=pb.MESSAGE_TYPE_AGGREGATES_REQUEST,
             event=AuditEvent.AGGREGATES_RECEIVED,
-        )
-        message_id = opened.header.message_id
-        try:
-            request = parse_message(
-                pb.AggregatesRequest, opened.body, "aggregates: malformed request"
-            )
-            first_day = parse_day(request.first_day, field_name="first_day")
-            last_day = parse_day(request.last_day, field_name="last_day")
-            check_range(first_day, last_day)
-        except ExchangeError as exc:
-            refuse(node, AuditEvent.AGGREGATES_RECEIVED, message_id, exc)
-            raise
-        node.audit.record(
-            AuditEvent.AGGREGATES_RECEIVED,
-            AuditOutcome.ACCEPTED,
-            peer=node.partner.code,
-            message_id=message_id,
-            first_day=first_day.isoformat(),
-            last_day=last_day.isoformat(),
+            check=_requested_range,
+            describe=lambda days: {
+                "first_day": days[0].isoformat(),
+                "last_day": days[1].isoformat(),
+            },
         )
         response = shareable_counts(node, first_day, last_day)
         return seal_reply(
@@ -157,6 +143,14 @@ class AggregatesHandler:
             counts=len(response.counts),
             suppression_threshold=SUPPRESSION_THRESHOLD,
         )
+
+
+def _requested_range(body: bytes) -> tuple[dt.date, dt.date]:
+    request = parse_message(pb.AggregatesRequest, body, "aggregates: malformed request")
+    first_day = parse_day(request.first_day, field_name="first_day")
+    last_day = parse_day(request.last_day, field_name="last_day")
+    check_range(first_day, last_day)
+    return first_day, last_day
 
 
 def _label(value: str, field_name: str) -> str:
