@@ -175,7 +175,10 @@ class Node:
     def watchlist_index(self) -> WatchlistIndex:
         """The watchlist gallery, kept as a sealed snapshot beside the database."""
         return WatchlistIndex(
-            self.records, cache_dir=self.database.path.parent, data_key=self.current_data_key
+            self.records,
+            cache_dir=self.database.path.parent,
+            data_key=self.current_data_key,
+            today=self.today,
         )
 
     def current_data_key(self) -> bytes:
@@ -208,7 +211,7 @@ class Node:
             records=RecordStore(database, DataKeyring(keys_dir(node_dir))),
             alerts=AlertStore(database),
             audit=AuditLog(database),
-            outbox=Outbox(database),
+            outbox=Outbox(database, clock),
             hit_references=HitReferences(database),
             replay_guard=SqliteReplayGuard(database),
             quotas=Quotas(database),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
@@ -72,7 +73,10 @@ class WatchlistIndex:
         *,
         cache_dir: Path | None = None,
         data_key: Callable[[], bytes] | None = None,
+        today: Callable[[], dt.date] | None = None,
     ) -> None:
+        """``today`` dates the entries' validity (the node's clock; the system's by default)."""
+        self._today = today or (lambda: utc_now().date())
         self._records = records
         self._cache_dir = cache_dir
         self._data_key = data_key
@@ -81,7 +85,7 @@ class WatchlistIndex:
 
     def _build(self) -> _Snapshot:
         generation = self._records.watchlist_generation()
-        today = utc_now().date()
+        today = self._today()
         labels = self._records.watchlist_labels(valid_on=today)
         in_force = {entry_id for entry_id, _, _ in labels}
         every = {entry_id for entry_id, _, _ in self._records.watchlist_labels()}

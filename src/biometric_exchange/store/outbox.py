@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -66,8 +66,14 @@ def _item(row: sqlite3.Row) -> OutboxItem:
 
 
 class Outbox:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, clock: Callable[[], int] | None = None) -> None:
+        """``clock`` gives milliseconds since the epoch (the node's clock; the system's
+        by default)."""
         self._database = database
+        self._clock = clock
+
+    def _now(self) -> int:
+        return self._clock() if self._clock is not None else now_ms()
 
     @staticmethod
     def enqueue(
@@ -97,7 +103,7 @@ class Outbox:
         rows = self._database.connection.execute(
             "SELECT * FROM outbox WHERE state = ? AND next_attempt_at_ms <= ? "
             "ORDER BY next_attempt_at_ms, encounter_id, partner LIMIT ?",
-            (OutboxState.PENDING.value, now_ms(), limit),
+            (OutboxState.PENDING.value, self._now(), limit),
         ).fetchall()
         return [_item(row) for row in rows]
 
@@ -136,7 +142,8 @@ class Outbox:
     def retry_later(self, item: OutboxItem, error: str) -> None:
         """Exponential back-off (0.5 s doubling to 60 s) with ±20 % jitter, so that
         items held back by one outage do not all hit the partner at the same instant."""
-        self._set(item, OutboxState.PENDING, error, now_ms() + backoff_ms(item.attempts + 1))
+        due = self._now() + backoff_ms(item.attempts + 1)
+        self._set(item, OutboxState.PENDING, error, due)
 
     def _set(self, item: OutboxItem, state: OutboxState, error: str | None, due_ms: int) -> None:
         with self._database.transaction() as connection:
