@@ -1,0 +1,108 @@
+"""The load run's settings (``LoadConfig``), its targets and limits, and the
+holder's environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from biometric_exchange.exceptions import InvalidInput
+
+TARGET_SINGLE_CALLS_PER_S = 300.0
+"""Single-probe Identify throughput the reference implementation aims at (16 clients)."""
+TARGET_SINGLE_P99_MS = 50.0
+TARGET_BATCH_OVERHEAD = 0.25
+"""A batch of probes may cost at most this much more than searching the gallery alone."""
+SERVER_WORKERS = 8
+"""Threads of the node's gRPC server (``node.server.start_server``)."""
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+PURPOSE = "border_security"
+MAX_CANDIDATES = 3
+THRESHOLD = 0.6
+INSERT_BATCH = 5_000
+CALL_TIMEOUT_S = 30.0
+MAX_PROBES_PER_REQUEST = 1000
+"""The agreement schema's ceiling on ``step1.max_probes_per_request``."""
+BATCH_PROBE_POOL = 50
+"""Batch runs cycle through this many batches' worth of distinct probes."""
+GENERATOR = "biometric-exchange loadtest"
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    watchlist: int = 100_000
+    clients: int = 16
+    calls: int = 3_000
+    seconds: float = 60.0
+    """Upper bound on each timed run."""
+    batch_size: int = 100
+    batch_calls: int | None = None
+    """Calls of the concurrent batch run; as many as ``calls`` when None (bounded by
+    ``seconds``); 0 skips it."""
+    serial_batch_calls: int = 20
+    """Batch calls made one at a time, for the latency against the matching alone."""
+    hit_rate: float = 0.1
+    """Share of probes that are new captures of a watchlist subject."""
+    matching_repeats: int = 20
+    holder_blas_threads: int | None = None
+    """BLAS threads of the holder process (and of the matching-alone process);
+    inherited from this environment when None."""
+    seed: int = 2017
+    workdir: Path | None = None
+    """Where the pair is built (kept); a temporary folder (removed) when None."""
+
+    def __post_init__(self) -> None:
+        at_least_one = {
+            "watchlist": self.watchlist,
+            "clients": self.clients,
+            "calls": self.calls,
+            "batch_size": self.batch_size,
+            "matching_repeats": self.matching_repeats,
+        }
+        if self.holder_blas_threads is not None:
+            at_least_one["holder_blas_threads"] = self.holder_blas_threads
+        for name, value in at_least_one.items():
+            if value < 1:
+                raise InvalidInput(f"{name}: must be at least 1")
+        if self.batch_size > MAX_PROBES_PER_REQUEST:
+            raise InvalidInput(f"batch_size: at most {MAX_PROBES_PER_REQUEST} probes per request")
+        if (self.batch_calls is not None and self.batch_calls < 0) or self.serial_batch_calls < 0:
+            raise InvalidInput("batch_calls, serial_batch_calls: must not be negative")
+        if not self.seconds > 0:
+            raise InvalidInput("seconds: must be positive")
+        if not 0.0 <= self.hit_rate <= 1.0:
+            raise InvalidInput("hit_rate: must be between 0 and 1")
+
+    @property
+    def batch_run_calls(self) -> int:
+        return self.calls if self.batch_calls is None else self.batch_calls
+
+    @property
+    def probes_needed(self) -> int:
+        """Every probe the driver may send today (one warm-up call per client and run)."""
+        single = self.calls + self.clients
+        batches = self.batch_run_calls + self.serial_batch_calls + self.clients + 1
+        return single + batches * self.batch_size
+
+    def holder_environment(self) -> dict[str, str]:
+        if self.holder_blas_threads is None:
+            return {}
+        return dict.fromkeys(BLAS_THREAD_VARIABLES, str(self.holder_blas_threads))
+
+
+@contextmanager
+def temporary_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in the environment for the block, then restore what was there."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -1,0 +1,205 @@
+"""Concurrent Identify calls from the caller's node, each client on its own channel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from biometric_exchange.agreement.policy import ScopeFacts
+from biometric_exchange.exceptions import ExchangeError
+from biometric_exchange.loadtest.audit_check import last_seq
+from biometric_exchange.loadtest.config import CALL_TIMEOUT_S, MAX_CANDIDATES, PURPOSE
+from biometric_exchange.loadtest.data import Matrix
+from biometric_exchange.loadtest.results import Percentiles, RunStats
+from biometric_exchange.node.outbound import IDENTIFY, round_trip
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.status import error_from_status
+from biometric_exchange.node.tls import channel_credentials, channel_options
+from biometric_exchange.serde import (
+    HitOut,
+    IdentifyQuery,
+    ProbeIn,
+    identify_request_to_bytes,
+    identify_response_from_bytes,
+)
+from biometric_exchange.v1 import exchange_pb2 as pb
+from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
+
+
+def _query(templates: Matrix, first_ref: int, now: dt.datetime) -> IdentifyQuery:
+    facts = ScopeFacts("CHN", 30, None)
+    probes = []
+    for offset, values in enumerate(templates):
+        row = values.copy()
+        row.setflags(write=False)
+        probes.append(ProbeIn(f"LOAD-{first_ref + offset:09d}", row, "PAN-LOAD", now, facts))
+    return IdentifyQuery(PURPOSE, tuple(probes), MAX_CANDIDATES)
+
+
+@dataclass(frozen=True)
+class _CallResult:
+    latency_s: float
+    status: str
+    hits: int
+
+
+class _Dispenser:
+    """Hands out call numbers until ``calls`` are taken or the deadline passes."""
+
+    def __init__(self, calls: int, seconds: float) -> None:
+        self._numbers = iter(range(calls))
+        self._deadline = time.monotonic() + seconds
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        if time.monotonic() >= self._deadline:
+            return None
+        with self._lock:
+            return next(self._numbers, None)
+
+
+def _channel(caller: Node) -> grpc.Channel:
+    partner = caller.partner
+    return grpc.secure_channel(
+        partner.endpoint,
+        channel_credentials(caller, partner.ca_certificate.encode()),
+        options=channel_options(),
+    )
+
+
+def _one_call(caller: Node, stub: pb_grpc.ExchangeStub, query: IdentifyQuery) -> _CallResult:
+    """One Identify through ``round_trip``, sealed and audited as the worker makes it."""
+    codes: list[str] = []
+
+    def call(envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
+        try:
+            reply: pb.SealedEnvelope = stub.Identify(envelope, timeout=CALL_TIMEOUT_S)
+        except grpc.RpcError as exc:
+            codes.append(exc.code().name)
+            raise error_from_status(exc.code(), exc.details() or "") from exc
+        return reply
+
+    started = time.perf_counter()
+    try:
+        results: dict[str, list[HitOut]] = round_trip(
+            caller,
+            IDENTIFY,
+            identify_request_to_bytes(query),
+            call,
+            identify_response_from_bytes,
+            sent={"purpose": query.purpose, "probes": len(query.probes)},
+            summary=lambda answer: {"hits": sum(1 for hits in answer.values() if hits)},
+        )
+    except ExchangeError as exc:
+        status = codes[0] if codes else type(exc).__name__
+        return _CallResult(time.perf_counter() - started, status, 0)
+    latency = time.perf_counter() - started
+    if sorted(results) != sorted(p.probe_ref for p in query.probes):
+        return _CallResult(latency, "WRONG_ANSWER", 0)
+    return _CallResult(latency, "OK", sum(1 for hits in results.values() if hits))
+
+
+def _process_cpu_s(pid: int) -> float | None:
+    """User plus system CPU seconds of a process (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load_average() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed run: its probes, clients, calls, probes per call and first probe ref."""
+
+    name: str
+    probes: Matrix
+    clients: int
+    calls: int
+    per_call: int
+    first_ref: int
+
+
+def drive(run: Run, caller: Node, *, seconds: float, holder_pid: int) -> tuple[RunStats, int]:
+    """The run's calls from its clients, each thread with its own channel; also returns
+    the caller's last audit seq before the timed calls (warm-up calls come before)."""
+    now = dt.datetime.now(dt.UTC)
+    span = max(1, len(run.probes) - run.per_call + 1)
+
+    def query_for(number: int) -> IdentifyQuery:
+        start = (number * run.per_call) % span
+        templates = run.probes[start : start + run.per_call]
+        return _query(templates, run.first_ref + number * run.per_call, now)
+
+    channels = [_channel(caller) for _ in range(run.clients)]
+    stubs = [pb_grpc.ExchangeStub(channel) for channel in channels]
+    for index, stub in enumerate(stubs):  # warm-up: connect and handshake, not timed
+        _one_call(caller, stub, query_for(run.calls + index))
+    marker = last_seq(caller)
+    results: list[_CallResult] = []
+    lock = threading.Lock()
+    ready = threading.Barrier(run.clients + 1)
+    dispenser: list[_Dispenser] = []
+
+    def client(stub: pb_grpc.ExchangeStub) -> None:
+        own: list[_CallResult] = []
+        ready.wait()
+        while (number := dispenser[0].take()) is not None:
+            own.append(_one_call(caller, stub, query_for(number)))
+        with lock:
+            results.extend(own)
+
+    threads = [threading.Thread(target=client, args=(stub,), daemon=True) for stub in stubs]
+    for thread in threads:
+        thread.start()
+    load_before = _load_average()
+    holder_cpu_before = _process_cpu_s(holder_pid)
+    driver_cpu_before = time.process_time()
+    dispenser.append(_Dispenser(run.calls, seconds))
+    started = time.perf_counter()
+    ready.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    driver_cpu = time.process_time() - driver_cpu_before
+    holder_cpu_after = _process_cpu_s(holder_pid)
+    for channel in channels:
+        channel.close()
+    answered = [r for r in results if r.status == "OK"]
+    stats = RunStats(
+        name=run.name,
+        clients=run.clients,
+        probes_per_call=run.per_call,
+        calls=len(results),
+        answered=len(answered),
+        errors=dict(Counter(r.status for r in results if r.status != "OK")),
+        elapsed_s=elapsed,
+        latency=Percentiles.of([r.latency_s for r in answered]),
+        mean_latency_ms=(
+            1000.0 * statistics.fmean(r.latency_s for r in answered) if answered else float("nan")
+        ),
+        hits=sum(r.hits for r in answered),
+        holder_cpu_s=(
+            None
+            if holder_cpu_before is None or holder_cpu_after is None
+            else holder_cpu_after - holder_cpu_before
+        ),
+        driver_cpu_s=driver_cpu,
+        load_average=(load_before, _load_average()),
+    )
+    return stats, marker

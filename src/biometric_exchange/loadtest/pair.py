@@ -1,0 +1,60 @@
+"""The pair a load run drives: built fresh, its agreement re-signed to fit the run."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from biometric_exchange import agreement
+from biometric_exchange.config import AGREEMENT_FILENAME
+from biometric_exchange.crypto.keys import load_keys
+from biometric_exchange.loadtest.config import LoadConfig
+from biometric_exchange.workspace import TERMS_FILE, create_pair, party_for
+
+
+def amend_pair_agreement(
+    first: Path,
+    second: Path,
+    change: Callable[[dict[str, Any]], None],
+    *,
+    terms_file: Path = TERMS_FILE,
+) -> agreement.AgreementDocument:
+    """Draft the agreement again from ``terms_file`` with ``change`` applied to its terms,
+    have both parties sign it, and install it in both node folders."""
+    terms = copy.deepcopy(agreement.load_terms(terms_file))
+    change(terms)
+    parties = (party_for(first), party_for(second))
+    document = agreement.draft(
+        parties,
+        today=dt.datetime.now(dt.UTC).date(),
+        terms=terms,
+        source=f"{terms_file} (amended)",
+    )
+    for node_dir, party in zip((first, second), parties, strict=True):
+        document = document.signed_by(party.code, load_keys(node_dir).signing_key)
+    text = agreement.dumps(document)
+    for node_dir in (first, second):
+        (node_dir / AGREEMENT_FILENAME).write_text(text, encoding="utf-8")
+    return document
+
+
+def prepare_pair(config: LoadConfig, workdir: Path) -> tuple[Path, Path]:
+    """A fresh pair whose agreement admits the run: ``batch_size`` probes per request
+    and every probe of the run within the day's quota."""
+    chile_dir, panama_dir = create_pair(workdir)
+
+    def fit_the_run(terms: dict[str, Any]) -> None:
+        step1 = terms.setdefault("step1", {})
+        step1["max_probes_per_request"] = max(
+            int(step1.get("max_probes_per_request", 64)), config.batch_size
+        )
+        quotas = terms.setdefault("quotas", {})
+        quotas["probes_per_day"] = max(
+            int(quotas.get("probes_per_day", 10_000)), 2 * config.probes_needed
+        )
+
+    amend_pair_agreement(chile_dir, panama_dir, fit_the_run)
+    return chile_dir, panama_dir
