@@ -1,0 +1,163 @@
+"""Rich tables for alerts: the list, one alert's fields, its evidence and history.
+
+Nothing here prints a person's name: evidence keys that could hold personal
+data are withheld.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from biometric_exchange.alerts.review import Transition, sla_due, sla_state
+from biometric_exchange.domain import Alert, Evidence, Severity, utc_now
+
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
+
+PERSONAL_KEYS = frozenset(
+    {"name", "names", "given_name", "family_name", "birth_date", "document_number"}
+)
+"""Evidence keys never printed (rules do not write them; this is a safeguard)."""
+
+_EVIDENCE_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("key", ("key",)),
+    ("rule", ("rule",)),
+    ("source", ("source", "partner")),
+    ("reference", ("hit_reference",)),
+    ("distance", ("distance",)),
+    ("threshold", ("threshold",)),
+    ("agreement", ("agreement_id",)),
+    ("purpose", ("purpose",)),
+    ("point", ("border_point", "encounter_point")),
+    ("time", ("encountered_at",)),
+)
+_SHOWN_KEYS = frozenset(key for _, keys in _EVIDENCE_COLUMNS for key in keys)
+
+
+def _severity(severity: Severity) -> str:
+    return f"[{SEVERITY_STYLE[severity.value]}]{severity.value}[/]"
+
+
+def alerts_table(alerts: list[Alert], title: str, *, now: dt.datetime | None = None) -> Table:
+    """One row per alert: id, kind, severity, status, queue, SLA, partner, summary."""
+    moment = now or utc_now()
+    table = Table(title=escape(title), expand=False)
+    for column in ("alert", "kind", "severity", "status", "queue", "sla", "partner", "summary"):
+        table.add_column(column, overflow="fold")
+    for alert in alerts:
+        table.add_row(
+            alert.alert_id,
+            alert.kind.value,
+            _severity(alert.severity),
+            alert.status.value,
+            alert.queue.value,
+            sla_state(alert, moment),
+            escape(alert.partner or "-"),
+            escape(alert.summary),
+        )
+    return table
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return escape(str(value))
+
+
+def _when(value: Any) -> str:
+    """An ISO time as ``YYYY-MM-DD HH:MM`` (UTC), anything else as given."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return _text(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def _first(item: Evidence, keys: tuple[str, ...]) -> Any:
+    return next((item[key] for key in keys if item.get(key) is not None), None)
+
+
+def _other(item: Evidence) -> str:
+    return "; ".join(
+        f"{escape(key)}=" + ("(withheld)" if key in PERSONAL_KEYS else _text(value))
+        for key, value in sorted(item.items())
+        if key not in _SHOWN_KEYS and value is not None
+    )
+
+
+def evidence_table(alert: Alert) -> Table:
+    """Every evidence item of ``alert``, numbered; see ``evidence_extras`` for the rest."""
+    table = Table(title=f"Evidence ({len(alert.evidence)})", box=box.SIMPLE_HEAD, expand=False)
+    table.add_column("#", justify="right")
+    for column, _ in _EVIDENCE_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for number, item in enumerate(alert.evidence, start=1):
+        row = [str(number)]
+        for column, keys in _EVIDENCE_COLUMNS:
+            value = _first(item, keys)
+            row.append(_when(value) if column == "time" and value is not None else _text(value))
+        table.add_row(*row)
+    return table
+
+
+def evidence_extras(alert: Alert) -> list[str]:
+    """``#n: key=value; …`` for evidence keys without a column (personal ones withheld)."""
+    return [
+        f"#{number}: {other}"
+        for number, item in enumerate(alert.evidence, start=1)
+        if (other := _other(item))
+    ]
+
+
+def history_table(transitions: list[Transition]) -> Table:
+    """An alert's transitions, oldest first."""
+    table = Table(title=f"History ({len(transitions)})", box=box.SIMPLE_HEAD, expand=False)
+    for column in ("at (UTC)", "from", "to", "operator", "reason", "comment"):
+        table.add_column(column, overflow="fold")
+    for step in transitions:
+        table.add_row(
+            _when(step.at.isoformat()),
+            step.from_status.value,
+            step.to_status.value,
+            escape(step.operator),
+            step.reason_code.value if step.reason_code else "-",
+            escape(step.comment or "-"),
+        )
+    return table
+
+
+def alert_panel(alert: Alert, now: dt.datetime) -> Table:
+    """The alert's own fields, one per line."""
+    table = Table(title=f"Alert {alert.alert_id}", show_header=False, expand=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    sla = f"{sla_state(alert, now)} (acknowledge by {_when(sla_due(alert).isoformat())} UTC)"
+    rows: tuple[tuple[str, str], ...] = (
+        ("kind", alert.kind.value),
+        ("severity", _severity(alert.severity)),
+        ("status", alert.status.value),
+        ("queue", alert.queue.value),
+        ("sla", sla),
+        ("acknowledged by", _text(alert.acknowledged_by)),
+        ("created (UTC)", _when(alert.created_at.isoformat())),
+        ("updated (UTC)", _when(alert.updated_at.isoformat()) if alert.updated_at else "-"),
+        ("subject", _text(alert.subject_key)),
+        ("partner", _text(alert.partner)),
+        ("encounter", _text(alert.encounter_id)),
+        ("watchlist entry", _text(alert.watchlist_entry_id)),
+        ("hit reference", _text(alert.hit_reference)),
+        ("category", _text(alert.category)),
+        ("distance", _text(alert.distance)),
+        ("summary", _text(alert.summary)),
+    )
+    for name, value in rows:
+        table.add_row(name, value)
+    return table

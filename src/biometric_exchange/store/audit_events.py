@@ -1,0 +1,37 @@
+"""What an audit entry records: the kind of event and its outcome."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditEvent(StrEnum):
+    IDENTIFY_SENT = "identify.sent"
+    IDENTIFY_RECEIVED = "identify.received"
+    IDENTIFY_REPLY_SENT = "identify.reply_sent"
+    IDENTIFY_REPLY_RECEIVED = "identify.reply_received"
+    PEER_REFUSED = "peer.refused"
+    # Step 2.
+    DETAILS_SENT = "details.sent"
+    DETAILS_RECEIVED = "details.received"
+    DETAILS_REPLY_SENT = "details.reply_sent"
+    DETAILS_REPLY_RECEIVED = "details.reply_received"
+    DETAILS_DECIDED = "details.decided"
+    # Retention and reconciliation.
+    AUDIT_PURGED = "audit.purged"
+    DATA_PURGED = "retention.purged"
+    DIGEST_SENT = "audit_digest.sent"
+    DIGEST_RECEIVED = "audit_digest.received"
+    # Alert review.
+    ALERT_TRANSITION = "alert.transition"
+    # Aggregate counts for surge detection.
+    AGGREGATES_SENT = "aggregates.sent"
+    AGGREGATES_RECEIVED = "aggregates.received"
+    # Keys.
+    DATA_KEY_ROTATED = "keys.data_key_rotated"
+
+
+class AuditOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    FAILED = "failed"
