@@ -20,6 +20,7 @@ from typing import Any
 
 from biometric_exchange.domain import Alert, AlertKind, AlertQueue, AlertStatus, Severity
 from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.jsonl import read_objects, write_objects
 
 
 class ExportFormat(StrEnum):
@@ -131,31 +132,17 @@ def alert_from_dict(raw: dict[str, Any]) -> Alert:
 
 def write_jsonl(alerts: Iterable[Alert], path: Path) -> int:
     """One JSON object per alert and line; return how many."""
-    count = 0
-    with path.open("w", encoding="utf-8") as out:
-        for alert in alerts:
-            out.write(json.dumps(alert_to_dict(alert), sort_keys=True, ensure_ascii=False) + "\n")
-            count += 1
-    return count
+    return write_objects((alert_to_dict(alert) for alert in alerts), path)
 
 
 def read_jsonl(path: Path) -> list[Alert]:
     """Alerts from a ``write_jsonl`` file, in file order."""
     alerts = []
-    with path.open(encoding="utf-8") as source:
-        for number, line in enumerate(source, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except ValueError as exc:
-                raise InvalidInput(f"{path}:{number}: not JSON") from exc
-            if not isinstance(raw, dict):
-                raise InvalidInput(f"{path}:{number}: not a JSON object")
-            try:
-                alerts.append(alert_from_dict(raw))
-            except InvalidInput as exc:
-                raise InvalidInput(f"{path}:{number}: {exc}") from exc
+    for number, raw in read_objects(path):
+        try:
+            alerts.append(alert_from_dict(raw))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{path}:{number}: {exc}") from exc
     return alerts
 
 
