@@ -12,8 +12,10 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+from typer.testing import CliRunner
 
 from biometric_exchange.agreement.policy import scope_facts
+from biometric_exchange.cli.main import app
 from biometric_exchange.crypto.envelope import seal
 from biometric_exchange.node.enrolment import enrol
 from biometric_exchange.node.runtime import Node
@@ -155,3 +157,14 @@ def test_ping_answers_with_the_callers_agreement(corridor: dict[str, Node]) -> N
             channel.close()
         assert response.agreement_matches
         assert response.agreement_id == link.agreement.id
+
+
+def test_node_health_probes_every_partner(corridor: dict[str, Node]) -> None:
+    result = CliRunner().invoke(
+        app, ["node", "health", str(corridor["PAN"].node_dir), "--partner"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())  # table titles wrap
+    assert "health of CHL's node (partner of node_panama)" in text
+    assert "health of MEX's node (partner of node_panama)" in text
+    assert result.output.count("reflection lists: ") == 2

@@ -16,6 +16,7 @@ from biometric_exchange.cli.common import (
 )
 from biometric_exchange.logs import LOG_FORMAT_ENV, LogFormat
 from biometric_exchange.node.probe import health_status, reflected_services
+from biometric_exchange.node.runtime import Node
 
 app = typer.Typer(help="Run and probe a node.")
 
@@ -46,25 +47,31 @@ def run(
 def health(
     node_dir: NodeDir,
     partner: Annotated[
-        bool, typer.Option("--partner", help="Probe the partner's node instead")
+        bool, typer.Option("--partner", help="Probe each partner's node instead")
     ] = False,
 ) -> None:
     """gRPC health of each service, and the services listed by reflection."""
+    with opened_node(node_dir) as node:
+        targets = node.links() if partner else [node]
+        serving = [_print_health(target, partner=partner) for target in targets]
+    if not all(serving):
+        raise typer.Exit(1)
+
+
+def _print_health(node: Node, *, partner: bool) -> bool:
+    """Print one node's health table (the partner's of ``node`` when ``partner``)."""
     from biometric_exchange.node.server import EXCHANGE_SERVICE  # noqa: PLC0415
 
-    with opened_node(node_dir) as node:
-        table = Table(title=f"health of {'partner of ' if partner else ''}{node.config.node.name}")
-        table.add_column("service")
-        table.add_column("status")
-        overall = health_status(node, partner=partner)
-        table.add_row("(server)", overall)
-        table.add_row(
-            EXCHANGE_SERVICE, health_status(node, partner=partner, service=EXCHANGE_SERVICE)
-        )
-        console.print(table)
-        if overall == "SERVING":
-            console.print(
-                "reflection lists: " + ", ".join(reflected_services(node, partner=partner))
-            )
-        else:
-            raise typer.Exit(1)
+    name = node.config.node.name
+    title = f"health of {node.partner.code}'s node (partner of {name})" if partner else name
+    table = Table(title=f"health of {name}" if not partner else title)
+    table.add_column("service")
+    table.add_column("status")
+    overall = health_status(node, partner=partner)
+    table.add_row("(server)", overall)
+    table.add_row(EXCHANGE_SERVICE, health_status(node, partner=partner, service=EXCHANGE_SERVICE))
+    console.print(table)
+    if overall != "SERVING":
+        return False
+    console.print("reflection lists: " + ", ".join(reflected_services(node, partner=partner)))
+    return True
