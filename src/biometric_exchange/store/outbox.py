@@ -93,7 +93,13 @@ class Outbox:
         return refs
 
     def assign_unaddressed(self, partner: str) -> int:
-        """Items queued before the outbox named partners go to ``partner``."""
+        """Items queued before the outbox named partners go to ``partner`` (a read
+        only, when there are none: every process opening the node calls this)."""
+        unaddressed = self._database.connection.execute(
+            "SELECT 1 FROM outbox WHERE partner = '' LIMIT 1"
+        ).fetchone()
+        if unaddressed is None:
+            return 0
         with self._database.transaction() as connection:
             return connection.execute(
                 "UPDATE outbox SET partner = ? WHERE partner = ''", (partner,)
