@@ -8,7 +8,6 @@ each node's database and log.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 import time
 from collections import Counter
@@ -30,21 +29,16 @@ from biometric_exchange.store.details import SentRequests
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset, build_demo_dataset
 from biometric_exchange.synthetic.files import write_dataset
-from biometric_exchange.workspace import create_pair, start_node_process, stop_process, wait_serving
+from biometric_exchange.workspace import (
+    create_pair,
+    recreate_marked_folder,
+    start_node_process,
+    stop_process,
+    wait_serving,
+)
 
 MARKER = ".bx-demo"
 COUNTRY_DIR = {"CHL": "node_chile", "PAN": "node_panama"}
-
-
-def _fresh_workdir(workdir: Path) -> None:
-    if workdir.exists():
-        if not (workdir / MARKER).exists():
-            raise ConfigError(
-                f"{workdir} exists and is not a demo folder; choose another --workdir"
-            )
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    (workdir / MARKER).write_text(SYNTHETIC_NOTICE + "\n", encoding="utf-8")
 
 
 def _wait_outboxes(nodes: dict[str, Node], timeout: float) -> None:
@@ -68,7 +62,9 @@ def run_demo(workdir: Path, *, seed: int, console: Console) -> bool:
     """Run the scenario; True when each node raised an alert from the exchange."""
     console.rule("[bold]biometric-exchange demo")
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
-    _fresh_workdir(workdir)
+    recreate_marked_folder(
+        workdir, MARKER, refusal="is not a demo folder; choose another --workdir"
+    )
     chile_dir, panama_dir = create_pair(workdir)
     console.print(f"keys, CAs and a signed agreement for Chile and Panama in {workdir}/")
     start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=14)

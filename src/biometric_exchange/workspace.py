@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ from typing import Any
 
 import tomli_w
 
-from biometric_exchange import agreement
+from biometric_exchange import SYNTHETIC_NOTICE, agreement
 from biometric_exchange.agreement.document import parse as parse_agreement
 from biometric_exchange.agreement.terms import Purpose, TemplateProtectionScheme
 from biometric_exchange.config import (
@@ -37,6 +38,17 @@ class NodeSpec:
     name: str
     country: str
     port: int
+
+
+def recreate_marked_folder(folder: Path, marker: str, *, refusal: str) -> None:
+    """Make ``folder`` empty for a fresh run and mark it with ``marker``; a folder that
+    exists without the marker (not ours to delete) is refused with ``refusal``."""
+    if folder.exists():
+        if not (folder / marker).is_file():
+            raise ConfigError(f"{folder} exists and {refusal}")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / marker).write_text(SYNTHETIC_NOTICE + "\n", encoding="utf-8")
 
 
 def free_port() -> int:

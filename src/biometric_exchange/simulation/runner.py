@@ -22,8 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from biometric_exchange import SYNTHETIC_NOTICE
-from biometric_exchange.exceptions import ConfigError, ExchangeError
+from biometric_exchange.exceptions import ExchangeError
 from biometric_exchange.node.enrolment import add_watchlist, enrol_many
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.simulation.draws import Calendar
@@ -44,6 +43,7 @@ from biometric_exchange.surge.monitor import (
     raise_surges,
     refresh_partner,
 )
+from biometric_exchange.workspace import recreate_marked_folder
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -74,14 +74,9 @@ def _workdir(out: Path, over_grpc: bool) -> Iterator[Path]:
     """Over gRPC: ``out/nodes`` (kept, with the nodes' logs). In-process: scratch."""
     if over_grpc:
         nodes = out / "nodes"
-        if nodes.exists():
-            if not (nodes / MARKER).is_file():
-                raise ConfigError(
-                    f"{nodes} exists and was not made by a simulation; choose another --out"
-                )
-            shutil.rmtree(nodes)
-        nodes.mkdir(parents=True)
-        (nodes / MARKER).write_text(SYNTHETIC_NOTICE + "\n", encoding="utf-8")
+        recreate_marked_folder(
+            nodes, MARKER, refusal="was not made by a simulation; choose another --out"
+        )
         yield nodes
         return
     with tempfile.TemporaryDirectory(prefix="bx-sim-", dir=_scratch_base()) as scratch:
