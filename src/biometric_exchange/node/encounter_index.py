@@ -27,12 +27,15 @@ class EncounterIndex:
         self._lock = threading.Lock()
         self._gallery = Gallery()
         self._encounters: dict[str, Encounter] = {}
+        self._in_order: list[Encounter] = []
+        """The same encounters in the order they were added (``since`` slices it)."""
         checked = list(records.checked_encounters())
         if checked:
             self._gallery.add(
                 [e.encounter_id for e in checked], np.stack([e.template for e in checked])
             )
             self._encounters = {e.encounter_id: e for e in checked}
+            self._in_order = list(self._encounters.values())
 
     def __len__(self) -> int:
         return len(self._encounters)
@@ -44,11 +47,12 @@ class EncounterIndex:
                 return
             self._gallery.add([encounter.encounter_id], encounter.template[None, :])
             self._encounters[encounter.encounter_id] = encounter
+            self._in_order.append(encounter)
 
     def since(self, start: int) -> list[Encounter]:
         """The encounters added after the first ``start`` (in the order they were added)."""
         with self._lock:
-            return list(self._encounters.values())[start:]
+            return self._in_order[start:]
 
     def search(self, template: Template, *, threshold: float, k: int = 5) -> list[EncounterMatch]:
         """Our encounters strictly below ``threshold``, best first."""

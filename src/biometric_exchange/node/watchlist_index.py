@@ -82,6 +82,8 @@ class WatchlistIndex:
         self._data_key = data_key
         self._lock = threading.Lock()
         self._snapshot = self._build()
+        self._entries: WatchlistEntries | None = None
+        """``entries()`` as last made (remade when the snapshot's generation moves on)."""
 
     def _build(self) -> _Snapshot:
         generation = self._records.watchlist_generation()
@@ -144,13 +146,18 @@ class WatchlistIndex:
         return len(self._snapshot.gallery)
 
     def entries(self) -> WatchlistEntries:
-        """The entries in force now, as one matrix (for views in another domain)."""
+        """The entries in force now, as one matrix (for views in another domain); copied
+        out of the gallery once per watchlist generation, not per call."""
         self.refresh()
-        snapshot = self._snapshot
-        ids, templates = snapshot.gallery.export()
-        return WatchlistEntries(
-            snapshot.generation, ids, templates, snapshot.categories, snapshot.unaccompanied
-        )
+        with self._lock:
+            snapshot, entries = self._snapshot, self._entries
+            if entries is None or entries.generation != snapshot.generation:
+                ids, templates = snapshot.gallery.export()
+                entries = WatchlistEntries(
+                    snapshot.generation, ids, templates, snapshot.categories, snapshot.unaccompanied
+                )
+                self._entries = entries
+        return entries
 
     def search(
         self, templates: list[Template], *, threshold: float, max_candidates: int
