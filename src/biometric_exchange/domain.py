@@ -18,6 +18,9 @@ TEMPLATE_MODEL = "dlib_face_recognition_resnet_model_v1"
 
 Template = NDArray[np.float32]
 
+SYNTHETIC_PNG_KEY = "biometric_exchange:synthetic"
+"""PNG text chunk that marks a drawn face image as synthetic (``synthetic=true;…``)."""
+
 
 def validate_template(
     values: ArrayLike, *, field_name: str = "template", dim: int = TEMPLATE_DIM
@@ -208,3 +211,35 @@ class Alert:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class RequestStatus(StrEnum):
+    """A step-2 request's state; the holder uses the first three only."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    REFUSED = "refused"
+    """The holder refused the call (a gRPC error status); stored by the requester."""
+    FAILED = "failed"
+    """The holder's reply could not be opened; stored by the requester."""
+
+
+@dataclass(frozen=True)
+class RecordDigest:
+    """One audit entry as the partner may see it: no detail, no peer."""
+
+    message_id: str
+    event: str
+    outcome: str
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class DailyCount:
+    """Encounters of one nationality at one border point on one UTC day."""
+
+    day: dt.date
+    nationality: str
+    border_point: str
+    count: int

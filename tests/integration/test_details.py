@@ -8,12 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from biometric_exchange.cli.main import app
-from biometric_exchange.domain import Alert
-from biometric_exchange.node.details import approve
-from biometric_exchange.node.details_client import request_details
+from biometric_exchange.domain import Alert, RequestStatus
 from biometric_exchange.node.enrolment import enrol
+from biometric_exchange.node.send.details import request_details
+from biometric_exchange.node.serve.details import approve
 from biometric_exchange.node.transport import GrpcPeerTransport
-from biometric_exchange.serde_details import RequestStatus
 from biometric_exchange.store.details import (
     ReceivedRequest,
     ReceivedRequests,
@@ -44,10 +43,10 @@ def test_manual_approval_reaches_the_running_requester(
 
     hit = eventually(partner_hit)
     assert hit.hit_reference is not None
-    transport = GrpcPeerTransport(panama)
+    transport = GrpcPeerTransport(panama.link("CHL"))
     try:
         sent = request_details(
-            panama,
+            panama.link("CHL"),
             transport,
             hit_reference=hit.hit_reference,
             purpose="anti_trafficking",
@@ -63,7 +62,7 @@ def test_manual_approval_reaches_the_running_requester(
         return ReceivedRequests(chile.database).get("PAN", sent.request_id)
 
     assert eventually(queued).status is RequestStatus.PENDING
-    approve(chile, sent.request_id, "CHL-OFFICER-3", "identity confirmed")
+    approve(chile.link("PAN"), sent.request_id, "CHL-OFFICER-3", "identity confirmed")
 
     def answered() -> SentRequest | None:
         current = SentRequests(panama.database).get(sent.request_id)

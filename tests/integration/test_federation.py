@@ -20,7 +20,7 @@ from biometric_exchange.crypto.envelope import seal
 from biometric_exchange.node.enrolment import enrol
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.tls import channel_credentials, channel_options
-from biometric_exchange.serde import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_request_to_bytes
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
@@ -122,10 +122,10 @@ def test_the_caller_certificate_picks_the_agreement(
     for partner in ("CHL", "MEX"):
         link = pan.link(partner)
         envelope = seal(
-            link.envelope_context(),
+            link.envelope,
             pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
             identify_request_to_bytes(query),
-            now_ms=link.clock(),
+            now_ms=pan.clock(),
         )
         channel, stub = _stub(pan, corridor[partner])
         try:

@@ -30,7 +30,7 @@ from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL, Template, te
 from biometric_exchange.exceptions import InvalidEnvelope
 from biometric_exchange.node.probe import health_status
 from biometric_exchange.node.tls import channel_credentials, channel_options
-from biometric_exchange.serde import identify_response_from_bytes
+from biometric_exchange.serde.identify import identify_response_from_bytes
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
@@ -133,7 +133,7 @@ def _sealed(
     pair: RunningPair, message_type: pb.MessageType.ValueType, body: bytes
 ) -> pb.SealedEnvelope:
     panama = pair.panama
-    return seal(panama.envelope_context(), message_type, body, now_ms=panama.clock())
+    return seal(panama.link("CHL").envelope, message_type, body, now_ms=panama.clock())
 
 
 def _probe(probe_ref: str, template: Template, encountered_at_ms: int) -> pb.Probe:
@@ -164,7 +164,7 @@ def _identify_body(probes: list[pb.Probe]) -> bytes:
 def plausible_headers(draw: st.DrawFn, pair: RunningPair) -> bytes:
     """A header naming our agreement and parties, every other field drawn at random:
     it passes the agreement checks and meets the signature and later checks."""
-    context = pair.panama.envelope_context()
+    context = pair.panama.link("CHL").envelope
     header = pb.EnvelopeHeader(
         version=draw(st.sampled_from([1, 1, 1, 0, 2, 2**32 - 1])),
         agreement_id=context.agreement_id,
@@ -309,7 +309,7 @@ def hit_reference(target: Target, dataset: DemoDataset) -> str:
     envelope = _sealed(pair, pb.MESSAGE_TYPE_IDENTIFY_REQUEST, _identify_body([probe]))
     reply = target.stub.Identify(envelope, timeout=15)
     opened = open_envelope(
-        panama.envelope_context(),
+        panama.link("CHL").envelope,
         reply,
         now_ms=panama.clock(),
         replay_guard=MemoryReplayGuard(),

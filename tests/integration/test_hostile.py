@@ -45,7 +45,7 @@ from biometric_exchange.node.probe import health_status
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.server import MAX_MESSAGE_BYTES
 from biometric_exchange.node.tls import channel_credentials, channel_options
-from biometric_exchange.serde import identify_response_from_bytes
+from biometric_exchange.serde.identify import identify_response_from_bytes
 from biometric_exchange.store.audit import AuditEntry
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
@@ -145,7 +145,7 @@ def _sealed(
     message_id: str | None = None,
 ) -> pb.SealedEnvelope:
     return seal(
-        context or panama.envelope_context(),
+        context or panama.link("CHL").envelope,
         message_type,
         body,
         now_ms=panama.clock() if now_ms is None else now_ms,
@@ -225,7 +225,7 @@ def _valid_identify(stub: pb_grpc.ExchangeStub, panama: Node, template: Template
     reply = _call(stub, "Identify", envelope)
     assert isinstance(reply, pb.SealedEnvelope), reply
     opened = open_envelope(
-        panama.envelope_context(),
+        panama.link("CHL").envelope,
         reply,
         now_ms=panama.clock(),
         replay_guard=MemoryReplayGuard(),
@@ -368,7 +368,7 @@ def test_envelope_signed_by_a_fresh_key_is_unauthenticated(
 ) -> None:
     panama = running_pair.panama
     context = dataclasses.replace(
-        panama.envelope_context(), own_signing_key=Ed25519PrivateKey.generate()
+        panama.link("CHL").envelope, own_signing_key=Ed25519PrivateKey.generate()
     )
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     _refused(
@@ -435,7 +435,7 @@ def test_envelope_encrypted_to_another_key_fails_decryption(
     """Validly signed by Panama, but not sealed to Chile's pinned X25519 key."""
     panama = running_pair.panama
     context = dataclasses.replace(
-        panama.envelope_context(), partner_kex_public=X25519PrivateKey.generate().public_key()
+        panama.link("CHL").envelope, partner_kex_public=X25519PrivateKey.generate().public_key()
     )
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     _refused(
@@ -448,7 +448,7 @@ def test_envelope_encrypted_to_another_key_fails_decryption(
 
 
 def _signed_header(panama: Node, **changes: Any) -> pb.EnvelopeHeader:
-    context = panama.envelope_context()
+    context = panama.link("CHL").envelope
     header = pb.EnvelopeHeader(
         version=ENVELOPE_VERSION,
         agreement_id=context.agreement_id,
@@ -500,14 +500,14 @@ def test_unknown_agreement_id_is_failed_precondition(
     running_pair: RunningPair, dataset: DemoDataset
 ) -> None:
     panama, chile = running_pair.panama, running_pair.chile
-    context = dataclasses.replace(panama.envelope_context(), agreement_id="CHL-PAN-FORGED")
+    context = dataclasses.replace(panama.link("CHL").envelope, agreement_id="CHL-PAN-FORGED")
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     _refused(
         running_pair,
         _sealed(panama, body, context=context),
         code=grpc.StatusCode.FAILED_PRECONDITION,
         public=AGREEMENT_MISMATCH,
-        reason=f"agreement id 'CHL-PAN-FORGED' is not {chile.agreement.id!r}",
+        reason=f"agreement id 'CHL-PAN-FORGED' is not {chile.link('PAN').agreement.id!r}",
     )
 
 
@@ -519,7 +519,7 @@ def test_empty_envelope_is_failed_precondition(running_pair: RunningPair) -> Non
         pb.SealedEnvelope(),
         code=grpc.StatusCode.FAILED_PRECONDITION,
         public=AGREEMENT_MISMATCH,
-        reason=f"agreement id '' is not {running_pair.chile.agreement.id!r}",
+        reason=f"agreement id '' is not {running_pair.chile.link('PAN').agreement.id!r}",
         by_id=False,
     )
 
@@ -996,7 +996,7 @@ def test_quota_flood_is_resource_exhausted_and_audited(
     quota_holder: QuotaHolder, dataset: DemoDataset
 ) -> None:
     chile, panama = quota_holder.chile, quota_holder.panama
-    assert chile.agreement.agreement.quotas.probes_per_day == QUOTA
+    assert chile.link("PAN").terms.quotas.probes_per_day == QUOTA
     stub = _stub(chile, panama)
     template = _plain_template(dataset)
     statuses: list[grpc.StatusCode] = []
@@ -1034,7 +1034,9 @@ def test_quota_flood_is_resource_exhausted_and_audited(
     )
     pong = stub.Ping(
         pb.PingRequest(
-            sender="PAN", agreement_hash=panama.agreement.hash, sent_at_ms=panama.clock()
+            sender="PAN",
+            agreement_hash=panama.link("CHL").agreement.hash,
+            sent_at_ms=panama.clock(),
         ),
         timeout=15,
     )

@@ -34,6 +34,7 @@ from biometric_exchange.node.metrics import NodeMetrics, serve_metrics
 from biometric_exchange.node.probe import reflected_services
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.server import EXCHANGE_SERVICE, start_server
+from biometric_exchange.node.services import Services
 from biometric_exchange.node.tls import channel_credentials, channel_options
 from biometric_exchange.store.alerts import AlertFilter
 from biometric_exchange.store.outbox import OutboxState
@@ -275,8 +276,8 @@ def test_status_of_a_running_node(observed: ObservedPair) -> None:
     assert partner["agreement_matches"] is True and partner["status"] == "OK"
     validity = partner["agreement"]
     assert validity["in_force"] is True
-    assert validity["agreement_id"] == chile.agreement.id
-    assert validity["effective_until"] == chile.agreement.agreement.effective_until.isoformat()
+    assert validity["agreement_id"] == chile.link("PAN").agreement.id
+    assert validity["effective_until"] == chile.link("PAN").terms.effective_until.isoformat()
     open_alerts = chile.alerts.list(AlertFilter(open_only=True))
     assert sum(document["alerts_open"].values()) == len(open_alerts) > 0
     assert document["outbox"] == {state.value: 0 for state in OutboxState}  # Chile sent nothing
@@ -301,7 +302,7 @@ def test_in_process_server_counts_each_kind_of_call(pair_dirs: tuple[Path, Path]
     """Unary and streaming handlers, refusals and unknown methods, on a real mTLS server."""
     chile, panama = Node.open(pair_dirs[0]), Node.open(pair_dirs[1])
     metrics = NodeMetrics(chile)
-    running = start_server(chile, chile.watchlist_index(), interceptors=[metrics.interceptor])
+    running = start_server(chile, Services.of(chile), interceptors=[metrics.interceptor])
     partner_channel = grpc.secure_channel(
         chile.config.node.listen,
         channel_credentials(panama, chile.keys.ca_certificate_pem),
@@ -309,7 +310,8 @@ def test_in_process_server_counts_each_kind_of_call(pair_dirs: tuple[Path, Path]
     )
     try:
         stub = pb_grpc.ExchangeStub(partner_channel)
-        stub.Ping(pb.PingRequest(sender="PAN", agreement_hash=panama.agreement.hash), timeout=5)
+        ours = panama.link("CHL").agreement.hash
+        stub.Ping(pb.PingRequest(sender="PAN", agreement_hash=ours), timeout=5)
         with pytest.raises(grpc.RpcError) as refused:
             stub.Identify(pb.SealedEnvelope(), timeout=5)
         with pytest.raises(grpc.RpcError) as unknown:

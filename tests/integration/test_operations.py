@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from biometric_exchange.node.probe import health_status, reflected_services
+from biometric_exchange.node.rpc import PING
 from biometric_exchange.node.server import EXCHANGE_SERVICE
 from biometric_exchange.node.transport import GrpcPeerTransport
 from biometric_exchange.v1 import exchange_pb2 as pb
@@ -17,7 +18,8 @@ def test_both_nodes_report_serving_to_a_health_probe(running_pair: RunningPair) 
         assert health_status(node) == "SERVING"
         assert health_status(node, service=EXCHANGE_SERVICE) == "SERVING"
         # The partner can probe it too, over its own mTLS identity.
-    assert health_status(running_pair.panama, partner=True) == "SERVING"
+    panama = running_pair.panama
+    assert health_status(panama, partner=panama.link("CHL")) == "SERVING"
 
 
 def test_reflection_lists_the_exchange_service(running_pair: RunningPair) -> None:
@@ -30,21 +32,20 @@ def test_reflection_lists_the_exchange_service(running_pair: RunningPair) -> Non
 
 def test_ping_reports_identity_agreement_and_clock(running_pair: RunningPair) -> None:
     panama, chile = running_pair.panama, running_pair.chile
-    transport = GrpcPeerTransport(panama)
+    transport = GrpcPeerTransport(panama.link("CHL"))
     try:
         sent_at = panama.clock()
-        response = transport.ping(
-            pb.PingRequest(sender="PAN", agreement_hash=panama.agreement.hash, sent_at_ms=sent_at),
-            timeout=5,
+        ours = panama.link("CHL").agreement.hash
+        response = transport.call(
+            PING, pb.PingRequest(sender="PAN", agreement_hash=ours, sent_at_ms=sent_at), timeout=5
         )
-        mismatch = transport.ping(
-            pb.PingRequest(sender="PAN", agreement_hash="0" * 64, sent_at_ms=sent_at), timeout=5
-        )
+        other = pb.PingRequest(sender="PAN", agreement_hash="0" * 64, sent_at_ms=sent_at)
+        mismatch = transport.call(PING, other, timeout=5)
     finally:
         transport.close()
     assert response.party == "CHL"
-    assert response.agreement_id == chile.agreement.id
-    assert response.agreement_hash == panama.agreement.hash
+    assert response.agreement_id == chile.link("PAN").agreement.id
+    assert response.agreement_hash == panama.link("CHL").agreement.hash
     assert response.agreement_matches
     assert not mismatch.agreement_matches
     assert abs(response.server_time_ms - sent_at) < 60_000

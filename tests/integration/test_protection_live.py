@@ -45,7 +45,7 @@ def test_a_planted_hit_is_found_through_protected_templates(
     protected_pair: dict[str, Node], dataset: DemoDataset
 ) -> None:
     chl, pan = protected_pair["CHL"], protected_pair["PAN"]
-    protection = link_protection(pan)
+    protection = link_protection(pan.link("CHL"))
     assert protection is not None and protection.model_id == "bx-protected/iom/epoch-1"
     planted = {
         c.encounter_id

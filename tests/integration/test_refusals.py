@@ -11,7 +11,7 @@ from biometric_exchange.agreement.policy import ScopeFacts
 from biometric_exchange.crypto import pki
 from biometric_exchange.crypto.envelope import EnvelopeContext, read_header, seal
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.serde import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_request_to_bytes
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
@@ -34,7 +34,7 @@ def _request_body(dataset: DemoDataset, purpose: str = "border_security") -> byt
 
 def _sealed(panama: Node, body: bytes, context: EnvelopeContext | None = None) -> pb.SealedEnvelope:
     return seal(
-        context or panama.envelope_context(),
+        context or panama.link("CHL").envelope,
         pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
         body,
         now_ms=panama.clock(),
@@ -83,7 +83,7 @@ def test_replayed_envelope_is_refused_and_audited(
 def test_wrong_recipient_is_refused_and_audited(
     running_pair: RunningPair, dataset: DemoDataset
 ) -> None:
-    context = dataclasses.replace(running_pair.panama.envelope_context(), partner_party="MEX")
+    context = dataclasses.replace(running_pair.panama.link("CHL").envelope, partner_party="MEX")
     envelope = _sealed(running_pair.panama, _request_body(dataset), context)
     assert _refusal_reason(running_pair, envelope) == "wrong recipient 'MEX'"
 
@@ -91,7 +91,7 @@ def test_wrong_recipient_is_refused_and_audited(
 def test_stale_timestamp_is_refused_and_audited(
     running_pair: RunningPair, dataset: DemoDataset
 ) -> None:
-    context = running_pair.panama.envelope_context()
+    context = running_pair.panama.link("CHL").envelope
     stale_ms = running_pair.panama.clock() - FIVE_MINUTES_MS - 60_000
     envelope = seal(
         context, pb.MESSAGE_TYPE_IDENTIFY_REQUEST, _request_body(dataset), now_ms=stale_ms
@@ -164,7 +164,7 @@ def test_purpose_outside_the_agreement_is_permission_denied(
 def test_another_agreement_hash_is_failed_precondition(
     running_pair: RunningPair, dataset: DemoDataset
 ) -> None:
-    context = dataclasses.replace(running_pair.panama.envelope_context(), agreement_hash="f" * 64)
+    context = dataclasses.replace(running_pair.panama.link("CHL").envelope, agreement_hash="f" * 64)
     envelope = _sealed(running_pair.panama, _request_body(dataset), context)
     code, details = _status_of(running_pair, envelope)
     assert code is grpc.StatusCode.FAILED_PRECONDITION

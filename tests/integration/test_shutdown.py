@@ -15,7 +15,7 @@ from biometric_exchange.crypto.envelope import read_header, seal
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.server import DRAIN_SECONDS
 from biometric_exchange.node.tls import channel_credentials, channel_options
-from biometric_exchange.serde import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_request_to_bytes
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
@@ -53,8 +53,9 @@ def test_sigterm_drains_and_exits_within_the_bound(tmp_path: Path, dataset: Demo
     lock = threading.Lock()
 
     def call() -> None:
+        link = panama.link("CHL")
         envelope = seal(
-            panama.envelope_context(), pb.MESSAGE_TYPE_IDENTIFY_REQUEST, body, now_ms=panama.clock()
+            link.envelope, pb.MESSAGE_TYPE_IDENTIFY_REQUEST, body, now_ms=panama.clock()
         )
         try:
             stub.Identify(envelope, timeout=20)

@@ -9,15 +9,12 @@ from collections.abc import Iterator
 import pytest
 
 from biometric_exchange.crypto.envelope import open_envelope, read_header, seal
-from biometric_exchange.domain import Alert, AlertKind, Encounter, Severity
+from biometric_exchange.domain import Alert, AlertKind, DailyCount, Encounter, Severity
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.aggregates import request_aggregates
 from biometric_exchange.node.transport import GrpcPeerTransport
-from biometric_exchange.surge.aggregates import (
-    SUPPRESSION_THRESHOLD,
-    DailyCount,
-    request_aggregates,
-    stored_partner_counts,
-)
+from biometric_exchange.serde.aggregates import DayRange
+from biometric_exchange.surge.suppression import SUPPRESSION_THRESHOLD
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from tests.integration.conftest import RunningPair, eventually
@@ -93,7 +90,7 @@ def test_chl_monitor_raises_a_flow_surge_on_pans_counts(
     )
     (item,) = alert.evidence
     assert (item["day"], item["count"], item["impact"]) == (surge_day.isoformat(), 48, "critical")
-    stored = stored_partner_counts(chl, "PAN", surge_day - dt.timedelta(days=30), surge_day)
+    stored = chl.counts.partner("PAN", surge_day - dt.timedelta(days=30), surge_day)
     assert {c.nationality for c in stored} == {"CHN"}
     assert min(c.count for c in stored) >= SUPPRESSION_THRESHOLD
     # PAN's own monitor sees the surge in its unsuppressed counts.
@@ -109,14 +106,14 @@ def test_the_aggregates_on_the_wire_hold_no_count_under_five(
     first = surge_day - dt.timedelta(days=len(BASELINE))
     body = pb.AggregatesRequest(first_day=first.isoformat(), last_day=surge_day.isoformat())
     request = seal(
-        chl.envelope_context(),
+        chl.link("PAN").envelope,
         pb.MESSAGE_TYPE_AGGREGATES_REQUEST,
         body.SerializeToString(),
         now_ms=chl.clock(),
     )
     reply = running_pair.partner_stub(chl, pan).ExchangeAggregates(request, timeout=10)
     plain = open_envelope(
-        chl.envelope_context(),
+        chl.link("PAN").envelope,
         reply,
         now_ms=chl.clock(),
         replay_guard=chl.replay_guard,
@@ -137,15 +134,10 @@ def test_client_over_grpc_returns_and_stores_the_suppressed_counts(
     running_pair: RunningPair, surge_day: dt.date
 ) -> None:
     chl = running_pair.chile
-    transport = GrpcPeerTransport(chl)
+    transport = GrpcPeerTransport(chl.link("PAN"))
     try:
-        counts = request_aggregates(
-            chl,
-            lambda envelope: transport.exchange_aggregates(envelope, timeout=10),
-            surge_day,
-            surge_day,
-        )
+        counts = request_aggregates(chl.link("PAN"), transport, DayRange(surge_day, surge_day))
     finally:
         transport.close()
     assert counts == [DailyCount(surge_day, "CHN", LAJAS, SURGE)]
-    assert stored_partner_counts(chl, "PAN", surge_day, surge_day) == counts
+    assert chl.counts.partner("PAN", surge_day, surge_day) == counts

@@ -264,8 +264,9 @@ def test_node_opens_with_the_keys_the_agreement_pins(pair_dirs: tuple[Path, Path
     node = Node.open(pair_dirs[0])
     try:
         assert node.country == "CHL"
-        assert node.partner.code == "PAN"
-        assert node.agreement.hash == agreement.load(pair_dirs[1] / AGREEMENT_FILENAME).hash
+        assert node.partner_codes == ["PAN"]
+        link = node.link("PAN")
+        assert link.agreement.hash == agreement.load(pair_dirs[1] / AGREEMENT_FILENAME).hash
     finally:
         node.database.close()
 

@@ -8,18 +8,16 @@ import secrets
 import pytest
 
 from biometric_exchange.crypto.envelope import seal
+from biometric_exchange.domain import RecordDigest
 from biometric_exchange.exceptions import AgreementMismatch, InvalidEnvelope, InvalidInput
-from biometric_exchange.node.audit_digest import (
-    MAX_WINDOW_MS,
-    AuditDigestHandler,
-    RecordDigest,
-    reconcile,
-    reconcile_with_partner,
-    request_digest,
-)
+from biometric_exchange.node.rpc import AUDIT_DIGEST
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.digest import reconcile_with_partner, request_digest
+from biometric_exchange.serde.digest import MAX_WINDOW_MS, DigestPeriod
 from biometric_exchange.store.audit import AuditChainBroken, AuditEvent, AuditOutcome
+from biometric_exchange.store.audit.reconcile import reconcile
 from biometric_exchange.v1 import exchange_pb2 as pb
+from tests.wiring import handlers, in_memory
 
 HOUR_MS = 3600 * 1000
 
@@ -64,6 +62,11 @@ def exchange(pan: Node, chl: Node) -> dict[str, str]:
     return ids
 
 
+def digest_of(chl: Node, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
+    """CHL's AuditDigest handler for PAN, called directly."""
+    return handlers(chl, "PAN").handle(AUDIT_DIGEST, envelope)
+
+
 def window(node: Node) -> tuple[int, int]:
     now = node.clock()
     return now - HOUR_MS, now + 60_000
@@ -74,7 +77,7 @@ def test_handler_lists_the_callers_exchanges_and_both_sides_audit(nodes: dict[st
     ids = exchange(pan, chl)
     from_ms, until_ms = window(pan)
     records = request_digest(
-        pan, AuditDigestHandler(chl).handle, from_ms=from_ms, until_ms=until_ms
+        pan.link("CHL"), in_memory(chl, "PAN"), DigestPeriod(from_ms, until_ms)
     )
     assert sorted((r.event, r.message_id, r.outcome) for r in records) == sorted(
         [
@@ -98,7 +101,7 @@ def test_period_outside_the_exchanges_is_empty(nodes: dict[str, Node]) -> None:
     exchange(pan, chl)
     from_ms, _ = window(pan)
     records = request_digest(
-        pan, AuditDigestHandler(chl).handle, from_ms=from_ms - HOUR_MS, until_ms=from_ms
+        pan.link("CHL"), in_memory(chl, "PAN"), DigestPeriod(from_ms - HOUR_MS, from_ms)
     )
     assert records == []
 
@@ -107,8 +110,8 @@ def test_logs_agree_then_a_deleted_receive_shows(nodes: dict[str, Node]) -> None
     pan, chl = nodes["PAN"], nodes["CHL"]
     ids = exchange(pan, chl)
     from_ms, until_ms = window(pan)
-    call = AuditDigestHandler(chl).handle
-    agreed = reconcile_with_partner(pan, call, from_ms=from_ms, until_ms=until_ms)
+    link, call = pan.link("CHL"), in_memory(chl, "PAN")
+    agreed = reconcile_with_partner(link, call, from_ms=from_ms, until_ms=until_ms)
     assert agreed.consistent
     assert agreed.matched == 3
     assert [(o.outcome, t.outcome) for o, t in agreed.outcome_differs] == [("accepted", "rejected")]
@@ -122,7 +125,7 @@ def test_logs_agree_then_a_deleted_receive_shows(nodes: dict[str, Node]) -> None
     with pytest.raises(AuditChainBroken, match="was removed"):
         chl.audit.verify()
     # ...and so does PAN's log, which CHL cannot rewrite.
-    result = reconcile_with_partner(pan, call, from_ms=from_ms, until_ms=until_ms)
+    result = reconcile_with_partner(link, call, from_ms=from_ms, until_ms=until_ms)
     assert not result.consistent
     assert [(r.event, r.message_id) for r in result.only_ours] == [("identify.sent", ids["probe"])]
     assert result.only_theirs == []
@@ -132,13 +135,13 @@ def test_logs_agree_then_a_deleted_receive_shows(nodes: dict[str, Node]) -> None
 def test_handler_refuses_a_wrong_message_type_and_audits_it(nodes: dict[str, Node]) -> None:
     pan, chl = nodes["PAN"], nodes["CHL"]
     envelope = seal(
-        pan.envelope_context(),
+        pan.link("CHL").envelope,
         pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
         pb.AuditDigestRequest(from_ms=1, until_ms=2).SerializeToString(),
         now_ms=pan.clock(),
     )
     with pytest.raises(InvalidEnvelope) as caught:
-        AuditDigestHandler(chl).handle(envelope)
+        digest_of(chl, envelope)
     assert caught.value.reason.startswith("unexpected message type")
     last = chl.audit.entries()[-1]
     assert (last.event, last.outcome) == ("audit_digest.received", "rejected")
@@ -151,13 +154,13 @@ def test_handler_refuses_a_wrong_message_type_and_audits_it(nodes: dict[str, Nod
 def test_handler_refuses_a_bad_period(nodes: dict[str, Node], from_ms: int, until_ms: int) -> None:
     pan, chl = nodes["PAN"], nodes["CHL"]
     envelope = seal(
-        pan.envelope_context(),
+        pan.link("CHL").envelope,
         pb.MESSAGE_TYPE_AUDIT_DIGEST_REQUEST,
         pb.AuditDigestRequest(from_ms=from_ms, until_ms=until_ms).SerializeToString(),
         now_ms=pan.clock(),
     )
     with pytest.raises(InvalidInput, match="audit digest: the period"):
-        AuditDigestHandler(chl).handle(envelope)
+        digest_of(chl, envelope)
     assert chl.audit.entries()[-1].outcome == "rejected"
 
 
@@ -210,10 +213,10 @@ def test_reconcile_pairs_every_direction_and_lists_the_gaps() -> None:
 def test_handler_checks_the_agreement_first(nodes: dict[str, Node]) -> None:
     """A request under another agreement is a failed precondition, audited."""
     chl, pan = nodes["CHL"], nodes["PAN"]
-    context = dataclasses.replace(pan.envelope_context(), agreement_hash="f" * 64)
+    context = dataclasses.replace(pan.link("CHL").envelope, agreement_hash="f" * 64)
     body = pb.AuditDigestRequest(from_ms=0, until_ms=1).SerializeToString()
     envelope = seal(context, pb.MESSAGE_TYPE_AUDIT_DIGEST_REQUEST, body, now_ms=pan.clock())
     with pytest.raises(AgreementMismatch, match="agreement hash differs from ours"):
-        AuditDigestHandler(chl).handle(envelope)
+        digest_of(chl, envelope)
     entry = chl.audit.entries()[-1]
     assert (entry.event, entry.outcome) == (AuditEvent.DIGEST_RECEIVED.value, "rejected")

@@ -339,8 +339,8 @@ def test_audit_verify_passes_and_detects_an_edit(chile: Path) -> None:
 def test_agreement_show_prints_the_verified_hash(pair_dirs: tuple[Path, Path]) -> None:
     node = Node.open(pair_dirs[1])
     try:
-        expected_hash = node.agreement.hash
-        agreement_id = node.agreement.id
+        expected_hash = node.link("CHL").agreement.hash
+        agreement_id = node.link("CHL").agreement.id
     finally:
         node.database.close()
     for node_dir in pair_dirs:

@@ -20,24 +20,23 @@ from biometric_exchange.cli.main import app
 from biometric_exchange.config import AGREEMENT_FILENAME
 from biometric_exchange.crypto.envelope import seal
 from biometric_exchange.crypto.keys import load_keys
-from biometric_exchange.domain import WatchlistEntry
+from biometric_exchange.domain import RequestStatus, WatchlistEntry
 from biometric_exchange.exceptions import (
     AgreementRefusal,
     InvalidInput,
-    PartnerUnavailable,
     QuotaExceeded,
 )
-from biometric_exchange.node.details import DetailsHandler, approve, deny
-from biometric_exchange.node.details_client import poll_pending, reask_interval, request_details
 from biometric_exchange.node.enrolment import enrol
-from biometric_exchange.node.identify import IdentifyHandler
+from biometric_exchange.node.link import Link
+from biometric_exchange.node.rpc import REQUEST_DETAILS
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.details import poll_pending, reask_interval, request_details
+from biometric_exchange.node.serve import PartnerHandlers
+from biometric_exchange.node.serve.details import approve, deny
 from biometric_exchange.node.status import RemoteRefusal, status_for
 from biometric_exchange.node.transport import InMemoryPeerTransport
-from biometric_exchange.node.worker import ExchangeWorker
-from biometric_exchange.serde_details import (
+from biometric_exchange.serde.details import (
     DetailsQuery,
-    RequestStatus,
     details_request_from_bytes,
     details_request_to_bytes,
 )
@@ -47,6 +46,7 @@ from biometric_exchange.store.quotas import QuotaKind
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.workspace import party_for
+from tests.wiring import Unreachable, handlers, worker
 
 JUSTIFICATION = "Subject matched at the Darien crossing; identity needed for the case file."
 MISSING_PERSONS_KEYS = {
@@ -64,9 +64,29 @@ class Pair:
     chl: Node
     pan: Node
     transport: InMemoryPeerTransport
+    holder: PartnerHandlers
+    """CHL's handlers for PAN's calls (``transport`` calls them)."""
     references: list[str]
     """Hit references PAN received from CHL, from a real step 1."""
     dataset: DemoDataset
+
+    @property
+    def link(self) -> Link:
+        """PAN's link to CHL."""
+        return self.pan.link("CHL")
+
+    @property
+    def held(self) -> Link:
+        """CHL's link to PAN."""
+        return self.chl.link("PAN")
+
+    def details(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
+        """Call CHL's step-2 handler directly (no status mapping)."""
+        return self.holder.handle(REQUEST_DETAILS, envelope)
+
+    def call(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
+        """RequestDetails through the in-process transport (errors as statuses)."""
+        return self.transport.call(REQUEST_DETAILS, envelope, timeout=1)
 
     def entry(self, reference: str) -> WatchlistEntry:
         found = self.chl.hit_references.get(reference)
@@ -82,7 +102,7 @@ class Pair:
             "fields": ["names", "birth_date", "nationality", "encounter_place_date"],
             **changes,
         }
-        return request_details(self.pan, self.transport, **arguments)  # type: ignore[arg-type]
+        return request_details(self.link, self.transport, **arguments)  # type: ignore[arg-type]
 
     def bypass(self, **changes: object) -> pb.SealedEnvelope:
         """A sealed request from PAN that skips PAN's own checks."""
@@ -97,7 +117,7 @@ class Pair:
         query = dataclasses.replace(query, **changes)  # type: ignore[arg-type]
         body = details_request_to_bytes(query)
         return seal(
-            self.pan.envelope_context(),
+            self.link.envelope,
             pb.MESSAGE_TYPE_DETAILS_REQUEST,
             body,
             now_ms=self.pan.clock(),
@@ -132,12 +152,12 @@ def make_pair(pair_dirs: tuple[Path, Path], dataset: DemoDataset) -> Iterator[Ca
         pan.records.add_watchlist(dataset.watchlists["PAN"])
         for encounter in dataset.encounters["PAN"]:
             enrol(pan, encounter)
-        identify = IdentifyHandler(chl, chl.watchlist_index())
-        ExchangeWorker(pan, pan.watchlist_index(), InMemoryPeerTransport(chl, identify)).run_once()
+        holder = handlers(chl, "PAN")
+        transport = InMemoryPeerTransport(holder)
+        worker(pan, chl, transport=transport).run_once()
         references = [a.hit_reference for a in pan.alerts.partner_hits("CHL") if a.hit_reference]
         assert len(references) == 2, "the dataset plants two PAN encounters on CHL's watchlist"
-        transport = InMemoryPeerTransport(chl, identify, details_handler=DetailsHandler(chl))
-        return Pair(chl, pan, transport, references, dataset)
+        return Pair(chl, pan, transport, holder, references, dataset)
 
     yield make
     for node in opened:
@@ -245,30 +265,30 @@ def test_manual_approval_reaches_the_requester_when_it_asks_again(pair: Pair) ->
     assert queued.request_id == sent.request_id and queued.status is RequestStatus.PENDING
     assert queued.justification == JUSTIFICATION and queued.officer_id == "PAN-OFFICER-12"
 
-    assert poll_pending(pair.pan, pair.transport, due_only=False) == 1
+    assert poll_pending(pair.link, pair.transport, due_only=False) == 1
     still = SentRequests(pair.pan.database).get(sent.request_id)
     assert still is not None and still.status is RequestStatus.PENDING
 
-    decided = approve(pair.chl, sent.request_id, "CHL-OFFICER-3", "identity confirmed")
+    decided = approve(pair.held, sent.request_id, "CHL-OFFICER-3", "identity confirmed")
     assert decided.status is RequestStatus.APPROVED and decided.decided_by == "CHL-OFFICER-3"
     (decision,) = _audit(pair.chl, AuditEvent.DETAILS_DECIDED, AuditOutcome.ACCEPTED)
     assert decision.detail["officer"] == "CHL-OFFICER-3"
     assert decision.detail["decision"] == "approved"
 
-    assert poll_pending(pair.pan, pair.transport, due_only=False) == 1
+    assert poll_pending(pair.link, pair.transport, due_only=False) == 1
     answered = SentRequests(pair.pan.database).get(sent.request_id)
     assert answered is not None and answered.status is RequestStatus.APPROVED
     assert set(answered.disclosed) == MISSING_PERSONS_KEYS
     assert answered.disclosed["given_name"] == pair.entry(pair.references[0]).person.given_name
-    assert poll_pending(pair.pan, pair.transport, due_only=False) == 0, (
+    assert poll_pending(pair.link, pair.transport, due_only=False) == 0, (
         "nothing is pending any more"
     )
 
 
 def test_denial_reaches_the_requester_with_its_reason(pair: Pair) -> None:
     sent = pair.ask()
-    deny(pair.chl, sent.request_id, "CHL-OFFICER-3", "case closed by the prosecutor")
-    poll_pending(pair.pan, pair.transport, due_only=False)
+    deny(pair.held, sent.request_id, "CHL-OFFICER-3", "case closed by the prosecutor")
+    poll_pending(pair.link, pair.transport, due_only=False)
     answered = SentRequests(pair.pan.database).get(sent.request_id)
     assert answered is not None and answered.status is RequestStatus.DENIED
     assert answered.reason == "case closed by the prosecutor" and not answered.disclosed
@@ -278,17 +298,17 @@ def test_denial_reaches_the_requester_with_its_reason(pair: Pair) -> None:
 
 def test_only_a_pending_request_can_be_decided(pair: Pair) -> None:
     sent = pair.ask()
-    approve(pair.chl, sent.request_id, "CHL-OFFICER-3")
+    approve(pair.held, sent.request_id, "CHL-OFFICER-3")
     with pytest.raises(InvalidInput, match="is approved"):
-        deny(pair.chl, sent.request_id, "CHL-OFFICER-3", "too late")
+        deny(pair.held, sent.request_id, "CHL-OFFICER-3", "too late")
     with pytest.raises(InvalidInput, match="is approved"):
-        approve(pair.chl, sent.request_id, "CHL-OFFICER-3")
+        approve(pair.held, sent.request_id, "CHL-OFFICER-3")
     with pytest.raises(InvalidInput, match="no such request"):
-        approve(pair.chl, "DR-NOPE-0000", "CHL-OFFICER-3")
+        approve(pair.held, "DR-NOPE-0000", "CHL-OFFICER-3")
     with pytest.raises(InvalidInput, match="operator"):
-        approve(pair.chl, sent.request_id, " ")
+        approve(pair.held, sent.request_id, " ")
     with pytest.raises(InvalidInput, match="reason"):
-        deny(pair.chl, sent.request_id, "CHL-OFFICER-3", "")
+        deny(pair.held, sent.request_id, "CHL-OFFICER-3", "")
     assert len(_audit(pair.chl, AuditEvent.DETAILS_DECIDED, AuditOutcome.ACCEPTED)) == 1
 
 
@@ -298,7 +318,7 @@ def test_asking_again_answers_the_state_without_counting_quota(
     pair = make_pair(detail_requests_per_day=1)
     sent = pair.ask()
     for _ in range(3):
-        assert poll_pending(pair.pan, pair.transport, due_only=False) == 1
+        assert poll_pending(pair.link, pair.transport, due_only=False) == 1
     today = pair.chl.today()
     assert pair.chl.quotas.used(today, "PAN", QuotaKind.DETAILS_RECEIVED) == 1
     assert pair.pan.quotas.used(today, "PAN", QuotaKind.DETAILS_SENT) == 0
@@ -312,7 +332,7 @@ def test_asking_again_answers_the_state_without_counting_quota(
     # The same id for another request is malformed, not a re-ask.
     other = pair.bypass(request_id=sent.request_id, fields=("names",))
     with pytest.raises(RemoteRefusal) as refused:
-        pair.transport.request_details(other, timeout=1)
+        pair.call(other)
     assert refused.value.code is grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -328,7 +348,7 @@ def test_a_purpose_outside_the_agreement_is_refused_on_both_sides(pair: Pair) ->
 
     envelope = pair.bypass(purpose="tax_collection")
     with pytest.raises(AgreementRefusal) as refused:
-        DetailsHandler(pair.chl).handle(envelope)
+        pair.details(envelope)
     assert status_for(refused.value)[0] is grpc.StatusCode.PERMISSION_DENIED
     assert "tax_collection" in _holder_refusal(pair).detail["reason"]
 
@@ -340,7 +360,7 @@ def test_a_field_not_allowed_for_the_purpose_is_refused_on_both_sides(pair: Pair
 
     envelope = pair.bypass(purpose="border_security", fields=("nationality", "names"))
     with pytest.raises(RemoteRefusal) as refused:
-        pair.transport.request_details(envelope, timeout=1)
+        pair.call(envelope)
     assert refused.value.code is grpc.StatusCode.PERMISSION_DENIED
     assert "'names' is not allowed" in _holder_refusal(pair).detail["reason"]
 
@@ -373,7 +393,7 @@ def test_the_daily_quota_is_enforced_on_both_sides(make_pair: Callable[..., Pair
     sent = pair.ask(pair.references[1])
     refusal = _refused_remotely(pair, sent, grpc.StatusCode.RESOURCE_EXHAUSTED)
     assert "daily quota details_received" in refusal.detail["reason"]
-    assert poll_pending(pair.pan, pair.transport, due_only=False) == 1, (
+    assert poll_pending(pair.link, pair.transport, due_only=False) == 1, (
         "a refused request is not asked again"
     )
 
@@ -426,7 +446,7 @@ def test_a_malformed_request_is_refused_on_both_sides(pair: Pair) -> None:
     _sender_refusal(pair)
     envelope = pair.bypass(justification="because")
     with pytest.raises(RemoteRefusal) as refused:
-        pair.transport.request_details(envelope, timeout=1)
+        pair.call(envelope)
     assert refused.value.code is grpc.StatusCode.INVALID_ARGUMENT
     assert "justification" in _holder_refusal(pair).detail["reason"]
 
@@ -455,16 +475,9 @@ def test_request_form_is_checked_naming_the_field(change: dict[str, object], fie
 
 
 def test_unreachable_partner_leaves_the_request_pending(pair: Pair) -> None:
-    class Down(InMemoryPeerTransport):
-        def request_details(
-            self, envelope: pb.SealedEnvelope, *, timeout: float
-        ) -> pb.SealedEnvelope:
-            raise PartnerUnavailable("partner unavailable: UNAVAILABLE (test)")
-
-    down = Down(pair.chl, IdentifyHandler(pair.chl, pair.chl.watchlist_index()))
     sent = request_details(
-        pair.pan,
-        down,
+        pair.link,
+        Unreachable(),
         hit_reference=pair.references[0],
         purpose="missing_persons",
         justification=JUSTIFICATION,
@@ -473,7 +486,7 @@ def test_unreachable_partner_leaves_the_request_pending(pair: Pair) -> None:
     )
     assert sent.status is RequestStatus.PENDING and sent.last_error
     assert len(_audit(pair.pan, AuditEvent.DETAILS_REPLY_RECEIVED, AuditOutcome.FAILED)) == 1
-    assert poll_pending(pair.pan, pair.transport, due_only=False) == 1
+    assert poll_pending(pair.link, pair.transport, due_only=False) == 1
     answered = SentRequests(pair.pan.database).get(sent.request_id)
     assert answered is not None and answered.status is RequestStatus.PENDING
     assert answered.last_error is None
@@ -514,7 +527,7 @@ def test_operators_decide_from_the_command_line(
     )
     assert again.exit_code == 2 and "is approved" in again.stderr
 
-    poll_pending(pair.pan, pair.transport, due_only=False)
+    poll_pending(pair.link, pair.transport, due_only=False)
     details = runner.invoke(app, ["details", "list", "--node", str(pan_dir)])
     assert details.exit_code == 0, details.stderr
     assert "approved" in details.stdout
@@ -540,11 +553,11 @@ def test_details_request_refuses_locally_from_the_command_line(
 
 def test_pending_requests_are_asked_again_with_back_off(pair: Pair) -> None:
     sent = pair.ask()
-    assert poll_pending(pair.pan, pair.transport) == 0, "just asked: not due yet"
+    assert poll_pending(pair.link, pair.transport) == 0, "just asked: not due yet"
     start = pair.pan.clock()
     pair.pan.clock = lambda: start + 2_500
-    assert poll_pending(pair.pan, pair.transport) == 1, "due after the 2 s minimum"
-    assert poll_pending(pair.pan, pair.transport) == 0
+    assert poll_pending(pair.link, pair.transport) == 1, "due after the 2 s minimum"
+    assert poll_pending(pair.link, pair.transport) == 0
     assert reask_interval(dt.timedelta(hours=1)) == dt.timedelta(minutes=5)
     assert reask_interval(dt.timedelta(seconds=50)) == dt.timedelta(seconds=5)
     stored = SentRequests(pair.pan.database).get(sent.request_id)

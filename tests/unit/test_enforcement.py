@@ -18,24 +18,24 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from biometric_exchange.agreement import AgreementDocument, Purpose, Terms
-from biometric_exchange.agreement.policy import Policy, ScopeFacts
+from biometric_exchange.agreement.policy import ScopeFacts
 from biometric_exchange.agreement.terms import ProtectedCategory
 from biometric_exchange.crypto.envelope import EnvelopeContext, seal
 from biometric_exchange.crypto.keys import encode_public, key_id
 from biometric_exchange.domain import Encounter, LegalStatus
 from biometric_exchange.exceptions import ConfigError, ExchangeError
 from biometric_exchange.node.enrolment import enrol
-from biometric_exchange.node.identify import IdentifyHandler
+from biometric_exchange.node.rpc import IDENTIFY
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.serve import PartnerHandlers
 from biometric_exchange.node.status import status_for
-from biometric_exchange.node.transport import InMemoryPeerTransport
-from biometric_exchange.node.worker import ExchangeWorker
 from biometric_exchange.regions import is_extra_regional
-from biometric_exchange.serde import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_request_to_bytes
 from biometric_exchange.store.audit import AuditEntry
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
+from tests.wiring import handlers, worker
 
 DAY_MS = 24 * 60 * 60 * 1000
 EXTRA_REGIONAL_ADULT = ScopeFacts("CHN", 30, None)
@@ -47,7 +47,7 @@ EXTRA_REGIONAL_ADULT = ScopeFacts("CHN", 30, None)
 def amend(nodes: dict[str, Node], change: Callable[[dict[str, Any]], None]) -> AgreementDocument:
     """A new agreement with ``change`` applied to its terms, signed by both, held by both."""
     chl, pan = nodes["CHL"], nodes["PAN"]
-    raw = chl.agreement.model_dump(mode="json")
+    raw = chl.link("PAN").agreement.model_dump(mode="json")
     change(raw["agreement"])
     raw["signatures"] = {}
     document = (
@@ -56,19 +56,17 @@ def amend(nodes: dict[str, Node], change: Callable[[dict[str, Any]], None]) -> A
         .signed_by("PAN", pan.keys.signing_key)
     )
     for node in (chl, pan):
-        node.agreement = document
-        node.policy = Policy(document)
+        node.adopt(document)
     return document
 
 
-def handler(node: Node) -> IdentifyHandler:
-    return IdentifyHandler(node, node.watchlist_index())
+def handler(chl: Node) -> PartnerHandlers:
+    """CHL's handlers for PAN's calls."""
+    return handlers(chl, "PAN")
 
 
-def worker(sender: Node, holder: Node) -> ExchangeWorker:
-    return ExchangeWorker(
-        sender, sender.watchlist_index(), InMemoryPeerTransport(holder, handler(holder))
-    )
+def identify(chl: Node, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
+    return handler(chl).handle(IDENTIFY, envelope)
 
 
 def request(
@@ -91,7 +89,7 @@ def request(
         3,
     )
     return seal(
-        context or pan.envelope_context(),
+        context or pan.link("CHL").envelope,
         pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
         identify_request_to_bytes(query),
         now_ms=pan.clock(),
@@ -101,7 +99,7 @@ def request(
 def refused_by_holder(chl: Node, envelope: pb.SealedEnvelope) -> tuple[grpc.StatusCode, str]:
     """Call CHL's handler; return the status code and the reason CHL audited."""
     with pytest.raises(ExchangeError) as raised:
-        handler(chl).handle(envelope)
+        identify(chl, envelope)
     code, _public = status_for(raised.value)
     last = last_entry(chl, "identify.received")
     assert last.outcome == "rejected"
@@ -257,9 +255,7 @@ def test_protected_record_may_be_exchanged_for_a_protection_purpose(
 ) -> None:
     pan, chl = nodes["PAN"], nodes["CHL"]
     facts = ScopeFacts("CHN", 15, ProtectedCategory.UNACCOMPANIED_MINOR)
-    reply = handler(chl).handle(
-        request(pan, dataset, purpose=Purpose.MISSING_PERSONS.value, facts=facts)
-    )
+    reply = identify(chl, request(pan, dataset, purpose=Purpose.MISSING_PERSONS.value, facts=facts))
     assert reply.ciphertext
     assert last_entry(chl, "identify.received").outcome == "accepted"
 
@@ -292,7 +288,7 @@ def test_daily_probe_quota_is_enforced_by_the_holder(
 ) -> None:
     pan, chl = nodes["PAN"], nodes["CHL"]
     amend(nodes, lambda t: t["quotas"].update(probes_per_day=2))
-    handler(chl).handle(request(pan, dataset, probes=2))
+    identify(chl, request(pan, dataset, probes=2))
     code, reason = refused_by_holder(chl, request(pan, dataset, probes=1))
     assert code is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert reason == "daily quota probes_received for PAN: 2 of 2 used, 1 more asked"
@@ -326,9 +322,9 @@ def test_partner_with_another_agreement_is_not_sent_to(
     nodes: dict[str, Node], dataset: DemoDataset
 ) -> None:
     pan, chl = nodes["PAN"], nodes["CHL"]
-    ours = pan.agreement
+    ours = pan.link("CHL").agreement
     amend(nodes, lambda t: t.update(title="Amended by one side"))
-    pan.agreement, pan.policy = ours, Policy(ours)  # PAN still holds the old one
+    pan.adopt(ours)  # PAN still holds the old one
     encounter = enrol_planted(pan, dataset)
     worker(pan, chl).run_once()
     assert state(pan, encounter) is OutboxState.PENDING
@@ -349,7 +345,7 @@ def test_envelope_signed_with_a_revoked_key_is_refused(
     def rotate(terms: dict[str, Any]) -> None:
         terms["revoked_keys"] = [key_id(old_key.public_key())]
 
-    raw = chl.agreement.model_dump(mode="json")
+    raw = chl.link("PAN").agreement.model_dump(mode="json")
     rotate(raw["agreement"])
     raw["parties"][1]["signing_key"] = encode_public(new_key.public_key())
     raw["signatures"] = {}
@@ -358,9 +354,9 @@ def test_envelope_signed_with_a_revoked_key_is_refused(
         .signed_by("CHL", chl.keys.signing_key)
         .signed_by("PAN", new_key)
     )
-    chl.agreement, chl.policy = rotated, Policy(rotated)
+    chl.adopt(rotated)
     stale_context = dataclasses.replace(
-        pan.envelope_context(), agreement_hash=rotated.hash
+        pan.link("CHL").envelope, agreement_hash=rotated.hash
     )  # PAN still signs with the revoked key
     code, reason = refused_by_holder(chl, request(pan, dataset, context=stale_context))
     assert code is grpc.StatusCode.FAILED_PRECONDITION
@@ -369,7 +365,7 @@ def test_envelope_signed_with_a_revoked_key_is_refused(
 
 def test_agreement_revoking_a_pinned_key_does_not_load(nodes: dict[str, Node]) -> None:
     chl = nodes["CHL"]
-    raw = chl.agreement.model_dump(mode="json")
+    raw = chl.link("PAN").agreement.model_dump(mode="json")
     raw["agreement"]["revoked_keys"] = [key_id(chl.keys.signing_public)]
     with pytest.raises(ValueError, match="party CHL: signing_key is on the revocation list"):
         AgreementDocument.model_validate(raw)

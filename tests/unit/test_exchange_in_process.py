@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from biometric_exchange.domain import AlertKind
 from biometric_exchange.node.enrolment import enrol
-from biometric_exchange.node.identify import IdentifyHandler
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.transport import GrpcPeerTransport, InMemoryPeerTransport
-from biometric_exchange.node.worker import ExchangeWorker
+from biometric_exchange.node.transport import GrpcPeerTransport
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.workspace import free_port
-
-
-def _worker(sender: Node, holder: Node) -> ExchangeWorker:
-    transport = InMemoryPeerTransport(holder, IdentifyHandler(holder, holder.watchlist_index()))
-    return ExchangeWorker(sender, sender.watchlist_index(), transport)
+from tests.wiring import worker as _worker
 
 
 def test_partner_hits_raise_alerts_on_both_sides(
@@ -107,9 +101,9 @@ def test_unreachable_partner_leaves_items_pending_then_they_go_through(
     )
     enrol(pan, encounter)
     closed_port = free_port()  # nothing listens there: a real connection failure
-    unreachable = GrpcPeerTransport(pan, endpoint=f"127.0.0.1:{closed_port}")
+    unreachable = GrpcPeerTransport(pan.link("CHL"), endpoint=f"127.0.0.1:{closed_port}")
     try:
-        ExchangeWorker(pan, pan.watchlist_index(), unreachable).run_once()
+        _worker(pan, transport=unreachable).run_once()
     finally:
         unreachable.close()
     item = pan.outbox.get(encounter.encounter_id)

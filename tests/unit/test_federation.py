@@ -20,19 +20,26 @@ from biometric_exchange.agreement.policy import scope_facts
 from biometric_exchange.config import AGREEMENT_FILENAME, AGREEMENTS_DIRNAME
 from biometric_exchange.crypto.envelope import seal
 from biometric_exchange.domain import Encounter
-from biometric_exchange.exceptions import ConfigError, ExchangeError, PeerNotAuthorized
-from biometric_exchange.node.encounter_index import EncounterIndex
+from biometric_exchange.exceptions import (
+    AgreementMismatch,
+    ConfigError,
+    ExchangeError,
+    InvalidInput,
+    PeerNotAuthorized,
+)
 from biometric_exchange.node.enrolment import enrol
-from biometric_exchange.node.identify import IdentifyHandler
+from biometric_exchange.node.rpc import IDENTIFY
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.worker import ExchangeWorker
+from biometric_exchange.node.services import Services
 from biometric_exchange.node.status import status_for
-from biometric_exchange.node.transport import InMemoryPeerTransport, PeerTransport
-from biometric_exchange.node.worker import ExchangeWorker
-from biometric_exchange.serde import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.node.transport import PeerTransport
+from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_request_to_bytes
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.workspace import create_federation
+from tests.wiring import handlers, in_memory
 
 
 @pytest.fixture
@@ -51,12 +58,11 @@ def corridor(tmp_path: Path, dataset: DemoDataset) -> Iterator[dict[str, Node]]:
 
 def transports_from(sender: Node, nodes: dict[str, Node]) -> dict[str, PeerTransport]:
     """In-memory ways from ``sender`` to each partner, each holder bound to ``sender``."""
-    ways: dict[str, PeerTransport] = {}
-    for code in sender.partner_codes:
-        holder = nodes[code].link(sender.country)
-        handler = IdentifyHandler(holder, holder.watchlist_index(), EncounterIndex(holder.records))
-        ways[code] = InMemoryPeerTransport(holder, handler)
-    return ways
+    return {code: in_memory(nodes[code], sender.country) for code in sender.partner_codes}
+
+
+def worker(sender: Node, nodes: dict[str, Node]) -> ExchangeWorker:
+    return ExchangeWorker(sender, Services.of(sender), transports_from(sender, nodes))
 
 
 def planted(dataset: DemoDataset) -> Encounter:
@@ -86,8 +92,8 @@ def test_each_node_holds_one_agreement_per_partner(corridor: dict[str, Node]) ->
     assert chl_link.agreement.id != mex_link.agreement.id
     assert {p.code for p in mex_link.agreement.parties} == {"PAN", "MEX"}
     assert mex_link.agreement.agreement.step1.disclosure.value == "hit_only"
-    assert pan.purpose_for("CHL") is Purpose.BORDER_SECURITY
-    assert pan.purpose_for("MEX") is Purpose.ANTI_TRAFFICKING
+    assert pan.link("CHL").purpose is Purpose.BORDER_SECURITY
+    assert pan.link("MEX").purpose is Purpose.ANTI_TRAFFICKING
     with pytest.raises(PeerNotAuthorized, match="no agreement with COL"):
         pan.link("COL")
 
@@ -99,7 +105,7 @@ def test_an_encounter_is_checked_with_every_partner_and_alerts_name_who_hit(
     encounter = planted(dataset)
     refs = enrol(pan, encounter)
     assert sorted(refs) == ["CHL", "MEX"] and len(set(refs.values())) == 2
-    ExchangeWorker(pan, pan.watchlist_index(), transports_from(pan, corridor)).run_once()
+    worker(pan, corridor).run_once()
 
     assert {i.partner: i.state for i in pan.outbox.items(encounter.encounter_id)} == {
         "CHL": OutboxState.DONE,
@@ -127,7 +133,7 @@ def test_a_minor_goes_to_chile_but_not_to_mexico(
         adult, person=dataclasses.replace(adult.person, birth_date=minor_birth)
     )
     enrol(pan, minor)
-    ExchangeWorker(pan, pan.watchlist_index(), transports_from(pan, corridor)).run_once()
+    worker(pan, corridor).run_once()
     items = {i.partner: i for i in pan.outbox.items(minor.encounter_id)}
     assert items["CHL"].state is OutboxState.DONE
     assert items["MEX"].state is OutboxState.OUT_OF_SCOPE
@@ -143,16 +149,14 @@ def test_mexico_refuses_what_chile_accepts(corridor: dict[str, Node], dataset: D
     query = one_probe(encounter, Purpose.BORDER_SECURITY)
     outcomes: dict[str, grpc.StatusCode] = {}
     for code in ("CHL", "MEX"):
-        link = pan.link(code)
-        holder = corridor[code].link("PAN")
         envelope = seal(
-            link.envelope_context(),
+            pan.link(code).envelope,
             pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
             identify_request_to_bytes(query),
-            now_ms=link.clock(),
+            now_ms=pan.clock(),
         )
         try:
-            IdentifyHandler(holder, holder.watchlist_index()).handle(envelope)
+            handlers(corridor[code], "PAN").handle(IDENTIFY, envelope)
             outcomes[code] = grpc.StatusCode.OK
         except ExchangeError as exc:
             outcomes[code] = status_for(exc)[0]
@@ -170,14 +174,13 @@ def test_an_envelope_sealed_for_one_partner_does_not_open_at_another(
     encounter = planted(dataset)
     query = one_probe(encounter, Purpose.ANTI_TRAFFICKING)
     for_chile = seal(
-        pan.link("CHL").envelope_context(),
+        pan.link("CHL").envelope,
         pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
         identify_request_to_bytes(query),
         now_ms=pan.clock(),
     )
-    holder = mex.link("PAN")
     with pytest.raises(ExchangeError) as raised:
-        IdentifyHandler(holder, holder.watchlist_index()).handle(for_chile)
+        handlers(mex, "PAN").handle(IDENTIFY, for_chile)
     assert status_for(raised.value)[0] in (
         grpc.StatusCode.FAILED_PRECONDITION,
         grpc.StatusCode.UNAUTHENTICATED,
@@ -208,3 +211,34 @@ def test_items_queued_before_partners_were_named_go_to_the_first_partner(
         assert [i.partner for i in reopened.outbox.items(encounter.encounter_id)] == ["CHL"]
     finally:
         reopened.database.close()
+
+
+def test_which_partner_is_always_named(corridor: dict[str, Node]) -> None:
+    """A node with several partners has no default one: asking for the sole link fails,
+    naming the option that must choose."""
+    with pytest.raises(InvalidInput, match="--destination: node_panama has 2 partners"):
+        corridor["PAN"].sole_link("--destination")
+
+
+def test_adopting_an_agreement_replaces_one_link_and_checks_our_pins(
+    corridor: dict[str, Node],
+) -> None:
+    pan, mex = corridor["PAN"], corridor["MEX"]
+    before = pan.link("MEX")
+    amended = before.agreement.model_copy(
+        update={"agreement": before.terms.model_copy(update={"title": "Amended"})}
+    )
+    after = pan.adopt(amended)
+    assert pan.link("MEX") is after and after is not before
+    assert after.terms.title == "Amended"
+    assert pan.link("CHL").terms.title != "Amended"
+
+    chile_ca = pan.link("CHL").partner.ca_fingerprint
+    parties = tuple(
+        party.model_copy(update={"ca_fingerprint": chile_ca}) if party.code == "MEX" else party
+        for party in amended.parties
+    )
+    with pytest.raises(ConfigError, match="is not the CA the agreement pins for MEX"):
+        mex.adopt(amended.model_copy(update={"parties": parties}))
+    with pytest.raises(AgreementMismatch, match="MEX is not a party"):
+        mex.adopt(pan.link("CHL").agreement)

@@ -15,12 +15,10 @@ from biometric_exchange.domain import (
     validate_template,
 )
 from biometric_exchange.node.enrolment import enrol
-from biometric_exchange.node.identify import IdentifyHandler
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.transport import InMemoryPeerTransport
-from biometric_exchange.node.worker import ExchangeWorker
 from biometric_exchange.regions import is_extra_regional
 from biometric_exchange.synthetic import DemoDataset
+from tests.wiring import worker
 
 
 def recapture(
@@ -39,8 +37,7 @@ def recapture(
 
 
 def run(sender: Node, holder: Node) -> None:
-    transport = InMemoryPeerTransport(holder, IdentifyHandler(holder, holder.watchlist_index()))
-    ExchangeWorker(sender, sender.watchlist_index(), transport).run_once()
+    worker(sender, holder).run_once()
 
 
 def unrelated_extra_regional(dataset: DemoDataset, country: str) -> Encounter:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from biometric_exchange.config import CONFIG_FILENAME, load_config
 from biometric_exchange.domain import AlertKind, Severity
 from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.node.enrolment import enrol
-from biometric_exchange.node.identify import IdentifyHandler
 from biometric_exchange.node.metrics import (
     LATENCY_BUCKETS,
     NodeMetrics,
@@ -23,12 +21,11 @@ from biometric_exchange.node.metrics import (
     service_and_method,
 )
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.transport import InMemoryPeerTransport
-from biometric_exchange.node.worker import ExchangeWorker
 from biometric_exchange.store.alerts import AlertFilter
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.store.quotas import QuotaKind
 from biometric_exchange.synthetic import DemoDataset
+from tests.wiring import worker
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -52,8 +49,7 @@ def exchange(nodes: dict[str, Node], dataset: DemoDataset) -> None:
     pan, chl = nodes["PAN"], nodes["CHL"]
     for encounter in dataset.encounters["PAN"]:
         enrol(pan, encounter)
-    transport = InMemoryPeerTransport(chl, IdentifyHandler(chl, chl.watchlist_index()))
-    ExchangeWorker(pan, pan.watchlist_index(), transport).run_once()
+    worker(pan, chl).run_once()
 
 
 @pytest.fixture
@@ -111,7 +107,7 @@ def test_quota_use_per_partner_matches_the_quota_store(exchanged: dict[str, Node
     assert value(pan_samples, "bx_quota_used", partner="CHL", kind="probes_sent") == sent
     assert value(chl_samples, "bx_quota_used", partner="PAN", kind="probes_received") == received
     assert value(chl_samples, "bx_quota_used", partner="PAN", kind="details_received") == 0
-    quotas = chl.agreement.agreement.quotas
+    quotas = chl.link("PAN").terms.quotas
     limit = value(chl_samples, "bx_quota_limit", partner="PAN", kind="probes_received")
     assert limit == quotas.probes_per_day
     limit = value(chl_samples, "bx_quota_limit", partner="PAN", kind="details_received")
@@ -133,7 +129,7 @@ def test_figures_are_read_at_each_scrape(nodes: dict[str, Node], dataset: DemoDa
 
 def test_agreement_days_left_and_in_force(nodes: dict[str, Node]) -> None:
     chl = nodes["CHL"]
-    terms = chl.agreement.agreement
+    terms = chl.link("PAN").terms
     samples = scrape(NodeMetrics(chl).registry)
     days = value(samples, "bx_agreement_days_left", partner="PAN")
     assert days == (terms.effective_until - chl.today()).days > 300
@@ -142,9 +138,9 @@ def test_agreement_days_left_and_in_force(nodes: dict[str, Node]) -> None:
     after_expiry = dt.datetime.combine(
         terms.effective_until + dt.timedelta(days=3), dt.time(12), tzinfo=dt.UTC
     )
-    late = dataclasses.replace(chl, clock=lambda: int(after_expiry.timestamp() * 1000))
+    chl.clock = lambda: int(after_expiry.timestamp() * 1000)
     registry = CollectorRegistry()
-    registry.register(StoreCollector(late))
+    registry.register(StoreCollector(chl))
     samples = scrape(registry)
     assert value(samples, "bx_agreement_days_left", partner="PAN") == -3
     assert value(samples, "bx_agreement_in_force", partner="PAN") == 0
@@ -156,7 +152,7 @@ def test_no_label_carries_an_id_or_a_name(exchanged: dict[str, Node], dataset: D
     forbidden |= {e.person.family_name for e in dataset.encounters["PAN"]}
     for node in exchanged.values():
         forbidden |= {a.alert_id for a in node.alerts.list()}
-        forbidden.add(node.agreement.id)
+        forbidden |= {link.agreement.id for link in node.links()}
     for node in exchanged.values():
         text = generate_latest(NodeMetrics(node).registry).decode()
         assert not [word for word in forbidden if word in text]

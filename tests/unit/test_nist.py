@@ -32,16 +32,11 @@ from biometric_exchange.domain import (
     template_to_bytes,
 )
 from biometric_exchange.exceptions import InvalidInput
-from biometric_exchange.interop.nist import (
-    TransactionHeader,
-    export_record,
-    import_transaction,
-    parse_transaction,
-    read_transaction,
-)
-from biometric_exchange.interop.nist_fields import TransactionType
-from biometric_exchange.interop.nist_write import build_transaction
+from biometric_exchange.interop.nist import TransactionHeader, parse_transaction, read_transaction
+from biometric_exchange.interop.nist.fields import TransactionType
+from biometric_exchange.interop.nist.write import build_transaction
 from biometric_exchange.node.enrolment import add_watchlist, enrol
+from biometric_exchange.node.interchange import export_record, import_transaction
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.synthetic.faces import draw_face, save_face

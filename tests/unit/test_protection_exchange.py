@@ -20,17 +20,17 @@ from biometric_exchange.crypto.envelope import seal
 from biometric_exchange.domain import Encounter
 from biometric_exchange.exceptions import ExchangeError
 from biometric_exchange.node.enrolment import enrol
-from biometric_exchange.node.identify import IdentifyHandler
 from biometric_exchange.node.protection import ProtectedWatchlist, link_protection
+from biometric_exchange.node.rpc import IDENTIFY
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.status import status_for
-from biometric_exchange.node.transport import InMemoryPeerTransport
-from biometric_exchange.node.worker import ExchangeWorker
-from biometric_exchange.serde import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_request_to_bytes
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.workspace import create_pair, rotate_protection
+from tests.wiring import handlers
+from tests.wiring import worker as make_worker
 
 
 def open_pair(
@@ -58,8 +58,7 @@ def exchange_all(nodes: dict[str, Node], dataset: DemoDataset) -> dict[str, list
     pan, chl = nodes["PAN"], nodes["CHL"]
     for encounter in dataset.encounters["PAN"]:
         enrol(pan, encounter)
-    transport = InMemoryPeerTransport(chl, IdentifyHandler(chl, chl.watchlist_index()))
-    worker = ExchangeWorker(pan, pan.watchlist_index(), transport)
+    worker = make_worker(pan, chl)
     while worker.run_once():
         pass
     states = {i.state for e in dataset.encounters["PAN"] for i in pan.outbox.items(e.encounter_id)}
@@ -79,7 +78,7 @@ def test_both_parties_derive_the_same_key_without_sending_it(
     rotation: dict[str, Node],
 ) -> None:
     chl, pan = rotation["CHL"], rotation["PAN"]
-    ours, theirs = link_protection(chl), link_protection(pan)
+    ours, theirs = link_protection(chl.link("PAN")), link_protection(pan.link("CHL"))
     assert ours is not None and theirs is not None
     assert ours.model_id == theirs.model_id == "bx-protected/rotation/epoch-1"
     template = np.random.default_rng(1).normal(size=(3, 128))
@@ -145,13 +144,13 @@ def _query(encounter: Encounter, model_id: str, template: np.ndarray) -> Identif
 
 def _refusal(holder: Node, sender: Node, query: IdentifyQuery) -> grpc.StatusCode:
     envelope = seal(
-        sender.envelope_context(),
+        sender.link(holder.country).envelope,
         pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
         identify_request_to_bytes(query),
         now_ms=sender.clock(),
     )
     try:
-        IdentifyHandler(holder, holder.watchlist_index()).handle(envelope)
+        handlers(holder, sender.country).handle(IDENTIFY, envelope)
     except ExchangeError as exc:
         return status_for(exc)[0]
     return grpc.StatusCode.OK
@@ -162,7 +161,7 @@ def test_unprotected_or_other_epoch_probes_are_refused(
 ) -> None:
     chl, pan = rotation["CHL"], rotation["PAN"]
     encounter = dataset.encounters["PAN"][0]
-    protection = link_protection(pan)
+    protection = link_protection(pan.link("CHL"))
     assert protection is not None
     protected = protection.protect(encounter.template[None, :])[0]
     assert _refusal(chl, pan, _query(encounter, protection.model_id, protected)) is (
@@ -183,14 +182,14 @@ def test_rotating_the_epoch_renews_every_protected_template(
     rotation: dict[str, Node], dataset: DemoDataset
 ) -> None:
     chl, pan = rotation["CHL"], rotation["PAN"]
-    old = link_protection(pan)
+    old = link_protection(pan.link("CHL"))
     assert old is not None
     document = rotate_protection(pan.node_dir, chl.node_dir)
     assert document.agreement.template_protection.epoch == 2
     assert document.agreement.version == 2
     new_chl, new_pan = Node.open(chl.node_dir), Node.open(pan.node_dir)
     try:
-        new = link_protection(new_chl)
+        new = link_protection(new_chl.link("PAN"))
         assert new is not None and new.model_id == "bx-protected/rotation/epoch-2"
         # Every planted partner hit matches under one epoch, and none across epochs.
         planted = [

@@ -46,13 +46,15 @@ def count(node: Node, table: str) -> int:
     return int(node.database.connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
-def add_hit_reference(node: Node, reference: str, created: dt.datetime) -> None:
+def add_hit_reference(
+    node: Node, reference: str, created: dt.datetime, partner: str = "PAN"
+) -> None:
     entry_id = next(iter(node.records.watchlist())).entry_id
     with node.database.transaction() as connection:
         connection.execute(
             "INSERT INTO hit_references (reference, entry_id, partner, probe_ref, created_at) "
-            "VALUES (?, ?, 'PAN', ?, ?)",
-            (reference, entry_id, reference, created.isoformat()),
+            "VALUES (?, ?, ?, ?, ?)",
+            (reference, entry_id, partner, reference, created.isoformat()),
         )
 
 
@@ -112,7 +114,7 @@ def purge(node: Node, now: dt.datetime = NOW) -> RetentionResult:
     return run_retention(
         node.database,
         node.audit,
-        exchanged_data_days=DATA_DAYS,
+        exchanged_data_days={"PAN": DATA_DAYS},
         audit_days=AUDIT_DAYS,
         now=now,
         officer="OFC-9",
@@ -210,10 +212,15 @@ def test_broken_chain_refuses_to_purge_anything(chl: Node) -> None:
 
 @pytest.mark.parametrize(
     ("data_days", "audit_days", "now"),
-    [(0, 730, NOW), (90, 0, NOW), (90, 730, NOW.replace(tzinfo=None))],
+    [
+        ({"PAN": 0}, 730, NOW),
+        ({"PAN": 90}, 0, NOW),
+        ({"PAN": 90}, 730, NOW.replace(tzinfo=None)),
+        ({}, 730, NOW),
+    ],
 )
 def test_invalid_arguments_are_refused(
-    nodes: dict[str, Node], data_days: int, audit_days: int, now: dt.datetime
+    nodes: dict[str, Node], data_days: dict[str, int], audit_days: int, now: dt.datetime
 ) -> None:
     node = nodes["CHL"]
     with pytest.raises(InvalidInput):
@@ -262,7 +269,9 @@ def test_decided_step2_requests_past_retention_are_purged_pending_ones_kept(
                 "'[]', ?, '{}', ?, ?)",
                 (request_id, status, old, old),
             )
-    result = run_retention(node.database, node.audit, exchanged_data_days=90, audit_days=730)
+    result = run_retention(
+        node.database, node.audit, exchanged_data_days={"CHL": 90}, audit_days=730
+    )
     assert result.details == 1
     left = {
         row[0] for row in node.database.connection.execute("SELECT request_id FROM details_sent")
@@ -278,10 +287,36 @@ def test_reviewed_partner_alerts_past_retention_go_with_their_history(
     old = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
     alert_id = add_alert(node, old, "PAN")
     AlertReview(node.database, node.audit).acknowledge(alert_id, "CHL-OFFICER-1")
-    result = run_retention(node.database, node.audit, exchanged_data_days=90, audit_days=730)
+    result = run_retention(
+        node.database, node.audit, exchanged_data_days={"PAN": 90}, audit_days=730
+    )
     assert result.alerts == 1
     assert node.alerts.get(alert_id) is None
     left = node.database.connection.execute(
         "SELECT count(*) FROM alert_transitions WHERE alert_id = ?", (alert_id,)
     ).fetchone()[0]
     assert left == 0
+
+
+def test_each_partners_data_goes_after_its_own_agreements_period(nodes: dict[str, Node]) -> None:
+    """Panama keeps Chile's data 90 days and Mexico's 30; a partner no agreement names
+    any more (Colombia) gets the shortest period."""
+    node = nodes["CHL"]
+    for partner in ("PAN", "MEX", "COL"):
+        add_hit_reference(node, f"HIT-{partner}-40", days_ago(40), partner)
+        add_hit_reference(node, f"HIT-{partner}-20", days_ago(20), partner)
+        add_alert(node, days_ago(40), partner)
+    result = run_retention(
+        node.database,
+        node.audit,
+        exchanged_data_days={"PAN": 90, "MEX": 30},
+        audit_days=730,
+        now=NOW,
+    )
+    left = {
+        row[0] for row in node.database.connection.execute("SELECT reference FROM hit_references")
+    }
+    assert left == {"HIT-PAN-40", "HIT-PAN-20", "HIT-MEX-20", "HIT-COL-20"}
+    assert (result.hit_references, result.alerts) == (2, 2)
+    assert {a.partner for a in node.alerts.list()} == {"PAN"}
+    assert node.audit.entries()[-1].detail["exchanged_data_days"] == {"MEX": 30, "PAN": 90}

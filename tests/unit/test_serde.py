@@ -10,8 +10,8 @@ import pytest
 from biometric_exchange.agreement.policy import ScopeFacts
 from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL, Template, validate_template
 from biometric_exchange.exceptions import InvalidInput, InvalidTemplate
-from biometric_exchange.serde import (
-    MAX_REF_LENGTH,
+from biometric_exchange.serde.common import MAX_REF_LENGTH, template_from_proto, template_to_proto
+from biometric_exchange.serde.identify import (
     HitOut,
     IdentifyQuery,
     ProbeIn,
@@ -19,8 +19,6 @@ from biometric_exchange.serde import (
     identify_request_to_bytes,
     identify_response_from_bytes,
     identify_response_to_bytes,
-    template_from_proto,
-    template_to_proto,
 )
 from biometric_exchange.v1 import exchange_pb2 as pb
 

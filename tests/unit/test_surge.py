@@ -10,21 +10,15 @@ import pytest
 from scipy.stats import poisson
 
 from biometric_exchange.crypto.envelope import open_envelope, read_header, seal
-from biometric_exchange.domain import AlertKind, AlertStatus, Encounter, Severity
-from biometric_exchange.exceptions import InvalidInput, PartnerUnavailable
-from biometric_exchange.node.identify import IdentifyHandler
+from biometric_exchange.domain import AlertKind, AlertStatus, DailyCount, Encounter, Severity
+from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.node.rpc import EXCHANGE_AGGREGATES
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.aggregates import request_aggregates
+from biometric_exchange.node.surges import run_monitor
 from biometric_exchange.node.transport import InMemoryPeerTransport
+from biometric_exchange.serde.aggregates import MAX_RANGE_DAYS, DayRange
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
-from biometric_exchange.surge.aggregates import (
-    MAX_RANGE_DAYS,
-    SUPPRESSION_THRESHOLD,
-    AggregatesHandler,
-    DailyCount,
-    check_range,
-    request_aggregates,
-    stored_partner_counts,
-)
 from biometric_exchange.surge.detector import (
     MIN_EXPECTED,
     Impact,
@@ -32,9 +26,11 @@ from biometric_exchange.surge.detector import (
     grade,
     scan,
 )
-from biometric_exchange.surge.monitor import find_surges, run_monitor
+from biometric_exchange.surge.monitor import find_surges
+from biometric_exchange.surge.suppression import SUPPRESSION_THRESHOLD
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
+from tests.wiring import Unreachable, handlers, in_memory
 
 LAJAS = "PAN-DARIEN-LAJAS-BLANCAS"
 TOCUMEN = "PAN-TOCUMEN-AIRPORT"
@@ -67,7 +63,7 @@ def add_encounters(
 def sealed_request(sender: Node, first_day: str, last_day: str) -> pb.SealedEnvelope:
     body = pb.AggregatesRequest(first_day=first_day, last_day=last_day).SerializeToString()
     return seal(
-        sender.envelope_context(),
+        sender.link("PAN" if sender.country == "CHL" else "CHL").envelope,
         pb.MESSAGE_TYPE_AGGREGATES_REQUEST,
         body,
         now_ms=sender.clock(),
@@ -76,7 +72,7 @@ def sealed_request(sender: Node, first_day: str, last_day: str) -> pb.SealedEnve
 
 def open_reply(receiver: Node, request: pb.SealedEnvelope, reply: pb.SealedEnvelope) -> bytes:
     return open_envelope(
-        receiver.envelope_context(),
+        receiver.link("PAN" if receiver.country == "CHL" else "CHL").envelope,
         reply,
         now_ms=receiver.clock(),
         replay_guard=receiver.replay_guard,
@@ -85,8 +81,21 @@ def open_reply(receiver: Node, request: pb.SealedEnvelope, reply: pb.SealedEnvel
     ).body
 
 
-def transport_to(holder: Node) -> InMemoryPeerTransport:
-    return InMemoryPeerTransport(holder, IdentifyHandler(holder, holder.watchlist_index()))
+def transport_to(holder: Node, caller: str = "CHL") -> InMemoryPeerTransport:
+    return in_memory(holder, caller)
+
+
+def aggregates(holder: Node, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
+    """``holder`` (PAN) answering CHL's ExchangeAggregates."""
+    return handlers(holder, "CHL").handle(EXCHANGE_AGGREGATES, envelope)
+
+
+def counts_from(chl: Node, pan: Node, first: dt.date, last: dt.date) -> list[DailyCount]:
+    return request_aggregates(chl.link("PAN"), transport_to(pan), DayRange(first, last))
+
+
+def stored(chl: Node, first: dt.date, last: dt.date) -> list[DailyCount]:
+    return chl.counts.partner("PAN", first, last)
 
 
 # Aggregates and suppression.
@@ -102,7 +111,7 @@ def test_counts_under_five_never_leave_the_node(
     add_encounters(pan, base, day, "CHN", LAJAS, SUPPRESSION_THRESHOLD)
 
     request = sealed_request(chl, day.isoformat(), day.isoformat())
-    reply = AggregatesHandler(pan).handle(request)
+    reply = aggregates(pan, request)
     body = open_reply(chl, request, reply)
     response = pb.AggregatesResponse.FromString(body)
 
@@ -128,14 +137,14 @@ def test_client_stores_the_partners_counts_and_both_sides_audit(
     add_encounters(pan, base, day, "CHN", LAJAS, 7)
     add_encounters(pan, base, day, "IND", TOCUMEN, 4)
 
-    counts = request_aggregates(chl, AggregatesHandler(pan).handle, day, day)
+    counts = counts_from(chl, pan, day, day)
 
     assert counts == [DailyCount(day, "CHN", LAJAS, 7)]
-    assert stored_partner_counts(chl, "PAN", day, day) == counts
+    assert stored(chl, day, day) == counts
     # Asking again replaces (upserts) the stored range.
     add_encounters(pan, base, day, "IND", LAJAS, 6)
-    request_aggregates(chl, AggregatesHandler(pan).handle, day, day)
-    assert stored_partner_counts(chl, "PAN", day, day) == [
+    counts_from(chl, pan, day, day)
+    assert stored(chl, day, day) == [
         DailyCount(day, "CHN", LAJAS, 7),
         DailyCount(day, "IND", LAJAS, 6),
     ]
@@ -160,7 +169,7 @@ def test_handler_refuses_bad_ranges_and_audits_it(
 ) -> None:
     pan, chl = nodes["PAN"], nodes["CHL"]
     with pytest.raises(InvalidInput):
-        AggregatesHandler(pan).handle(sealed_request(chl, first_day, last_day))
+        aggregates(pan, sealed_request(chl, first_day, last_day))
     refused = pan.audit.entries()[-1]
     assert (refused.event, refused.outcome) == (
         AuditEvent.AGGREGATES_RECEIVED.value,
@@ -172,12 +181,11 @@ def test_range_of_exactly_ninety_days_is_accepted(nodes: dict[str, Node]) -> Non
     pan, chl = nodes["PAN"], nodes["CHL"]
     first = dt.date(2026, 1, 1)
     last = first + dt.timedelta(days=MAX_RANGE_DAYS - 1)
-    check_range(first, last)
-    assert request_aggregates(chl, AggregatesHandler(pan).handle, first, last) == []
+    assert counts_from(chl, pan, first, last) == []
     with pytest.raises(InvalidInput):
-        check_range(first, last + dt.timedelta(days=1))
+        DayRange(first, last + dt.timedelta(days=1))
     with pytest.raises(InvalidInput):
-        check_range(last, first)
+        DayRange(last, first)
 
 
 # The detector.
@@ -318,7 +326,7 @@ def test_monitor_raises_flow_surge_on_both_sides_and_is_idempotent(
     pan, chl = nodes["PAN"], nodes["CHL"]
     today = surge_on_pan(pan, dataset.encounters["PAN"][0])
 
-    report = run_monitor(chl, transport_to(pan))
+    report = run_monitor(chl, {"PAN": transport_to(pan)})
     assert report.partner_refreshed
     assert report.new_alerts == 1
     (alert,) = chl.alerts.list(kind=AlertKind.FLOW_SURGE)
@@ -337,20 +345,20 @@ def test_monitor_raises_flow_surge_on_both_sides_and_is_idempotent(
     assert {item["party"], item["nationality"], item["border_point"]} == {"PAN", "CHN", LAJAS}
     assert (item["rule"], item["test"]) == ("FLOW_SURGE", "poisson")
     # The suppressed IND flow never reached CHL.
-    stored = stored_partner_counts(chl, "PAN", today - dt.timedelta(days=20), today)
-    assert {c.nationality for c in stored} == {"CHN"}
+    kept = stored(chl, today - dt.timedelta(days=20), today)
+    assert {c.nationality for c in kept} == {"CHN"}
 
-    again = run_monitor(chl, transport_to(pan))
+    again = run_monitor(chl, {"PAN": transport_to(pan)})
     assert (again.new_alerts, again.evidence_added) == (0, 0)
     assert chl.alerts.list(kind=AlertKind.FLOW_SURGE) == [alert]
 
     # PAN sees the same surge in its own (unsuppressed) counts, without a partner.
-    own = run_monitor(pan)
+    own = run_monitor(pan, {})
     assert not own.partner_refreshed
     (pan_alert,) = pan.alerts.list(kind=AlertKind.FLOW_SURGE)
     assert pan_alert.subject_key == f"surge:PAN:CHN:{LAJAS}"
     assert pan_alert.partner is None
-    assert run_monitor(pan).evidence_added == 0
+    assert run_monitor(pan, {}).evidence_added == 0
 
 
 def test_a_growing_day_escalates_and_a_closed_alert_is_not_raised_again(
@@ -359,12 +367,12 @@ def test_a_growing_day_escalates_and_a_closed_alert_is_not_raised_again(
     pan = nodes["PAN"]
     base = dataset.encounters["PAN"][0]
     today = surge_on_pan(pan, base, today_count=20)
-    run_monitor(pan)
+    run_monitor(pan, {})
     (alert,) = pan.alerts.list(kind=AlertKind.FLOW_SURGE)
     assert alert.severity is Severity.HIGH
 
     add_encounters(pan, base, today, "CHN", LAJAS, 20, prefix="LATER")
-    assert run_monitor(pan).evidence_added == 1
+    assert run_monitor(pan, {}).evidence_added == 1
     escalated = pan.alerts.get(alert.alert_id)
     assert escalated is not None
     assert escalated.severity is Severity.CRITICAL
@@ -378,23 +386,17 @@ def test_a_growing_day_escalates_and_a_closed_alert_is_not_raised_again(
             "UPDATE alerts SET status = ? WHERE alert_id = ?",
             (AlertStatus.CLOSED.value, alert.alert_id),
         )
-    report = run_monitor(pan)
+    report = run_monitor(pan, {})
     assert (report.new_alerts, report.evidence_added) == (0, 0)
 
 
 def test_monitor_survives_an_unreachable_partner(
     nodes: dict[str, Node], dataset: DemoDataset
 ) -> None:
-    pan, chl = nodes["PAN"], nodes["CHL"]
+    chl = nodes["CHL"]
     surge_on_pan(chl, dataset.encounters["CHL"][0])
 
-    class Down(InMemoryPeerTransport):
-        def exchange_aggregates(
-            self, envelope: pb.SealedEnvelope, *, timeout: float
-        ) -> pb.SealedEnvelope:
-            raise PartnerUnavailable("partner unreachable")
-
-    report = run_monitor(chl, Down(pan, IdentifyHandler(pan, pan.watchlist_index())))
+    report = run_monitor(chl, {"PAN": Unreachable()})
     assert not report.partner_refreshed
     assert report.new_alerts == 1  # our own counts are still assessed
     failed = [e for e in chl.audit.entries() if e.event == "aggregates.received"]

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from biometric_exchange import serde
 from biometric_exchange.domain import (
     TEMPLATE_DIM,
     TEMPLATE_MODEL,
@@ -19,6 +18,7 @@ from biometric_exchange.domain import (
     template_to_bytes,
     validate_template,
 )
+from biometric_exchange.serde import common as serde
 from biometric_exchange.v1 import exchange_pb2 as pb
 
 VECTOR_PATH = Path(__file__).resolve().parent.parent / "vectors" / "template_v1.json"

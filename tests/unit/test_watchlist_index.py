@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from biometric_exchange.node.index.watchlist import WatchlistIndex
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.watchlist_index import WatchlistIndex
 from biometric_exchange.synthetic import DemoDataset
 
 

@@ -31,7 +31,8 @@ from biometric_exchange.store.alerts import new_alert_id
 class RuleContext:
     """What every piece of evidence records about the decision."""
 
-    agreement_id: str
+    agreement_id: str | None
+    """The agreement the decision was made under; None for a check of our own records."""
     purpose: str
     threshold: float
 

@@ -6,7 +6,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
-import grpc
 import typer
 from rich.table import Table
 
@@ -18,15 +17,13 @@ from biometric_exchange.cli.common import (
     partner_links,
     reports_errors,
 )
+from biometric_exchange.domain import RecordDigest
 from biometric_exchange.exceptions import InvalidInput
-from biometric_exchange.node.audit_digest import RecordDigest, reconcile_with_partner
-from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.status import error_from_status
-from biometric_exchange.node.tls import channel_credentials, channel_options
+from biometric_exchange.node.link import Link
+from biometric_exchange.node.send.digest import reconcile_with_partner
+from biometric_exchange.node.transport import GrpcPeerTransport
 from biometric_exchange.store.audit import write_jsonl
 from biometric_exchange.store.retention import RetentionResult, run_retention
-from biometric_exchange.v1 import exchange_pb2 as pb
-from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 
 audit_app = typer.Typer(help="The node's hash-chained audit log.")
 retention_app = typer.Typer(
@@ -91,20 +88,6 @@ def export(
         console.print(f"exported {count} audit entries of {opened.config.node.name} to {out}")
 
 
-class _DigestCall:
-    """``AuditDigest`` over gRPC, with the transport's error mapping."""
-
-    def __init__(self, stub: pb_grpc.ExchangeStub, timeout: float) -> None:
-        self._stub = stub
-        self._timeout = timeout
-
-    def __call__(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
-        try:
-            return self._stub.AuditDigest(envelope, timeout=self._timeout)
-        except grpc.RpcError as exc:
-            raise error_from_status(exc.code(), exc.details() or "") from exc
-
-
 def _records_table(title: str, records: list[RecordDigest]) -> Table:
     table = Table(title=title)
     for column in ("at", "event", "message", "outcome"):
@@ -137,18 +120,13 @@ def reconcile_command(
         raise typer.Exit(1)
 
 
-def _reconcile_link(link: Node, from_ms: int, until_ms: int, hours: float) -> bool:
+def _reconcile_link(link: Link, from_ms: int, until_ms: int, hours: float) -> bool:
     partner = link.partner
-    channel = grpc.secure_channel(
-        partner.endpoint,
-        channel_credentials(link, partner.ca_certificate.encode()),
-        options=channel_options(),
-    )
+    transport = GrpcPeerTransport(link)
     try:
-        call = _DigestCall(pb_grpc.ExchangeStub(channel), link.config.exchange.request_timeout_s)
-        result = reconcile_with_partner(link, call, from_ms=from_ms, until_ms=until_ms)
+        result = reconcile_with_partner(link, transport, from_ms=from_ms, until_ms=until_ms)
     finally:
-        channel.close()
+        transport.close()
     console.print(
         f"{result.matched} exchanges with {partner.code} recorded on both sides "
         f"in the last {hours:g} h"
@@ -206,12 +184,12 @@ def run(
     """Purge exchanged data and audit entries older than the agreement's retention."""
     reference = _parse_now(now)
     with opened_node(node) as opened:
-        terms = opened.agreement.agreement.retention
+        terms = {link.code: link.terms.retention for link in opened.links()}
         result = run_retention(
             opened.database,
             opened.audit,
-            exchanged_data_days=terms.exchanged_data_days,
-            audit_days=terms.audit_days,
+            exchanged_data_days={code: t.exchanged_data_days for code, t in terms.items()},
+            audit_days=max(t.audit_days for t in terms.values()),
             now=reference,
             officer=officer,
         )

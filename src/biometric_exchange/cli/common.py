@@ -13,6 +13,7 @@ from rich.console import Console
 
 from biometric_exchange import logs
 from biometric_exchange.exceptions import ExchangeError, InvalidInput
+from biometric_exchange.node.link import Link
 from biometric_exchange.node.runtime import Node
 
 TABLE_WIDTH = 150
@@ -42,8 +43,8 @@ PartnerOption = Annotated[
 ]
 
 
-def partner_links(node: Node, partner: str | None) -> list[Node]:
-    """The node bound to ``partner``, or to each of its partners when none is named."""
+def partner_links(node: Node, partner: str | None) -> list[Link]:
+    """The link to ``partner``, or every link when none is named."""
     if partner is None:
         return node.links()
     code = partner.strip().upper()

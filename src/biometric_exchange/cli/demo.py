@@ -16,7 +16,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic scenario")] = 2017,
 ) -> None:
     """Both nodes on loopback, a short synthetic scenario, the alerts on each node."""
-    from biometric_exchange.demo import run_demo  # noqa: PLC0415 - heavy imports
+    from biometric_exchange.cli.demo_run import run_demo  # noqa: PLC0415 - heavy imports
 
     if not run_demo(workdir, seed=seed, console=console):
         raise fail("a node raised no alert from the exchange")

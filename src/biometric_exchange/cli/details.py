@@ -23,12 +23,13 @@ from biometric_exchange.cli.common import (
     partner_links,
     reports_errors,
 )
+from biometric_exchange.domain import RequestStatus
 from biometric_exchange.exceptions import InvalidInput
-from biometric_exchange.node.details import approve, deny
-from biometric_exchange.node.details_client import request_details
+from biometric_exchange.node.link import Link
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.details import request_details
+from biometric_exchange.node.serve.details import approve, deny
 from biometric_exchange.node.transport import GrpcPeerTransport
-from biometric_exchange.serde_details import RequestStatus
 from biometric_exchange.store.details import ReceivedRequests, SentRequest, SentRequests
 
 details_app = typer.Typer(help="Step 2 as requester: ask the partner for details about a hit.")
@@ -102,13 +103,32 @@ def request(
         )
 
 
-def _link_for_reference(node: Node, reference: str, partner: str | None) -> Node:
+def _link_for_reference(node: Node, reference: str, partner: str | None) -> Link:
     """The partner that issued ``reference`` (named, or found among received hits)."""
     links = partner_links(node, partner)
     for link in links:
-        if reference in link.alerts.received_references(link.partner.code):
+        if reference in node.alerts.received_references(link.code):
             return link
-    return links[0]  # request_details refuses it locally, naming the partner
+    if len(links) == 1:
+        return links[0]  # request_details refuses it locally, naming the partner
+    raise InvalidInput(
+        f"--reference: {reference!r} was received from no partner of {node.name}; "
+        "name the partner with --partner"
+    )
+
+
+def _link_for_request(node: Node, request_id: str, partner: str | None) -> Link:
+    """The partner whose request ``request_id`` is (named, or found among received)."""
+    if partner is not None:
+        return partner_links(node, partner)[0]
+    senders = ReceivedRequests(node.database).partners_of(request_id)
+    if len(senders) == 1:
+        return node.link(senders[0])
+    if not senders:
+        raise InvalidInput(f"request {request_id!r}: no such request on {node.name}")
+    raise InvalidInput(
+        f"request {request_id!r}: sent by {', '.join(senders)}; name one with --partner"
+    )
 
 
 @details_app.command("list")
@@ -177,11 +197,14 @@ def approve_request(
     node: NodeOption,
     operator: OperatorOption = None,
     comment: Annotated[str, typer.Option(help="Kept with the decision")] = "",
+    partner: PartnerOption = None,
 ) -> None:
     """Approve a pending request; the partner gets the fields when it asks again."""
     officer = operator_id(operator)
     with opened_node(node) as opened:
-        decided = approve(opened, request_id, officer, comment)
+        decided = approve(
+            _link_for_request(opened, request_id, partner), request_id, officer, comment
+        )
         console.print(
             f"request {decided.request_id} from {decided.partner} approved by {officer}",
             markup=False,
@@ -195,13 +218,14 @@ def deny_request(
     node: NodeOption,
     operator: OperatorOption = None,
     reason: Annotated[str, typer.Option(help="Sent to the partner")] = "",
+    partner: PartnerOption = None,
 ) -> None:
     """Deny a pending request, with a reason the partner receives."""
     officer = operator_id(operator)
     if not reason.strip():
         raise InvalidInput("--reason: a denial needs a reason (the partner receives it)")
     with opened_node(node) as opened:
-        decided = deny(opened, request_id, officer, reason)
+        decided = deny(_link_for_request(opened, request_id, partner), request_id, officer, reason)
         console.print(
             f"request {decided.request_id} from {decided.partner} denied by {officer}",
             markup=False,

@@ -11,8 +11,9 @@ import typer
 from biometric_exchange.cli.common import NodeDir, console, opened_node, reports_errors
 from biometric_exchange.domain import TEMPLATE_DIM, Encounter, WatchlistCategory
 from biometric_exchange.exceptions import InvalidInput
-from biometric_exchange.interop.nist import export_record, import_transaction, read_transaction
-from biometric_exchange.interop.nist_types import record_id
+from biometric_exchange.interop.nist import read_transaction
+from biometric_exchange.interop.nist.types import record_id
+from biometric_exchange.node.interchange import export_record, import_transaction
 
 export_app = typer.Typer(help="Write a node's records in interchange formats.")
 import_app = typer.Typer(help="Enrol records from interchange formats into a node.")
@@ -49,7 +50,7 @@ def export_nist(
         str | None,
         typer.Option(
             "--destination",
-            help="1.007 DAI, the receiving agency",
+            help="1.007 DAI, the receiving agency (a node with several partners must name it)",
             show_default="the partner's, e.g. PAN-BX",
         ),
     ] = None,

@@ -15,6 +15,7 @@ from biometric_exchange.cli.common import (
     reports_errors,
 )
 from biometric_exchange.logs import LOG_FORMAT_ENV, LogFormat
+from biometric_exchange.node.link import Link
 from biometric_exchange.node.probe import health_status, reflected_services
 from biometric_exchange.node.runtime import Node
 
@@ -52,19 +53,19 @@ def health(
 ) -> None:
     """gRPC health of each service, and the services listed by reflection."""
     with opened_node(node_dir) as node:
-        targets = node.links() if partner else [node]
-        serving = [_print_health(target, partner=partner) for target in targets]
+        targets: list[Link | None] = list(node.links()) if partner else [None]
+        serving = [_print_health(node, target) for target in targets]
     if not all(serving):
         raise typer.Exit(1)
 
 
-def _print_health(node: Node, *, partner: bool) -> bool:
-    """Print one node's health table (the partner's of ``node`` when ``partner``)."""
-    from biometric_exchange.node.server import EXCHANGE_SERVICE  # noqa: PLC0415
+def _print_health(node: Node, partner: Link | None) -> bool:
+    """Print the health table of our node, or of ``partner``'s node."""
+    from biometric_exchange.node.rpc import SERVICE as EXCHANGE_SERVICE  # noqa: PLC0415
 
-    name = node.config.node.name
-    title = f"health of {node.partner.code}'s node (partner of {name})" if partner else name
-    table = Table(title=f"health of {name}" if not partner else title)
+    name = node.name
+    title = f"{partner.code}'s node (partner of {name})" if partner else name
+    table = Table(title=f"health of {title}")
     table.add_column("service")
     table.add_column("status")
     overall = health_status(node, partner=partner)

@@ -14,6 +14,7 @@ from rich.table import Table
 from biometric_exchange.cli.common import NodeDir, console, fail, opened_node, reports_errors
 from biometric_exchange.domain import Severity
 from biometric_exchange.exceptions import ExchangeError
+from biometric_exchange.node.link import Link
 from biometric_exchange.node.metrics import (
     AgreementValidity,
     agreement_validity,
@@ -22,9 +23,9 @@ from biometric_exchange.node.metrics import (
 )
 from biometric_exchange.node.probe import health_status
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.ping import ping
 from biometric_exchange.node.status import RemoteRefusal
 from biometric_exchange.node.transport import GrpcPeerTransport
-from biometric_exchange.v1 import exchange_pb2 as pb
 
 SERVING = "SERVING"
 
@@ -71,23 +72,20 @@ def _failed_code(error: ExchangeError) -> str:
     return cause.code().name if isinstance(cause, grpc.RpcError) else type(error).__name__
 
 
-def partner_status(link: Node, *, timeout: float) -> PartnerStatus:
-    """Ping the partner ``link`` is bound to, over mutual TLS, with a short deadline."""
+def partner_status(link: Link, *, timeout: float) -> PartnerStatus:
+    """Ping ``link``'s partner, over mutual TLS, with a short deadline."""
     transport = GrpcPeerTransport(link)
-    request = pb.PingRequest(
-        sender=link.country, agreement_hash=link.policy.agreement_hash, sent_at_ms=link.clock()
-    )
     reachable, code, matches = False, "OK", None
     try:
-        response = transport.ping(request, timeout=timeout)
-        reachable, matches = True, bool(response.agreement_matches)
+        answer = ping(link, transport, timeout=timeout)
+        reachable, matches = True, answer.agreement_matches
     except ExchangeError as exc:
         code = _failed_code(exc)
         reachable = isinstance(exc, RemoteRefusal)  # it answered, with a refusal
     finally:
         transport.close()
     return PartnerStatus(
-        link.partner.code, transport.endpoint, reachable, code, matches, agreement_validity(link)
+        link.code, transport.endpoint, reachable, code, matches, agreement_validity(link)
     )
 
 

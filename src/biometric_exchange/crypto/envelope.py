@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -60,7 +60,10 @@ class MemoryReplayGuard:
 
 @dataclass(frozen=True)
 class EnvelopeContext:
-    """One party's view of one agreement: its own private keys, the partner's pins."""
+    """One party's view of one agreement: its own private keys, the partner's pins.
+
+    The raw public keys and our key id that every envelope names are derived
+    once, when the context is made."""
 
     agreement_id: str
     agreement_hash: str
@@ -70,6 +73,14 @@ class EnvelopeContext:
     own_kex_key: X25519PrivateKey
     partner_signing_public: Ed25519PublicKey
     partner_kex_public: X25519PublicKey
+    own_key_id: str = field(init=False, repr=False)
+    own_kex_raw: bytes = field(init=False, repr=False)
+    partner_kex_raw: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "own_key_id", key_id(self.own_signing_key.public_key()))
+        object.__setattr__(self, "own_kex_raw", raw_public(self.own_kex_key.public_key()))
+        object.__setattr__(self, "partner_kex_raw", raw_public(self.partner_kex_public))
 
 
 @dataclass(frozen=True)
@@ -107,9 +118,8 @@ def seal(
     """Encrypt ``body`` to the partner and sign it with our key."""
     ephemeral = X25519PrivateKey.generate()
     ephemeral_public = raw_public(ephemeral.public_key())
-    recipient_public = raw_public(context.partner_kex_public)
     key = _derive_key(
-        ephemeral.exchange(context.partner_kex_public), ephemeral_public, recipient_public
+        ephemeral.exchange(context.partner_kex_public), ephemeral_public, context.partner_kex_raw
     )
     header = pb.EnvelopeHeader(
         version=ENVELOPE_VERSION,
@@ -123,7 +133,7 @@ def seal(
         ephemeral_public_key=ephemeral_public,
         nonce=secrets.token_bytes(NONCE_BYTES),
         in_reply_to=in_reply_to,
-        sender_key_id=key_id(context.own_signing_key.public_key()),
+        sender_key_id=context.own_key_id,
     )
     header_bytes = header.SerializeToString(deterministic=True)
     ciphertext = AESGCM(key).encrypt(header.nonce, body, header_bytes)
@@ -166,9 +176,7 @@ def _decrypt(
         shared = context.own_kex_key.exchange(ephemeral)
     except ValueError as exc:
         raise InvalidEnvelope("malformed ephemeral key") from exc
-    key = _derive_key(
-        shared, header.ephemeral_public_key, raw_public(context.own_kex_key.public_key())
-    )
+    key = _derive_key(shared, header.ephemeral_public_key, context.own_kex_raw)
     try:
         return AESGCM(key).decrypt(header.nonce, envelope.ciphertext, envelope.header)
     except InvalidTag as exc:
@@ -185,6 +193,33 @@ def open_envelope(
     expected_in_reply_to: str = "",
 ) -> OpenedEnvelope:
     """Verify and decrypt an envelope from the partner, or raise InvalidEnvelope."""
+    opened = verify_and_decrypt(
+        context,
+        envelope,
+        now_ms=now_ms,
+        expected_type=expected_type,
+        expected_in_reply_to=expected_in_reply_to,
+    )
+    check_fresh(replay_guard, opened.header)
+    return opened
+
+
+def check_fresh(replay_guard: ReplayGuard, header: pb.EnvelopeHeader) -> None:
+    """The last step of opening: the message id was never seen (it is remembered now)."""
+    if not replay_guard.remember(header.message_id, header.sender, header.created_at_ms):
+        raise InvalidEnvelope("replayed message id")
+
+
+def verify_and_decrypt(
+    context: EnvelopeContext,
+    envelope: pb.SealedEnvelope,
+    *,
+    now_ms: int,
+    expected_type: pb.MessageType.ValueType,
+    expected_in_reply_to: str = "",
+) -> OpenedEnvelope:
+    """Every step of opening but the replay check, which the caller makes with
+    ``check_fresh`` (inside the transaction that records the message)."""
     header = read_header(envelope)
     _check_addressing(context, header)
     try:
@@ -201,6 +236,4 @@ def open_envelope(
     if skew > TIME_WINDOW_MS:
         raise InvalidEnvelope(f"timestamp outside the window by {skew // 1000} s")
     body = _decrypt(context, header, envelope)
-    if not replay_guard.remember(header.message_id, header.sender, header.created_at_ms):
-        raise InvalidEnvelope("replayed message id")
     return OpenedEnvelope(header, body)

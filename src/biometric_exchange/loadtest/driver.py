@@ -19,19 +19,18 @@ from biometric_exchange.loadtest.audit_check import last_seq
 from biometric_exchange.loadtest.config import CALL_TIMEOUT_S, MAX_CANDIDATES, PURPOSE
 from biometric_exchange.loadtest.data import Matrix
 from biometric_exchange.loadtest.results import Percentiles, RunStats
-from biometric_exchange.node.outbound import IDENTIFY, round_trip
-from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.status import error_from_status
-from biometric_exchange.node.tls import channel_credentials, channel_options
-from biometric_exchange.serde import (
+from biometric_exchange.node.link import Link
+from biometric_exchange.node.rpc import IDENTIFY
+from biometric_exchange.node.send.round_trip import round_trip
+from biometric_exchange.node.status import RemoteRefusal
+from biometric_exchange.node.transport import GrpcPeerTransport
+from biometric_exchange.serde.identify import (
     HitOut,
     IdentifyQuery,
     ProbeIn,
     identify_request_to_bytes,
     identify_response_from_bytes,
 )
-from biometric_exchange.v1 import exchange_pb2 as pb
-from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 
 
 def _query(templates: Matrix, first_ref: int, now: dt.datetime) -> IdentifyQuery:
@@ -66,41 +65,30 @@ class _Dispenser:
             return next(self._numbers, None)
 
 
-def _channel(caller: Node) -> grpc.Channel:
-    partner = caller.partner
-    return grpc.secure_channel(
-        partner.endpoint,
-        channel_credentials(caller, partner.ca_certificate.encode()),
-        options=channel_options(),
-    )
+def _status_of(error: ExchangeError) -> str:
+    """The gRPC status a failed call got, or the error's kind when it got none."""
+    if isinstance(error, RemoteRefusal):
+        return error.code.name
+    cause = error.__cause__
+    return cause.code().name if isinstance(cause, grpc.RpcError) else type(error).__name__
 
 
-def _one_call(caller: Node, stub: pb_grpc.ExchangeStub, query: IdentifyQuery) -> _CallResult:
+def _one_call(link: Link, transport: GrpcPeerTransport, query: IdentifyQuery) -> _CallResult:
     """One Identify through ``round_trip``, sealed and audited as the worker makes it."""
-    codes: list[str] = []
-
-    def call(envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
-        try:
-            reply: pb.SealedEnvelope = stub.Identify(envelope, timeout=CALL_TIMEOUT_S)
-        except grpc.RpcError as exc:
-            codes.append(exc.code().name)
-            raise error_from_status(exc.code(), exc.details() or "") from exc
-        return reply
-
     started = time.perf_counter()
     try:
         results: dict[str, list[HitOut]] = round_trip(
-            caller,
+            link,
+            transport,
             IDENTIFY,
             identify_request_to_bytes(query),
-            call,
             identify_response_from_bytes,
             sent={"purpose": query.purpose, "probes": len(query.probes)},
             summary=lambda answer: {"hits": sum(1 for hits in answer.values() if hits)},
+            timeout=CALL_TIMEOUT_S,
         )
     except ExchangeError as exc:
-        status = codes[0] if codes else type(exc).__name__
-        return _CallResult(time.perf_counter() - started, status, 0)
+        return _CallResult(time.perf_counter() - started, _status_of(exc), 0)
     latency = time.perf_counter() - started
     if sorted(results) != sorted(p.probe_ref for p in query.probes):
         return _CallResult(latency, "WRONG_ANSWER", 0)
@@ -135,9 +123,10 @@ class Run:
     first_ref: int
 
 
-def drive(run: Run, caller: Node, *, seconds: float, holder_pid: int) -> tuple[RunStats, int]:
-    """The run's calls from its clients, each thread with its own channel; also returns
-    the caller's last audit seq before the timed calls (warm-up calls come before)."""
+def drive(run: Run, caller: Link, *, seconds: float, holder_pid: int) -> tuple[RunStats, int]:
+    """The run's calls from its clients, each thread with its own channel, all through
+    ``caller`` (the caller's link to the holder); also returns the caller's last
+    audit seq before the timed calls (warm-up calls come before)."""
     now = dt.datetime.now(dt.UTC)
     span = max(1, len(run.probes) - run.per_call + 1)
 
@@ -146,25 +135,26 @@ def drive(run: Run, caller: Node, *, seconds: float, holder_pid: int) -> tuple[R
         templates = run.probes[start : start + run.per_call]
         return _query(templates, run.first_ref + number * run.per_call, now)
 
-    channels = [_channel(caller) for _ in range(run.clients)]
-    stubs = [pb_grpc.ExchangeStub(channel) for channel in channels]
-    for index, stub in enumerate(stubs):  # warm-up: connect and handshake, not timed
-        _one_call(caller, stub, query_for(run.calls + index))
-    marker = last_seq(caller)
+    transports = [GrpcPeerTransport(caller) for _ in range(run.clients)]
+    for index, transport in enumerate(transports):  # warm-up: connect and handshake, not timed
+        _one_call(caller, transport, query_for(run.calls + index))
+    marker = last_seq(caller.node)
     results: list[_CallResult] = []
     lock = threading.Lock()
     ready = threading.Barrier(run.clients + 1)
     dispenser: list[_Dispenser] = []
 
-    def client(stub: pb_grpc.ExchangeStub) -> None:
+    def client(transport: GrpcPeerTransport) -> None:
         own: list[_CallResult] = []
         ready.wait()
         while (number := dispenser[0].take()) is not None:
-            own.append(_one_call(caller, stub, query_for(number)))
+            own.append(_one_call(caller, transport, query_for(number)))
         with lock:
             results.extend(own)
 
-    threads = [threading.Thread(target=client, args=(stub,), daemon=True) for stub in stubs]
+    threads = [
+        threading.Thread(target=client, args=(transport,), daemon=True) for transport in transports
+    ]
     for thread in threads:
         thread.start()
     load_before = _load_average()
@@ -178,8 +168,8 @@ def drive(run: Run, caller: Node, *, seconds: float, holder_pid: int) -> tuple[R
     elapsed = time.perf_counter() - started
     driver_cpu = time.process_time() - driver_cpu_before
     holder_cpu_after = _process_cpu_s(holder_pid)
-    for channel in channels:
-        channel.close()
+    for transport in transports:
+        transport.close()
     answered = [r for r in results if r.status == "OK"]
     stats = RunStats(
         name=run.name,

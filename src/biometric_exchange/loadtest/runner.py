@@ -47,8 +47,9 @@ class _Session:
             f"{run.clients} client(s), at most {self.config.seconds:.0f} s"
         )
         holder_after = last_seq(self.holder)
+        link = self.caller.link(self.holder.country)
         stats, caller_after = drive(
-            run, self.caller, seconds=self.config.seconds, holder_pid=self.process.pid
+            run, link, seconds=self.config.seconds, holder_pid=self.process.pid
         )
         audit = check_audit(
             self.caller, self.holder, stats, caller_after=caller_after, holder_after=holder_after

@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 from biometric_exchange import __version__
 from biometric_exchange.domain import AlertKind, AlertStatus, Severity
 from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.node.link import Link
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.store.quotas import QuotaKind
@@ -59,11 +60,11 @@ class AgreementValidity:
     """Days from today to the last day in force (negative once expired)."""
 
 
-def agreement_validity(link: Node) -> AgreementValidity:
-    """The validity of the agreement ``link`` is bound to, on the node's today."""
-    terms, today = link.agreement.agreement, link.today()
+def agreement_validity(link: Link) -> AgreementValidity:
+    """The validity of ``link``'s agreement, on the node's today."""
+    terms, today = link.terms, link.today()
     return AgreementValidity(
-        partner=link.partner.code,
+        partner=link.code,
         agreement_id=link.agreement.id,
         effective_from=terms.effective_from,
         effective_until=terms.effective_until,
@@ -104,9 +105,9 @@ def open_alert_counts(node: Node) -> dict[tuple[str, str], int]:
     return counts
 
 
-def quota_limit(link: Node, kind: QuotaKind) -> int:
+def quota_limit(link: Link, kind: QuotaKind) -> int:
     """The agreement's daily limit for ``kind`` (probes, or step-2 requests)."""
-    quotas = link.agreement.agreement.quotas
+    quotas = link.terms.quotas
     if kind in {QuotaKind.PROBES_SENT, QuotaKind.PROBES_RECEIVED}:
         return quotas.probes_per_day
     return quotas.detail_requests_per_day
@@ -154,10 +155,10 @@ class StoreCollector(Collector):
         for partner, count in sorted(pending_by_partner(node).items()):
             backlog.add_metric([partner], count)
         yield backlog
-        yield from self._partner_metrics(node.links())
+        yield from self._partner_metrics(node)
 
     @staticmethod
-    def _partner_metrics(links: list[Node]) -> Iterator[Metric]:
+    def _partner_metrics(node: Node) -> Iterator[Metric]:
         used = GaugeMetricFamily(
             "bx_quota_used", "Quota used today (UTC) per partner", labels=["partner", "kind"]
         )
@@ -172,10 +173,10 @@ class StoreCollector(Collector):
             "Days until the agreement's last day in force (negative once expired)",
             labels=["partner"],
         )
-        for link in links:
-            partner, today = link.partner.code, link.today()
+        for link in node.links():
+            partner, today = link.code, link.today()
             for kind in QuotaKind:
-                used.add_metric([partner, kind.value], link.quotas.used(today, partner, kind))
+                used.add_metric([partner, kind.value], node.quotas.used(today, partner, kind))
                 limit.add_metric([partner, kind.value], quota_limit(link, kind))
             validity = agreement_validity(link)
             in_force.add_metric([partner], int(validity.in_force))

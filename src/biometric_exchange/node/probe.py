@@ -8,6 +8,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
+from biometric_exchange.node.link import Link
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.tls import channel_credentials, channel_options
 
@@ -18,16 +19,17 @@ def _channel(node: Node, endpoint: str, server_ca_pem: bytes) -> grpc.Channel:
     )
 
 
-def _target(node: Node, partner: bool) -> tuple[str, bytes]:
-    if partner:
-        return node.partner.endpoint, node.partner.ca_certificate.encode()
+def _target(node: Node, partner: Link | None) -> tuple[str, bytes]:
+    if partner is not None:
+        return partner.partner.endpoint, partner.partner.ca_certificate.encode()
     return node.config.node.listen, node.keys.ca_certificate_pem
 
 
 def health_status(
-    node: Node, *, partner: bool = False, service: str = "", timeout: float = 3.0
+    node: Node, *, partner: Link | None = None, service: str = "", timeout: float = 3.0
 ) -> str:
-    """``SERVING``, ``NOT_SERVING``… or ``UNREACHABLE`` for our node or the partner's."""
+    """``SERVING``, ``NOT_SERVING``… or ``UNREACHABLE`` for our node, or for the node
+    of ``partner`` (a link of ours)."""
     endpoint, ca_pem = _target(node, partner)
     with _channel(node, endpoint, ca_pem) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
@@ -39,8 +41,8 @@ def health_status(
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
 
-def reflected_services(node: Node, *, partner: bool = False) -> list[str]:
-    """Service names the node lists through server reflection."""
+def reflected_services(node: Node, *, partner: Link | None = None) -> list[str]:
+    """Service names our node (or ``partner``'s node) lists through server reflection."""
     endpoint, ca_pem = _target(node, partner)
     with _channel(node, endpoint, ca_pem) as channel:
         return sorted(ProtoReflectionDescriptorDatabase(channel).get_services())

@@ -14,14 +14,14 @@ from types import FrameType
 
 from threadpoolctl import threadpool_limits
 
-from biometric_exchange.node.details_client import poll_pending
-from biometric_exchange.node.encounter_index import EncounterIndex
 from biometric_exchange.node.metrics import NodeMetrics
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.details import poll_pending
+from biometric_exchange.node.send.worker import ExchangeWorker
 from biometric_exchange.node.server import start_server
-from biometric_exchange.node.transport import GrpcPeerTransport
-from biometric_exchange.node.worker import ExchangeWorker
-from biometric_exchange.surge.monitor import run_monitor
+from biometric_exchange.node.services import Services
+from biometric_exchange.node.surges import run_monitor
+from biometric_exchange.node.transport import GrpcPeerTransport, PeerTransport
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.2
@@ -55,15 +55,12 @@ def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
     # single-probe calls/s on 2 cores with a 100k watchlist).
     threadpool_limits(limits=1, user_api="blas")
     node = Node.open(node_dir)
-    watchlist = node.watchlist_index()
-    encounters = EncounterIndex(node.records)  # shared: the worker adds, probes search
+    services = Services.of(node)  # shared: the worker adds encounters, probes search them
     metrics = NodeMetrics(node)
-    running = start_server(
-        node, watchlist, encounters=encounters, interceptors=[metrics.interceptor]
-    )
+    running = start_server(node, services, interceptors=[metrics.interceptor])
     links = node.links()
-    transports = {link.partner.code: GrpcPeerTransport(link) for link in links}
-    worker = ExchangeWorker(node, watchlist, transports, encounters)
+    transports: dict[str, PeerTransport] = {link.code: GrpcPeerTransport(link) for link in links}
+    worker = ExchangeWorker(node, services, transports)
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
@@ -77,12 +74,12 @@ def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
         node.config.node.name,
         node.country,
         node.config.node.listen,
-        len(watchlist),
+        len(services.watchlist),
     )
     for link in links:
         log.info(
             "partner %s at %s under agreement %s",
-            link.partner.code,
+            link.code,
             link.partner.endpoint,
             link.agreement.id,
         )
@@ -99,16 +96,15 @@ def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
             if time.monotonic() >= next_details_poll:
                 for link in links:
                     try:
-                        poll_pending(link, transports[link.partner.code])
+                        poll_pending(link, transports[link.code])
                     except Exception:  # the loop must survive; the requests stay pending
-                        log.exception("details poll error (%s)", link.partner.code)
+                        log.exception("details poll error (%s)", link.code)
                 next_details_poll = time.monotonic() + DETAILS_POLL_INTERVAL_S
             if time.monotonic() >= next_surge_run:
-                for link in links:
-                    try:
-                        run_monitor(link, transports[link.partner.code])
-                    except Exception:  # the loop must survive; the next run tries again
-                        log.exception("surge monitor error (%s)", link.partner.code)
+                try:
+                    run_monitor(node, transports)
+                except Exception:  # the loop must survive; the next run tries again
+                    log.exception("surge monitor error")
                 next_surge_run = time.monotonic() + surge_interval
             stop.wait(POLL_INTERVAL_S)
     finally:

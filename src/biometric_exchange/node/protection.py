@@ -24,12 +24,12 @@ from numpy.typing import NDArray
 
 from biometric_exchange.agreement.terms import TemplateProtectionScheme
 from biometric_exchange.domain import Encounter, Template
-from biometric_exchange.node.encounter_index import EncounterIndex, EncounterMatch
-from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.watchlist_index import WatchlistIndex, WatchlistMatch
+from biometric_exchange.node.index.encounters import EncounterIndex, EncounterMatch
+from biometric_exchange.node.index.watchlist import WatchlistIndex, WatchlistMatch
+from biometric_exchange.node.link import Link
 from biometric_exchange.protection.scheme import ProtectionScheme, scheme_for
 from biometric_exchange.protection.secret import derive_protection_key
-from biometric_exchange.serde import PROTECTED_MODEL_PREFIX
+from biometric_exchange.serde.common import PROTECTED_MODEL_PREFIX
 
 GALLERY_CHUNK = 65_536
 """Gallery rows compared at once (bounds the score matrix's memory)."""
@@ -52,14 +52,14 @@ class LinkProtection:
         return np.asarray(self.scheme.protect(templates), dtype=np.float32)
 
 
-def link_protection(link: Node) -> LinkProtection | None:
+def link_protection(link: Link) -> LinkProtection | None:
     """The protection ``link``'s agreement asks for, or None when it asks for none."""
     term = link.policy.template_protection
     if term.scheme is TemplateProtectionScheme.NONE:
         return None
     scheme = term.scheme.value
     key = derive_protection_key(
-        link.keys.kex_key, link.partner.kex_public, link.agreement.id, scheme, term.epoch
+        link.node.keys.kex_key, link.partner.kex_public, link.agreement.id, scheme, term.epoch
     )
     return LinkProtection(scheme_for(scheme, key), term.epoch)
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from biometric_exchange.agreement import AgreementDocument, Party
 from biometric_exchange.agreement import load as load_agreement
 from biometric_exchange.agreement.policy import Policy
-from biometric_exchange.agreement.terms import Purpose
 from biometric_exchange.alerts.rules import RuleContext
 from biometric_exchange.config import (
     AGREEMENT_FILENAME,
@@ -22,13 +21,14 @@ from biometric_exchange.config import (
     load_config,
 )
 from biometric_exchange.crypto import pki
-from biometric_exchange.crypto.envelope import EnvelopeContext
 from biometric_exchange.crypto.keyring import DataKeyring
 from biometric_exchange.crypto.keys import NodeKeys, encode_public, keys_dir, load_keys
-from biometric_exchange.exceptions import ConfigError, PeerNotAuthorized
-from biometric_exchange.node.watchlist_index import WatchlistIndex
+from biometric_exchange.exceptions import ConfigError, InvalidInput, PeerNotAuthorized
+from biometric_exchange.node.index.watchlist import WatchlistIndex
+from biometric_exchange.node.link import Link
 from biometric_exchange.store.alerts import AlertStore
 from biometric_exchange.store.audit import AuditLog
+from biometric_exchange.store.counts import DailyCounts
 from biometric_exchange.store.database import Database
 from biometric_exchange.store.hits import HitReferences
 from biometric_exchange.store.outbox import Outbox
@@ -63,6 +63,22 @@ def _check_own_pins(keys: NodeKeys, party: Party, node_dir: Path) -> None:
         raise ConfigError(f"{node_dir}: keys/tls.crt was not issued by keys/ca.crt")
 
 
+def _check_adoptable(
+    node_dir: Path, config: NodeConfig, keys: NodeKeys, document: AgreementDocument
+) -> None:
+    """Our keys are the ones ``document`` pins and it allows the purpose we state to
+    its other party."""
+    country = config.node.country
+    _check_own_pins(keys, document.party(country), node_dir)
+    partner = document.partner_of(country).code
+    purpose = config.exchange.purpose_for(partner)
+    if purpose not in document.agreement.purposes:
+        raise ConfigError(
+            f"{node_dir}/node.toml: exchange purpose {purpose.value!r} for {partner} "
+            f"is not a purpose agreement {document.id} allows"
+        )
+
+
 def agreement_files(node_dir: Path) -> list[Path]:
     """The agreements a node holds: ``agreement.toml`` and ``agreements/*.toml``."""
     first = node_dir / AGREEMENT_FILENAME
@@ -92,20 +108,18 @@ def load_agreements(node_dir: Path, country: str) -> dict[str, AgreementDocument
     return by_partner
 
 
-@dataclass
+@dataclass(eq=False)
 class Node:
     """Everything one country's node needs, opened once per process.
 
-    A node may hold agreements with several partners. ``agreement`` and
-    ``policy`` are those of the partner this view is bound to (the first
-    partner for a freshly opened node); ``links()`` gives one view per
-    partner. Views share the database and every store.
+    The node itself knows no partner: ``link(code)`` gives the ``Link`` to one
+    partner (its agreement, policy and purpose), ``links()`` every one. Links
+    share the database and every store.
     """
 
     node_dir: Path
     config: NodeConfig
     keys: NodeKeys
-    agreement: AgreementDocument
     database: Database
     records: RecordStore
     alerts: AlertStore
@@ -114,60 +128,59 @@ class Node:
     hit_references: HitReferences
     replay_guard: SqliteReplayGuard
     quotas: Quotas
-    policy: Policy
+    counts: DailyCounts
     clock: Clock
-    policies: Mapping[str, Policy] = dataclasses.field(default_factory=dict)
-    """Every agreement's policy, by partner code (``policy`` is one of them)."""
+    _links: dict[str, Link] = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     @property
     def country(self) -> str:
         return self.config.node.country
 
     @property
-    def partner_codes(self) -> list[str]:
-        return list(self.policies) or [self.partner.code]
+    def name(self) -> str:
+        return self.config.node.name
 
     @property
-    def partner(self) -> Party:
-        return self.agreement.partner_of(self.country)
+    def partner_codes(self) -> list[str]:
+        """Every partner's code, in the order the agreement files are read."""
+        return list(self._links)
 
-    def links(self) -> list[Node]:
-        """This node bound to each partner it holds an agreement with (file order)."""
-        return [self.link(code) for code in self.partner_codes]
+    def links(self) -> list[Link]:
+        """One link per partner we hold an agreement with (file order)."""
+        return list(self._links.values())
 
-    def link(self, partner: str) -> Node:
-        """This node bound to ``partner``'s agreement; refused when we hold none with them."""
-        if partner == self.partner.code:
-            return self
-        policy = self.policies.get(partner)
-        if policy is None:
+    def link(self, partner: str) -> Link:
+        """The link to ``partner``; refused when we hold no agreement with them."""
+        found = self._links.get(partner)
+        if found is None:
             raise PeerNotAuthorized(f"no agreement with {partner}")
-        return dataclasses.replace(self, agreement=policy.document, policy=policy)
+        return found
 
-    def purpose_for(self, partner: str) -> Purpose:
-        """The purpose we state to ``partner`` (node.toml, per partner where set)."""
-        return self.config.exchange.purpose_for(partner)
+    def adopt(self, document: AgreementDocument) -> Link:
+        """Hold ``document`` as our agreement with its other party from now on (a new
+        partner, or a new version with a partner); our keys must be the ones it pins.
+        Returns the new link. (A purpose it does not allow is refused per call by
+        the sender's own checks; ``open`` refuses to start with one.)"""
+        _check_own_pins(self.keys, document.party(self.country), self.node_dir)
+        partner = document.partner_of(self.country).code
+        link = Link(self, Policy(document), self.config.exchange.purpose_for(partner))
+        self._links[partner] = link
+        return link
 
-    def envelope_context(self) -> EnvelopeContext:
-        partner = self.partner
-        return EnvelopeContext(
-            agreement_id=self.agreement.id,
-            agreement_hash=self.policy.agreement_hash,
-            own_party=self.country,
-            partner_party=partner.code,
-            own_signing_key=self.keys.signing_key,
-            own_kex_key=self.keys.kex_key,
-            partner_signing_public=partner.signing_public,
-            partner_kex_public=partner.kex_public,
-        )
+    def sole_link(self, what: str) -> Link:
+        """The one link of a node with a single partner; ``what`` names the option that
+        must choose a partner when there are several."""
+        if len(self._links) != 1:
+            raise InvalidInput(
+                f"{what}: {self.name} has {len(self._links)} partners "
+                f"({', '.join(self._links)}); name one"
+            )
+        return next(iter(self._links.values()))
 
-    def rule_context(self) -> RuleContext:
-        """Our own decisions' evidence: agreement, our purpose, our threshold."""
-        return RuleContext(
-            self.agreement.id,
-            self.purpose_for(self.partner.code).value,
-            self.config.matching.threshold,
-        )
+    def local_rule_context(self) -> RuleContext:
+        """The evidence of a check of our own records (no agreement is involved)."""
+        config = self.config
+        return RuleContext(None, config.exchange.purpose.value, config.matching.threshold)
 
     def today(self) -> dt.date:
         return dt.datetime.fromtimestamp(self.clock() / 1000, tz=dt.UTC).date()
@@ -184,29 +197,24 @@ class Node:
     def current_data_key(self) -> bytes:
         return DataKeyring(keys_dir(self.node_dir)).current()[1]
 
+    def close(self) -> None:
+        """Close this thread's database connection."""
+        self.database.close()
+
     @classmethod
     def open(cls, node_dir: Path, *, clock: Clock = system_clock) -> Node:
-        """Open a node folder, checking its keys against the agreement's pins."""
+        """Open a node folder, checking its keys against each agreement's pins."""
         config = load_config(node_dir)
         keys = load_keys(node_dir)
         agreements = load_agreements(node_dir, config.node.country)
-        for partner, document in agreements.items():
-            _check_own_pins(keys, document.party(config.node.country), node_dir)
-            purpose = config.exchange.purpose_for(partner)
-            if purpose not in document.agreement.purposes:
-                raise ConfigError(
-                    f"{node_dir}/node.toml: exchange purpose {purpose.value!r} for {partner} "
-                    f"is not a purpose agreement {document.id} allows"
-                )
-        policies = {partner: Policy(document) for partner, document in agreements.items()}
-        first = next(iter(policies.values()))
+        for document in agreements.values():
+            _check_adoptable(node_dir, config, keys, document)
         database = Database(node_dir / DATABASE_PATH)
-        Outbox(database).assign_unaddressed(next(iter(policies)))
-        return cls(
+        Outbox(database).assign_unaddressed(next(iter(agreements)))
+        node = cls(
             node_dir=node_dir,
             config=config,
             keys=keys,
-            agreement=first.document,
             database=database,
             records=RecordStore(database, DataKeyring(keys_dir(node_dir))),
             alerts=AlertStore(database),
@@ -215,7 +223,9 @@ class Node:
             hit_references=HitReferences(database),
             replay_guard=SqliteReplayGuard(database),
             quotas=Quotas(database),
-            policy=first,
+            counts=DailyCounts(database),
             clock=clock,
-            policies=policies,
         )
+        for document in agreements.values():
+            node.adopt(document)
+        return node

@@ -13,19 +13,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from biometric_exchange.exceptions import ConfigError
-from biometric_exchange.node.audit_digest import AuditDigestHandler
-from biometric_exchange.node.details import DetailsHandler
-from biometric_exchange.node.encounter_index import EncounterIndex
-from biometric_exchange.node.identify import IdentifyHandler
+from biometric_exchange.node.rpc import SERVICE
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.servicer import EnvelopeHandler, ExchangeServicer
-from biometric_exchange.node.tls import SERVER_OPTIONS, server_credentials
-from biometric_exchange.node.watchlist_index import WatchlistIndex
-from biometric_exchange.surge.aggregates import AggregatesHandler
-from biometric_exchange.v1 import exchange_pb2 as pb
-from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
+from biometric_exchange.node.serve import handlers_by_partner
+from biometric_exchange.node.servicer import ExchangeServicer
+from biometric_exchange.node.services import Services
+from biometric_exchange.node.tls import SERVER_OPTIONS, PartnerAuthorizer, server_credentials
 
-EXCHANGE_SERVICE = pb.DESCRIPTOR.services_by_name["Exchange"].full_name
+EXCHANGE_SERVICE = SERVICE
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 DRAIN_SECONDS = 5.0
 """How long a stopping node lets in-flight calls finish."""
@@ -48,13 +43,14 @@ class RunningServer:
 
 def start_server(
     node: Node,
-    watchlist: WatchlistIndex,
+    services: Services,
     *,
-    encounters: EncounterIndex | None = None,
     workers: int = 8,
     interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
+    listen: str | None = None,
 ) -> RunningServer:
-    """Bind the configured address with mutual TLS and start serving."""
+    """Bind the configured address (or ``listen``, e.g. ``127.0.0.1:0`` for a free
+    port) with mutual TLS and start serving."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="exchange"),
         options=[
@@ -64,21 +60,16 @@ def start_server(
         interceptors=list(interceptors),
     )
 
-    def handlers_for(link: Node) -> dict[str, EnvelopeHandler]:
-        return {
-            "Identify": IdentifyHandler(link, watchlist, encounters),
-            "RequestDetails": DetailsHandler(link),
-            "AuditDigest": AuditDigestHandler(link),
-            "ExchangeAggregates": AggregatesHandler(link),
-        }
-
-    pb_grpc.add_ExchangeServicer_to_server(ExchangeServicer(node, handlers_for), server)
+    servicer = ExchangeServicer(
+        handlers_by_partner(node.links(), services), PartnerAuthorizer(node), node.audit
+    )
+    server.add_generic_rpc_handlers((servicer.generic_handler(),))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (EXCHANGE_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    address = node.config.node.listen
+    address = listen or node.config.node.listen
     try:
         port = server.add_secure_port(address, server_credentials(node))
     except RuntimeError as exc:

@@ -1,137 +1,133 @@
-"""How a node reaches its partner: gRPC over mutual TLS.
+"""How a node reaches a partner: one ``call(rpc, request)`` for every method.
 
-``PeerTransport`` is the seam: simulations swap in an in-memory transport
-that calls the partner's handlers directly, with the same envelopes.
+``PeerTransport`` is the seam. ``GrpcPeerTransport`` is a mutual-TLS channel
+to the partner's endpoint with one callable per row of ``RPCS``;
+``InMemoryPeerTransport`` calls the partner's handlers in this process (for
+simulations and socket-free tests) with the same wire messages and the same
+error mapping; ``MeteredTransport`` wraps either and tallies calls and bytes.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from biometric_exchange.exceptions import ExchangeError
-from biometric_exchange.node.details import DetailsHandler
-from biometric_exchange.node.identify import IdentifyHandler
-from biometric_exchange.node.ping import answer_ping
-from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.servicer import EnvelopeHandler
-from biometric_exchange.node.status import RemoteRefusal, error_from_status, status_for
+from biometric_exchange.node.link import Link
+from biometric_exchange.node.rpc import RPCS, Rpc
+from biometric_exchange.node.serve import PartnerHandlers
+from biometric_exchange.node.status import status_for
 from biometric_exchange.node.tls import channel_credentials, channel_options
-from biometric_exchange.surge.aggregates import AggregatesHandler
-from biometric_exchange.v1 import exchange_pb2 as pb
-from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
+
+Request = TypeVar("Request", bound=Message)
+Reply = TypeVar("Reply", bound=Message)
 
 
 class PeerTransport(Protocol):
-    def identify(self, envelope: pb.SealedEnvelope, *, timeout: float) -> pb.SealedEnvelope: ...
-
-    def ping(self, request: pb.PingRequest, *, timeout: float) -> pb.PingResponse: ...
-
-    def request_details(
-        self, envelope: pb.SealedEnvelope, *, timeout: float
-    ) -> pb.SealedEnvelope: ...
-
-    def exchange_aggregates(
-        self, envelope: pb.SealedEnvelope, *, timeout: float
-    ) -> pb.SealedEnvelope: ...
+    def call(self, rpc: Rpc[Request, Reply], request: Request, *, timeout: float) -> Reply:
+        """Send ``request`` by ``rpc``; return the reply, or raise what ``rpc.error``
+        makes of an error status."""
+        ...
 
     def close(self) -> None: ...
-
-
-def details_error(code: grpc.StatusCode, details: str) -> ExchangeError:
-    """Like ``error_from_status``, but an exhausted step-2 quota is a refusal: asking
-    again today cannot succeed, so the requester records it instead of retrying."""
-    if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return RemoteRefusal(code, details)
-    return error_from_status(code, details)
 
 
 class GrpcPeerTransport:
     """A mutual-TLS channel to the partner's endpoint from the agreement."""
 
-    def __init__(self, node: Node, *, endpoint: str | None = None) -> None:
-        partner = node.partner
+    def __init__(self, link: Link, *, endpoint: str | None = None) -> None:
+        partner = link.partner
         self.endpoint = endpoint or partner.endpoint
         self._channel = grpc.secure_channel(
             self.endpoint,
-            channel_credentials(node, partner.ca_certificate.encode()),
+            channel_credentials(link.node, partner.ca_certificate.encode()),
             options=channel_options(),
         )
-        self._stub = pb_grpc.ExchangeStub(self._channel)
+        self._methods: dict[str, grpc.UnaryUnaryMultiCallable[Any, Any]] = {
+            rpc.name: self._channel.unary_unary(
+                rpc.path,
+                request_serializer=rpc.request.SerializeToString,
+                response_deserializer=rpc.reply.FromString,
+            )
+            for rpc in RPCS
+        }
 
-    def identify(self, envelope: pb.SealedEnvelope, *, timeout: float) -> pb.SealedEnvelope:
+    def call(self, rpc: Rpc[Request, Reply], request: Request, *, timeout: float) -> Reply:
         try:
-            return self._stub.Identify(envelope, timeout=timeout)
+            reply: Reply = self._methods[rpc.name](request, timeout=timeout)
         except grpc.RpcError as exc:
-            raise error_from_status(exc.code(), exc.details() or "") from exc
-
-    def ping(self, request: pb.PingRequest, *, timeout: float) -> pb.PingResponse:
-        try:
-            return self._stub.Ping(request, timeout=timeout)
-        except grpc.RpcError as exc:
-            raise error_from_status(exc.code(), exc.details() or "") from exc
-
-    def request_details(self, envelope: pb.SealedEnvelope, *, timeout: float) -> pb.SealedEnvelope:
-        try:
-            return self._stub.RequestDetails(envelope, timeout=timeout)
-        except grpc.RpcError as exc:
-            raise details_error(exc.code(), exc.details() or "") from exc
-
-    def exchange_aggregates(
-        self, envelope: pb.SealedEnvelope, *, timeout: float
-    ) -> pb.SealedEnvelope:
-        try:
-            return self._stub.ExchangeAggregates(envelope, timeout=timeout)
-        except grpc.RpcError as exc:
-            raise error_from_status(exc.code(), exc.details() or "") from exc
+            raise rpc.error(exc.code(), exc.details() or "") from exc
+        return reply
 
     def close(self) -> None:
         self._channel.close()
 
 
 class InMemoryPeerTransport:
-    """Calls the partner's handlers in-process, with the same envelopes and the
-    same error mapping as gRPC: for simulations and socket-free tests."""
+    """Calls the partner's handlers in-process, with the same wire messages and the
+    same error mapping as gRPC: for simulations and socket-free tests.
 
-    def __init__(
-        self,
-        partner: Node,
-        handler: IdentifyHandler,
-        *,
-        details_handler: EnvelopeHandler | None = None,
-        aggregates_handler: EnvelopeHandler | None = None,
-    ) -> None:
-        self._partner = partner
-        self._handler = handler
-        self._details_handler = details_handler or DetailsHandler(partner)
-        self._aggregates_handler = aggregates_handler or AggregatesHandler(partner)
+    ``holder`` is the partner's handlers for the link that names us."""
 
-    def identify(self, envelope: pb.SealedEnvelope, *, timeout: float) -> pb.SealedEnvelope:
+    def __init__(self, holder: PartnerHandlers) -> None:
+        self._holder = holder
+
+    def call(self, rpc: Rpc[Request, Reply], request: Request, *, timeout: float) -> Reply:
         try:
-            return self._handler.handle(envelope)
+            return self._holder.handle(rpc, request)
         except ExchangeError as exc:
             code, message = status_for(exc)
-            raise error_from_status(code, message) from exc
-
-    def ping(self, request: pb.PingRequest, *, timeout: float) -> pb.PingResponse:
-        return answer_ping(self._partner, request)
-
-    def request_details(self, envelope: pb.SealedEnvelope, *, timeout: float) -> pb.SealedEnvelope:
-        try:
-            return self._details_handler.handle(envelope)
-        except ExchangeError as exc:
-            code, message = status_for(exc)
-            raise details_error(code, message) from exc
-
-    def exchange_aggregates(
-        self, envelope: pb.SealedEnvelope, *, timeout: float
-    ) -> pb.SealedEnvelope:
-        try:
-            return self._aggregates_handler.handle(envelope)
-        except ExchangeError as exc:
-            code, message = status_for(exc)
-            raise error_from_status(code, message) from exc
+            raise rpc.error(code, message) from exc
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+@dataclass
+class Tally:
+    """Calls and serialized message bytes per method (the ``meter`` name of its row)."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    bytes_sent: Counter[str] = field(default_factory=Counter)
+    bytes_received: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Tally) -> None:
+        self.calls.update(other.calls)
+        self.bytes_sent.update(other.bytes_sent)
+        self.bytes_received.update(other.bytes_received)
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        kinds = sorted(set(self.calls) | set(self.bytes_sent))
+        return {
+            kind: {
+                "calls": self.calls[kind],
+                "bytes_sent": self.bytes_sent[kind],
+                "bytes_received": self.bytes_received[kind],
+            }
+            for kind in kinds
+        }
+
+
+class MeteredTransport:
+    """A ``PeerTransport`` that tallies each call into ``tally`` and changes nothing:
+    the same messages go through, the same errors come back. Sizes are the
+    serialized messages (for sealed calls: header, ciphertext, signature), as
+    gRPC carries them."""
+
+    def __init__(self, inner: PeerTransport, tally: Tally) -> None:
+        self._inner = inner
+        self.tally = tally
+
+    def call(self, rpc: Rpc[Request, Reply], request: Request, *, timeout: float) -> Reply:
+        self.tally.calls[rpc.meter] += 1
+        self.tally.bytes_sent[rpc.meter] += request.ByteSize()
+        reply = self._inner.call(rpc, request, timeout=timeout)
+        self.tally.bytes_received[rpc.meter] += reply.ByteSize()
+        return reply
+
+    def close(self) -> None:
+        self._inner.close()

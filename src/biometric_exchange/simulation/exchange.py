@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from biometric_exchange.serde_details import RequestStatus
+from biometric_exchange.domain import RequestStatus
 from biometric_exchange.simulation.detections import Detection
 from biometric_exchange.simulation.record import RunRecord
 from biometric_exchange.simulation.scenario import Scenario

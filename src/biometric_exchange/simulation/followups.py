@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from biometric_exchange.domain import RequestStatus
 from biometric_exchange.exceptions import ExchangeError
-from biometric_exchange.node.details import approve, deny
-from biometric_exchange.node.details_client import poll_pending, request_details
-from biometric_exchange.serde_details import RequestStatus
+from biometric_exchange.node.send.details import poll_pending, request_details
+from biometric_exchange.node.serve.details import approve, deny
 from biometric_exchange.simulation.scenario import Step2Section
-from biometric_exchange.simulation.topology import Link, Topology
+from biometric_exchange.simulation.topology import Route, Topology
 from biometric_exchange.store.details import SentRequests
 
 JUSTIFICATION = "Synthetic simulation: identity check after a step-1 hit"
@@ -55,8 +55,8 @@ def follow_up(
     done: list[FollowUp] = []
     if spec.share <= 0:
         return done
-    for link in topology.links:
-        for alert in link.node.alerts.partner_hits(link.partner):
+    for route in topology.routes:
+        for alert in route.node.alerts.partner_hits(route.partner):
             if alert.alert_id in seen or alert.hit_reference is None:
                 continue
             seen.add(alert.alert_id)
@@ -65,7 +65,7 @@ def follow_up(
                 done.append(
                     _ask(
                         topology,
-                        link,
+                        route,
                         spec,
                         day=day,
                         encounter_id=encounter_id,
@@ -77,7 +77,7 @@ def follow_up(
 
 def _ask(
     topology: Topology,
-    link: Link,
+    link: Route,
     spec: Step2Section,
     *,
     day: int,
@@ -103,7 +103,7 @@ def _ask(
 
     try:
         sent = request_details(
-            link.node,
+            link.link,
             link.transport,
             hit_reference=reference,
             purpose=spec.purpose.value,
@@ -120,6 +120,6 @@ def _ask(
             approve(holder, sent.request_id, deciding, "synthetic simulation")
         else:
             deny(holder, sent.request_id, deciding, DENIAL)
-        poll_pending(link.node, link.transport, due_only=False)
+        poll_pending(link.link, link.transport, due_only=False)
         sent = SentRequests(link.node.database).get(sent.request_id) or sent
     return outcome(sent.request_id, sent.status.value, tuple(sorted(sent.disclosed)))

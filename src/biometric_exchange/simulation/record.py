@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from biometric_exchange.domain import Alert
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.transport import Tally
 from biometric_exchange.simulation.draws import Calendar
 from biometric_exchange.simulation.followups import FollowUp
-from biometric_exchange.simulation.metering import Tally
 from biometric_exchange.simulation.topology import Topology
 from biometric_exchange.store.audit import AuditEntry
 from biometric_exchange.store.details import (

@@ -22,9 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from biometric_exchange.exceptions import ExchangeError
 from biometric_exchange.node.enrolment import add_watchlist, enrol_many
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.surges import run_monitor
 from biometric_exchange.simulation.draws import Calendar
 from biometric_exchange.simulation.followups import follow_up
 from biometric_exchange.simulation.record import (
@@ -35,14 +35,8 @@ from biometric_exchange.simulation.record import (
     snapshot_evidence,
 )
 from biometric_exchange.simulation.scenario import Scenario
-from biometric_exchange.simulation.topology import Link, Topology, connect, create_folders
+from biometric_exchange.simulation.topology import Topology, connect, create_folders
 from biometric_exchange.simulation.world import World, draw_world
-from biometric_exchange.surge.monitor import (
-    MonitorReport,
-    assess_counts,
-    raise_surges,
-    refresh_partner,
-)
 from biometric_exchange.workspace import recreate_marked_folder
 
 log = logging.getLogger(__name__)
@@ -159,8 +153,9 @@ def run_days(world: World, topology: Topology, run_log: RunLog, progress: Progre
             topology.drain()
             run_log.seconds["exchange"] += time.perf_counter() - mark
         mark = time.perf_counter()
-        for link in topology.links:
-            monitor_day(link, calendar.date(day))
+        for country, node in topology.nodes.items():
+            transports = {r.partner: r.transport for r in topology.routes if r.country == country}
+            run_monitor(node, transports, today=calendar.date(day))
         run_log.seconds["surge monitor"] += time.perf_counter() - mark
         mark = time.perf_counter()
         run_log.follow_ups += follow_up(
@@ -181,16 +176,3 @@ def _enrol_day(world: World, node: Node, day: int, run_log: RunLog) -> None:
         run_log.enrolled_at[encounter.encounter_id] = committed
         for ref in refs[encounter.encounter_id].values():
             run_log.probe_refs[(node.country, ref)] = encounter.encounter_id
-
-
-def monitor_day(link: Link, today: dt.date) -> MonitorReport:
-    """``surge.monitor.run_monitor`` with the simulated day as its date."""
-    report = MonitorReport()
-    try:
-        report.partner_counts = refresh_partner(link.node, link.transport, today)
-        report.partner_refreshed = True
-    except ExchangeError as exc:
-        log.warning("surge monitor: partner counts not refreshed: %s", exc)
-    report.surges = assess_counts(link.node, today)
-    raise_surges(link.node, report.surges, report)
-    return report

@@ -7,8 +7,8 @@ every pair linked, in-process (each worker calls its partners' handlers
 through ``InMemoryPeerTransport``, no sockets) or over gRPC (each node a real
 process on loopback with mutual TLS; the driver holds a ``GrpcPeerTransport``
 per link for the surge monitor's and step 2's calls). Either way the runner
-sees the same ``Topology``: nodes by country, a transport for each (node,
-partner) link, and ``drain`` (every outbox empty).
+sees the same ``Topology``: nodes by country, a ``Route`` (link and transport)
+for each (node, partner) pair, and ``drain`` (every outbox empty).
 
 The nodes' clocks run on the real date; the simulated days live in the
 encounter times. Daily quotas count per real UTC day, so the agreement the
@@ -33,17 +33,19 @@ from biometric_exchange.agreement.terms import Purpose
 from biometric_exchange.config import CONFIG_FILENAME
 from biometric_exchange.crypto.keys import init_keys
 from biometric_exchange.exceptions import ConfigError
-from biometric_exchange.node.encounter_index import EncounterIndex
-from biometric_exchange.node.identify import IdentifyHandler
+from biometric_exchange.node.link import Link
 from biometric_exchange.node.process import SURGE_INTERVAL_ENV
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.worker import ExchangeWorker
+from biometric_exchange.node.serve import PartnerHandlers
+from biometric_exchange.node.services import Services
 from biometric_exchange.node.transport import (
     GrpcPeerTransport,
     InMemoryPeerTransport,
+    MeteredTransport,
     PeerTransport,
+    Tally,
 )
-from biometric_exchange.node.worker import ExchangeWorker
-from biometric_exchange.simulation.metering import MeteredTransport, Tally
 from biometric_exchange.simulation.scenario import Scenario
 from biometric_exchange.workspace import (
     CORRIDOR,
@@ -126,13 +128,23 @@ def partner_purposes(country: str, terms_files: Mapping[tuple[str, str], Path]) 
 
 
 @dataclass(frozen=True)
-class Link:
-    """One node bound to one partner's agreement, and the way to reach that partner."""
+class Route:
+    """One node's link to one partner, and the way to reach that partner."""
 
-    country: str
-    partner: str
-    node: Node
+    link: Link
     transport: PeerTransport
+
+    @property
+    def country(self) -> str:
+        return self.link.node.country
+
+    @property
+    def partner(self) -> str:
+        return self.link.code
+
+    @property
+    def node(self) -> Node:
+        return self.link.node
 
 
 @dataclass
@@ -140,7 +152,7 @@ class Topology:
     """The run's nodes (the driver's handles) and how each reaches its partners."""
 
     nodes: dict[str, Node]
-    links: list[Link]
+    routes: list[Route]
     """Every (node, partner) pair: the surge monitor's and step 2's calls go this way."""
     drain: Callable[[], None]
     """Return once every node's outbox is empty."""
@@ -170,20 +182,18 @@ WORKER_BATCH = 2000
 
 def _in_process(folders: Mapping[str, Path]) -> Topology:
     nodes = {country: Node.open(path) for country, path in folders.items()}
-    watchlists = {c: node.watchlist_index() for c, node in nodes.items()}
-    encounters = {c: EncounterIndex(node.records) for c, node in nodes.items()}
-    links: list[Link] = []
+    services = {c: Services.of(node) for c, node in nodes.items()}
+    routes: list[Route] = []
     workers: list[ExchangeWorker] = []
     tally = Tally()
     for country, node in nodes.items():
         transports: dict[str, PeerTransport] = {}
         for link in node.links():
-            partner = link.partner.code
-            holder = nodes[partner].link(country)
-            handler = IdentifyHandler(holder, watchlists[partner], encounters[partner])
-            transports[partner] = MeteredTransport(InMemoryPeerTransport(holder, handler), tally)
-            links.append(Link(country, partner, link, transports[partner]))
-        workers.append(ExchangeWorker(node, watchlists[country], transports, encounters[country]))
+            partner = link.code
+            holder = PartnerHandlers(nodes[partner].link(country), services[partner])
+            transports[partner] = MeteredTransport(InMemoryPeerTransport(holder), tally)
+            routes.append(Route(link, transports[partner]))
+        workers.append(ExchangeWorker(node, services[country], transports))
 
     def drain() -> None:
         busy = True
@@ -193,7 +203,7 @@ def _in_process(folders: Mapping[str, Path]) -> Topology:
                 while worker.run_once(limit=WORKER_BATCH):
                     busy = True
 
-    topology = Topology(nodes, links, drain, "in-process", tally)
+    topology = Topology(nodes, routes, drain, "in-process", tally)
     topology.closers.extend(node.database.close for node in nodes.values())
     return topology
 
@@ -230,7 +240,7 @@ def _over_grpc(folders: Mapping[str, Path], logs: Path) -> Topology:
             for link in node.links():
                 transport = MeteredTransport(GrpcPeerTransport(link), topology.tally)
                 topology.closers.append(transport.close)
-                topology.links.append(Link(country, link.partner.code, link, transport))
+                topology.routes.append(Route(link, transport))
     except BaseException:
         topology.close()
         raise

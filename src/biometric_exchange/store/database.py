@@ -46,8 +46,29 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An IMMEDIATE transaction: committed on success, rolled back on error."""
+        """An IMMEDIATE transaction: committed on success, rolled back on error.
+
+        Inside another transaction of this thread it is a savepoint: its work is
+        undone on error and kept, for the outer transaction to commit, on
+        success. So a call's writes can share one transaction (one commit)
+        while each store still writes atomically on its own.
+        """
         connection = self.connection
+        if connection.in_transaction:
+            depth = getattr(self._local, "depth", 0) + 1
+            self._local.depth = depth
+            savepoint = f"nested_{depth}"
+            connection.execute(f"SAVEPOINT {savepoint}")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute(f"ROLLBACK TO {savepoint}")
+                connection.execute(f"RELEASE {savepoint}")
+                raise
+            finally:
+                self._local.depth = depth - 1
+            connection.execute(f"RELEASE {savepoint}")
+            return
         connection.execute("BEGIN IMMEDIATE")
         try:
             yield connection

@@ -13,8 +13,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from biometric_exchange.domain import Person, WatchlistCategory
-from biometric_exchange.serde_details import RequestStatus
+from biometric_exchange.domain import Person, RequestStatus, WatchlistCategory
 from biometric_exchange.store.database import Database
 from biometric_exchange.store.records import person_from_row
 
@@ -132,6 +131,14 @@ class ReceivedRequests:
             (partner, request_id),
         ).fetchone()
         return _received(row) if row else None
+
+    def partners_of(self, request_id: str) -> list[str]:
+        """The partners that sent a request with this id (request ids are the sender's)."""
+        rows = self._database.connection.execute(
+            "SELECT partner FROM details_received WHERE request_id = ? ORDER BY partner",
+            (request_id,),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
 
     def add(self, request: ReceivedRequest) -> bool:
         """Store a new request; False (and nothing stored) when its id is taken."""

@@ -1,9 +1,11 @@
 """Retention: delete what the agreement says may no longer be kept.
 
-Exchanged data (hit references handed to the partner, alerts holding the
+Exchanged data (hit references handed to a partner, alerts holding a
 partner's data, decided step-2 requests with what they disclosed) goes after
-``exchanged_data_days``; replay-guard ids after a
-day; audit entries after ``audit_days`` (Prüm: two years). The oldest audit
+that partner's agreement's ``exchanged_data_days`` (a partner no agreement
+names any more: the shortest of them); replay-guard ids after a day; audit
+entries after ``audit_days``, the longest any agreement asks for, since the
+chain is one for every partner (Prüm: two years). The oldest audit
 entries go as a prefix and the anchor moves to the last one deleted, so the
 kept chain still verifies. One transaction per run, audited in the same
 transaction; a run on a broken audit chain deletes nothing.
@@ -12,6 +14,8 @@ transaction; a run on a broken audit chain deletes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from biometric_exchange.domain import utc_now
@@ -36,56 +40,88 @@ class RetentionResult:
     audit_range: PurgedRange | None
 
 
+def _partner_cutoffs(
+    exchanged_data_days: Mapping[str, int], now: dt.datetime
+) -> list[tuple[str, tuple[str, ...]]]:
+    """(row filter on ``partner``, its parameters ending with the cutoff), one per
+    named partner and one for every other partner (the shortest period)."""
+    shortest = min(exchanged_data_days.values())
+    named = sorted(exchanged_data_days)
+    others = ", ".join("?" * len(named))
+    filters: list[tuple[str, tuple[str, ...]]] = [
+        ("partner = ?", (code, (now - dt.timedelta(days=days)).isoformat()))
+        for code, days in sorted(exchanged_data_days.items())
+    ]
+    cutoff = (now - dt.timedelta(days=shortest)).isoformat()
+    filters.append((f"partner NOT IN ({others})", (*named, cutoff)))
+    return filters
+
+
+def _purge_exchanged(
+    connection: sqlite3.Connection, where: str, params: tuple[str, ...]
+) -> tuple[int, int, int]:
+    """Hit references, partner alerts and decided step-2 requests matching ``where``
+    (on ``partner``) and older than the cutoff (the last parameter)."""
+    hits = connection.execute(
+        f"DELETE FROM hit_references WHERE {where} "  # noqa: S608 - fixed filters
+        "AND julianday(created_at) < julianday(?)",
+        params,
+    ).rowcount
+    old_partner_alerts = (
+        f"SELECT alert_id FROM alerts WHERE partner IS NOT NULL AND {where} "  # noqa: S608
+        "AND julianday(created_at) < julianday(?)"
+    )
+    connection.execute(
+        f"DELETE FROM alert_transitions WHERE alert_id IN ({old_partner_alerts})",  # noqa: S608
+        params,
+    )
+    alerts = connection.execute(
+        f"DELETE FROM alerts WHERE alert_id IN ({old_partner_alerts})",  # noqa: S608
+        params,
+    ).rowcount
+    details = sum(
+        connection.execute(
+            f"DELETE FROM {table} WHERE status != 'pending' AND {where} "  # noqa: S608
+            f"AND julianday({column}) < julianday(?)",
+            params,
+        ).rowcount
+        for table, column in (("details_sent", "sent_at"), ("details_received", "received_at"))
+    )
+    return hits, alerts, details
+
+
 def run_retention(
     database: Database,
     audit: AuditLog,
     *,
-    exchanged_data_days: int,
+    exchanged_data_days: Mapping[str, int],
     audit_days: int,
     now: dt.datetime | None = None,
     officer: str | None = None,
 ) -> RetentionResult:
     """Purge what is older than the retention periods, as of ``now`` (default: the
-    current UTC time); write ``audit.purged`` (when audit entries went) and
-    ``retention.purged`` entries. Raises AuditChainBroken, deleting nothing, when
-    the audit chain does not verify."""
-    if exchanged_data_days < 1 or audit_days < 1:
+    current UTC time): each partner's exchanged data after its own period
+    (``exchanged_data_days`` by partner code); write ``audit.purged`` (when audit
+    entries went) and ``retention.purged`` entries. Raises AuditChainBroken,
+    deleting nothing, when the audit chain does not verify."""
+    if not exchanged_data_days:
+        raise InvalidInput("retention: name at least one partner's period")
+    if min(exchanged_data_days.values()) < 1 or audit_days < 1:
         raise InvalidInput("retention periods must be at least one day")
     now = now or utc_now()
     if now.tzinfo is None:
         raise InvalidInput("retention: now must carry a UTC offset")
-    data_cutoff = (now - dt.timedelta(days=exchanged_data_days)).isoformat()
     seen_cutoff_ms = to_ms(now - dt.timedelta(days=SEEN_MESSAGES_DAYS))
     audit_cutoff = now - dt.timedelta(days=audit_days)
     with database.transaction() as connection:
         purged = audit.purge_before(connection, audit_cutoff)
-        hits = connection.execute(
-            "DELETE FROM hit_references WHERE julianday(created_at) < julianday(?)",
-            (data_cutoff,),
-        ).rowcount
-        old_partner_alerts = (
-            "SELECT alert_id FROM alerts WHERE partner IS NOT NULL "
-            "AND julianday(created_at) < julianday(?)"
-        )
-        connection.execute(
-            f"DELETE FROM alert_transitions WHERE alert_id IN ({old_partner_alerts})",  # noqa: S608
-            (data_cutoff,),
-        )
-        alerts = connection.execute(
-            f"DELETE FROM alerts WHERE alert_id IN ({old_partner_alerts})",  # noqa: S608
-            (data_cutoff,),
-        ).rowcount
+        hits = alerts = details = 0
+        for where, params in _partner_cutoffs(exchanged_data_days, now):
+            counted = _purge_exchanged(connection, where, params)
+            hits, alerts, details = hits + counted[0], alerts + counted[1], details + counted[2]
         seen = connection.execute(
             "DELETE FROM seen_messages WHERE created_at_ms < ?", (seen_cutoff_ms,)
         ).rowcount
-        details = sum(
-            connection.execute(
-                f"DELETE FROM {table} WHERE status != 'pending' "  # noqa: S608 - fixed names
-                f"AND julianday({column}) < julianday(?)",
-                (data_cutoff,),
-            ).rowcount
-            for table, column in (("details_sent", "sent_at"), ("details_received", "received_at"))
-        )
         if purged is not None:
             audit.append(
                 connection,
@@ -112,7 +148,7 @@ def run_retention(
             AuditOutcome.ACCEPTED,
             officer=officer,
             now=now.isoformat(),
-            exchanged_data_days=exchanged_data_days,
+            exchanged_data_days=dict(sorted(exchanged_data_days.items())),
             audit_days=audit_days,
             hit_references=hits,
             alerts=alerts,

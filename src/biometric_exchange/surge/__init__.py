@@ -1,7 +1,7 @@
 """Flow-surge early warning on aggregate daily counts (no person-level data).
 
-``aggregates`` counts our encounters per day, nationality and border point,
-suppresses small counts and exchanges them with the partner; ``detector``
-tests a day's count against its baseline; ``monitor`` ties them together and
-raises ``FLOW_SURGE`` alerts.
+``suppression`` keeps small counts from leaving the node; ``detector`` tests a
+day's count against its baseline; ``monitor`` assesses both parties' series
+and raises ``FLOW_SURGE`` alerts. The counts are stored by ``store.counts``
+and exchanged by the node (``node.serve.aggregates``, ``node.send.aggregates``).
 """

@@ -1,8 +1,9 @@
-"""The surge monitor: refresh the partner's counts, assess both parties, raise FLOW_SURGE.
+"""The surge monitor: assess both parties' daily counts, raise FLOW_SURGE.
 
-Each run asks the partner for its counts of the last ``WINDOW_DAYS`` days
-(baseline plus lookback), then assesses every (party, nationality, border
-point) series, ours unsuppressed and the partner's as stored, at each of the
+Each run (``node.surges.run_monitor``) first asks each partner for its counts
+of the last ``WINDOW_DAYS`` days (baseline plus lookback), then assesses every
+(party, nationality, border point) series, ours unsuppressed and the
+partners' as stored, at each of the
 last ``LOOKBACK_DAYS`` days (today included, so a surge shows while the day
 runs). A series starts at the party's first day of data: earlier days are not
 zeros. Each surge day is one evidence item of the open FLOW_SURGE alert of its
@@ -24,20 +25,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from biometric_exchange.domain import Alert, AlertKind, AlertQueue, Evidence, Severity
-from biometric_exchange.exceptions import ExchangeError
-from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.transport import PeerTransport
-from biometric_exchange.store.alerts import new_alert_id
-from biometric_exchange.surge.aggregates import (
-    SUPPRESSION_THRESHOLD,
+from biometric_exchange.domain import (
+    Alert,
+    AlertKind,
+    AlertQueue,
     DailyCount,
-    first_local_day,
-    first_partner_day,
-    local_counts,
-    request_aggregates,
-    stored_partner_counts,
+    Evidence,
+    Severity,
 )
+from biometric_exchange.store.alerts import AlertStore, new_alert_id
+from biometric_exchange.store.counts import DailyCounts
 from biometric_exchange.surge.detector import (
     BASELINE_DAYS,
     IMPACT_ORDER,
@@ -45,6 +42,7 @@ from biometric_exchange.surge.detector import (
     Impact,
     assess,
 )
+from biometric_exchange.surge.suppression import SUPPRESSION_THRESHOLD
 
 log = logging.getLogger(__name__)
 
@@ -169,91 +167,60 @@ class MonitorReport:
     evidence_added: int = 0
 
 
-def _window(today: dt.date, first_day: dt.date | None) -> tuple[dt.date, dt.date] | None:
+def window(today: dt.date, first_day: dt.date | None) -> tuple[dt.date, dt.date] | None:
+    """The days one run assesses of a series that starts at ``first_day``."""
     if first_day is None:
         return None
     return max(first_day, today - dt.timedelta(days=WINDOW_DAYS - 1)), today
 
 
-def assess_counts(node: Node, today: dt.date) -> list[Surge]:
-    """Surges in our own counts and in the partner's stored counts."""
+def assess_counts(
+    counts: DailyCounts, own_party: str, partners: Iterable[str], today: dt.date
+) -> list[Surge]:
+    """Surges in our own counts and in each partner's stored counts."""
     surges: list[Surge] = []
-    own = _window(today, first_local_day(node))
+    own = window(today, counts.first_local_day())
     if own is not None:
-        counts = local_counts(node, *own)
-        surges += find_surges(counts, node.country, first_day=own[0], today=today)
-    partner = node.partner.code
-    theirs = _window(today, first_partner_day(node, partner))
-    if theirs is not None:
-        counts = stored_partner_counts(node, partner, *theirs)
-        surges += find_surges(
-            counts, partner, first_day=theirs[0], today=today, missing=SUPPRESSION_THRESHOLD - 1
-        )
+        surges += find_surges(counts.local(*own), own_party, first_day=own[0], today=today)
+    for partner in partners:
+        theirs = window(today, counts.first_partner_day(partner))
+        if theirs is not None:
+            surges += find_surges(
+                counts.partner(partner, *theirs),
+                partner,
+                first_day=theirs[0],
+                today=today,
+                missing=SUPPRESSION_THRESHOLD - 1,
+            )
     return surges
 
 
 def raise_surges(
-    node: Node,
+    alerts: AlertStore,
     surges: Iterable[Surge],
     report: MonitorReport,
     *,
+    created_at: dt.datetime,
+    partners: Iterable[str],
     min_impact: Impact = MIN_ALERT_IMPACT,
 ) -> None:
     """Raise each surge of at least ``min_impact`` not already held by a FLOW_SURGE
-    alert of its series (whatever that alert's status)."""
+    alert of its series (whatever that alert's status); a surge of one of
+    ``partners``' series names that partner."""
     held: set[tuple[str, str]] = {
         (alert.subject_key, str(item.get("key")))
-        for alert in node.alerts.list(kind=AlertKind.FLOW_SURGE)
+        for alert in alerts.list(kind=AlertKind.FLOW_SURGE)
         for item in alert.evidence
     }
-    created_at = dt.datetime.fromtimestamp(node.clock() / 1000, tz=dt.UTC)
-    partner = node.partner.code
+    named = set(partners)
     floor = IMPACT_ORDER.index(min_impact)
     for surge in surges:
         if IMPACT_ORDER.index(surge.impact) < floor:
             continue
         if (surge.subject_key, surge.evidence_key) in held:
             continue
-        raised = node.alerts.raise_alert(
-            surge_alert(
-                surge, created_at=created_at, partner=partner if surge.party == partner else None
-            )
-        )
+        partner = surge.party if surge.party in named else None
+        raised = alerts.raise_alert(surge_alert(surge, created_at=created_at, partner=partner))
         report.new_alerts += int(raised.new)
         report.evidence_added += raised.evidence_added
-
-
-def refresh_partner(node: Node, transport: PeerTransport, today: dt.date) -> int:
-    """Fetch and store the partner's counts of the last ``WINDOW_DAYS`` days."""
-    first_day = today - dt.timedelta(days=WINDOW_DAYS - 1)
-    timeout = node.config.exchange.request_timeout_s
-    counts = request_aggregates(
-        node,
-        lambda request: transport.exchange_aggregates(request, timeout=timeout),
-        first_day,
-        today,
-    )
-    return len(counts)
-
-
-def run_monitor(node: Node, transport: PeerTransport | None = None) -> MonitorReport:
-    """One run: refresh the partner's counts (through ``transport``, when given; a
-    failure is logged and the stored counts are used), assess, raise alerts."""
-    report = MonitorReport()
-    today = node.today()
-    if transport is not None:
-        try:
-            report.partner_counts = refresh_partner(node, transport, today)
-            report.partner_refreshed = True
-        except ExchangeError as exc:
-            log.warning("surge monitor: partner counts not refreshed: %s", exc)
-    report.surges = assess_counts(node, today)
-    raise_surges(node, report.surges, report)
-    if report.new_alerts or report.evidence_added:
-        log.info(
-            "surge monitor: %d surge days, %d new alerts, %d evidence items added",
-            len(report.surges),
-            report.new_alerts,
-            report.evidence_added,
-        )
-    return report
+        held.add((surge.subject_key, surge.evidence_key))

@@ -25,14 +25,13 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFilter, PngImagePlugin
 
+from biometric_exchange.domain import SYNTHETIC_PNG_KEY
 from biometric_exchange.exceptions import InvalidInput
 
 GENERATOR = "biometric_exchange.synthetic.faces"
 IMAGE_SIZE = 256
 MIN_SIZE = 128
 MAX_SIZE = 1024
-SYNTHETIC_PNG_KEY = "biometric_exchange:synthetic"
-"""PNG text key that ``save_face`` writes: ``synthetic=true; generator=…; …``."""
 
 _SUPERSAMPLE = 2
 FACE_BOX_FRACTIONS = (0.36, 0.70, 0.775, 0.29)

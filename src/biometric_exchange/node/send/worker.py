@@ -1,0 +1,321 @@
+"""The enrolling side: take due outbox items, check locally, exchange, alert.
+
+For each encounter: search our own watchlist; then, for each partner whose
+agreement's scope covers the person, send a sealed Identify under that
+agreement (probes are batched up to its limit) and raise an alert for every
+hit, naming the partner. A partner that cannot be reached leaves its items
+pending for a retry; the other partners are not held up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from biometric_exchange.agreement.policy import scope_facts
+from biometric_exchange.alerts.linking import PartnerLink, identity_conflict, identity_differences
+from biometric_exchange.alerts.rules import watchlist_hit
+from biometric_exchange.domain import TEMPLATE_MODEL, Encounter
+from biometric_exchange.exceptions import ExchangeError, PartnerUnavailable, QuotaExceeded
+from biometric_exchange.node.link import Link
+from biometric_exchange.node.protection import LinkProtection, link_protection
+from biometric_exchange.node.rpc import IDENTIFY
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.ping import check_partner_agreement
+from biometric_exchange.node.send.round_trip import round_trip
+from biometric_exchange.node.services import Services
+from biometric_exchange.node.transport import PeerTransport
+from biometric_exchange.serde.identify import (
+    HitOut,
+    IdentifyQuery,
+    ProbeIn,
+    identify_request_to_bytes,
+    identify_response_from_bytes,
+)
+from biometric_exchange.store.audit import AuditEvent, AuditOutcome
+from biometric_exchange.store.outbox import OutboxItem
+from biometric_exchange.store.quotas import QuotaKind
+
+log = logging.getLogger(__name__)
+HOLD_MS = 60 * 60 * 1000
+"""How long items wait when the agreement forbids sending now (not in force, mismatch)."""
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+def _ms_to_next_utc_day(now_ms: int) -> int:
+    return DAY_MS - now_ms % DAY_MS
+
+
+@dataclass(frozen=True)
+class _Pending:
+    item: OutboxItem
+    encounter: Encounter
+
+
+class ExchangeWorker:
+    """Works the outbox: local checks once per encounter, then one exchange per partner.
+
+    ``transports`` is the way to each partner, by partner code.
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        services: Services,
+        transports: Mapping[str, PeerTransport],
+    ) -> None:
+        self._node = node
+        self._watchlist = services.watchlist
+        self._encounters = services.encounters
+        self._transports = dict(transports)
+        self._protections: dict[str, LinkProtection | None] = {
+            link.code: link_protection(link) for link in node.links()
+        }
+        """Each link's template protection, derived once."""
+
+    def scope_refusal(self, encounter: Encounter, link: Link) -> str | None:
+        """Why ``link``'s agreement forbids sending this encounter, or None."""
+        facts = scope_facts(encounter.person, encounter.encountered_at.date())
+        return link.policy.scope_refusal(facts, link.purpose)
+
+    def run_once(self, *, limit: int = 32) -> int:
+        """Process up to ``limit`` due items once; return how many were taken."""
+        node = self._node
+        items = node.outbox.due(limit=limit)
+        checked: dict[str, Encounter] = {}
+        to_send: dict[str, list[_Pending]] = {}
+        for item in items:
+            encounter = checked.get(item.encounter_id) or node.records.encounter(item.encounter_id)
+            if encounter is None:  # pragma: no cover - foreign key forbids it
+                node.outbox.mark_failed(item, "encounter missing")
+                continue
+            if item.encounter_id not in checked:
+                self._check_local(encounter)
+                checked[item.encounter_id] = encounter
+            refusal = self._refusal_for(item, encounter)
+            if refusal is None:
+                to_send.setdefault(item.partner, []).append(_Pending(item, encounter))
+            else:
+                self._not_sent(item, refusal)
+        for partner, pending in to_send.items():
+            self._send_all(node.link(partner), pending)
+        return len(items)
+
+    def _refusal_for(self, item: OutboxItem, encounter: Encounter) -> str | None:
+        if item.partner not in self._node.partner_codes:
+            return f"no agreement with {item.partner} any more"
+        if item.partner not in self._transports:
+            return f"no way configured to reach {item.partner}"
+        return self.scope_refusal(encounter, self._node.link(item.partner))
+
+    def _not_sent(self, item: OutboxItem, reason: str) -> None:
+        """The agreement forbids sending this record: say so in the audit log."""
+        node = self._node
+        node.audit.record(
+            AuditEvent.IDENTIFY_SENT,
+            AuditOutcome.REJECTED,
+            peer=item.partner,
+            message_id=None,
+            encounter_id=item.encounter_id,
+            reason=reason,
+            decided_by="sender",
+        )
+        node.outbox.mark_out_of_scope(item, reason)
+
+    def _send_all(self, link: Link, to_send: list[_Pending]) -> None:
+        """Refuse locally what ``link``'s agreement forbids now; send the rest in batches."""
+        node = self._node
+        try:
+            link.policy.check_in_force(node.today())
+            link.policy.purpose(link.purpose)
+            check_partner_agreement(link, self._transports[link.code])
+        except PartnerUnavailable as exc:
+            self._retry(to_send, exc)
+            return
+        except ExchangeError as exc:
+            self._hold(link, to_send, exc, retry_in_ms=HOLD_MS)
+            return
+        terms = link.terms
+        limit, partner = terms.quotas.probes_per_day, link.code
+        start = 0
+        while start < len(to_send):
+            left = limit - node.quotas.used(node.today(), partner, QuotaKind.PROBES_SENT)
+            batch = to_send[start : start + max(1, min(terms.step1.max_probes_per_request, left))]
+            try:
+                node.quotas.consume(node.today(), partner, QuotaKind.PROBES_SENT, len(batch), limit)
+            except QuotaExceeded as exc:
+                self._hold(
+                    link, to_send[start:], exc, retry_in_ms=_ms_to_next_utc_day(node.clock())
+                )
+                return
+            self._exchange(link, batch)
+            start += len(batch)
+
+    def _retry(self, batch: list[_Pending], error: PartnerUnavailable) -> None:
+        """The partner is unreachable: back off exponentially, lose nothing."""
+        log.warning("partner unavailable, %d probes will be retried", len(batch))
+        for pending in batch:
+            self._node.outbox.retry_later(pending.item, str(error))
+
+    def _hold(
+        self, link: Link, pending: list[_Pending], error: ExchangeError, *, retry_in_ms: int
+    ) -> None:
+        """Keep items pending (nothing is lost) and audit the local refusal."""
+        node = self._node
+        node.audit.record(
+            AuditEvent.IDENTIFY_SENT,
+            AuditOutcome.REJECTED,
+            peer=link.code,
+            message_id=None,
+            probes=len(pending),
+            reason=str(error),
+            decided_by="sender",
+        )
+        log.warning("%d probes held: %s", len(pending), type(error).__name__)
+        for item in pending:
+            node.outbox.hold(item.item, str(error), node.clock() + retry_in_ms)
+
+    def _check_local(self, encounter: Encounter) -> None:
+        """Person-level rules on our own records (for any agreement's population)."""
+        node = self._node
+        nationality = encounter.person.nationality
+        try:
+            if any(link.policy.person_rules_apply(nationality) for link in node.links()):
+                self._watchlist_hits(encounter)
+                self._identity_conflicts(encounter)
+        finally:
+            self._encounters.add(encounter)
+
+    def _identity_conflicts(self, encounter: Encounter) -> None:
+        """The same face among our encounters under another identity."""
+        node = self._node
+        matches = [
+            m
+            for m in self._encounters.search(
+                encounter.template, threshold=node.config.matching.threshold
+            )
+            if m.encounter.encounter_id != encounter.encounter_id
+        ]
+        if not matches:
+            return
+        root = min((m.encounter for m in matches), key=lambda e: (e.encountered_at, e.encounter_id))
+        for match in matches:
+            differences = identity_differences(encounter.person, match.encounter.person)
+            if differences:
+                node.alerts.raise_alert(
+                    identity_conflict(
+                        encounter,
+                        match.encounter,
+                        context=node.local_rule_context(),
+                        distance=match.distance,
+                        differences=differences,
+                        root=root,
+                    )
+                )
+
+    def _partner_conflicts(
+        self, link: Link, encounter: Encounter, alert_id: str, reference: str
+    ) -> None:
+        """Two of our encounters hit the same partner reference under different identities."""
+        node = self._node
+        alert = node.alerts.get(alert_id)
+        if alert is None:  # pragma: no cover - just raised
+            return
+        shared = PartnerLink(link.code, reference)
+        others = {str(e["encounter_id"]) for e in alert.evidence if e.get("encounter_id")}
+        for other_id in sorted(others - {encounter.encounter_id}):
+            other = node.records.encounter(other_id)
+            if other is None:
+                continue
+            differences = identity_differences(encounter.person, other.person)
+            if differences:
+                node.alerts.raise_alert(
+                    identity_conflict(
+                        encounter,
+                        other,
+                        context=link.rule_context(),
+                        distance=None,
+                        differences=differences,
+                        link=shared,
+                    )
+                )
+
+    def _watchlist_hits(self, encounter: Encounter) -> None:
+        node = self._node
+        config = node.config.matching
+        (matches,) = self._watchlist.search(
+            [encounter.template], threshold=config.threshold, max_candidates=config.max_candidates
+        )
+        for match in matches:
+            node.alerts.raise_alert(
+                watchlist_hit(
+                    encounter,
+                    context=node.local_rule_context(),
+                    category=match.category.value,
+                    distance=match.distance,
+                    entry_id=match.entry_id,
+                )
+            )
+
+    def _exchange(self, link: Link, batch: list[_Pending]) -> None:
+        node = self._node
+        try:
+            results = self._identify(link, batch)
+        except PartnerUnavailable as exc:
+            self._retry(batch, exc)
+            return
+        except ExchangeError as exc:
+            log.error("exchange refused for %d probes: %s", len(batch), type(exc).__name__)
+            for pending in batch:
+                node.outbox.mark_failed(pending.item, str(exc))
+            return
+        for pending in batch:
+            for hit in results.get(pending.item.probe_ref, []):
+                raised = node.alerts.raise_alert(
+                    watchlist_hit(
+                        pending.encounter,
+                        context=link.rule_context(),
+                        category=hit.category,
+                        distance=hit.distance,
+                        partner=link.code,
+                        hit_reference=hit.hit_reference,
+                    )
+                )
+                if not raised.new:
+                    self._partner_conflicts(
+                        link, pending.encounter, raised.alert_id, hit.hit_reference
+                    )
+            node.outbox.mark_done(pending.item)
+
+    def _identify(self, link: Link, batch: list[_Pending]) -> dict[str, list[HitOut]]:
+        protection = self._protections.get(link.code)
+        templates = [p.encounter.template for p in batch]
+        if protection is not None:
+            templates = list(protection.protect(np.stack(templates)))
+        query = IdentifyQuery(
+            purpose=link.purpose.value,
+            max_candidates=link.terms.step1.max_candidates,
+            template_model=TEMPLATE_MODEL if protection is None else protection.model_id,
+            probes=tuple(
+                ProbeIn(
+                    probe_ref=p.item.probe_ref,
+                    template=template,
+                    encounter_point=p.encounter.border_point,
+                    encountered_at=p.encounter.encountered_at,
+                    facts=scope_facts(p.encounter.person, p.encounter.encountered_at.date()),
+                )
+                for p, template in zip(batch, templates, strict=True)
+            ),
+        )
+        return round_trip(
+            link,
+            self._transports[link.code],
+            IDENTIFY,
+            identify_request_to_bytes(query),
+            identify_response_from_bytes,
+            sent={"purpose": query.purpose, "probes": len(batch)},
+            summary=lambda results: {"hits": sum(1 for hits in results.values() if hits)},
+        )
