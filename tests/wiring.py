@@ -11,8 +11,9 @@ from biometric_exchange.node.rpc import Rpc
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.send.worker import ExchangeWorker
 from biometric_exchange.node.serve import PartnerHandlers
+from biometric_exchange.node.serve.local import InMemoryPeerTransport
 from biometric_exchange.node.services import Services
-from biometric_exchange.node.transport import InMemoryPeerTransport, PeerTransport
+from biometric_exchange.node.transport import PeerTransport
 
 Request = TypeVar("Request", bound=Message)
 Reply = TypeVar("Reply", bound=Message)

@@ -33,8 +33,8 @@ from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.send.details import poll_pending, reask_interval, request_details
 from biometric_exchange.node.serve import PartnerHandlers
 from biometric_exchange.node.serve.details import approve, deny
+from biometric_exchange.node.serve.local import InMemoryPeerTransport
 from biometric_exchange.node.status import RemoteRefusal, status_for
-from biometric_exchange.node.transport import InMemoryPeerTransport
 from biometric_exchange.serde.details import (
     DetailsQuery,
     details_request_from_bytes,

@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from biometric_exchange.bench import matching as benchmark
 from biometric_exchange.cli.bench import bench_app
-from biometric_exchange.matching import benchmark
 
 
 def cli() -> typer.Typer:

@@ -6,16 +6,18 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from biometric_exchange.exceptions import InvalidInput
-from biometric_exchange.matching import (
+from biometric_exchange.evaluation.calibration import (
     DEFAULT_BASE_RATE,
     Calibrator,
+    sample_pair_distances,
+)
+from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.matching import (
     Candidate,
     Gallery,
     false_match_rate,
     fmr_for_fpir,
     fpir_for_fmr,
-    sample_pair_distances,
     threshold_for_fpir,
 )
 from biometric_exchange.synthetic.templates import TemplateModel

@@ -45,7 +45,7 @@ from biometric_exchange.store.outbox import (
     now_ms,
 )
 from biometric_exchange.store.records import RecordStore
-from biometric_exchange.store.replay import SqliteReplayGuard
+from biometric_exchange.store.replay import FORGET_EVERY_MS, SqliteReplayGuard
 from biometric_exchange.store.schema import MIGRATIONS
 from biometric_exchange.synthetic import DemoDataset
 
@@ -509,7 +509,7 @@ def test_finished_items_are_no_longer_due(
 
 
 def test_sqlite_replay_guard_remembers_per_sender(database: Database) -> None:
-    guard = SqliteReplayGuard(database)
+    guard = SqliteReplayGuard(database, window_ms=TIME_WINDOW_MS)
     message_id, now = "ab" * 16, 1_760_000_000_000
     assert guard.remember(message_id, "CHL", now) is True
     assert guard.remember(message_id, "CHL", now) is False
@@ -518,16 +518,18 @@ def test_sqlite_replay_guard_remembers_per_sender(database: Database) -> None:
 
 
 def test_sqlite_replay_guard_is_shared_through_the_database(database: Database) -> None:
-    SqliteReplayGuard(database).remember("ab" * 16, "CHL", 1_760_000_000_000)
+    guard = SqliteReplayGuard(database, window_ms=TIME_WINDOW_MS)
+    guard.remember("ab" * 16, "CHL", 1_760_000_000_000)
     other_process_view = Database(database.path)
     try:
-        assert SqliteReplayGuard(other_process_view).remember("ab" * 16, "CHL", 1) is False
+        other = SqliteReplayGuard(other_process_view, window_ms=TIME_WINDOW_MS)
+        assert other.remember("ab" * 16, "CHL", 1) is False
     finally:
         other_process_view.close()
 
 
 def test_sqlite_replay_guard_forgets_only_ids_outside_twice_the_window(database: Database) -> None:
-    guard = SqliteReplayGuard(database)
+    guard = SqliteReplayGuard(database, window_ms=TIME_WINDOW_MS)
     now = 1_760_000_000_000
     assert guard.remember("01" * 16, "CHL", now - 2 * TIME_WINDOW_MS - 1)
     assert guard.remember("02" * 16, "CHL", now - 2 * TIME_WINDOW_MS)
@@ -535,6 +537,27 @@ def test_sqlite_replay_guard_forgets_only_ids_outside_twice_the_window(database:
     kept = {row[0] for row in database.connection.execute("SELECT message_id FROM seen_messages")}
     assert kept == {"02" * 16, "03" * 16}
     assert guard.remember("02" * 16, "CHL", now) is False
+
+
+def test_sqlite_replay_guard_forgets_at_most_once_a_minute(database: Database) -> None:
+    guard = SqliteReplayGuard(database, window_ms=TIME_WINDOW_MS)
+    now = 1_760_000_000_000
+    stale = now - 2 * TIME_WINDOW_MS - 1
+
+    def ids() -> set[str]:
+        rows = database.connection.execute("SELECT message_id FROM seen_messages")
+        return {row[0] for row in rows}
+
+    assert guard.remember("01" * 16, "CHL", now)  # forgets (nothing yet), then not for 60 s
+    with database.transaction() as connection:
+        connection.execute(
+            "INSERT INTO seen_messages (sender, message_id, created_at_ms) VALUES (?, ?, ?)",
+            ("CHL", "02" * 16, stale),
+        )
+    assert guard.remember("03" * 16, "CHL", now + FORGET_EVERY_MS - 1)
+    assert "02" * 16 in ids(), "within the minute: the stale id is still there"
+    assert guard.remember("04" * 16, "CHL", now + FORGET_EVERY_MS)
+    assert "02" * 16 not in ids()
 
 
 # --- records ---------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.node.rpc import EXCHANGE_AGGREGATES
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.send.aggregates import request_aggregates
+from biometric_exchange.node.serve.local import InMemoryPeerTransport
 from biometric_exchange.node.surges import run_monitor
-from biometric_exchange.node.transport import InMemoryPeerTransport
 from biometric_exchange.serde.aggregates import MAX_RANGE_DAYS, DayRange
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
 from biometric_exchange.surge.detector import (

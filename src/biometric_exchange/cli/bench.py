@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from biometric_exchange.bench import matching as benchmark
 from biometric_exchange.cli.common import console
-from biometric_exchange.matching import benchmark
 
 bench_app = typer.Typer(help="Benchmarks (FAISS comes with the 'bench' extra).")
 

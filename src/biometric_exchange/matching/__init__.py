@@ -2,16 +2,10 @@
 
 * ``Gallery``: the exact in-memory engine; ``CompactGallery``: int8 codes in
   memory, float32 originals on disk, the same answers.
-* ``Calibrator``: distance -> probability of a mated pair at a stated base rate.
 * ``threshold_for_fpir``: the threshold for a target FPIR at a gallery size.
 * ``save_snapshot`` / ``load_snapshot``: a gallery as one sealed file.
 """
 
-from biometric_exchange.matching.calibration import (
-    DEFAULT_BASE_RATE,
-    Calibrator,
-    sample_pair_distances,
-)
 from biometric_exchange.matching.compact import CompactGallery
 from biometric_exchange.matching.fpir import (
     false_match_rate,
@@ -28,11 +22,9 @@ from biometric_exchange.matching.result import PAD_ID, Candidate, Scorer, Search
 from biometric_exchange.matching.snapshot import SnapshotError, load_snapshot, save_snapshot
 
 __all__ = [
-    "DEFAULT_BASE_RATE",
     "DEFAULT_THRESHOLD",
     "DEFAULT_TILE_SIZE",
     "PAD_ID",
-    "Calibrator",
     "Candidate",
     "CompactGallery",
     "Gallery",
@@ -43,7 +35,6 @@ __all__ = [
     "fmr_for_fpir",
     "fpir_for_fmr",
     "load_snapshot",
-    "sample_pair_distances",
     "save_snapshot",
     "threshold_for_fpir",
 ]

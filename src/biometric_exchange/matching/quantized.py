@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from biometric_exchange.matching.columns import BLOCK_COLUMNS, ColumnBlocks
-from biometric_exchange.matching.floatrows import squared_norms
+from biometric_exchange.matching.floatrows import score_tile, squared_norms
 from biometric_exchange.matching.rowfile import RowFile
 
 Rows = NDArray[np.intp]
@@ -98,7 +98,7 @@ class QuantizedRows:
         side = self._side.view(start, stop)
         np.multiply(self._codes.view(start, stop), side[_SCALE], out=tile[: self._dim])
         tile[self._dim] = side[_SQNORM]
-        np.matmul(probes, tile, out=out)
+        score_tile(probes, tile, out)
 
     def gather(self, rows: Rows) -> Floats:
         return self._originals.gather(rows)

@@ -21,6 +21,7 @@ from biometric_exchange.config import (
     load_config,
 )
 from biometric_exchange.crypto import pki
+from biometric_exchange.crypto.envelope import TIME_WINDOW_MS
 from biometric_exchange.crypto.keyring import DataKeyring
 from biometric_exchange.crypto.keys import NodeKeys, encode_public, keys_dir, load_keys
 from biometric_exchange.exceptions import ConfigError, InvalidInput, PeerNotAuthorized
@@ -221,7 +222,7 @@ class Node:
             audit=AuditLog(database),
             outbox=Outbox(database, clock),
             hit_references=HitReferences(database),
-            replay_guard=SqliteReplayGuard(database),
+            replay_guard=SqliteReplayGuard(database, window_ms=TIME_WINDOW_MS),
             quotas=Quotas(database),
             counts=DailyCounts(database),
             clock=clock,

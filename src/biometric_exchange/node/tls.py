@@ -43,15 +43,21 @@ def channel_options() -> list[tuple[str, str | int]]:
     return [("grpc.ssl_target_name_override", TLS_SERVER_NAME)]
 
 
+KNOWN_CERTIFICATES = 64
+"""Client certificates whose partner is remembered (each verified once, not per call)."""
+
+
 class PartnerAuthorizer:
     """Accepts a call only when the client certificate was issued by a partner's pinned CA;
-    says which partner."""
+    says which partner. A certificate is parsed and verified the first time it is
+    seen; its partner is remembered (a few certificates per partner at most)."""
 
     def __init__(self, node: Node) -> None:
         self._partner_cas = {
-            link.partner.code: pki.load_certificate(link.partner.ca_certificate.encode())
+            link.code: pki.load_certificate(link.partner.ca_certificate.encode())
             for link in node.links()
         }
+        self._known: dict[bytes, str] = {}
 
     def check(self, auth_context: Mapping[str, Sequence[bytes] | bytes]) -> str:
         """The code of the partner whose CA issued the caller's certificate."""
@@ -59,6 +65,16 @@ class PartnerAuthorizer:
         pem = pems if isinstance(pems, bytes) else (pems[0] if pems else b"")
         if not pem:
             raise PeerNotAuthorized("no client certificate")
+        known = self._known.get(pem)
+        if known is not None:
+            return known
+        partner = self._verify(pem)
+        if len(self._known) >= KNOWN_CERTIFICATES:
+            self._known.clear()
+        self._known[pem] = partner
+        return partner
+
+    def _verify(self, pem: bytes) -> str:
         try:
             certificate = pki.load_certificate(pem)
         except ValueError as exc:

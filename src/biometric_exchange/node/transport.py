@@ -2,9 +2,10 @@
 
 ``PeerTransport`` is the seam. ``GrpcPeerTransport`` is a mutual-TLS channel
 to the partner's endpoint with one callable per row of ``RPCS``;
-``InMemoryPeerTransport`` calls the partner's handlers in this process (for
-simulations and socket-free tests) with the same wire messages and the same
-error mapping; ``MeteredTransport`` wraps either and tallies calls and bytes.
+``serve.local.InMemoryPeerTransport`` calls the partner's handlers in this
+process (for simulations and socket-free tests) with the same wire messages
+and the same error mapping; ``MeteredTransport`` wraps any transport and
+tallies calls and bytes.
 """
 
 from __future__ import annotations
@@ -16,11 +17,8 @@ from typing import Any, Protocol, TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from biometric_exchange.exceptions import ExchangeError
 from biometric_exchange.node.link import Link
 from biometric_exchange.node.rpc import RPCS, Rpc
-from biometric_exchange.node.serve import PartnerHandlers
-from biometric_exchange.node.status import status_for
 from biometric_exchange.node.tls import channel_credentials, channel_options
 
 Request = TypeVar("Request", bound=Message)
@@ -65,26 +63,6 @@ class GrpcPeerTransport:
 
     def close(self) -> None:
         self._channel.close()
-
-
-class InMemoryPeerTransport:
-    """Calls the partner's handlers in-process, with the same wire messages and the
-    same error mapping as gRPC: for simulations and socket-free tests.
-
-    ``holder`` is the partner's handlers for the link that names us."""
-
-    def __init__(self, holder: PartnerHandlers) -> None:
-        self._holder = holder
-
-    def call(self, rpc: Rpc[Request, Reply], request: Request, *, timeout: float) -> Reply:
-        try:
-            return self._holder.handle(rpc, request)
-        except ExchangeError as exc:
-            code, message = status_for(exc)
-            raise rpc.error(code, message) from exc
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 @dataclass

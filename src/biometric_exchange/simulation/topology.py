@@ -38,10 +38,10 @@ from biometric_exchange.node.process import SURGE_INTERVAL_ENV
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.send.worker import ExchangeWorker
 from biometric_exchange.node.serve import PartnerHandlers
+from biometric_exchange.node.serve.local import InMemoryPeerTransport
 from biometric_exchange.node.services import Services
 from biometric_exchange.node.transport import (
     GrpcPeerTransport,
-    InMemoryPeerTransport,
     MeteredTransport,
     PeerTransport,
     Tally,

@@ -214,4 +214,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox_v2 RENAME TO outbox;
     CREATE INDEX outbox_due ON outbox (state, next_attempt_at_ms);
     """,
+    """
+    CREATE INDEX seen_messages_age ON seen_messages (created_at_ms);
+    """,
 )

@@ -5,19 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from biometric_exchange.combine import Combiner
 from biometric_exchange.domain import Template, WatchlistCategory, utc_now
 from biometric_exchange.exceptions import ExchangeError
 from biometric_exchange.matching import Gallery, load_snapshot, save_snapshot
 from biometric_exchange.store.records import RecordStore
 
 log = logging.getLogger(__name__)
+MAX_BATCH_PROBES = 1024
+"""Most probes searched in one pass (the engine's own block)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,9 @@ class WatchlistMatch:
     distance: float
     rank: int
     unaccompanied_minor: bool
+
+
+_Matches = list[list[WatchlistMatch]]
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class WatchlistIndex:
         self._snapshot = self._build()
         self._entries: WatchlistEntries | None = None
         """``entries()`` as last made (remade when the snapshot's generation moves on)."""
+        self._combiners: dict[tuple[float, int], Combiner[list[Template], _Matches]] = {}
 
     def _build(self) -> _Snapshot:
         generation = self._records.watchlist_generation()
@@ -162,13 +169,38 @@ class WatchlistIndex:
     def search(
         self, templates: list[Template], *, threshold: float, max_candidates: int
     ) -> list[list[WatchlistMatch]]:
-        """For each template, candidates strictly below ``threshold``, best first."""
-        self.refresh()
-        snapshot = self._snapshot
+        """For each template, candidates strictly below ``threshold``, best first.
+
+        Concurrent searches with the same threshold and candidate count are
+        answered by one pass over the gallery (``combine.Combiner``)."""
         if not templates:
             return []
-        result = snapshot.gallery.search(np.stack(templates), k=max_candidates, threshold=threshold)
-        return [
+        return self._combiner(threshold, max_candidates).submit(templates)
+
+    def _combiner(self, threshold: float, k: int) -> Combiner[list[Template], _Matches]:
+        key = (threshold, k)
+        combiner = self._combiners.get(key)
+        if combiner is None:
+            with self._lock:
+                combiner = self._combiners.setdefault(
+                    key,
+                    Combiner(
+                        lambda batch: self._search_batch(batch, threshold, k),
+                        max_items=MAX_BATCH_PROBES,
+                        size=len,
+                    ),
+                )
+        return combiner
+
+    def _search_batch(
+        self, batch: Sequence[list[Template]], threshold: float, k: int
+    ) -> list[_Matches]:
+        """Every caller's templates searched in one pass; each caller's matches."""
+        self.refresh()
+        snapshot = self._snapshot
+        stacked = np.stack([template for templates in batch for template in templates])
+        result = snapshot.gallery.search(stacked, k=k, threshold=threshold)
+        found = [
             [
                 WatchlistMatch(
                     c.id,
@@ -179,5 +211,11 @@ class WatchlistIndex:
                 )
                 for c in result.candidates(index)
             ]
-            for index in range(len(templates))
+            for index in range(len(stacked))
         ]
+        answers: list[_Matches] = []
+        start = 0
+        for templates in batch:
+            answers.append(found[start : start + len(templates)])
+            start += len(templates)
+        return answers

@@ -7,14 +7,13 @@ from biometric_exchange.domain import RecordDigest
 from biometric_exchange.node.link import Link
 from biometric_exchange.node.rpc import AUDIT_DIGEST
 from biometric_exchange.node.send.round_trip import round_trip
-from biometric_exchange.node.serve.digest import local_digest
 from biometric_exchange.node.transport import PeerTransport
 from biometric_exchange.serde.digest import (
     DigestPeriod,
     digest_request_to_bytes,
     digest_response_from_bytes,
 )
-from biometric_exchange.store.audit.reconcile import Reconciliation, reconcile
+from biometric_exchange.store.audit.reconcile import Reconciliation, local_digest, reconcile
 
 
 def request_digest(
@@ -46,5 +45,5 @@ def reconcile_with_partner(
     DigestPeriod(from_ms, until_ms)
     wide = DigestPeriod(max(0, from_ms - margin_ms), until_ms + margin_ms)
     theirs = request_digest(link, transport, wide)
-    ours = local_digest(link, wide)
+    ours = local_digest(link.node.audit, link.code, wide.from_ms, wide.until_ms)
     return reconcile(ours, theirs).within(from_ms, until_ms)

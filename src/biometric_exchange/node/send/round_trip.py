@@ -48,7 +48,11 @@ def round_trip(
     request = seal(link.envelope, kind.request_type, body, now_ms=node.clock())
     request_id = read_header(request).message_id
     reply_context = dict(context or {})
-    node.audit.record(kind.sent, AuditOutcome.ACCEPTED, peer=partner, message_id=request_id, **sent)
+    node.database.group(
+        lambda: node.audit.record(
+            kind.sent, AuditOutcome.ACCEPTED, peer=partner, message_id=request_id, **sent
+        )
+    )
     try:
         deadline = node.config.exchange.request_timeout_s if timeout is None else timeout
         reply = transport.call(rpc, request, timeout=deadline)
@@ -60,7 +64,8 @@ def round_trip(
             expected_in_reply_to=request_id,
         )
         result = parse(opened.body)
-        with node.database.transaction():
+
+        def receipt() -> None:
             check_fresh(node.replay_guard, opened.header)
             node.audit.record(
                 kind.reply_received,
@@ -71,6 +76,8 @@ def round_trip(
                 **reply_context,
                 **summary(result),
             )
+
+        node.database.group(receipt)
     except ExchangeError as exc:
         log.info(
             "%s to %s not answered: %s",

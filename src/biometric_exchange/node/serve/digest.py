@@ -20,19 +20,13 @@ from biometric_exchange.serde.digest import (
     digest_request_from_bytes,
     digest_response_to_bytes,
 )
-from biometric_exchange.store.audit.reconcile import digest_entries
+from biometric_exchange.store.audit.reconcile import local_digest
 from biometric_exchange.v1 import exchange_pb2 as pb
 
 MAX_RECORDS = 20_000
 """The most records one reply carries (keeps it well under gRPC's 4 MB)."""
 
 _Listed = tuple[DigestPeriod, list[RecordDigest]]
-
-
-def local_digest(link: Link, period: DigestPeriod) -> list[RecordDigest]:
-    """Our own digest of exchanges with ``link``'s partner in the period."""
-    entries = link.node.audit.entries_between(period.from_ms, period.until_ms)
-    return digest_entries(entries, link.code)
 
 
 class AuditDigestHandler:
@@ -48,7 +42,8 @@ class AuditDigestHandler:
         return digest_request_from_bytes(body)
 
     def prepare(self, period: DigestPeriod) -> list[RecordDigest]:
-        records = local_digest(self._link, period)
+        link = self._link
+        records = local_digest(link.node.audit, link.code, period.from_ms, period.until_ms)
         if len(records) > MAX_RECORDS:
             raise InvalidInput(f"audit digest: {len(records)} records; ask for a shorter period")
         return records

@@ -5,8 +5,9 @@ Order: the (unverified) header must name an unrevoked key and our agreement,
 which must be in force (else ``FAILED_PRECONDITION``); then the envelope must
 verify and decrypt (else ``UNAUTHENTICATED``); then the handler checks the
 body against the agreement (``check``, no writes) and does what needs no
-database writes (``prepare``: the search). Last, one transaction remembers
-the message id (a replay is refused here), counts the quota and decides what
+database writes (``prepare``: the search). Last, one transaction (shared with
+concurrent calls: ``Database.group``) remembers the message id (a replay is
+refused here), counts the quota and decides what
 must be decided under the write lock (``admit``), records the acceptance,
 does the handler's writes (``answer``), seals the reply and records it.
 Every refusal is written to our audit log with its reason before it is
@@ -82,7 +83,8 @@ def serve_sealed(
     try:
         checked = handler.check(opened.body)
         prepared = handler.prepare(checked)
-        with node.database.transaction():
+
+        def commit() -> tuple[pb.SealedEnvelope, str]:
             check_fresh(node.replay_guard, opened.header)
             admitted = handler.admit(checked, prepared)
             node.audit.record(
@@ -109,6 +111,9 @@ def serve_sealed(
                 in_reply_to=message_id,
                 **detail,
             )
+            return reply, reply_id
+
+        reply, reply_id = node.database.group(commit)
     except ExchangeError as exc:
         refuse(link, sealing.received, opened, exc)
         raise

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from biometric_exchange.domain import RecordDigest
 from biometric_exchange.store.audit.chain import AuditEntry
+from biometric_exchange.store.audit.log import AuditLog
 
 DIGEST_EVENT_PREFIXES = ("identify.", "details.")
 
@@ -74,6 +75,11 @@ def digest_entries(entries: Iterable[AuditEntry], peer: str) -> list[RecordDiges
             continue
         records.append(RecordDigest(message_id, entry.event, entry.outcome, entry.at_ms))
     return records
+
+
+def local_digest(audit: AuditLog, peer: str, from_ms: int, until_ms: int) -> list[RecordDigest]:
+    """Our own digest of exchanges with ``peer`` in [from_ms, until_ms)."""
+    return digest_entries(audit.entries_between(from_ms, until_ms), peer)
 
 
 def reconcile(ours: list[RecordDigest], theirs: list[RecordDigest]) -> Reconciliation:

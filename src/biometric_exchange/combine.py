@@ -1,0 +1,116 @@
+"""Combining: concurrent callers served by one batched operation.
+
+A caller hands its item to a ``Combiner`` and waits. When no batch is
+running, the caller becomes the leader: it takes every item waiting (its own
+first, up to ``max_items``), runs ``run_batch`` on them once and hands each
+caller its own result or exception. Callers that arrive meanwhile wait for the
+next batch, which one of them leads. A lone caller runs at once, so sparse
+calls wait for nothing; under load a batch forms by itself from the calls
+that arrived while the previous batch ran. Used to search the watchlist for
+concurrent probes in one pass and to commit concurrent calls' writes in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+@dataclass(eq=False)
+class _Slot(Generic[Item, Result]):
+    item: Item
+    size: int
+    done: bool = False
+    result: Result | None = None
+    error: BaseException | None = None
+
+
+class Combiner(Generic[Item, Result]):
+    """Runs ``run_batch(items)`` for concurrent callers of ``submit``.
+
+    ``run_batch`` returns one outcome per item, in order: a result, or an
+    exception that ``submit`` raises in that caller's thread. An exception
+    raised by ``run_batch`` itself is raised in every caller of the batch.
+    ``size(item)`` weighs an item against ``max_items`` (1 each by default);
+    an item heavier than ``max_items`` runs alone.
+    """
+
+    def __init__(
+        self,
+        run_batch: Callable[[Sequence[Item]], Sequence[Result | BaseException]],
+        *,
+        max_items: int = 256,
+        size: Callable[[Item], int] = lambda _item: 1,
+    ) -> None:
+        self._run_batch = run_batch
+        self._max_items = max_items
+        self._size = size
+        self._condition = threading.Condition()
+        self._waiting: deque[_Slot[Item, Result]] = deque()
+        self._running = False
+        self.batches = 0
+        """Batches run so far (for measurements)."""
+        self.items = 0
+        """Items served so far."""
+
+    @property
+    def waiting(self) -> int:
+        """Callers queued for a batch (not counting one running)."""
+        with self._condition:
+            return len(self._waiting)
+
+    def submit(self, item: Item) -> Result:
+        """``item``'s outcome, computed in a batch with whatever else is waiting."""
+        slot: _Slot[Item, Result] = _Slot(item, self._size(item))
+        with self._condition:
+            self._waiting.append(slot)
+            while not slot.done:
+                if self._running:
+                    self._condition.wait()
+                    continue
+                self._running = True
+                batch = self._take(slot)
+                self._condition.release()
+                try:
+                    self._run(batch)
+                finally:
+                    self._condition.acquire()
+                    self._running = False
+                    self._condition.notify_all()
+        if slot.error is not None:
+            raise slot.error
+        return slot.result  # type: ignore[return-value]
+
+    def _take(self, leader: _Slot[Item, Result]) -> list[_Slot[Item, Result]]:
+        """The leader's own slot first, then the oldest waiting, up to ``max_items``."""
+        self._waiting.remove(leader)
+        batch, weight = [leader], leader.size
+        while self._waiting and weight + self._waiting[0].size <= self._max_items:
+            slot = self._waiting.popleft()
+            batch.append(slot)
+            weight += slot.size
+        return batch
+
+    def _run(self, batch: list[_Slot[Item, Result]]) -> None:
+        try:
+            outcomes = self._run_batch([slot.item for slot in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"a batch of {len(batch)} gave {len(outcomes)} outcomes")
+        except BaseException as exc:  # every caller of the batch learns of it
+            outcomes = [exc] * len(batch)
+        with self._condition:
+            self.batches += 1
+            self.items += len(batch)
+            for slot, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    slot.error = outcome
+                else:
+                    slot.result = outcome
+                slot.done = True
