@@ -11,7 +11,7 @@ CONSTRAINTS := constraints.txt
 FACES := ./shims/dlib face_recognition==1.3.0
 INSTALLER := "pip>=24" "setuptools>=77,<81" wheel
 
-.PHONY: all venv demo test lint typecheck unit pip-check constraints protos bench clean
+.PHONY: all venv demo test lint typecheck unit pip-check lean-check constraints protos bench clean
 
 all: test
 
@@ -43,6 +43,12 @@ unit: $(STAMP)
 
 test: lint typecheck pip-check
 	$(BIN)/pytest
+
+# A fresh venv with `pip install .` and no extra: the heavy stacks stay out,
+# pip check passes and bx starts (under a minute with a warm pip cache;
+# not part of make test).
+lean-check:
+	PYTHON=$(PYTHON) scripts/lean_check.sh
 
 # Re-pin constraints.txt from a fresh install of every extra at the newest
 # versions pyproject.toml allows (the project and the dlib stand-in left out).
