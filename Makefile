@@ -3,19 +3,24 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-FACE_RECOGNITION := face_recognition==1.3.0
+# Every extra: make demo and make test exercise faces, simulations,
+# evaluation and the benchmark. A node alone needs none of them.
+EXTRAS := dev,faces,sim,eval,bench
+CONSTRAINTS := constraints.txt
+# face_recognition declares "dlib"; shims/dlib stands for it with dlib-bin.
+FACES := ./shims/dlib face_recognition==1.3.0
+INSTALLER := "pip>=24" "setuptools>=77,<81" wheel
 
-.PHONY: all venv demo test lint typecheck unit protos bench clean
+.PHONY: all venv demo test lint typecheck unit pip-check lean-check constraints protos bench clean
 
 all: test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" "setuptools>=77,<81" wheel
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -m pip install --quiet --no-deps "$(FACE_RECOGNITION)"
+$(STAMP): pyproject.toml $(CONSTRAINTS) shims/dlib/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade -c $(CONSTRAINTS) $(INSTALLER)
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) $(FACES) -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -31,14 +36,35 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+pip-check: $(STAMP)
+	$(BIN)/python -m pip check
+
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-test: lint typecheck
+test: lint typecheck pip-check
 	$(BIN)/pytest
 
+# A fresh venv with `pip install .` and no extra: the heavy stacks stay out,
+# pip check passes and bx starts (under a minute with a warm pip cache;
+# not part of make test).
+lean-check:
+	PYTHON=$(PYTHON) scripts/lean_check.sh
+
+# Re-pin constraints.txt from a fresh install of every extra at the newest
+# versions pyproject.toml allows (the project and the dlib stand-in left out).
+constraints:
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet --upgrade $(INSTALLER); \
+	"$$tmp/venv/bin/python" -m pip install --quiet $(FACES) ".[$(EXTRAS)]"; \
+	"$$tmp/venv/bin/python" -m pip check; \
+	{ echo "# Exact versions of the full install (make venv); regenerate with make constraints."; \
+	  "$$tmp/venv/bin/python" -m pip freeze --all --exclude pip \
+	    --exclude biometric-exchange --exclude dlib; } > "$$tmp/constraints.txt"; \
+	mv "$$tmp/constraints.txt" $(CONSTRAINTS)
+
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/match.py --json bench-match.json
 	$(BIN)/python benchmarks/load.py --watchlist 100000 --calls 3000 --holder-blas-threads 1
 
@@ -46,4 +72,4 @@ protos: $(STAMP)
 	$(BIN)/python -m biometric_exchange.protos
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache shims/dlib/build shims/dlib/*.egg-info

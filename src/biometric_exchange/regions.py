@@ -1,37 +1,39 @@
 """Nationality → UN M49 region, and the extra-regional test.
 
-Region data comes from country_converter (UN M49 sub-regions). The Americas
-are M49 region 019: the sub-regions Caribbean, Central America, South America
-and Northern America. A migrant is *extra-regional* when their nationality
-lies outside 019.
+A code must be a current ISO 3166-1 alpha-3 code (``pycountry``); withdrawn
+codes such as ``ANT`` or ``SCG`` are refused. Its UN M49 region and
+sub-region come from ``countryinfo``. The Americas are M49 region 019, whose
+sub-regions are Latin America and the Caribbean, and Northern America. A
+migrant is *extra-regional* when their nationality lies outside 019.
 
-ICAO Doc 9303 codes that are not countries follow an explicit rule:
+Codes outside that data follow an explicit rule:
 
 * ``XXA`` (stateless), ``XXB`` (refugee, 1951 Convention), ``XXC`` (other
-  refugee) and ``XXX`` (unspecified nationality) have no region. Nothing shows
-  such a person comes from the Americas, so they count as **extra-regional**
-  (in scope of the early-warning mechanism). XXB and XXC also mark a person
-  as a refugee, a protected category.
+  refugee) and ``XXX`` (unspecified nationality) are ICAO Doc 9303 codes with
+  no region. Nothing shows such a person comes from the Americas, so they
+  count as **extra-regional** (in scope of the early-warning mechanism). XXB
+  and XXC also mark a person as a refugee, a protected category.
 * ``D`` is ICAO's code for Germany and reads as ``DEU``.
+* ``XKX`` (Kosovo: a user-assigned code that ISO does not list but Kosovo's
+  passports carry) is Europe / Southern Europe, so extra-regional.
+* ISO territories that M49 puts in no region in the data (Antarctica, Heard
+  Island and McDonald Islands) are outside the Americas: extra-regional.
 
-Any other code is an error naming the field.
+Any other code is an error naming the field. The data load on first use.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
 
 from biometric_exchange.exceptions import UnknownNationality
 
 AMERICAS_M49 = "019"
-AMERICAS_SUBREGIONS = frozenset(
-    {"Caribbean", "Central America", "South America", "Northern America"}
-)
+AMERICAS_REGION = "Americas"
+AMERICAS_SUBREGIONS = frozenset({"Latin America and the Caribbean", "Northern America"})
 ICAO_NO_NATIONALITY = {
     "XXA": "stateless person",
     "XXB": "refugee (1951 Convention)",
@@ -40,8 +42,11 @@ ICAO_NO_NATIONALITY = {
 }
 ICAO_REFUGEE_CODES = frozenset({"XXB", "XXC"})
 ICAO_ALIASES = {"D": "DEU"}
+EXTRA_CODES: dict[str, tuple[str, str | None, str | None]] = {
+    "XKX": ("Kosovo", "Europe", "Southern Europe")
+}
+"""Codes missing from ISO 3166-1 that travel documents use: (name, region, sub-region)."""
 _CODE_PATTERN = re.compile(r"^[A-Z]{1,3}$")
-_NOT_FOUND = "not found"
 
 
 class RegionClass(StrEnum):
@@ -54,9 +59,12 @@ class RegionClass(StrEnum):
 @dataclass(frozen=True)
 class Nationality:
     code: str
-    """ISO 3166-1 alpha-3, or an ICAO XX? code."""
+    """ISO 3166-1 alpha-3, XKX, or an ICAO XX? code."""
     name: str
+    un_region: str | None
+    """UN M49 region (e.g. "Americas", "Asia"); None for ICAO codes and unplaced territories."""
     un_subregion: str | None
+    """UN M49 sub-region (e.g. "Latin America and the Caribbean", "Southern Asia")."""
     region_class: RegionClass
 
     @property
@@ -68,12 +76,10 @@ class Nationality:
         return self.code in ICAO_REFUGEE_CODES
 
 
-@lru_cache(maxsize=1)
-def _converter() -> Any:
-    import country_converter  # noqa: PLC0415 - heavy import, only when needed
-
-    logging.getLogger("country_converter").setLevel(logging.ERROR)
-    return country_converter.CountryConverter()
+def _not_a_code(code: object, field_name: str) -> UnknownNationality:
+    return UnknownNationality(
+        f"{field_name}: {code!r} is not an ISO 3166-1 alpha-3 code (e.g. CHN, PAN)"
+    )
 
 
 def normalise_code(code: str, *, field_name: str = "nationality") -> str:
@@ -83,10 +89,31 @@ def normalise_code(code: str, *, field_name: str = "nationality") -> str:
     upper = code.strip().upper()
     upper = ICAO_ALIASES.get(upper, upper)
     if not _CODE_PATTERN.match(upper) or len(upper) != 3:
-        raise UnknownNationality(
-            f"{field_name}: {code!r} is not an ISO 3166-1 alpha-3 code (e.g. CHN, PAN)"
-        )
+        raise _not_a_code(code, field_name)
     return upper
+
+
+def _iso_name(code: str) -> str | None:
+    """The ISO 3166-1 short (or common) name of a current alpha-3 code, else None."""
+    import pycountry  # noqa: PLC0415 - loads its database: only when needed
+
+    country = pycountry.countries.get(alpha_3=code)
+    if country is None:
+        return None
+    return str(getattr(country, "common_name", None) or country.name)
+
+
+def _m49(code: str) -> tuple[str | None, str | None] | None:
+    """(region, sub-region) of an ISO alpha-3 code, None when the data lack the code."""
+    from countryinfo import CountryInfo, CountryNotFoundError  # noqa: PLC0415 - loads on use
+
+    try:
+        info = CountryInfo(code)
+    except CountryNotFoundError:
+        return None
+    if info.iso(3) != code:
+        return None
+    return info.region() or None, info.subregion() or None
 
 
 @lru_cache(maxsize=512)
@@ -95,19 +122,22 @@ def nationality(code: str, *, field_name: str = "nationality") -> Nationality:
     normalised = normalise_code(code, field_name=field_name)
     if normalised in ICAO_NO_NATIONALITY:
         return Nationality(
-            normalised, ICAO_NO_NATIONALITY[normalised], None, RegionClass.NO_NATIONALITY
+            normalised, ICAO_NO_NATIONALITY[normalised], None, None, RegionClass.NO_NATIONALITY
         )
-    converter = _converter()
-    subregion = converter.convert(normalised, src="ISO3", to="UNregion", not_found=_NOT_FOUND)
-    if not isinstance(subregion, str) or subregion == _NOT_FOUND:
-        raise UnknownNationality(
-            f"{field_name}: {code!r} is not an ISO 3166-1 alpha-3 code (e.g. CHN, PAN)"
-        )
-    name = converter.convert(normalised, src="ISO3", to="name_short", not_found=normalised)
-    region_class = (
-        RegionClass.AMERICAS if subregion in AMERICAS_SUBREGIONS else RegionClass.EXTRA_REGIONAL
-    )
-    return Nationality(normalised, str(name), subregion, region_class)
+    if normalised in EXTRA_CODES:
+        name, region, subregion = EXTRA_CODES[normalised]
+    else:
+        iso_name = _iso_name(normalised)
+        if iso_name is None:
+            raise _not_a_code(code, field_name)
+        placed = _m49(normalised)
+        if placed is None:
+            raise UnknownNationality(
+                f"{field_name}: {code!r} has no UN M49 entry in the installed country data"
+            )
+        name, (region, subregion) = iso_name, placed
+    region_class = RegionClass.AMERICAS if region == AMERICAS_REGION else RegionClass.EXTRA_REGIONAL
+    return Nationality(normalised, name, region, subregion, region_class)
 
 
 def code_for_validator(value: str) -> str:

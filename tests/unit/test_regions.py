@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
+import pycountry
 import pytest
 
 from biometric_exchange.exceptions import InvalidInput, UnknownNationality
 from biometric_exchange.regions import (
+    AMERICAS_REGION,
+    AMERICAS_SUBREGIONS,
     RegionClass,
     code_for_validator,
     is_extra_regional,
@@ -21,13 +26,9 @@ def test_nationalities_outside_the_americas_are_extra_regional(code: str) -> Non
     resolved = nationality(code)
     assert resolved.code == code
     assert resolved.region_class is RegionClass.EXTRA_REGIONAL
+    assert resolved.un_region not in {None, AMERICAS_REGION}
     assert resolved.un_subregion is not None
-    assert resolved.un_subregion not in {
-        "Caribbean",
-        "Central America",
-        "South America",
-        "Northern America",
-    }
+    assert resolved.un_subregion not in AMERICAS_SUBREGIONS
     assert resolved.is_extra_regional
     assert is_extra_regional(code)
     assert not resolved.is_refugee_code
@@ -36,9 +37,9 @@ def test_nationalities_outside_the_americas_are_extra_regional(code: str) -> Non
 @pytest.mark.parametrize(
     ("code", "subregion"),
     [
-        ("PAN", "Central America"),
-        ("VEN", "South America"),
-        ("HTI", "Caribbean"),
+        ("PAN", "Latin America and the Caribbean"),
+        ("VEN", "Latin America and the Caribbean"),
+        ("HTI", "Latin America and the Caribbean"),
         ("CAN", "Northern America"),
         ("USA", "Northern America"),
         ("GRL", "Northern America"),
@@ -47,6 +48,7 @@ def test_nationalities_outside_the_americas_are_extra_regional(code: str) -> Non
 def test_nationalities_in_the_americas_are_regional(code: str, subregion: str) -> None:
     resolved = nationality(code)
     assert resolved.code == code
+    assert resolved.un_region == AMERICAS_REGION
     assert resolved.un_subregion == subregion
     assert resolved.region_class is RegionClass.AMERICAS
     assert not resolved.is_extra_regional
@@ -81,10 +83,53 @@ def test_icao_codes_without_nationality_count_as_extra_regional(code: str, refug
     resolved = nationality(code)
     assert resolved.code == code.upper()
     assert resolved.region_class is RegionClass.NO_NATIONALITY
+    assert resolved.un_region is None
     assert resolved.un_subregion is None
     assert resolved.is_extra_regional
     assert is_extra_regional(code)
     assert resolved.is_refugee_code is refugee
+
+
+def test_kosovo_has_an_explicit_rule_in_southern_europe() -> None:
+    resolved = nationality("xkx")
+    assert (resolved.code, resolved.name) == ("XKX", "Kosovo")
+    assert (resolved.un_region, resolved.un_subregion) == ("Europe", "Southern Europe")
+    assert resolved.region_class is RegionClass.EXTRA_REGIONAL
+    assert code_for_validator("XKX") == "XKX"
+
+
+def test_every_current_iso_code_resolves_and_is_classed_by_its_m49_region() -> None:
+    codes = [country.alpha_3 for country in pycountry.countries]
+    assert len(codes) > 240
+    for code in codes:
+        resolved = nationality(code)
+        assert resolved.code == code
+        assert resolved.name
+        in_americas = resolved.un_region == AMERICAS_REGION
+        assert (resolved.region_class is RegionClass.AMERICAS) is in_americas, code
+        assert (resolved.un_subregion in AMERICAS_SUBREGIONS) is in_americas, code
+
+
+def test_a_territory_without_m49_region_is_extra_regional() -> None:
+    resolved = nationality("ATA")
+    assert resolved.un_region is None
+    assert resolved.region_class is RegionClass.EXTRA_REGIONAL
+
+
+@pytest.mark.parametrize("code", ["ANT", "SCG", "YUG", "ZAR"])
+def test_withdrawn_iso_codes_are_refused(code: str) -> None:
+    assert pycountry.historic_countries.get(alpha_3=code) is not None
+    with pytest.raises(UnknownNationality, match=rf"^nationality: '{code}' is not an ISO 3166-1"):
+        nationality(code)
+
+
+def test_importing_regions_loads_no_country_data() -> None:
+    probe = (
+        "import sys, biometric_exchange.regions; "
+        "print(sorted({'pycountry', 'countryinfo'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("code", ["ZZZ", "ABC", "PA", "12", "", "CHNA", "C-N", "D1"])
