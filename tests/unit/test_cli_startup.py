@@ -28,7 +28,7 @@ NODE_AND_NUMERICS = (
     "biometric_exchange.node",
     "biometric_exchange.simulation",
 )
-"""What listing the commands never needs (completing names imports pydantic, in Typer)."""
+"""What no help screen needs (building a command's options imports pydantic, in Typer)."""
 HEAVY = (*NODE_AND_NUMERICS, "pydantic")
 STARTUP_MODULES = [
     "biometric_exchange",
@@ -95,6 +95,16 @@ def test_completing_a_command_name_imports_no_command_module() -> None:
     assert '"alerts":"Early-warning alerts raised on a node, and..."' in run.stdout
     assert _within(modules, NODE_AND_NUMERICS) == []
     assert _within(modules, ["biometric_exchange"]) == STARTUP_MODULES
+
+
+@pytest.mark.parametrize("command", ["demo", "loadtest", "simulate"])
+def test_help_of_a_light_command_leaves_the_node_unloaded(command: str) -> None:
+    run, modules = _bx_process(command, "--help")
+
+    assert run.returncode == 0, run.stderr
+    assert f"Usage: bx {command} [OPTIONS]" in run.stdout
+    assert f"biometric_exchange.cli.{command}" in modules
+    assert _within(modules, NODE_AND_NUMERICS) == []
 
 
 def _help(group: TyperGroup, capsys: pytest.CaptureFixture[str]) -> str:
