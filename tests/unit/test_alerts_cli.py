@@ -375,6 +375,39 @@ def test_illegal_transition_from_the_cli_names_the_allowed_states(
     )
 
 
+REVIEW_HELP = [
+    "ack NEW -> ACKNOWLEDGED: you take the alert (stops its SLA clock).",
+    "investigate ACKNOWLEDGED -> INVESTIGATING.",
+    "escalate INVESTIGATING -> ESCALATED.",
+    "confirm ACKNOWLEDGED/INVESTIGATING/ESCALATED -> CONFIRMED; "
+    "four eyes: not by the acknowledger.",
+    "dismiss ACKNOWLEDGED/INVESTIGATING/ESCALATED -> DISMISSED; "
+    "--reason ('other' needs --comment).",
+    "close CONFIRMED/DISMISSED -> CLOSED (a new hit then opens a new alert).",
+]
+
+
+def test_review_commands_are_listed_with_the_states_they_move_between() -> None:
+    listing = _ok(_bx("alerts", "--help", env={"COLUMNS": "200"}))
+
+    positions = [listing.index(line) for line in REVIEW_HELP]
+    assert positions == sorted(positions)
+    assert listing.index(" show One alert") < positions[0]
+    assert positions[-1] < listing.index(" export Every alert")
+
+
+def test_only_dismiss_takes_a_reason() -> None:
+    dismiss = _ok(_bx("alerts", "dismiss", "--help", env={"COLUMNS": "200"}))
+    close = _ok(_bx("alerts", "close", "--help", env={"COLUMNS": "200"}))
+
+    assert "--reason <false_match|duplicate|out_of_scope|other> Why the alert is dismissed" in (
+        dismiss
+    )
+    assert "--reason" not in close
+    for options in (dismiss, close):
+        assert "--node" in options and "--operator" in options and "--comment" in options
+
+
 # --- export --------------------------------------------------------------------------------
 
 
