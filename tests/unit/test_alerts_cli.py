@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from biometric_exchange.alerts.export import CSV_FIELDS, read_jsonl
 from biometric_exchange.alerts.review import AlertReview, DismissalReason
-from biometric_exchange.cli.alerts import watch_alerts
+from biometric_exchange.cli.alerts_watch import watch_alerts
 from biometric_exchange.cli.main import app
 from biometric_exchange.domain import (
     Alert,

@@ -16,32 +16,9 @@ import typer
 
 from biometric_exchange.cli.alerts_reading import export, list_alerts, show
 from biometric_exchange.cli.alerts_review import REVIEW_COMMANDS
-from biometric_exchange.cli.alerts_views import (
-    PERSONAL_KEYS,
-    SEVERITY_STYLE,
-    alert_panel,
-    alerts_table,
-    evidence_extras,
-    evidence_table,
-    history_table,
-)
-from biometric_exchange.cli.alerts_watch import watch, watch_alerts
+from biometric_exchange.cli.alerts_watch import watch
 
-__all__ = [
-    "PERSONAL_KEYS",
-    "SEVERITY_STYLE",
-    "alert_panel",
-    "alerts_app",
-    "alerts_table",
-    "evidence_extras",
-    "evidence_table",
-    "export",
-    "history_table",
-    "list_alerts",
-    "show",
-    "watch",
-    "watch_alerts",
-]
+__all__ = ["alerts_app"]
 
 alerts_app = typer.Typer(help="Early-warning alerts raised on a node, and their review.")
 alerts_app.command("list")(list_alerts)
