@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from biometric_exchange.alerts.export import CSV_FIELDS, read_jsonl
 from biometric_exchange.alerts.review import AlertReview, DismissalReason
-from biometric_exchange.cli.alerts import watch_alerts
+from biometric_exchange.cli.alerts_watch import watch_alerts
 from biometric_exchange.cli.main import app
 from biometric_exchange.domain import (
     Alert,
@@ -373,6 +373,39 @@ def test_illegal_transition_from_the_cli_names_the_allowed_states(
         _bx("alerts", "close", raised["chn"], "--node", node_dir, "--operator", "alice"),
         "is NEW: cannot move to CLOSED (allowed next: ACKNOWLEDGED)",
     )
+
+
+REVIEW_HELP = [
+    "ack NEW -> ACKNOWLEDGED: you take the alert (stops its SLA clock).",
+    "investigate ACKNOWLEDGED -> INVESTIGATING.",
+    "escalate INVESTIGATING -> ESCALATED.",
+    "confirm ACKNOWLEDGED/INVESTIGATING/ESCALATED -> CONFIRMED; "
+    "four eyes: not by the acknowledger.",
+    "dismiss ACKNOWLEDGED/INVESTIGATING/ESCALATED -> DISMISSED; "
+    "--reason ('other' needs --comment).",
+    "close CONFIRMED/DISMISSED -> CLOSED (a new hit then opens a new alert).",
+]
+
+
+def test_review_commands_are_listed_with_the_states_they_move_between() -> None:
+    listing = _ok(_bx("alerts", "--help", env={"COLUMNS": "200"}))
+
+    positions = [listing.index(line) for line in REVIEW_HELP]
+    assert positions == sorted(positions)
+    assert listing.index(" show One alert") < positions[0]
+    assert positions[-1] < listing.index(" export Every alert")
+
+
+def test_only_dismiss_takes_a_reason() -> None:
+    dismiss = _ok(_bx("alerts", "dismiss", "--help", env={"COLUMNS": "200"}))
+    close = _ok(_bx("alerts", "close", "--help", env={"COLUMNS": "200"}))
+
+    assert "--reason <false_match|duplicate|out_of_scope|other> Why the alert is dismissed" in (
+        dismiss
+    )
+    assert "--reason" not in close
+    for options in (dismiss, close):
+        assert "--node" in options and "--operator" in options and "--comment" in options
 
 
 # --- export --------------------------------------------------------------------------------

@@ -15,55 +15,15 @@ from __future__ import annotations
 import typer
 
 from biometric_exchange.cli.alerts_reading import export, list_alerts, show
-from biometric_exchange.cli.alerts_review import (
-    acknowledge,
-    close,
-    confirm,
-    dismiss,
-    escalate,
-    investigate,
-)
-from biometric_exchange.cli.alerts_views import (
-    PERSONAL_KEYS,
-    SEVERITY_STYLE,
-    alert_panel,
-    alerts_table,
-    evidence_extras,
-    evidence_table,
-    history_table,
-)
-from biometric_exchange.cli.alerts_watch import watch, watch_alerts
+from biometric_exchange.cli.alerts_review import REVIEW_COMMANDS
+from biometric_exchange.cli.alerts_watch import watch
 
-__all__ = [
-    "PERSONAL_KEYS",
-    "SEVERITY_STYLE",
-    "acknowledge",
-    "alert_panel",
-    "alerts_app",
-    "alerts_table",
-    "close",
-    "confirm",
-    "dismiss",
-    "escalate",
-    "evidence_extras",
-    "evidence_table",
-    "export",
-    "history_table",
-    "investigate",
-    "list_alerts",
-    "show",
-    "watch",
-    "watch_alerts",
-]
+__all__ = ["alerts_app"]
 
 alerts_app = typer.Typer(help="Early-warning alerts raised on a node, and their review.")
 alerts_app.command("list")(list_alerts)
 alerts_app.command("show")(show)
-alerts_app.command("ack")(acknowledge)
-alerts_app.command("investigate")(investigate)
-alerts_app.command("escalate")(escalate)
-alerts_app.command("confirm")(confirm)
-alerts_app.command("dismiss")(dismiss)
-alerts_app.command("close")(close)
+for _name, _command in REVIEW_COMMANDS.items():
+    alerts_app.command(_name)(_command)
 alerts_app.command("export")(export)
 alerts_app.command("watch")(watch)

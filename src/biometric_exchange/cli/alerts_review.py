@@ -1,15 +1,25 @@
 """``bx alerts ack``, ``investigate``, ``escalate``, ``confirm``, ``dismiss``, ``close``:
-the review workflow, each step by the named officer."""
+the review workflow, each step by the named officer.
+
+``STEPS`` names each command's target status; the commands are made from it, and
+their help starts with the states the review's ``TRANSITIONS`` allow them from.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from biometric_exchange.alerts.review import AlertReview, DismissalReason
+from biometric_exchange.alerts.review import (
+    STATUS_ORDER,
+    TRANSITIONS,
+    AlertReview,
+    DismissalReason,
+)
 from biometric_exchange.cli.alerts_common import AlertId, CommentOption, get_alert, node_now
 from biometric_exchange.cli.common import (
     NodeOption,
@@ -19,20 +29,53 @@ from biometric_exchange.cli.common import (
     operator_id,
     reports_errors,
 )
-from biometric_exchange.domain import Alert
+from biometric_exchange.domain import AlertStatus
+
+ReasonOption = Annotated[
+    DismissalReason | None,
+    typer.Option(help="Why the alert is dismissed", case_sensitive=False),
+]
+
+
+@dataclass(frozen=True)
+class ReviewStep:
+    """A review command: the status it moves an alert to, and what its help adds."""
+
+    to: AlertStatus
+    note: str = "."
+
+    @property
+    def help(self) -> str:
+        """``FROM -> TO`` from ``TRANSITIONS`` (several sources joined by ``/``), then the note."""
+        sources = "/".join(s.value for s in STATUS_ORDER if self.to in TRANSITIONS[s])
+        return f"{sources} -> {self.to.value}{self.note}"
+
+
+STEPS: Mapping[str, ReviewStep] = {
+    "ack": ReviewStep(AlertStatus.ACKNOWLEDGED, ": you take the alert (stops its SLA clock)."),
+    "investigate": ReviewStep(AlertStatus.INVESTIGATING),
+    "escalate": ReviewStep(AlertStatus.ESCALATED),
+    "confirm": ReviewStep(AlertStatus.CONFIRMED, "; four eyes: not by the acknowledger."),
+    "dismiss": ReviewStep(AlertStatus.DISMISSED, "; --reason ('other' needs --comment)."),
+    "close": ReviewStep(AlertStatus.CLOSED, " (a new hit then opens a new alert)."),
+}
+"""Command name -> review step, in the order ``bx alerts --help`` lists them."""
 
 
 def _act(
     node_dir: Path,
     alert_id: str,
     operator: str | None,
-    step: Callable[[AlertReview, str], Alert],
+    to: AlertStatus,
+    *,
+    reason: DismissalReason | None = None,
+    comment: str | None = None,
 ) -> None:
     officer = operator_id(operator)
     with opened_node(node_dir) as opened:
         before = get_alert(opened, alert_id)
         review = AlertReview(opened.database, opened.audit, clock=lambda: node_now(opened))
-        after = step(review, officer)
+        after = review.transition(alert_id, to, officer, reason=reason, comment=comment)
         console.print(
             f"alert {after.alert_id}: {before.status.value} -> {after.status.value} by {officer}",
             markup=False,
@@ -40,71 +83,40 @@ def _act(
         )
 
 
-@reports_errors
-def acknowledge(
-    alert_id: AlertId,
-    node: NodeOption,
-    operator: OperatorOption = None,
-    comment: CommentOption = None,
-) -> None:
-    """NEW -> ACKNOWLEDGED: you take the alert (stops its SLA clock)."""
-    _act(node, alert_id, operator, lambda r, who: r.acknowledge(alert_id, who, comment))
+def _moving_to(to: AlertStatus) -> Callable[..., None]:
+    def command(
+        alert_id: AlertId,
+        node: NodeOption,
+        operator: OperatorOption = None,
+        comment: CommentOption = None,
+    ) -> None:
+        _act(node, alert_id, operator, to, comment=comment)
+
+    return command
 
 
-@reports_errors
-def investigate(
-    alert_id: AlertId,
-    node: NodeOption,
-    operator: OperatorOption = None,
-    comment: CommentOption = None,
-) -> None:
-    """ACKNOWLEDGED -> INVESTIGATING."""
-    _act(node, alert_id, operator, lambda r, who: r.investigate(alert_id, who, comment))
+def _dismissing(to: AlertStatus) -> Callable[..., None]:
+    def command(
+        alert_id: AlertId,
+        node: NodeOption,
+        reason: ReasonOption = None,
+        operator: OperatorOption = None,
+        comment: CommentOption = None,
+    ) -> None:
+        _act(node, alert_id, operator, to, reason=reason, comment=comment)
+
+    return command
 
 
-@reports_errors
-def escalate(
-    alert_id: AlertId,
-    node: NodeOption,
-    operator: OperatorOption = None,
-    comment: CommentOption = None,
-) -> None:
-    """INVESTIGATING -> ESCALATED."""
-    _act(node, alert_id, operator, lambda r, who: r.escalate(alert_id, who, comment))
+def review_command(step: ReviewStep) -> Callable[..., None]:
+    """The command for ``step``; dismissal alone takes ``--reason``."""
+    make = _dismissing if step.to is AlertStatus.DISMISSED else _moving_to
+    command = make(step.to)
+    command.__doc__ = step.help
+    return reports_errors(command)
 
 
-@reports_errors
-def confirm(
-    alert_id: AlertId,
-    node: NodeOption,
-    operator: OperatorOption = None,
-    comment: CommentOption = None,
-) -> None:
-    """ACKNOWLEDGED/INVESTIGATING/ESCALATED -> CONFIRMED; four eyes: not by the acknowledger."""
-    _act(node, alert_id, operator, lambda r, who: r.confirm(alert_id, who, comment))
-
-
-@reports_errors
-def dismiss(
-    alert_id: AlertId,
-    node: NodeOption,
-    reason: Annotated[
-        DismissalReason | None,
-        typer.Option(help="Why the alert is dismissed", case_sensitive=False),
-    ] = None,
-    operator: OperatorOption = None,
-    comment: CommentOption = None,
-) -> None:
-    """ACKNOWLEDGED/INVESTIGATING/ESCALATED -> DISMISSED; --reason ('other' needs --comment)."""
-    _act(node, alert_id, operator, lambda r, who: r.dismiss(alert_id, who, reason, comment))
-
-
-@reports_errors
-def close(
-    alert_id: AlertId,
-    node: NodeOption,
-    operator: OperatorOption = None,
-    comment: CommentOption = None,
-) -> None:
-    """CONFIRMED or DISMISSED -> CLOSED (a new hit then opens a new alert)."""
-    _act(node, alert_id, operator, lambda r, who: r.close(alert_id, who, comment))
+REVIEW_COMMANDS: Mapping[str, Callable[..., None]] = {
+    name: review_command(step) for name, step in STEPS.items()
+}
+"""The review commands by name, for ``bx alerts``."""

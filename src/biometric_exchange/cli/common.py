@@ -6,15 +6,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
 from biometric_exchange import logs
 from biometric_exchange.exceptions import ExchangeError, InvalidInput
-from biometric_exchange.node.link import Link
-from biometric_exchange.node.runtime import Node
+
+if TYPE_CHECKING:
+    from biometric_exchange.node.link import Link
+    from biometric_exchange.node.runtime import Node
 
 TABLE_WIDTH = 150
 """Width used when output is not a terminal (logs, CI), so tables stay readable."""
@@ -107,6 +109,9 @@ def configure_logging(verbose: bool = False, json_format: bool = False) -> None:
 
 @contextmanager
 def opened_node(node_dir: Path) -> Iterator[Node]:
+    """The node of ``node_dir``, its database closed on the way out."""
+    from biometric_exchange.node.runtime import Node  # noqa: PLC0415 - keeps --help quick
+
     node = Node.open(node_dir)
     try:
         yield node

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from biometric_exchange import SYNTHETIC_NOTICE
-from biometric_exchange.cli.alerts import alerts_table
+from biometric_exchange.cli.alerts_views import alerts_table
 from biometric_exchange.cli.details import sent_table
 from biometric_exchange.domain import RequestStatus
 from biometric_exchange.exceptions import ConfigError

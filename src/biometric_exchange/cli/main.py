@@ -1,50 +1,85 @@
-"""The ``bx`` command: every operator task of a node."""
+"""The ``bx`` command: every operator task of a node.
+
+Each command's module is imported only when that command runs (see ``cli.lazy``),
+so ``bx --help`` starts quickly; the one-line help below is what ``bx --help`` lists.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 import typer
 
-from biometric_exchange.cli import (
-    agreement,
-    alerts,
-    audit,
-    bench,
-    demo,
-    details,
-    evaluate,
-    keys,
-    loadtest,
-    nist,
-    node,
-    records,
-    simulate,
-    status,
-    synth,
-)
+from biometric_exchange.cli.lazy import LazyCommand, LazyGroup
 
-app = typer.Typer(
-    name="bx",
-    help="biometric-exchange: bilateral biometric exchange and early warning "
-    "(synthetic data only).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(keys.app, name="keys")
-app.add_typer(bench.bench_app, name="bench")
-app.add_typer(agreement.app, name="agreement")
-app.add_typer(node.app, name="node")
-app.add_typer(synth.app, name="synth")
-app.add_typer(records.watchlist_app, name="watchlist")
-app.add_typer(alerts.alerts_app, name="alerts")
-app.add_typer(audit.audit_app, name="audit")
-app.add_typer(audit.retention_app, name="retention")
-app.add_typer(details.details_app, name="details")
-app.add_typer(details.requests_app, name="requests")
-app.add_typer(nist.export_app, name="export")
-app.add_typer(nist.import_app, name="import")
-app.command("enroll")(records.enroll)
-app.command("status")(status.status)
-app.command("demo")(demo.demo)
-app.command("evaluate")(evaluate.evaluate)
-app.command("loadtest")(loadtest.loadtest)
-app.command("simulate")(simulate.simulate)
+_CLI = "biometric_exchange.cli"
+
+
+def _lazy(target: str, help: str) -> LazyCommand:
+    return LazyCommand(f"{_CLI}.{target}", help)
+
+
+class BxGroup(LazyGroup):
+    """The commands of ``bx``, in the order ``bx --help`` lists them."""
+
+    lazy_commands: ClassVar[Mapping[str, LazyCommand]] = {
+        "enroll": _lazy(
+            "records:enroll",
+            "Enrol an encounter (JSON; with --image its template comes from a face image).",
+        ),
+        "status": _lazy(
+            "status:status",
+            "Health, partners, agreements, outbox and open alerts of a node (running or not).",
+        ),
+        "demo": _lazy(
+            "demo:demo",
+            "Both nodes on loopback, a short synthetic scenario, the alerts on each node.",
+        ),
+        "evaluate": _lazy(
+            "evaluate:evaluate",
+            "Measure verification and identification accuracy on seeded synthetic templates.",
+        ),
+        "loadtest": _lazy(
+            "loadtest:loadtest",
+            "Build a pair, load a synthetic watchlist, start the holder and drive Identify.",
+        ),
+        "simulate": _lazy(
+            "simulate:simulate",
+            "Run a scenario through the corridor's nodes (Chile and Panama, and Mexico when the\n"
+            "scenario names it) and write its report.",
+        ),
+        "keys": _lazy(
+            "keys:app", "Create a node's keys (private files mode 0600, never committed)."
+        ),
+        "bench": _lazy("bench:bench_app", "Benchmarks (FAISS comes with the 'bench' extra)."),
+        "agreement": _lazy(
+            "agreement:app", "Draft, sign, verify, install and show the bilateral agreement."
+        ),
+        "node": _lazy("node:app", "Run and probe a node."),
+        "synth": _lazy("synth:app", "Generate synthetic people, templates and watchlists."),
+        "watchlist": _lazy("records:watchlist_app", "Manage a node's watchlist."),
+        "alerts": _lazy(
+            "alerts:alerts_app", "Early-warning alerts raised on a node, and their review."
+        ),
+        "audit": _lazy("audit:audit_app", "The node's hash-chained audit log."),
+        "retention": _lazy(
+            "audit:retention_app", "Deleting what the agreement no longer lets the node keep."
+        ),
+        "details": _lazy(
+            "details:details_app", "Step 2 as requester: ask the partner for details about a hit."
+        ),
+        "requests": _lazy(
+            "details:requests_app", "Step 2 as holder: the partner's requests for details."
+        ),
+        "export": _lazy("nist:export_app", "Write a node's records in interchange formats."),
+        "import": _lazy("nist:import_app", "Enrol records from interchange formats into a node."),
+    }
+
+
+app = typer.Typer(name="bx", cls=BxGroup, no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def bx() -> None:
+    """biometric-exchange: bilateral biometric exchange and early warning (synthetic data only)."""
