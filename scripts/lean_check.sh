@@ -40,7 +40,7 @@ check() {
 
 # Modules that only the extras bring (faces, sim, eval, bench) or that the
 # runtime no longer needs at all (pandas, country_converter).
-for module in pandas sklearn scipy matplotlib dlib face_recognition faker faiss \
+for module in pandas sklearn matplotlib dlib face_recognition faker faiss \
   country_converter; do
   check "no $module" "$py" -c "
 import importlib.util, sys
@@ -50,6 +50,17 @@ check "pip check" "$py" -m pip check
 check "bx --help" "$venv/bin/bx" --help
 check "bx node run --help" "$venv/bin/bx" node run --help
 check "import biometric_exchange.node.process" "$py" -c "import biometric_exchange.node.process"
+# A pair made with the runtime's own tools; Chile's node serves, then stops on SIGTERM.
+check "bx node run serves a node" "$py" -c "
+import pathlib, sys
+from biometric_exchange.workspace import create_pair, start_node_process, stop_process, wait_serving
+chile, _ = create_pair(pathlib.Path('$tmp/pair'))
+process = start_node_process(chile, pathlib.Path('$tmp/pair/chile.log'))
+try:
+    wait_serving(chile, process, timeout=60)
+finally:
+    status = stop_process(process)
+sys.exit(status)"
 
 echo "lean check done in $((SECONDS - started)) s"
 exit "$failed"

@@ -18,9 +18,6 @@ TEMPLATE_MODEL = "dlib_face_recognition_resnet_model_v1"
 
 Template = NDArray[np.float32]
 
-SYNTHETIC_PNG_KEY = "biometric_exchange:synthetic"
-"""PNG text chunk that marks a drawn face image as synthetic (``synthetic=true;…``)."""
-
 
 def validate_template(
     values: ArrayLike, *, field_name: str = "template", dim: int = TEMPLATE_DIM

@@ -37,7 +37,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from biometric_exchange.domain import Template, validate_template
 from biometric_exchange.exceptions import ConfigError, InvalidInput, InvalidTemplate
-from biometric_exchange.synthetic.faces import FACE_BOX_FRACTIONS, FaceLocation
+from biometric_exchange.images import FACE_BOX_FRACTIONS, FaceLocation
 
 MIN_SIDE = 64
 """Smallest accepted image side in pixels."""

@@ -36,6 +36,7 @@ from biometric_exchange.faces import (
     encode_image_details,
     load_image,
 )
+from biometric_exchange.images import is_marked_synthetic
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.synthetic.faces import (
     FacialHair,
@@ -45,7 +46,6 @@ from biometric_exchange.synthetic.faces import (
     face_box,
     identity_seed,
     identity_traits,
-    is_marked_synthetic,
     save_face,
 )
 

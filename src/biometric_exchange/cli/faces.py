@@ -11,21 +11,25 @@ import typer
 
 from biometric_exchange import SYNTHETIC_NOTICE
 from biometric_exchange.cli.common import console, reports_errors
+from biometric_exchange.cli.face_input import (
+    RequireDetectionOption,
+    describe_location,
+    require_synthetic_image,
+)
 from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL
 from biometric_exchange.exceptions import InvalidInput
-from biometric_exchange.faces import FaceEncoding, LocationSource, encode_image_details
+from biometric_exchange.faces import encode_image_details
+from biometric_exchange.images import FaceLocation
 from biometric_exchange.synthetic.faces import (
     GENERATOR,
     IMAGE_SIZE,
     MAX_SIZE,
     MIN_SIZE,
     SKIN_TONES,
-    FaceLocation,
     draw_face,
     face_box,
     identity_seed,
     identity_traits,
-    is_marked_synthetic,
     save_face,
 )
 
@@ -43,14 +47,6 @@ LocationOption = Annotated[
     typer.Option(
         help="Face box top,right,bottom,left in pixels, used if the detector finds no face",
         show_default=False,
-    ),
-]
-RequireDetectionOption = Annotated[
-    bool,
-    typer.Option(
-        "--require-detection",
-        help="Refuse an image in which the detector finds no face, instead of "
-        "encoding it at the synthetic layout's face box",
     ),
 ]
 
@@ -72,28 +68,6 @@ def parse_location(text: str | None) -> FaceLocation | None:
             "--location: expected top,right,bottom,left in pixels, e.g. 92,178,199,71"
         ) from None
     return (top, right, bottom, left)
-
-
-def require_synthetic_image(path: Path) -> None:
-    """Refuse an image without the synthetic marker that `bx synth faces draw` writes."""
-    if not path.is_file():
-        raise InvalidInput(f"{path}: cannot read an image (no such file)")
-    if not is_marked_synthetic(path):
-        raise InvalidInput(
-            f"{path}: not marked synthetic; this system encodes synthetic faces only "
-            "(draw them with `bx synth faces draw`)"
-        )
-
-
-def describe_location(encoding: FaceEncoding) -> str:
-    """One line saying where the encoded face was and how it was found."""
-    top, right, bottom, left = encoding.location
-    box = f"top={top} right={right} bottom={bottom} left={left}"
-    if encoding.source is LocationSource.DETECTED:
-        return f"face: found by the HOG detector ({encoding.faces_detected} found) at {box}"
-    if encoding.source is LocationSource.GIVEN:
-        return f"face: not detected; encoded at the given --location {box}"
-    return f"face: not detected; encoded at the synthetic layout's face box {box}"
 
 
 @faces_app.command("draw")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from biometric_exchange.cli.common import NodeOption, console, opened_node, reports_errors
-from biometric_exchange.cli.faces import (
+from biometric_exchange.cli.face_input import (
     RequireDetectionOption,
     describe_location,
     require_synthetic_image,

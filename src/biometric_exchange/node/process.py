@@ -47,6 +47,70 @@ def surge_interval_s() -> float:
     return SURGE_INTERVAL_S
 
 
+class _Chores:
+    """The node's own work between calls: the outbox, step-2 re-asks, the surge monitor.
+
+    Each chore survives its own errors (logged): what it was doing stays pending
+    for the next round.
+    """
+
+    def __init__(
+        self, node: Node, worker: ExchangeWorker, transports: dict[str, PeerTransport]
+    ) -> None:
+        self._node = node
+        self._worker = worker
+        self._transports = transports
+        self._surge_interval = surge_interval_s()
+        self._next_details_poll = self._next_surge_run = time.monotonic()
+
+    def run(self) -> None:
+        try:
+            self._worker.run_once()
+        except Exception:  # the loop must survive; the item stays pending
+            log.exception("exchange worker error")
+        if time.monotonic() >= self._next_details_poll:
+            for link in self._node.links():
+                try:
+                    poll_pending(link, self._transports[link.code])
+                except Exception:  # the loop must survive; the requests stay pending
+                    log.exception("details poll error (%s)", link.code)
+            self._next_details_poll = time.monotonic() + DETAILS_POLL_INTERVAL_S
+        if time.monotonic() >= self._next_surge_run:
+            try:
+                run_monitor(self._node, self._transports)
+            except Exception:  # the loop must survive; the next run tries again
+                log.exception("surge monitor error")
+            self._next_surge_run = time.monotonic() + self._surge_interval
+
+
+def _log_start(node: Node, services: Services) -> None:
+    log.info(
+        "node %s (%s) serving on %s; watchlist %d entries",
+        node.name,
+        node.country,
+        node.config.node.listen,
+        len(services.watchlist),
+    )
+    for link in node.links():
+        log.info(
+            "partner %s at %s under agreement %s",
+            link.code,
+            link.partner.endpoint,
+            link.agreement.id,
+        )
+
+
+def _log_passes(services: Services) -> None:
+    searches, passes = services.watchlist.passes()
+    if passes:
+        log.info(
+            "watchlist: %d searches in %d passes (%.1f a pass)",
+            searches,
+            passes,
+            searches / passes,
+        )
+
+
 def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM (or ``stop``); then stop cleanly."""
     stop = stop or threading.Event()
@@ -58,9 +122,10 @@ def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
     services = Services.of(node)  # shared: the worker adds encounters, probes search them
     metrics = NodeMetrics(node)
     running = start_server(node, services, interceptors=[metrics.interceptor])
-    links = node.links()
-    transports: dict[str, PeerTransport] = {link.code: GrpcPeerTransport(link) for link in links}
-    worker = ExchangeWorker(node, services, transports)
+    transports: dict[str, PeerTransport] = {
+        link.code: GrpcPeerTransport(link) for link in node.links()
+    }
+    chores = _Chores(node, ExchangeWorker(node, services, transports), transports)
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
@@ -69,48 +134,17 @@ def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
-    log.info(
-        "node %s (%s) serving on %s; watchlist %d entries",
-        node.config.node.name,
-        node.country,
-        node.config.node.listen,
-        len(services.watchlist),
-    )
-    for link in links:
-        log.info(
-            "partner %s at %s under agreement %s",
-            link.code,
-            link.partner.endpoint,
-            link.agreement.id,
-        )
-    next_details_poll = time.monotonic()
-    surge_interval = surge_interval_s()
-    next_surge_run = time.monotonic()
+    _log_start(node, services)
     try:
         metrics.serve()
         while not stop.is_set():
-            try:
-                worker.run_once()
-            except Exception:  # the loop must survive; the item stays pending
-                log.exception("exchange worker error")
-            if time.monotonic() >= next_details_poll:
-                for link in links:
-                    try:
-                        poll_pending(link, transports[link.code])
-                    except Exception:  # the loop must survive; the requests stay pending
-                        log.exception("details poll error (%s)", link.code)
-                next_details_poll = time.monotonic() + DETAILS_POLL_INTERVAL_S
-            if time.monotonic() >= next_surge_run:
-                try:
-                    run_monitor(node, transports)
-                except Exception:  # the loop must survive; the next run tries again
-                    log.exception("surge monitor error")
-                next_surge_run = time.monotonic() + surge_interval
+            chores.run()
             stop.wait(POLL_INTERVAL_S)
     finally:
+        _log_passes(services)
         running.stop()
         metrics.stop()
         for transport in transports.values():
             transport.close()
         node.database.close()
-        log.info("node %s stopped", node.config.node.name)
+        log.info("node %s stopped", node.name)

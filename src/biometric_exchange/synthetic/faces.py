@@ -25,8 +25,12 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFilter, PngImagePlugin
 
-from biometric_exchange.domain import SYNTHETIC_PNG_KEY
 from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.images import (
+    FACE_BOX_FRACTIONS,
+    SYNTHETIC_PNG_KEY,
+    FaceLocation,
+)
 
 GENERATOR = "biometric_exchange.synthetic.faces"
 IMAGE_SIZE = 256
@@ -34,12 +38,8 @@ MIN_SIZE = 128
 MAX_SIZE = 1024
 
 _SUPERSAMPLE = 2
-FACE_BOX_FRACTIONS = (0.36, 0.70, 0.775, 0.29)
-"""(top, right, bottom, left) as fractions of the side: the mean HOG detection box."""
 
 Colour = tuple[int, int, int]
-FaceLocation = tuple[int, int, int, int]
-"""(top, right, bottom, left) in pixels, face_recognition's order."""
 Point = tuple[float, float]
 
 SKIN_TONES: tuple[Colour, ...] = (
@@ -585,13 +585,3 @@ def save_face(image: Image.Image, path: Path, *, identity: int, capture: int) ->
         f"synthetic=true; generator={GENERATOR}; identity={identity}; capture={capture}",
     )
     image.save(path, format="PNG", pnginfo=info)
-
-
-def is_marked_synthetic(path: Path) -> bool:
-    """Whether the file at ``path`` is a PNG that ``save_face`` marked synthetic."""
-    try:
-        with Image.open(path) as image:
-            value = image.info.get(SYNTHETIC_PNG_KEY)
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return False
-    return isinstance(value, str) and value.startswith("synthetic=true;")

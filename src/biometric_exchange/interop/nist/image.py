@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from biometric_exchange.domain import SYNTHETIC_PNG_KEY
 from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.images import SYNTHETIC_PNG_KEY
 
 _COLOUR_SPACES = {"RGB": "RGB", "L": "GRAY"}
 """Pillow mode → 10.012 CSP; any other mode is ``UNK``."""

@@ -177,6 +177,12 @@ class WatchlistIndex:
             return []
         return self._combiner(threshold, max_candidates).submit(templates)
 
+    def passes(self) -> tuple[int, int]:
+        """(searches served, passes over the gallery) so far: how well calls combined."""
+        with self._lock:
+            combiners = list(self._combiners.values())
+        return sum(c.items for c in combiners), sum(c.batches for c in combiners)
+
     def _combiner(self, threshold: float, k: int) -> Combiner[list[Template], _Matches]:
         key = (threshold, k)
         combiner = self._combiners.get(key)
