@@ -4,11 +4,12 @@ A caller hands its item to a ``Combiner`` and waits. When no batch is
 running, the caller becomes the leader: it takes every item waiting (its own
 first, up to ``max_items``), runs ``run_batch`` on them once and hands each
 caller its own result or exception. Callers that arrive meanwhile wait for the
-next batch, which one of them leads. A lone caller runs at once, so sparse
-calls wait for nothing; under load a batch forms by itself from the calls
-that arrived while the previous batch ran. Used to search the watchlist for
-concurrent probes in one pass and to commit concurrent calls' writes in one
-transaction.
+next batch, which the oldest of them leads. A lone caller runs at once, so
+sparse calls wait for nothing; under load a batch forms by itself from the
+calls that arrived while the previous batch ran. Each caller waits on its own
+event: finishing a batch wakes exactly its callers and the next leader. Used to
+search the watchlist for concurrent probes in one pass and to commit
+concurrent calls' writes in one transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -27,6 +28,7 @@ Result = TypeVar("Result")
 class _Slot(Generic[Item, Result]):
     item: Item
     size: int
+    woken: threading.Event = field(default_factory=threading.Event)
     done: bool = False
     result: Result | None = None
     error: BaseException | None = None
@@ -52,7 +54,7 @@ class Combiner(Generic[Item, Result]):
         self._run_batch = run_batch
         self._max_items = max_items
         self._size = size
-        self._condition = threading.Condition()
+        self._lock = threading.Lock()
         self._waiting: deque[_Slot[Item, Result]] = deque()
         self._running = False
         self.batches = 0
@@ -63,40 +65,46 @@ class Combiner(Generic[Item, Result]):
     @property
     def waiting(self) -> int:
         """Callers queued for a batch (not counting one running)."""
-        with self._condition:
+        with self._lock:
             return len(self._waiting)
 
     def submit(self, item: Item) -> Result:
         """``item``'s outcome, computed in a batch with whatever else is waiting."""
         slot: _Slot[Item, Result] = _Slot(item, self._size(item))
-        with self._condition:
-            self._waiting.append(slot)
-            while not slot.done:
-                if self._running:
-                    self._condition.wait()
-                    continue
+        with self._lock:
+            leading = not self._running
+            if leading:
                 self._running = True
-                batch = self._take(slot)
-                self._condition.release()
-                try:
-                    self._run(batch)
-                finally:
-                    self._condition.acquire()
-                    self._running = False
-                    self._condition.notify_all()
+            else:
+                self._waiting.append(slot)
+        if not leading:
+            slot.woken.wait()
+        if not slot.done:  # this caller leads the next batch
+            self._lead(slot)
         if slot.error is not None:
             raise slot.error
         return slot.result  # type: ignore[return-value]
 
+    def _lead(self, leader: _Slot[Item, Result]) -> None:
+        """Run one batch led by ``leader``, then hand the lead to the oldest waiter."""
+        try:
+            self._run(self._take(leader))
+        finally:
+            with self._lock:
+                if self._waiting:
+                    self._waiting.popleft().woken.set()  # not done: it leads next
+                else:
+                    self._running = False
+
     def _take(self, leader: _Slot[Item, Result]) -> list[_Slot[Item, Result]]:
         """The leader's own slot first, then the oldest waiting, up to ``max_items``."""
-        self._waiting.remove(leader)
-        batch, weight = [leader], leader.size
-        while self._waiting and weight + self._waiting[0].size <= self._max_items:
-            slot = self._waiting.popleft()
-            batch.append(slot)
-            weight += slot.size
-        return batch
+        with self._lock:
+            batch, weight = [leader], leader.size
+            while self._waiting and weight + self._waiting[0].size <= self._max_items:
+                slot = self._waiting.popleft()
+                batch.append(slot)
+                weight += slot.size
+            return batch
 
     def _run(self, batch: list[_Slot[Item, Result]]) -> None:
         try:
@@ -105,12 +113,13 @@ class Combiner(Generic[Item, Result]):
                 raise RuntimeError(f"a batch of {len(batch)} gave {len(outcomes)} outcomes")
         except BaseException as exc:  # every caller of the batch learns of it
             outcomes = [exc] * len(batch)
-        with self._condition:
+        with self._lock:
             self.batches += 1
             self.items += len(batch)
-            for slot, outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    slot.error = outcome
-                else:
-                    slot.result = outcome
-                slot.done = True
+        for slot, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                slot.error = outcome
+            else:
+                slot.result = outcome
+            slot.done = True
+            slot.woken.set()

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.node.server import SERVER_THREADS
 
 TARGET_SINGLE_CALLS_PER_S = 300.0
 """Single-probe Identify throughput the reference implementation aims at (16 clients)."""
 TARGET_SINGLE_P99_MS = 50.0
 TARGET_BATCH_OVERHEAD = 0.25
 """A batch of probes may cost at most this much more than searching the gallery alone."""
-SERVER_WORKERS = 8
+SERVER_WORKERS = SERVER_THREADS
 """Threads of the node's gRPC server (``node.server.start_server``)."""
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 PURPOSE = "border_security"

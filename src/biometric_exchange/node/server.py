@@ -22,6 +22,11 @@ from biometric_exchange.node.tls import SERVER_OPTIONS, PartnerAuthorizer, serve
 
 EXCHANGE_SERVICE = SERVICE
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+SERVER_THREADS = 16
+"""Calls served at once. More calls in the server means more probes waiting for
+each pass over the watchlist (``WatchlistIndex.search`` combines them): 16 threads
+served 16 concurrent single-probe calls at 5.5 probes a pass and 2.3 ms of CPU a
+call, 8 threads at 3.1 a pass and 3.6 ms (100,000 entries, in-process)."""
 DRAIN_SECONDS = 5.0
 """How long a stopping node lets in-flight calls finish."""
 log = logging.getLogger(__name__)
@@ -45,7 +50,7 @@ def start_server(
     node: Node,
     services: Services,
     *,
-    workers: int = 8,
+    workers: int = SERVER_THREADS,
     interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
     listen: str | None = None,
 ) -> RunningServer:

@@ -76,9 +76,13 @@ class Database:
         Inside another transaction of this thread it is a savepoint: its work is
         undone on error and kept, for the outer transaction to commit, on
         success. So a call's writes can share one transaction (one commit)
-        while each store still writes atomically on its own.
+        while each store still writes atomically on its own. Inside a ``group``
+        work it is nothing more: the work's own savepoint undoes the whole work.
         """
         connection = self.connection
+        if getattr(self._local, "grouped", False):
+            yield connection
+            return
         if connection.in_transaction:
             depth = getattr(self._local, "depth", 0) + 1
             self._local.depth = depth
@@ -120,7 +124,11 @@ class Database:
             for work in works:
                 try:
                     with self.transaction():
-                        outcomes.append(work())
+                        self._local.grouped = True
+                        try:
+                            outcomes.append(work())
+                        finally:
+                            self._local.grouped = False
                 except Exception as exc:  # that caller's refusal, raised in its thread
                     outcomes.append(exc)
         return outcomes

@@ -21,23 +21,20 @@ class Quotas:
         self._database = database
 
     def consume(self, day: dt.date, party: str, kind: QuotaKind, amount: int, limit: int) -> None:
-        """Count ``amount`` against the day's ``limit``; QuotaExceeded counts nothing."""
+        """Count ``amount`` against the day's ``limit``; QuotaExceeded counts nothing
+        (the count is undone with the transaction it raises out of)."""
         with self._database.transaction() as connection:
-            row = connection.execute(
-                "SELECT used FROM quota_usage WHERE day = ? AND party = ? AND kind = ?",
-                (day.isoformat(), party, kind.value),
+            (total,) = connection.execute(
+                "INSERT INTO quota_usage (day, party, kind, used) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (day, party, kind) DO UPDATE SET used = used + excluded.used "
+                "RETURNING used",
+                (day.isoformat(), party, kind.value, amount),
             ).fetchone()
-            used = int(row[0]) if row else 0
-            if used + amount > limit:
+            if total > limit:
                 raise QuotaExceeded(
-                    f"daily quota {kind.value} for {party}: {used} of {limit} used, "
+                    f"daily quota {kind.value} for {party}: {total - amount} of {limit} used, "
                     f"{amount} more asked"
                 )
-            connection.execute(
-                "INSERT INTO quota_usage (day, party, kind, used) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (day, party, kind) DO UPDATE SET used = used + excluded.used",
-                (day.isoformat(), party, kind.value, amount),
-            )
 
     def used(self, day: dt.date, party: str, kind: QuotaKind) -> int:
         row = self._database.connection.execute(
