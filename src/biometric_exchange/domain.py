@@ -48,10 +48,15 @@ def template_to_bytes(template: Template) -> bytes:
 def template_from_bytes(
     data: bytes, *, dim: int = TEMPLATE_DIM, field_name: str = "template"
 ) -> Template:
-    """Inverse of ``template_to_bytes``, validated."""
+    """Inverse of ``template_to_bytes``, validated (float32 values are within the
+    float32 range by construction, so finiteness is all there is to check)."""
     if len(data) != dim * 4:
         raise InvalidTemplate(f"{field_name}: expected {dim * 4} bytes, got {len(data)}")
-    return validate_template(np.frombuffer(data, dtype="<f4"), field_name=field_name, dim=dim)
+    template = np.frombuffer(data, dtype="<f4").astype(np.float32)
+    if not np.isfinite(template).all():
+        raise InvalidTemplate(f"{field_name}: values must be finite (no NaN or infinity)")
+    template.setflags(write=False)
+    return template
 
 
 class WatchlistCategory(StrEnum):

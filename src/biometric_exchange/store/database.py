@@ -26,15 +26,17 @@ GROUP_MAX_WORKS = 64
 T = TypeVar("T")
 Work = Callable[[], Any]
 
-_WRITE_LOCKS: dict[Path, threading.Lock] = {}
+_WRITE_LOCKS: dict[Path, threading.RLock] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
-def _write_lock(path: Path) -> threading.Lock:
-    """The lock every writer of ``path`` in this process takes."""
+def _write_lock(path: Path) -> threading.RLock:
+    """The lock every writer of ``path`` in this process takes (re-entrant: a thread
+    writing through a second ``Database`` of the same file meets SQLite's busy
+    timeout, as before, not a deadlock)."""
     key = path.resolve()
     with _REGISTRY_LOCK:
-        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
 
 
 class Database:
