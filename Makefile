@@ -33,8 +33,12 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
+# Two workers (the machine's two cores), each running whole test modules, so that a
+# module's fixtures are set up once and its tests keep their order.
+PYTEST_PARALLEL := -n 2 --dist loadfile
+
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
