@@ -42,8 +42,12 @@ pip-check: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
+# Two workers (the machine's two cores), each running whole test modules, so that a
+# module's fixtures are set up once and its tests keep their order.
+PYTEST_PARALLEL := -n 2 --dist loadfile
+
 test: lint typecheck pip-check lean-check
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 # A fresh venv with `pip install .` and no extra: the heavy stacks stay out,
 # pip check passes, bx starts and a node serves (about 20 s with a warm pip

@@ -1,87 +1,126 @@
-"""Both nodes as real processes on free loopback ports, with real mTLS."""
+"""Nodes with real gRPC servers and real mutual TLS on loopback, serving in this
+process (``served_pair``, ``pinned_pair``); the exchange worker and other loops of a
+node run in the test's thread. Tests of the process itself (signals, crashes, its
+logs and metrics, the CLI that starts it) start ``bx node run`` themselves."""
 
 from __future__ import annotations
 
-import subprocess
+import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-import grpc
 import pytest
 
+from biometric_exchange.agreement.terms import TemplateProtectionScheme
+from biometric_exchange.logs import json_formatter, text_formatter
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.tls import channel_credentials, channel_options
+from biometric_exchange.store.audit import AuditEntry
+from biometric_exchange.store.audit.rows import entry_from_row
 from biometric_exchange.synthetic import DemoDataset
-from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
-from biometric_exchange.workspace import create_pair, start_node_process, stop_process, wait_serving
+from biometric_exchange.workspace import create_pair
+from tests.wiring import ClockAhead, ServedNodes, serving_all
 
 pytestmark = pytest.mark.integration
 
 
 @dataclass
-class RunningPair:
-    chile: Node
-    panama: Node
-    processes: dict[str, subprocess.Popen[bytes]]
-    logs: Path
+class ServedPair(ServedNodes):
+    """Chile and Panama, each opened once and serving in this process; both read
+    ``clock``, which a test may move on."""
 
-    def partner_stub(self, caller: Node, callee: Node) -> pb_grpc.ExchangeStub:
-        """A stub to ``callee`` presenting ``caller``'s TLS certificate."""
-        channel = grpc.secure_channel(
-            callee.config.node.listen,
-            channel_credentials(caller, callee.keys.ca_certificate_pem),
-            options=channel_options(),
-        )
-        return pb_grpc.ExchangeStub(channel)
+    clock: ClockAhead = field(default_factory=ClockAhead)
+
+    @property
+    def chile(self) -> Node:
+        return self["CHL"]
+
+    @property
+    def panama(self) -> Node:
+        return self["PAN"]
 
 
 @contextmanager
-def running_nodes(
-    folders: Mapping[str, Path], logs: Path
-) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
-    """``bx node run`` for each folder (logs in ``logs``), all serving; stopped after."""
-    processes: dict[str, subprocess.Popen[bytes]] = {}
+def served_pair_in(
+    workdir: Path,
+    dataset: DemoDataset,
+    *,
+    pinned: bool = False,
+    protection: TemplateProtectionScheme | None = None,
+) -> Iterator[ServedPair]:
+    """A fresh pair (its agreement under ``protection``) with its synthetic watchlists,
+    both serving in this process: on ports the OS picks, or (``pinned``) on the
+    addresses their folders and agreement pin, for tools such as the CLI that dial those."""
+    clock = ClockAhead()
+    chile_dir, panama_dir = create_pair(workdir, protection=protection)
+    nodes = {"CHL": Node.open(chile_dir, clock=clock), "PAN": Node.open(panama_dir, clock=clock)}
+    for country, node in nodes.items():
+        node.records.add_watchlist(dataset.watchlists[country])
+    listen = {c: n.config.node.listen for c, n in nodes.items()} if pinned else None
     try:
-        for key, folder in folders.items():
-            processes[key] = start_node_process(folder, logs / f"{folder.name}.log")
-        for key, folder in folders.items():
-            wait_serving(folder, processes[key], timeout=60)
-        yield processes
+        with serving_all(nodes, listen=listen, kind=ServedPair) as pair:
+            pair.clock = clock
+            yield pair
     finally:
-        for process in processes.values():
-            stop_process(process)
+        for node in nodes.values():
+            node.database.close()
 
 
 @pytest.fixture(scope="module")
-def running_pair(
+def served_pair(
     tmp_path_factory: pytest.TempPathFactory, dataset: DemoDataset
-) -> Iterator[RunningPair]:
-    workdir = tmp_path_factory.mktemp("pair")
-    chile_dir, panama_dir = create_pair(workdir)
-    chile, panama = Node.open(chile_dir), Node.open(panama_dir)
-    chile.records.add_watchlist(dataset.watchlists["CHL"])
-    panama.records.add_watchlist(dataset.watchlists["PAN"])
-    try:
-        with running_nodes({"CHL": chile_dir, "PAN": panama_dir}, workdir / "logs") as processes:
-            yield RunningPair(chile, panama, processes, workdir / "logs")
-    finally:
-        chile.database.close()
-        panama.database.close()
+) -> Iterator[ServedPair]:
+    """Chile and Panama serving in this process on ports the OS picks (one per module)."""
+    with served_pair_in(tmp_path_factory.mktemp("served"), dataset) as pair:
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def pinned_pair(
+    tmp_path_factory: pytest.TempPathFactory, dataset: DemoDataset
+) -> Iterator[ServedPair]:
+    """Chile and Panama serving in this process where their agreement says they listen."""
+    with served_pair_in(tmp_path_factory.mktemp("pinned"), dataset, pinned=True) as pair:
+        yield pair
+
+
+def last_seq(node: Node) -> int:
+    """The sequence number of ``node``'s newest audit entry (0 when none)."""
+    row = node.database.connection.execute("SELECT max(seq) FROM audit_log").fetchone()
+    return int(row[0] or 0)
+
+
+def entries_after(node: Node, seq: int, event: str) -> list[AuditEntry]:
+    """``node``'s audit entries of ``event`` newer than ``seq``, oldest first."""
+    rows = node.database.connection.execute(
+        "SELECT * FROM audit_log WHERE seq > ? AND event = ? ORDER BY seq", (seq, event)
+    ).fetchall()
+    return [entry_from_row(row) for row in rows]
+
+
+def node_logs(records: list[logging.LogRecord]) -> bytes:
+    """``records`` as a node writes them to its log, in text and in JSON lines."""
+    lines = [
+        formatter.format(record)
+        for formatter in (text_formatter(), json_formatter())
+        for record in records
+    ]
+    return "\n".join(lines).encode()
 
 
 T = TypeVar("T")
 
 
-def eventually(probe: Callable[[], T | None], *, timeout: float = 20.0) -> T:
-    """Poll ``probe`` until it returns something truthy."""
+def eventually(probe: Callable[[], T | None], *, timeout: float = 20.0, every: float = 0.1) -> T:
+    """Poll ``probe`` (every ``every`` seconds, for at most ``timeout``) until it returns
+    something truthy: for state that a node process changes outside the test."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = probe()
         if result:
             return result
-        time.sleep(0.1)
+        time.sleep(every)
     raise AssertionError(f"condition not met within {timeout} s")

@@ -1,4 +1,6 @@
-"""Three real node processes along the corridor (Chile, Panama, Mexico), mutual TLS.
+"""Three nodes along the corridor (Chile, Panama, Mexico), each serving in this process
+where the agreements pin it (``bx node health --partner`` dials those), over real gRPC
+with real mutual TLS; Panama's exchange worker runs in the test's thread.
 
 Each node serves every partner under that partner's agreement: the caller's
 certificate picks the agreement, and the narrower Panama-Mexico terms hold
@@ -19,16 +21,12 @@ from biometric_exchange.cli.main import app
 from biometric_exchange.crypto.envelope import seal
 from biometric_exchange.node.enrolment import enrol
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.tls import channel_credentials, channel_options
 from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_request_to_bytes
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
-from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
-from biometric_exchange.workspace import (
-    create_federation,
-)
-from tests.integration.conftest import eventually, running_nodes
+from biometric_exchange.workspace import create_federation
+from tests.wiring import ServedNodes, serving_all
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +34,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def corridor(
     tmp_path_factory: pytest.TempPathFactory, dataset: DemoDataset
-) -> Iterator[dict[str, Node]]:
+) -> Iterator[ServedNodes]:
     workdir = tmp_path_factory.mktemp("corridor")
     folders = create_federation(workdir)
     nodes = {country: Node.open(folder) for country, folder in folders.items()}
@@ -44,25 +42,17 @@ def corridor(
     nodes["MEX"].records.add_watchlist(
         [dataclasses.replace(e, entry_id=f"MEX-{e.entry_id}") for e in dataset.watchlists["CHL"]]
     )
+    pinned = {country: node.config.node.listen for country, node in nodes.items()}
     try:
-        with running_nodes(folders, workdir / "logs"):
-            yield nodes
+        with serving_all(nodes, kind=ServedNodes, listen=pinned) as served:
+            yield served
     finally:
         for node in nodes.values():
             node.database.close()
 
 
-def _stub(caller: Node, callee: Node) -> tuple[grpc.Channel, pb_grpc.ExchangeStub]:
-    channel = grpc.secure_channel(
-        callee.config.node.listen,
-        channel_credentials(caller, callee.keys.ca_certificate_pem),
-        options=channel_options(),
-    )
-    return channel, pb_grpc.ExchangeStub(channel)
-
-
 def test_panama_exchanges_with_both_partners_under_each_agreement(
-    corridor: dict[str, Node], dataset: DemoDataset
+    corridor: ServedNodes, dataset: DemoDataset
 ) -> None:
     pan = corridor["PAN"]
     case = next(
@@ -72,24 +62,20 @@ def test_panama_exchanges_with_both_partners_under_each_agreement(
     )
     encounter = next(e for e in dataset.encounters["PAN"] if e.encounter_id == case.encounter_id)
     enrol(pan, encounter)
+    corridor.exchange(pan)
 
-    def settled() -> bool:
-        items = pan.outbox.items(encounter.encounter_id)
-        return len(items) == 2 and all(i.state is OutboxState.DONE for i in items)
-
-    eventually(settled, timeout=30)
+    items = pan.outbox.items(encounter.encounter_id)
+    assert len(items) == 2 and all(i.state is OutboxState.DONE for i in items)
     hits = {a.partner: a for a in pan.alerts.list() if a.kind.value == "WATCHLIST_HIT"}
     assert set(hits) == {"CHL", "MEX"}
     assert hits["CHL"].category is not None
     assert hits["MEX"].category is None
     for holder, purpose in (("CHL", "border_security"), ("MEX", "anti_trafficking")):
-        alerts = eventually(
-            lambda h=holder: [
-                a
-                for a in corridor[h].alerts.list()
-                if a.kind.value == "SUBJECT_ENCOUNTERED_BY_PARTNER"
-            ]
-        )
+        alerts = [
+            a
+            for a in corridor[holder].alerts.list()
+            if a.kind.value == "SUBJECT_ENCOUNTERED_BY_PARTNER"
+        ]
         assert [a.partner for a in alerts] == ["PAN"]
         received = [
             e
@@ -100,7 +86,7 @@ def test_panama_exchanges_with_both_partners_under_each_agreement(
 
 
 def test_the_caller_certificate_picks_the_agreement(
-    corridor: dict[str, Node], dataset: DemoDataset
+    corridor: ServedNodes, dataset: DemoDataset
 ) -> None:
     """Panama's border_security Identify: served by Chile, refused by Mexico."""
     pan = corridor["PAN"]
@@ -127,39 +113,32 @@ def test_the_caller_certificate_picks_the_agreement(
             identify_request_to_bytes(query),
             now_ms=pan.clock(),
         )
-        channel, stub = _stub(pan, corridor[partner])
         try:
-            stub.Identify(envelope, timeout=10)
+            corridor.partner_stub(pan, corridor[partner]).Identify(envelope, timeout=10)
             codes[partner] = grpc.StatusCode.OK
         except grpc.RpcError as exc:
             codes[partner] = exc.code()
-        finally:
-            channel.close()
     assert codes == {"CHL": grpc.StatusCode.OK, "MEX": grpc.StatusCode.PERMISSION_DENIED}
 
 
-def test_ping_answers_with_the_callers_agreement(corridor: dict[str, Node]) -> None:
+def test_ping_answers_with_the_callers_agreement(corridor: ServedNodes) -> None:
     pan = corridor["PAN"]
     for caller in ("CHL", "MEX"):
         node = corridor[caller]
         link = node.link("PAN")
-        channel, stub = _stub(node, pan)
-        try:
-            response = stub.Ping(
-                pb.PingRequest(
-                    sender=caller,
-                    agreement_hash=link.policy.agreement_hash,
-                    sent_at_ms=node.clock(),
-                ),
-                timeout=10,
-            )
-        finally:
-            channel.close()
+        response = corridor.partner_stub(node, pan).Ping(
+            pb.PingRequest(
+                sender=caller,
+                agreement_hash=link.policy.agreement_hash,
+                sent_at_ms=node.clock(),
+            ),
+            timeout=10,
+        )
         assert response.agreement_matches
         assert response.agreement_id == link.agreement.id
 
 
-def test_node_health_probes_every_partner(corridor: dict[str, Node]) -> None:
+def test_node_health_probes_every_partner(corridor: ServedNodes) -> None:
     result = CliRunner().invoke(
         app, ["node", "health", str(corridor["PAN"].node_dir), "--partner"], env={"COLUMNS": "200"}
     )

@@ -8,6 +8,9 @@ that the node still serves afterwards: health SERVING and a valid Identify
 answered. ``test_refusals.py`` covers tampered ciphertext, replay, wrong
 recipient, stale time, foreign peers, purpose and agreement hash; these cases
 extend it.
+
+Chile's real gRPC server (mutual TLS on a loopback port the OS picks) runs in this
+process: a call that brought the node down would bring the test run down with it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -41,17 +43,16 @@ from biometric_exchange.crypto.envelope import (
 from biometric_exchange.crypto.keys import key_id
 from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL, Template, template_to_bytes
 from biometric_exchange.loadtest import amend_pair_agreement
-from biometric_exchange.node.probe import health_status
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.server import MAX_MESSAGE_BYTES
-from biometric_exchange.node.tls import channel_credentials, channel_options
 from biometric_exchange.serde.identify import identify_response_from_bytes
 from biometric_exchange.store.audit import AuditEntry
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
-from biometric_exchange.workspace import create_pair, start_node_process, stop_process, wait_serving
-from tests.integration.conftest import RunningPair
+from biometric_exchange.workspace import create_pair
+from tests.integration.conftest import ServedPair, entries_after, last_seq
+from tests.wiring import Served, health, secure_channel, serving
 
 pytestmark = pytest.mark.integration
 
@@ -177,15 +178,6 @@ def _call(
     return reply
 
 
-def _last_seq(node: Node) -> int:
-    row = node.database.connection.execute("SELECT max(seq) FROM audit_log").fetchone()
-    return int(row[0] or 0)
-
-
-def _new_entries(node: Node, after: int, event: str) -> list[AuditEntry]:
-    return [e for e in node.audit.entries() if e.seq > after and e.event == event]
-
-
 def _reason_matches(entry: AuditEntry, reason: Reason) -> bool:
     actual = entry.detail.get("reason")
     if reason is None:
@@ -207,11 +199,11 @@ def _assert_audited(
     (the claimed id when the envelope did not open), with ``reason``."""
     entries = [
         e
-        for e in _new_entries(node, after, event)
+        for e in entries_after(node, after, event)
         if e.outcome == "rejected"
         and (e.message_id or e.detail.get("claimed_message_id")) == message_id
     ]
-    assert len(entries) == 1, [e.detail for e in _new_entries(node, after, event)]
+    assert len(entries) == 1, [e.detail for e in entries_after(node, after, event)]
     assert _reason_matches(entries[0], reason), entries[0].detail
     assert entries[0].peer == "PAN"
     return entries[0]
@@ -235,37 +227,18 @@ def _valid_identify(stub: pb_grpc.ExchangeStub, panama: Node, template: Template
     assert list(identify_response_from_bytes(opened.body)) == ["liveness"]
 
 
-def _assert_serving(
-    chile: Node, panama: Node, process: subprocess.Popen[bytes], template: Template
-) -> None:
-    assert process.poll() is None, "the node process exited"
-    assert health_status(chile, timeout=5) == "SERVING"
-    _valid_identify(_stub(chile, panama), panama, template)
-
-
-def _stub(chile: Node, panama: Node) -> pb_grpc.ExchangeStub:
-    channel = grpc.secure_channel(
-        chile.config.node.listen,
-        channel_credentials(panama, chile.keys.ca_certificate_pem),
-        options=channel_options(),
-    )
-    return pb_grpc.ExchangeStub(channel)
-
-
 @pytest.fixture
-def serving_after(running_pair: RunningPair, dataset: DemoDataset) -> Iterator[None]:
-    """After the test: Chile still alive, SERVING and answering a valid Identify."""
+def serving_after(served_pair: ServedPair, dataset: DemoDataset) -> Iterator[None]:
+    """After the test: Chile still SERVING and answering a valid Identify."""
     yield
-    _assert_serving(
-        running_pair.chile,
-        running_pair.panama,
-        running_pair.processes["CHL"],
-        _plain_template(dataset),
-    )
+    panama = served_pair.panama
+    assert health(served_pair.servers["CHL"]) == "SERVING"
+    stub = served_pair.partner_stub(panama, served_pair.chile)
+    _valid_identify(stub, panama, _plain_template(dataset))
 
 
 def _refused(
-    pair: RunningPair,
+    pair: ServedPair,
     envelope: pb.SealedEnvelope,
     *,
     method: str = "Identify",
@@ -277,7 +250,7 @@ def _refused(
 ) -> AuditEntry:
     """Send ``envelope``; assert the status, the public message and the audit entry."""
     chile = pair.chile
-    before = _last_seq(chile)
+    before = last_seq(chile)
     result = _call(pair.partner_stub(pair.panama, chile), method, envelope)
     assert result == Refusal(code, public)
     message_id = (read_header(envelope).message_id[:64] or None) if by_id else None
@@ -318,16 +291,16 @@ def _resigned_time_change(envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
 )
 @pytest.mark.usefixtures("serving_after")
 def test_tampered_header_bytes_are_unauthenticated(
-    running_pair: RunningPair,
+    served_pair: ServedPair,
     dataset: DemoDataset,
     tamper: Callable[[pb.SealedEnvelope], pb.SealedEnvelope],
     reason: str,
 ) -> None:
-    panama = running_pair.panama
+    panama = served_pair.panama
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     envelope = tamper(_sealed(panama, body))
     _refused(
-        running_pair,
+        served_pair,
         envelope,
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
@@ -344,16 +317,16 @@ def test_tampered_header_bytes_are_unauthenticated(
 )
 @pytest.mark.usefixtures("serving_after")
 def test_header_that_does_not_parse_is_unauthenticated(
-    running_pair: RunningPair, dataset: DemoDataset, header: bytes
+    served_pair: ServedPair, dataset: DemoDataset, header: bytes
 ) -> None:
-    panama = running_pair.panama
+    panama = served_pair.panama
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     valid = _sealed(panama, body)
     envelope = pb.SealedEnvelope(
         header=header, ciphertext=valid.ciphertext, signature=valid.signature
     )
     _refused(
-        running_pair,
+        served_pair,
         envelope,
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
@@ -364,15 +337,15 @@ def test_header_that_does_not_parse_is_unauthenticated(
 
 @pytest.mark.usefixtures("serving_after")
 def test_envelope_signed_by_a_fresh_key_is_unauthenticated(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    panama = running_pair.panama
+    panama = served_pair.panama
     context = dataclasses.replace(
         panama.link("CHL").envelope, own_signing_key=Ed25519PrivateKey.generate()
     )
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     _refused(
-        running_pair,
+        served_pair,
         _sealed(panama, body, context=context),
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
@@ -382,13 +355,13 @@ def test_envelope_signed_by_a_fresh_key_is_unauthenticated(
 
 @pytest.mark.usefixtures("serving_after")
 def test_envelope_from_the_future_is_unauthenticated(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    panama = running_pair.panama
+    panama = served_pair.panama
     ahead_ms = panama.clock() + FIVE_MINUTES_MS + 60_000
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     _refused(
-        running_pair,
+        served_pair,
         _sealed(panama, body, now_ms=ahead_ms),
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
@@ -398,12 +371,12 @@ def test_envelope_from_the_future_is_unauthenticated(
 
 @pytest.mark.usefixtures("serving_after")
 def test_request_claiming_to_answer_a_message_is_unauthenticated(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    panama = running_pair.panama
+    panama = served_pair.panama
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     _refused(
-        running_pair,
+        served_pair,
         _sealed(panama, body, in_reply_to=new_message_id()),
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
@@ -413,13 +386,13 @@ def test_request_claiming_to_answer_a_message_is_unauthenticated(
 
 @pytest.mark.usefixtures("serving_after")
 def test_sql_in_the_message_id_is_unauthenticated(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    panama = running_pair.panama
+    panama = served_pair.panama
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     envelope = _sealed(panama, body, message_id=SQL)
     entry = _refused(
-        running_pair,
+        served_pair,
         envelope,
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
@@ -430,16 +403,16 @@ def test_sql_in_the_message_id_is_unauthenticated(
 
 @pytest.mark.usefixtures("serving_after")
 def test_envelope_encrypted_to_another_key_fails_decryption(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
     """Validly signed by Panama, but not sealed to Chile's pinned X25519 key."""
-    panama = running_pair.panama
+    panama = served_pair.panama
     context = dataclasses.replace(
         panama.link("CHL").envelope, partner_kex_public=X25519PrivateKey.generate().public_key()
     )
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     _refused(
-        running_pair,
+        served_pair,
         _sealed(panama, body, context=context),
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
@@ -480,14 +453,14 @@ def _signed_header(panama: Node, **changes: Any) -> pb.EnvelopeHeader:
 )
 @pytest.mark.usefixtures("serving_after")
 def test_signed_header_with_bad_fields_is_unauthenticated(
-    running_pair: RunningPair, changes: dict[str, Any], reason: str
+    served_pair: ServedPair, changes: dict[str, Any], reason: str
 ) -> None:
     """Panama's own key signs a header whose fields are wrong: the checks after the
     signature (or before it) still refuse."""
-    panama = running_pair.panama
+    panama = served_pair.panama
     envelope = _signed_with_header(panama, _signed_header(panama, **changes), b"\x00" * 48)
     _refused(
-        running_pair,
+        served_pair,
         envelope,
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
@@ -497,13 +470,13 @@ def test_signed_header_with_bad_fields_is_unauthenticated(
 
 @pytest.mark.usefixtures("serving_after")
 def test_unknown_agreement_id_is_failed_precondition(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    panama, chile = running_pair.panama, running_pair.chile
+    panama, chile = served_pair.panama, served_pair.chile
     context = dataclasses.replace(panama.link("CHL").envelope, agreement_id="CHL-PAN-FORGED")
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     _refused(
-        running_pair,
+        served_pair,
         _sealed(panama, body, context=context),
         code=grpc.StatusCode.FAILED_PRECONDITION,
         public=AGREEMENT_MISMATCH,
@@ -512,26 +485,26 @@ def test_unknown_agreement_id_is_failed_precondition(
 
 
 @pytest.mark.usefixtures("serving_after")
-def test_empty_envelope_is_failed_precondition(running_pair: RunningPair) -> None:
+def test_empty_envelope_is_failed_precondition(served_pair: ServedPair) -> None:
     """An empty header names no agreement: the agreement check comes first."""
     _refused(
-        running_pair,
+        served_pair,
         pb.SealedEnvelope(),
         code=grpc.StatusCode.FAILED_PRECONDITION,
         public=AGREEMENT_MISMATCH,
-        reason=f"agreement id '' is not {running_pair.chile.link('PAN').agreement.id!r}",
+        reason=f"agreement id '' is not {served_pair.chile.link('PAN').agreement.id!r}",
         by_id=False,
     )
 
 
 @pytest.mark.usefixtures("serving_after")
 def test_wrong_message_type_for_identify_is_unauthenticated(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    panama = running_pair.panama
+    panama = served_pair.panama
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     _refused(
-        running_pair,
+        served_pair,
         _sealed(panama, body, message_type=pb.MESSAGE_TYPE_DETAILS_REQUEST),
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
@@ -543,25 +516,25 @@ def test_wrong_message_type_for_identify_is_unauthenticated(
 
 
 @pytest.mark.usefixtures("serving_after")
-def test_plaintext_connection_fails_at_transport(running_pair: RunningPair) -> None:
+def test_plaintext_connection_fails_at_transport(served_pair: ServedPair) -> None:
     """No TLS handshake, no call: nothing reaches the servicer, so nothing is audited."""
-    chile = running_pair.chile
-    before = _last_seq(chile)
-    with grpc.insecure_channel(chile.config.node.listen) as channel:
+    chile = served_pair.chile
+    before = last_seq(chile)
+    with grpc.insecure_channel(served_pair.servers["CHL"].endpoint) as channel:
         result = _call(pb_grpc.ExchangeStub(channel), "Identify", pb.SealedEnvelope())
     assert isinstance(result, Refusal)
     assert result.code is grpc.StatusCode.UNAVAILABLE
-    assert not _new_entries(chile, before, "identify.received")
-    assert not _new_entries(chile, before, "peer.refused")
+    assert not entries_after(chile, before, "identify.received")
+    assert not entries_after(chile, before, "peer.refused")
 
 
 @pytest.mark.usefixtures("serving_after")
 def test_oversize_message_is_resource_exhausted_by_grpc(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
     """gRPC refuses a message above MAX_MESSAGE_BYTES before our code sees it; no audit
     entry is possible (the limit is the transport's, not the agreement's)."""
-    panama, chile = running_pair.panama, running_pair.chile
+    panama, chile = served_pair.panama, served_pair.chile
     valid = _sealed(
         panama, _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     )
@@ -570,15 +543,15 @@ def test_oversize_message_is_resource_exhausted_by_grpc(
         ciphertext=valid.ciphertext + bytes(MAX_MESSAGE_BYTES),
         signature=valid.signature,
     )
-    before = _last_seq(chile)
-    result = _call(running_pair.partner_stub(panama, chile), "Identify", envelope)
+    before = last_seq(chile)
+    result = _call(served_pair.partner_stub(panama, chile), "Identify", envelope)
     assert isinstance(result, Refusal)
     assert result.code is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert re.fullmatch(
         rf"SERVER: Received message larger than max \(\d+ vs\. {MAX_MESSAGE_BYTES}\)",
         result.details,
     ), result.details
-    assert not _new_entries(chile, before, "identify.received")
+    assert not entries_after(chile, before, "identify.received")
 
 
 # --- the body inside a valid envelope ------------------------------------------------------
@@ -647,12 +620,12 @@ def _with_value(index: int, value: float) -> bytes:
 )
 @pytest.mark.usefixtures("serving_after")
 def test_bad_template_inside_a_valid_envelope_is_invalid_argument(
-    running_pair: RunningPair, template: pb.Template, reason: str
+    served_pair: ServedPair, template: pb.Template, reason: str
 ) -> None:
-    panama = running_pair.panama
+    panama = served_pair.panama
     body = _body([_raw_template_probe(template, panama.clock())])
     _refused(
-        running_pair,
+        served_pair,
         _sealed(panama, body),
         code=grpc.StatusCode.INVALID_ARGUMENT,
         public=MALFORMED_REQUEST,
@@ -669,16 +642,16 @@ def test_bad_template_inside_a_valid_envelope_is_invalid_argument(
 )
 @pytest.mark.usefixtures("serving_after")
 def test_probe_count_outside_the_agreement_is_permission_denied(
-    running_pair: RunningPair, dataset: DemoDataset, count: int, reason: str
+    served_pair: ServedPair, dataset: DemoDataset, count: int, reason: str
 ) -> None:
-    panama = running_pair.panama
+    panama = served_pair.panama
     template = _plain_template(dataset)
     probes = [
         _probe(template, probe_ref=f"probe-{i}", encountered_at_ms=panama.clock())
         for i in range(count)
     ]
     _refused(
-        running_pair,
+        served_pair,
         _sealed(panama, _body(probes)),
         code=grpc.StatusCode.PERMISSION_DENIED,
         public=REFUSED_BY_AGREEMENT,
@@ -688,12 +661,12 @@ def test_probe_count_outside_the_agreement_is_permission_denied(
 
 @pytest.mark.usefixtures("serving_after")
 def test_duplicate_probe_reference_is_invalid_argument(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    panama = running_pair.panama
+    panama = served_pair.panama
     probe = _probe(_plain_template(dataset), probe_ref="twice", encountered_at_ms=panama.clock())
     _refused(
-        running_pair,
+        served_pair,
         _sealed(panama, _body([probe, probe])),
         code=grpc.StatusCode.INVALID_ARGUMENT,
         public=MALFORMED_REQUEST,
@@ -711,11 +684,11 @@ def test_duplicate_probe_reference_is_invalid_argument(
 )
 @pytest.mark.usefixtures("serving_after")
 def test_malformed_protobuf_inside_a_valid_envelope_is_invalid_argument(
-    running_pair: RunningPair, body: bytes
+    served_pair: ServedPair, body: bytes
 ) -> None:
     _refused(
-        running_pair,
-        _sealed(running_pair.panama, body),
+        served_pair,
+        _sealed(served_pair.panama, body),
         code=grpc.StatusCode.INVALID_ARGUMENT,
         public=MALFORMED_REQUEST,
         reason="identify request: not a valid message",
@@ -825,9 +798,9 @@ INJECTIONS = [
 )
 @pytest.mark.usefixtures("serving_after")
 def test_injection_strings_are_refused_or_stored_as_data(
-    running_pair: RunningPair, dataset: DemoDataset, injection: Injection
+    served_pair: ServedPair, dataset: DemoDataset, injection: Injection
 ) -> None:
-    panama, chile = running_pair.panama, running_pair.chile
+    panama, chile = served_pair.panama, served_pair.chile
     fields: dict[str, str] = {"probe_ref": f"inject-{new_message_id()[:8]}"}
     purpose = "border_security"
     if injection.field == "purpose":
@@ -837,13 +810,13 @@ def test_injection_strings_are_refused_or_stored_as_data(
     probe = _probe(_hit_template(dataset), encountered_at_ms=panama.clock(), **fields)
     envelope = _sealed(panama, _body([probe], purpose=purpose))
     message_id = read_header(envelope).message_id
-    before = _last_seq(chile)
-    result = _call(running_pair.partner_stub(panama, chile), "Identify", envelope)
+    before = last_seq(chile)
+    result = _call(served_pair.partner_stub(panama, chile), "Identify", envelope)
     if injection.code is grpc.StatusCode.OK:
         assert isinstance(result, pb.SealedEnvelope), result
         accepted = [
             e
-            for e in _new_entries(chile, before, "identify.received")
+            for e in entries_after(chile, before, "identify.received")
             if e.message_id == message_id
         ]
         assert [e.outcome for e in accepted] == ["accepted"]
@@ -880,11 +853,11 @@ SEALED_METHODS = [
 @pytest.mark.parametrize(("method", "event", "message_type"), SEALED_METHODS)
 @pytest.mark.usefixtures("serving_after")
 def test_garbage_envelope_to_other_methods_is_unauthenticated(
-    running_pair: RunningPair, method: str, event: str, message_type: int
+    served_pair: ServedPair, method: str, event: str, message_type: int
 ) -> None:
     envelope = pb.SealedEnvelope(header=b"\xff" * 16, ciphertext=b"\x00" * 64, signature=b"\x01")
     _refused(
-        running_pair,
+        served_pair,
         envelope,
         method=method,
         event=event,
@@ -898,12 +871,12 @@ def test_garbage_envelope_to_other_methods_is_unauthenticated(
 @pytest.mark.parametrize(("method", "event", "message_type"), SEALED_METHODS)
 @pytest.mark.usefixtures("serving_after")
 def test_identify_envelope_to_other_methods_is_unauthenticated(
-    running_pair: RunningPair, dataset: DemoDataset, method: str, event: str, message_type: int
+    served_pair: ServedPair, dataset: DemoDataset, method: str, event: str, message_type: int
 ) -> None:
-    panama = running_pair.panama
+    panama = served_pair.panama
     body = _body([_probe(_plain_template(dataset), encountered_at_ms=panama.clock())])
     _refused(
-        running_pair,
+        served_pair,
         _sealed(panama, body),
         method=method,
         event=event,
@@ -941,15 +914,15 @@ def test_identify_envelope_to_other_methods_is_unauthenticated(
 )
 @pytest.mark.usefixtures("serving_after")
 def test_malformed_body_to_other_methods_is_invalid_argument(
-    running_pair: RunningPair,
+    served_pair: ServedPair,
     method: str,
     event: str,
     message_type: pb.MessageType.ValueType,
     reason: str,
 ) -> None:
-    envelope = _sealed(running_pair.panama, b"\x12\xff\xff\xff\xff\x0f", message_type=message_type)
+    envelope = _sealed(served_pair.panama, b"\x12\xff\xff\xff\xff\x0f", message_type=message_type)
     _refused(
-        running_pair,
+        served_pair,
         envelope,
         method=method,
         event=event,
@@ -959,8 +932,8 @@ def test_malformed_body_to_other_methods_is_invalid_argument(
     )
 
 
-def test_audit_chain_and_tables_survive_the_hostile_traffic(running_pair: RunningPair) -> None:
-    _assert_database_intact(running_pair.chile)
+def test_audit_chain_and_tables_survive_the_hostile_traffic(served_pair: ServedPair) -> None:
+    _assert_database_intact(served_pair.chile)
 
 
 # --- quota flood on a pair whose agreement allows 3 probes a day ----------------------------
@@ -968,26 +941,23 @@ def test_audit_chain_and_tables_survive_the_hostile_traffic(running_pair: Runnin
 
 @dataclass
 class QuotaHolder:
-    chile: Node
+    chile: Served
     panama: Node
-    process: subprocess.Popen[bytes]
 
 
 @pytest.fixture(scope="module")
 def quota_holder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuotaHolder]:
-    """Chile alone as a process, under an agreement with probes_per_day = 3."""
+    """Chile alone serving in this process, under an agreement with probes_per_day = 3."""
     workdir = tmp_path_factory.mktemp("quota")
     chile_dir, panama_dir = create_pair(workdir)
     amend_pair_agreement(
         chile_dir, panama_dir, lambda terms: terms["quotas"].update(probes_per_day=QUOTA)
     )
     chile, panama = Node.open(chile_dir), Node.open(panama_dir)
-    process = start_node_process(chile_dir, workdir / "logs" / "node_chile.log")
     try:
-        wait_serving(chile_dir, process, timeout=60)
-        yield QuotaHolder(chile, panama, process)
+        with serving(chile) as served:
+            yield QuotaHolder(served, panama)
     finally:
-        stop_process(process)
         chile.database.close()
         panama.database.close()
 
@@ -995,13 +965,18 @@ def quota_holder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuotaHold
 def test_quota_flood_is_resource_exhausted_and_audited(
     quota_holder: QuotaHolder, dataset: DemoDataset
 ) -> None:
-    chile, panama = quota_holder.chile, quota_holder.panama
+    chile, panama = quota_holder.chile.node, quota_holder.panama
     assert chile.link("PAN").terms.quotas.probes_per_day == QUOTA
-    stub = _stub(chile, panama)
+    with secure_channel(panama, quota_holder.chile) as channel:
+        _flood(quota_holder.chile, panama, pb_grpc.ExchangeStub(channel), dataset)
+
+
+def _flood(served: Served, panama: Node, stub: pb_grpc.ExchangeStub, dataset: DemoDataset) -> None:
+    chile = served.node
     template = _plain_template(dataset)
     statuses: list[grpc.StatusCode] = []
     refused_ids: list[str] = []
-    before = _last_seq(chile)
+    before = last_seq(chile)
     for number in range(QUOTA + 5):
         probe = _probe(template, probe_ref=f"flood-{number}", encountered_at_ms=panama.clock())
         envelope = _sealed(panama, _body([probe]))
@@ -1022,12 +997,11 @@ def test_quota_flood_is_resource_exhausted_and_audited(
             message_id=message_id,
         )
     accepted = [
-        e for e in _new_entries(chile, before, "identify.received") if e.outcome == "accepted"
+        e for e in entries_after(chile, before, "identify.received") if e.outcome == "accepted"
     ]
     assert len(accepted) == QUOTA
     # Still serving: health answers, and a call is refused for the quota, not by a failure.
-    assert quota_holder.process.poll() is None
-    assert health_status(chile, timeout=5) == "SERVING"
+    assert health(served) == "SERVING"
     probe = _probe(template, probe_ref="after-flood", encountered_at_ms=panama.clock())
     assert _call(stub, "Identify", _sealed(panama, _body([probe]))) == Refusal(
         grpc.StatusCode.RESOURCE_EXHAUSTED, QUOTA_EXHAUSTED

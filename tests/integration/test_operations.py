@@ -1,4 +1,8 @@
-"""Operator-facing behaviour of running nodes: health, reflection, ping, ports."""
+"""Operator-facing behaviour of running nodes: health, reflection, ping, ports.
+
+Both nodes serve in this process where their folders and agreement say they listen,
+which is where the operators' tools look; only the second ``bx node run`` is a process.
+"""
 
 from __future__ import annotations
 
@@ -10,28 +14,28 @@ from biometric_exchange.node.rpc import PING
 from biometric_exchange.node.server import EXCHANGE_SERVICE
 from biometric_exchange.node.transport import GrpcPeerTransport
 from biometric_exchange.v1 import exchange_pb2 as pb
-from tests.integration.conftest import RunningPair
+from tests.integration.conftest import ServedPair
 
 
-def test_both_nodes_report_serving_to_a_health_probe(running_pair: RunningPair) -> None:
-    for node in (running_pair.chile, running_pair.panama):
+def test_both_nodes_report_serving_to_a_health_probe(pinned_pair: ServedPair) -> None:
+    for node in (pinned_pair.chile, pinned_pair.panama):
         assert health_status(node) == "SERVING"
         assert health_status(node, service=EXCHANGE_SERVICE) == "SERVING"
         # The partner can probe it too, over its own mTLS identity.
-    panama = running_pair.panama
+    panama = pinned_pair.panama
     assert health_status(panama, partner=panama.link("CHL")) == "SERVING"
 
 
-def test_reflection_lists_the_exchange_service(running_pair: RunningPair) -> None:
-    for node in (running_pair.chile, running_pair.panama):
+def test_reflection_lists_the_exchange_service(pinned_pair: ServedPair) -> None:
+    for node in (pinned_pair.chile, pinned_pair.panama):
         services = reflected_services(node)
         assert EXCHANGE_SERVICE == "biometric_exchange.v1.Exchange"
         assert EXCHANGE_SERVICE in services
         assert "grpc.health.v1.Health" in services
 
 
-def test_ping_reports_identity_agreement_and_clock(running_pair: RunningPair) -> None:
-    panama, chile = running_pair.panama, running_pair.chile
+def test_ping_reports_identity_agreement_and_clock(pinned_pair: ServedPair) -> None:
+    panama, chile = pinned_pair.panama, pinned_pair.chile
     transport = GrpcPeerTransport(panama.link("CHL"))
     try:
         sent_at = panama.clock()
@@ -52,7 +56,7 @@ def test_ping_reports_identity_agreement_and_clock(running_pair: RunningPair) ->
 
 
 def test_second_node_on_a_port_in_use_fails_with_a_clear_message(
-    running_pair: RunningPair,
+    pinned_pair: ServedPair,
 ) -> None:
     result = subprocess.run(
         [
@@ -61,7 +65,7 @@ def test_second_node_on_a_port_in_use_fails_with_a_clear_message(
             "biometric_exchange.cli",
             "node",
             "run",
-            str(running_pair.chile.node_dir),
+            str(pinned_pair.chile.node_dir),
         ],
         capture_output=True,
         text=True,
@@ -72,4 +76,4 @@ def test_second_node_on_a_port_in_use_fails_with_a_clear_message(
     assert "cannot listen on 127.0.0.1:" in result.stderr
     assert "in use" in result.stderr
     # The running node is untouched.
-    assert health_status(running_pair.chile) == "SERVING"
+    assert health_status(pinned_pair.chile) == "SERVING"

@@ -1,4 +1,5 @@
-"""Two real node processes exchanging protected templates (Index-of-Max hashing)."""
+"""Two nodes exchanging protected templates (Index-of-Max hashing) over real gRPC with
+real mutual TLS, both serving in this process; Panama's worker runs in the test's thread."""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ import pytest
 from biometric_exchange.agreement.terms import TemplateProtectionScheme
 from biometric_exchange.node.enrolment import enrol
 from biometric_exchange.node.protection import link_protection
-from biometric_exchange.node.runtime import Node
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
-from biometric_exchange.workspace import create_pair
-from tests.integration.conftest import eventually, running_nodes
+from tests.integration.conftest import ServedPair, served_pair_in
 
 pytestmark = pytest.mark.integration
 
@@ -21,30 +20,16 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def protected_pair(
     tmp_path_factory: pytest.TempPathFactory, dataset: DemoDataset
-) -> Iterator[dict[str, Node]]:
+) -> Iterator[ServedPair]:
     workdir = tmp_path_factory.mktemp("protected")
-    folders = dict(
-        zip(
-            ("CHL", "PAN"),
-            create_pair(workdir, protection=TemplateProtectionScheme.IOM),
-            strict=True,
-        )
-    )
-    nodes = {country: Node.open(folder) for country, folder in folders.items()}
-    for country, node in nodes.items():
-        node.records.add_watchlist(dataset.watchlists[country])
-    try:
-        with running_nodes(folders, workdir / "logs"):
-            yield nodes
-    finally:
-        for node in nodes.values():
-            node.database.close()
+    with served_pair_in(workdir, dataset, protection=TemplateProtectionScheme.IOM) as pair:
+        yield pair
 
 
 def test_a_planted_hit_is_found_through_protected_templates(
-    protected_pair: dict[str, Node], dataset: DemoDataset
+    protected_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    chl, pan = protected_pair["CHL"], protected_pair["PAN"]
+    chl, pan = protected_pair.chile, protected_pair.panama
     protection = link_protection(pan.link("CHL"))
     assert protection is not None and protection.model_id == "bx-protected/iom/epoch-1"
     planted = {
@@ -54,13 +39,11 @@ def test_a_planted_hit_is_found_through_protected_templates(
     }
     for encounter in dataset.encounters["PAN"]:
         enrol(pan, encounter)
-    eventually(
-        lambda: all(
-            i.state is not OutboxState.PENDING
-            for e in dataset.encounters["PAN"]
-            for i in pan.outbox.items(e.encounter_id)
-        ),
-        timeout=60,
+    protected_pair.exchange(pan)
+    assert all(
+        i.state is not OutboxState.PENDING
+        for e in dataset.encounters["PAN"]
+        for i in pan.outbox.items(e.encounter_id)
     )
     found = {a.encounter_id for a in pan.alerts.partner_hits("CHL")}
     assert found == planted

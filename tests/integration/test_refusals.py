@@ -1,4 +1,5 @@
-"""What the receiving node refuses: forged envelopes and foreign peers."""
+"""What the receiving node refuses: forged envelopes and foreign peers (both nodes
+serve in this process, real gRPC over real mutual TLS)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_r
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
-from tests.integration.conftest import RunningPair
+from tests.integration.conftest import ServedPair
 
 FIVE_MINUTES_MS = 5 * 60 * 1000
 
@@ -41,7 +42,7 @@ def _sealed(panama: Node, body: bytes, context: EnvelopeContext | None = None) -
     )
 
 
-def _refusal_reason(pair: RunningPair, envelope: pb.SealedEnvelope) -> str:
+def _refusal_reason(pair: ServedPair, envelope: pb.SealedEnvelope) -> str:
     """Call CHL as PAN; expect UNAUTHENTICATED; return the reason CHL audited."""
     stub = pair.partner_stub(pair.panama, pair.chile)
     with pytest.raises(grpc.RpcError) as raised:
@@ -61,42 +62,42 @@ def _refusal_reason(pair: RunningPair, envelope: pb.SealedEnvelope) -> str:
 
 
 def test_tampered_ciphertext_is_refused_and_audited(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    envelope = _sealed(running_pair.panama, _request_body(dataset))
+    envelope = _sealed(served_pair.panama, _request_body(dataset))
     tampered = bytearray(envelope.ciphertext)
     tampered[10] ^= 0x01
     envelope.ciphertext = bytes(tampered)
-    assert _refusal_reason(running_pair, envelope) == "bad signature"
+    assert _refusal_reason(served_pair, envelope) == "bad signature"
 
 
 def test_replayed_envelope_is_refused_and_audited(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    envelope = _sealed(running_pair.panama, _request_body(dataset))
-    stub = running_pair.partner_stub(running_pair.panama, running_pair.chile)
+    envelope = _sealed(served_pair.panama, _request_body(dataset))
+    stub = served_pair.partner_stub(served_pair.panama, served_pair.chile)
     reply = stub.Identify(envelope, timeout=10)
     assert read_header(reply).in_reply_to == read_header(envelope).message_id
-    assert _refusal_reason(running_pair, envelope) == "replayed message id"
+    assert _refusal_reason(served_pair, envelope) == "replayed message id"
 
 
 def test_wrong_recipient_is_refused_and_audited(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    context = dataclasses.replace(running_pair.panama.link("CHL").envelope, partner_party="MEX")
-    envelope = _sealed(running_pair.panama, _request_body(dataset), context)
-    assert _refusal_reason(running_pair, envelope) == "wrong recipient 'MEX'"
+    context = dataclasses.replace(served_pair.panama.link("CHL").envelope, partner_party="MEX")
+    envelope = _sealed(served_pair.panama, _request_body(dataset), context)
+    assert _refusal_reason(served_pair, envelope) == "wrong recipient 'MEX'"
 
 
 def test_stale_timestamp_is_refused_and_audited(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    context = running_pair.panama.link("CHL").envelope
-    stale_ms = running_pair.panama.clock() - FIVE_MINUTES_MS - 60_000
+    context = served_pair.panama.link("CHL").envelope
+    stale_ms = served_pair.panama.clock() - FIVE_MINUTES_MS - 60_000
     envelope = seal(
         context, pb.MESSAGE_TYPE_IDENTIFY_REQUEST, _request_body(dataset), now_ms=stale_ms
     )
-    assert _refusal_reason(running_pair, envelope).startswith("timestamp outside the window")
+    assert _refusal_reason(served_pair, envelope).startswith("timestamp outside the window")
 
 
 def _call_identify(endpoint: str, credentials: grpc.ChannelCredentials) -> grpc.StatusCode:
@@ -112,14 +113,15 @@ def _call_identify(endpoint: str, credentials: grpc.ChannelCredentials) -> grpc.
     return grpc.StatusCode.OK
 
 
-def test_client_without_certificate_cannot_call_identify(running_pair: RunningPair) -> None:
-    chile = running_pair.chile
+def test_client_without_certificate_cannot_call_identify(served_pair: ServedPair) -> None:
+    chile = served_pair.chile
     credentials = grpc.ssl_channel_credentials(root_certificates=chile.keys.ca_certificate_pem)
-    assert _call_identify(chile.config.node.listen, credentials) is grpc.StatusCode.UNAVAILABLE
+    endpoint = served_pair.servers["CHL"].endpoint
+    assert _call_identify(endpoint, credentials) is grpc.StatusCode.UNAVAILABLE
 
 
-def test_client_from_another_ca_cannot_call_identify(running_pair: RunningPair) -> None:
-    chile = running_pair.chile
+def test_client_from_another_ca_cannot_call_identify(served_pair: ServedPair) -> None:
+    chile = served_pair.chile
     foreign_ca = pki.create_ca("MEX")
     foreign = pki.issue_node_certificate(foreign_ca, "node_mexico", "MEX")
     credentials = grpc.ssl_channel_credentials(
@@ -127,13 +129,14 @@ def test_client_from_another_ca_cannot_call_identify(running_pair: RunningPair) 
         private_key=foreign.key_pem(),
         certificate_chain=foreign.certificate_pem(),
     )
-    assert _call_identify(chile.config.node.listen, credentials) is grpc.StatusCode.UNAVAILABLE
+    endpoint = served_pair.servers["CHL"].endpoint
+    assert _call_identify(endpoint, credentials) is grpc.StatusCode.UNAVAILABLE
 
 
-def test_own_operators_certificate_cannot_call_identify(running_pair: RunningPair) -> None:
+def test_own_operators_certificate_cannot_call_identify(served_pair: ServedPair) -> None:
     """Chile's CA is trusted for health probes, but only Panama may exchange."""
-    chile = running_pair.chile
-    stub = running_pair.partner_stub(chile, chile)
+    chile = served_pair.chile
+    stub = served_pair.partner_stub(chile, chile)
     with pytest.raises(grpc.RpcError) as raised:
         stub.Identify(pb.SealedEnvelope(), timeout=5)
     assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED
@@ -142,7 +145,7 @@ def test_own_operators_certificate_cannot_call_identify(running_pair: RunningPai
     assert refusals and refusals[-1].detail["method"] == "Identify"
 
 
-def _status_of(pair: RunningPair, envelope: pb.SealedEnvelope) -> tuple[grpc.StatusCode, str]:
+def _status_of(pair: ServedPair, envelope: pb.SealedEnvelope) -> tuple[grpc.StatusCode, str]:
     stub = pair.partner_stub(pair.panama, pair.chile)
     with pytest.raises(grpc.RpcError) as raised:
         stub.Identify(envelope, timeout=10)
@@ -150,26 +153,25 @@ def _status_of(pair: RunningPair, envelope: pb.SealedEnvelope) -> tuple[grpc.Sta
 
 
 def test_purpose_outside_the_agreement_is_permission_denied(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    envelope = _sealed(running_pair.panama, _request_body(dataset, purpose="tourism"))
-    code, details = _status_of(running_pair, envelope)
+    envelope = _sealed(served_pair.panama, _request_body(dataset, purpose="tourism"))
+    code, details = _status_of(served_pair, envelope)
     assert code is grpc.StatusCode.PERMISSION_DENIED
     assert details == "request refused by the agreement"  # the reason stays in the audit log
-    entry = running_pair.chile.audit.entries()[-1]
+    entry = served_pair.chile.audit.entries()[-1]
     assert entry.outcome == "rejected"
     assert entry.detail["reason"] == "purpose 'tourism' is not allowed by the agreement"
 
 
 def test_another_agreement_hash_is_failed_precondition(
-    running_pair: RunningPair, dataset: DemoDataset
+    served_pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    context = dataclasses.replace(running_pair.panama.link("CHL").envelope, agreement_hash="f" * 64)
-    envelope = _sealed(running_pair.panama, _request_body(dataset), context)
-    code, details = _status_of(running_pair, envelope)
+    context = dataclasses.replace(served_pair.panama.link("CHL").envelope, agreement_hash="f" * 64)
+    envelope = _sealed(served_pair.panama, _request_body(dataset), context)
+    code, details = _status_of(served_pair, envelope)
     assert code is grpc.StatusCode.FAILED_PRECONDITION
     assert details == "agreement mismatch"
     assert (
-        running_pair.chile.audit.entries()[-1].detail["reason"]
-        == "agreement hash differs from ours"
+        served_pair.chile.audit.entries()[-1].detail["reason"] == "agreement hash differs from ours"
     )

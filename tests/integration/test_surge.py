@@ -1,10 +1,13 @@
-"""Flow surges between real nodes: CHL's monitor pulls PAN's counts over mTLS and alerts."""
+"""Flow surges between real nodes: CHL's monitor pulls PAN's counts over mTLS and alerts.
+
+Both nodes serve in this process (real gRPC, real mutual TLS); each node's surge
+monitor, which its process runs every minute, runs in the test's thread.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,12 +15,12 @@ from biometric_exchange.crypto.envelope import open_envelope, read_header, seal
 from biometric_exchange.domain import Alert, AlertKind, DailyCount, Encounter, Severity
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.send.aggregates import request_aggregates
-from biometric_exchange.node.transport import GrpcPeerTransport
+from biometric_exchange.node.surges import run_monitor
 from biometric_exchange.serde.aggregates import DayRange
 from biometric_exchange.surge.suppression import SUPPRESSION_THRESHOLD
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
-from tests.integration.conftest import RunningPair, eventually
+from tests.integration.conftest import ServedPair
 
 pytestmark = pytest.mark.integration
 
@@ -28,14 +31,6 @@ BASELINE = [6, 5, 7, 6, 6, 8, 5, 6, 7, 6, 5, 6, 7, 6]
 SURGE = 48
 SMALL = 3
 """IND at Tocumen every day: under the suppression threshold."""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fast_surge_monitor() -> Iterator[None]:
-    """Both node processes (started after this) run their surge monitor every second."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BX_SURGE_INTERVAL_S", "1")
-        yield
 
 
 def encounters(
@@ -55,10 +50,10 @@ def encounters(
 
 
 @pytest.fixture(scope="module")
-def surge_day(running_pair: RunningPair, dataset: DemoDataset) -> dt.date:
+def surge_day(served_pair: ServedPair, dataset: DemoDataset) -> dt.date:
     """PAN's baseline and today's surge, written into PAN's database in one transaction
-    (no outbox items, so no exchanges), while both nodes run."""
-    pan = running_pair.panama
+    (no outbox items, so no exchanges), while both nodes serve."""
+    pan = served_pair.panama
     base = dataset.encounters["PAN"][0]
     today = pan.today()
     rows: list[Encounter] = encounters(base, today, "CHN", LAJAS, SURGE)
@@ -78,10 +73,12 @@ def flow_surge(node: Node) -> Alert | None:
 
 
 def test_chl_monitor_raises_a_flow_surge_on_pans_counts(
-    running_pair: RunningPair, surge_day: dt.date
+    served_pair: ServedPair, surge_day: dt.date
 ) -> None:
-    chl = running_pair.chile
-    alert = eventually(lambda: flow_surge(chl), timeout=30)
+    chl, pan = served_pair.chile, served_pair.panama
+    run_monitor(chl, served_pair.transports(chl))
+    alert = flow_surge(chl)
+    assert alert is not None
     assert alert.subject_key == f"surge:PAN:CHN:{LAJAS}"
     assert alert.partner == "PAN"
     assert alert.severity is Severity.CRITICAL
@@ -94,15 +91,17 @@ def test_chl_monitor_raises_a_flow_surge_on_pans_counts(
     assert {c.nationality for c in stored} == {"CHN"}
     assert min(c.count for c in stored) >= SUPPRESSION_THRESHOLD
     # PAN's own monitor sees the surge in its unsuppressed counts.
-    own = eventually(lambda: flow_surge(running_pair.panama), timeout=30)
+    run_monitor(pan, served_pair.transports(pan))
+    own = flow_surge(pan)
+    assert own is not None
     assert own.subject_key == alert.subject_key
     assert own.partner is None
 
 
 def test_the_aggregates_on_the_wire_hold_no_count_under_five(
-    running_pair: RunningPair, surge_day: dt.date
+    served_pair: ServedPair, surge_day: dt.date
 ) -> None:
-    chl, pan = running_pair.chile, running_pair.panama
+    chl, pan = served_pair.chile, served_pair.panama
     first = surge_day - dt.timedelta(days=len(BASELINE))
     body = pb.AggregatesRequest(first_day=first.isoformat(), last_day=surge_day.isoformat())
     request = seal(
@@ -111,7 +110,7 @@ def test_the_aggregates_on_the_wire_hold_no_count_under_five(
         body.SerializeToString(),
         now_ms=chl.clock(),
     )
-    reply = running_pair.partner_stub(chl, pan).ExchangeAggregates(request, timeout=10)
+    reply = served_pair.partner_stub(chl, pan).ExchangeAggregates(request, timeout=10)
     plain = open_envelope(
         chl.link("PAN").envelope,
         reply,
@@ -131,13 +130,10 @@ def test_the_aggregates_on_the_wire_hold_no_count_under_five(
 
 
 def test_client_over_grpc_returns_and_stores_the_suppressed_counts(
-    running_pair: RunningPair, surge_day: dt.date
+    served_pair: ServedPair, surge_day: dt.date
 ) -> None:
-    chl = running_pair.chile
-    transport = GrpcPeerTransport(chl.link("PAN"))
-    try:
-        counts = request_aggregates(chl.link("PAN"), transport, DayRange(surge_day, surge_day))
-    finally:
-        transport.close()
+    chl = served_pair.chile
+    transport = served_pair.transport(chl, "PAN")
+    counts = request_aggregates(chl.link("PAN"), transport, DayRange(surge_day, surge_day))
     assert counts == [DailyCount(surge_day, "CHN", LAJAS, SURGE)]
     assert chl.counts.partner("PAN", surge_day, surge_day) == counts
