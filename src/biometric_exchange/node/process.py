@@ -63,9 +63,11 @@ class _Chores:
         self._surge_interval = surge_interval_s()
         self._next_details_poll = self._next_surge_run = time.monotonic()
 
-    def run(self) -> None:
+    def run(self) -> bool:
+        """One round; True when the outbox gave work (so more may be due at once)."""
+        busy = False
         try:
-            self._worker.run_once()
+            busy = self._worker.run_once() > 0
         except Exception:  # the loop must survive; the item stays pending
             log.exception("exchange worker error")
         if time.monotonic() >= self._next_details_poll:
@@ -81,6 +83,7 @@ class _Chores:
             except Exception:  # the loop must survive; the next run tries again
                 log.exception("surge monitor error")
             self._next_surge_run = time.monotonic() + self._surge_interval
+        return busy
 
 
 def _log_start(node: Node, services: Services) -> None:
@@ -138,8 +141,8 @@ def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
     try:
         metrics.serve()
         while not stop.is_set():
-            chores.run()
-            stop.wait(POLL_INTERVAL_S)
+            if not chores.run():
+                stop.wait(POLL_INTERVAL_S)
     finally:
         _log_passes(services)
         running.stop()
