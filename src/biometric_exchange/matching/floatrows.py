@@ -85,34 +85,23 @@ class FloatRows:
         return np.ascontiguousarray(self.gather(rows))
 
 
-GEMV_MAX_PROBES = 6
-"""Up to this many probes, a tile is scored one probe at a time over column chunks
-small enough to stay in cache (``GEMV_COLUMNS``): the chunk is read from memory
-once and the other probes' products read it from cache. OpenBLAS's sgemm is slow
-for so few rows. CPU time per probe, 100,000 rows, one thread, ms (sgemm over
-the whole tile / over 16,384-column chunks / gemv over 2,048-column chunks):
-2 probes 3.67 / 3.05 / 1.64, 4 probes 1.76 / 1.37 / 1.15, 6 probes 1.55 / 1.31 /
-1.08, 8 probes 1.04 / 0.78 / 1.00, 16 probes 0.69 / 0.71 / 0.92."""
-GEMV_COLUMNS = 2048
-GEMM_COLUMNS = 16_384
-"""Columns per sgemm when more probes are scored together."""
+GEMV_MAX_PROBES = 3
+"""Up to this many probes, a tile is scored with one matrix-vector product per probe:
+OpenBLAS's sgemm is slow for 2 or 3 rows (one 65,536-column tile, CPU time,
+same process: sgemm costs 1.85x two gemv for 2 probes, 1.41x three for 3,
+0.96x four for 4, 0.48x eight for 8). Each product is one call over the whole
+tile: in a busy server every call back into Python waits for the GIL, so a
+pass made of many small products (cache-sized chunks, faster alone) ran
+several times slower there."""
 
 
 def score_tile(probes: Floats, tile: Floats, out: Floats) -> None:
     """``out = probes @ tile`` for a (q, dim + 1) probe block and a (dim + 1, w) tile."""
-    count, width = probes.shape[0], tile.shape[1]
-    if count == 1:
-        np.matmul(probes, tile, out=out)
-    elif count <= GEMV_MAX_PROBES:
-        for start in range(0, width, GEMV_COLUMNS):
-            stop = min(width, start + GEMV_COLUMNS)
-            chunk = tile[:, start:stop]
-            for row in range(count):
-                np.matmul(probes[row], chunk, out=out[row, start:stop])
-    else:
-        for start in range(0, width, GEMM_COLUMNS):
-            stop = min(width, start + GEMM_COLUMNS)
-            np.matmul(probes, tile[:, start:stop], out=out[:, start:stop])
+    if 1 < probes.shape[0] <= GEMV_MAX_PROBES:
+        for row in range(probes.shape[0]):
+            np.matmul(probes[row], tile, out=out[row])
+        return
+    np.matmul(probes, tile, out=out)
 
 
 def squared_norms(matrix: Floats) -> Floats:

@@ -9,7 +9,8 @@ database writes (``prepare``: the search). Last, one transaction (shared with
 concurrent calls: ``Database.group``) remembers the message id (a replay is
 refused here), counts the quota and decides what
 must be decided under the write lock (``admit``), records the acceptance,
-does the handler's writes (``answer``), seals the reply and records it.
+does the handler's writes (``answer``) and records the reply, whose id is
+chosen beforehand; the reply is sealed once the transaction has committed.
 Every refusal is written to our audit log with its reason before it is
 raised; a refused message id is remembered too, so it cannot be replayed
 later to better effect.
@@ -24,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 from biometric_exchange.crypto.envelope import (
     OpenedEnvelope,
     check_fresh,
+    new_message_id,
     read_header,
     seal,
     verify_and_decrypt,
@@ -84,7 +86,9 @@ def serve_sealed(
         checked = handler.check(opened.body)
         prepared = handler.prepare(checked)
 
-        def commit() -> tuple[pb.SealedEnvelope, str]:
+        reply_id = new_message_id()
+
+        def commit() -> bytes:
             check_fresh(node.replay_guard, opened.header)
             admitted = handler.admit(checked, prepared)
             node.audit.record(
@@ -95,14 +99,6 @@ def serve_sealed(
                 **handler.describe(admitted),
             )
             body, detail = handler.answer(admitted)
-            reply = seal(
-                link.envelope,
-                sealing.reply_type,
-                body,
-                now_ms=node.clock(),
-                in_reply_to=message_id,
-            )
-            reply_id = read_header(reply).message_id
             node.audit.record(
                 sealing.reply_sent,
                 AuditOutcome.ACCEPTED,
@@ -111,9 +107,19 @@ def serve_sealed(
                 in_reply_to=message_id,
                 **detail,
             )
-            return reply, reply_id
+            return body
 
-        reply, reply_id = node.database.group(commit)
+        body = node.database.group(commit)
+        # Sealed once committed, under the id recorded (the commit is serialised, the
+        # sealing need not be).
+        reply = seal(
+            link.envelope,
+            sealing.reply_type,
+            body,
+            now_ms=node.clock(),
+            in_reply_to=message_id,
+            message_id=reply_id,
+        )
     except ExchangeError as exc:
         refuse(link, sealing.received, opened, exc)
         raise
