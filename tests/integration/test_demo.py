@@ -32,6 +32,9 @@ def test_demo_prints_exchange_alerts_on_each_node(tmp_path: Path) -> None:
     assert "approved" in out and "watchlist_category=" in out
     assert "CHL: node stopped (exit status 0)" in out
     assert "PAN: node stopped (exit status 0)" in out
+    # The short demo scenario ran over real nodes and wrote its report.
+    assert "WATCHLIST_HIT:" in out
+    assert (workdir / "simulation" / "report.md").is_file()
     # Private keys were written owner-only.
     assert (workdir / "node_chile" / "keys" / "signing.key").stat().st_mode & 0o077 == 0
     # No name, document number or template byte of the run reached a log line.

@@ -168,7 +168,7 @@ def _report(nodes: dict[str, Node], dataset: DemoDataset, console: Console) -> b
     return ok
 
 
-DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "simulations" / "demo.toml"
+DEMO_SCENARIO = Path(__file__).resolve().parents[3] / "simulations" / "demo.toml"
 
 
 def _simulate(workdir: Path, console: Console) -> bool:
