@@ -16,16 +16,16 @@ import grpc
 import pytest
 from typer.testing import CliRunner
 
-from biometric_exchange.agreement.policy import scope_facts
 from biometric_exchange.cli.main import app
 from biometric_exchange.crypto.envelope import seal
 from biometric_exchange.node.enrolment import enrol
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.serde.identify import IdentifyQuery, identify_request_to_bytes
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.workspace import create_federation
+from tests.probes import probe
 from tests.wiring import ServedNodes, serving_all
 
 pytestmark = pytest.mark.integration
@@ -93,15 +93,7 @@ def test_the_caller_certificate_picks_the_agreement(
     encounter = dataset.encounters["PAN"][0]
     query = IdentifyQuery(
         "border_security",
-        (
-            ProbeIn(
-                "probe-cert",
-                encounter.template,
-                encounter.border_point,
-                encounter.encountered_at,
-                scope_facts(encounter.person, encounter.encountered_at.date()),
-            ),
-        ),
+        (probe("probe-cert", encounter.template),),
         1,
     )
     codes = {}

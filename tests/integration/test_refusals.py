@@ -8,29 +8,23 @@ import dataclasses
 import grpc
 import pytest
 
-from biometric_exchange.agreement.policy import ScopeFacts
 from biometric_exchange.crypto import pki
 from biometric_exchange.crypto.envelope import EnvelopeContext, read_header, seal
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.serde.identify import IdentifyQuery, identify_request_to_bytes
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 from tests.integration.conftest import ServedPair
+from tests.probes import probe
 
 FIVE_MINUTES_MS = 5 * 60 * 1000
 
 
 def _request_body(dataset: DemoDataset, purpose: str = "border_security") -> bytes:
     encounter = dataset.encounters["PAN"][0]
-    probe = ProbeIn(
-        "probe-under-test",
-        encounter.template,
-        "PAN-TEST",
-        encounter.encountered_at,
-        ScopeFacts("CHN", 30, None),
-    )
-    return identify_request_to_bytes(IdentifyQuery(purpose, (probe,), 3))
+    probes = (probe("probe-under-test", encounter.template),)
+    return identify_request_to_bytes(IdentifyQuery(purpose, probes, 3))
 
 
 def _sealed(panama: Node, body: bytes, context: EnvelopeContext | None = None) -> pb.SealedEnvelope:

@@ -9,17 +9,17 @@ from pathlib import Path
 import grpc
 import pytest
 
-from biometric_exchange.agreement.policy import ScopeFacts
 from biometric_exchange.crypto.envelope import read_header, seal
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.server import DRAIN_SECONDS
 from biometric_exchange.node.tls import channel_credentials, channel_options
-from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.serde.identify import IdentifyQuery, identify_request_to_bytes
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 from biometric_exchange.workspace import create_pair, start_node_process, wait_serving
 from tests.integration.conftest import eventually
+from tests.probes import probe
 
 pytestmark = pytest.mark.integration
 OK = grpc.StatusCode.OK
@@ -33,16 +33,7 @@ def test_sigterm_drains_and_exits_cleanly(tmp_path: Path, dataset: DemoDataset) 
     wait_serving(chile_dir, process)
 
     encounter = dataset.encounters["PAN"][0]
-    probes = tuple(
-        ProbeIn(
-            f"p{i}",
-            encounter.template,
-            "PAN-T",
-            encounter.encountered_at,
-            ScopeFacts("CHN", 30, None),
-        )
-        for i in range(32)
-    )
+    probes = tuple(probe(f"p{i}", encounter.template) for i in range(32))
     body = identify_request_to_bytes(IdentifyQuery("border_security", probes, 3))
     channel = grpc.secure_channel(
         chile.config.node.listen,

@@ -18,8 +18,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from biometric_exchange.agreement import AgreementDocument, Purpose, Terms
+from biometric_exchange.agreement.commitment import (
+    ScopeOpening,
+    commit,
+    commitments_digest,
+    rule_violation,
+)
 from biometric_exchange.agreement.policy import ScopeFacts
-from biometric_exchange.agreement.terms import ProtectedCategory
+from biometric_exchange.agreement.terms import ProtectedCategory, ScopeRule
 from biometric_exchange.crypto.envelope import EnvelopeContext, seal
 from biometric_exchange.crypto.keys import encode_public, key_id
 from biometric_exchange.domain import Encounter, LegalStatus
@@ -77,14 +83,24 @@ def request(
     facts: ScopeFacts = EXTRA_REGIONAL_ADULT,
     probes: int = 1,
     context: EnvelopeContext | None = None,
+    openings: list[ScopeOpening] | None = None,
 ) -> pb.SealedEnvelope:
-    """A sealed Identify from PAN that skipped PAN's own checks."""
+    """A sealed Identify from PAN that skipped PAN's own checks. Each probe states the
+    rule a sender holding ``facts`` would apply (protection for a protected person,
+    else standard), whatever the purpose; ``openings`` collects what opens them."""
     encounters = dataset.encounters["PAN"][:probes]
+    rule = ScopeRule.PROTECTION if facts.protected_category else ScopeRule.STANDARD
+    made = [
+        commit(f"probe-{i}", rule, facts, e.border_point, int(e.encountered_at.timestamp() * 1000))
+        for i, e in enumerate(encounters)
+    ]
+    if openings is not None:
+        openings.extend(made)
     query = IdentifyQuery(
         purpose,
         tuple(
-            ProbeIn(f"probe-{i}", e.template, e.border_point, e.encountered_at, facts)
-            for i, e in enumerate(encounters)
+            ProbeIn(o.probe_ref, e.template, rule, o.commitment)
+            for o, e in zip(made, encounters, strict=True)
         ),
         3,
     )
@@ -193,7 +209,23 @@ def test_node_refuses_to_start_with_a_purpose_the_agreement_lacks(
 # --- scope ------------------------------------------------------------------------
 
 
-def test_regional_record_is_not_sent_and_the_holder_refuses_one(
+def _accepted_and_exposed_by_opening(
+    nodes: dict[str, Node], dataset: DemoDataset, facts: ScopeFacts
+) -> str | None:
+    """A forged standard-rule probe about ``facts``: the holder cannot see the facts
+    and answers; the commitment it recorded, once opened, names the breach."""
+    pan, chl = nodes["PAN"], nodes["CHL"]
+    openings: list[ScopeOpening] = []
+    identify(chl, request(pan, dataset, facts=facts, openings=openings))
+    received = last_entry(chl, "identify.received")
+    assert received.outcome == "accepted"
+    assert received.detail["scope_rules"] == {"standard": 1}
+    (opening,) = openings
+    assert received.detail["commitments"] == commitments_digest([opening.commitment])
+    return rule_violation(chl.link("PAN").policy, opening, Purpose.BORDER_SECURITY)
+
+
+def test_regional_record_is_not_sent_and_a_forged_probe_is_exposed_by_its_opening(
     nodes: dict[str, Node], dataset: DemoDataset
 ) -> None:
     pan, chl = nodes["PAN"], nodes["CHL"]
@@ -204,13 +236,12 @@ def test_regional_record_is_not_sent_and_the_holder_refuses_one(
     assert refusal.detail["encounter_id"] == encounter.encounter_id
     assert refusal.detail["reason"] == "out of scope: nationality within the Americas"
 
-    forged = request(pan, dataset, facts=ScopeFacts("VEN", 30, None))
-    code, reason = refused_by_holder(chl, forged)
-    assert code is grpc.StatusCode.PERMISSION_DENIED
-    assert reason == "probes[0]: out of scope: nationality within the Americas"
+    breach = _accepted_and_exposed_by_opening(nodes, dataset, ScopeFacts("VEN", 30, None))
+    assert breach == "out of scope: nationality within the Americas"
+    assert _accepted_and_exposed_by_opening(nodes, dataset, EXTRA_REGIONAL_ADULT) is None
 
 
-def test_minimum_age_is_enforced_on_both_sides(
+def test_minimum_age_is_enforced_by_the_sender_and_a_breach_exposed_by_its_opening(
     nodes: dict[str, Node], dataset: DemoDataset
 ) -> None:
     pan, chl = nodes["PAN"], nodes["CHL"]
@@ -222,9 +253,8 @@ def test_minimum_age_is_enforced_on_both_sides(
     assert state(pan, encounter) is OutboxState.OUT_OF_SCOPE
     assert sender_refusal(pan).detail["reason"] == "out of scope: younger than 18"
 
-    code, reason = refused_by_holder(chl, request(pan, dataset, facts=ScopeFacts("CHN", 12, None)))
-    assert code is grpc.StatusCode.PERMISSION_DENIED
-    assert reason == "probes[0]: out of scope: younger than 18"
+    breach = _accepted_and_exposed_by_opening(nodes, dataset, ScopeFacts("CHN", 12, None))
+    assert breach == "out of scope: younger than 18"
 
 
 @pytest.mark.parametrize(
@@ -233,21 +263,38 @@ def test_minimum_age_is_enforced_on_both_sides(
         ({"legal_status": LegalStatus.ASYLUM_SEEKER}, "asylum_seeker"),
         ({"legal_status": LegalStatus.REFUGEE}, "refugee"),
         ({"nationality": "XXB"}, "refugee"),
+        ({"nationality": "XXC"}, "refugee"),
+        (
+            {
+                "unaccompanied_minor": True,
+                "birth_date": dt.date.today() - dt.timedelta(days=365 * 15),
+            },
+            "unaccompanied_minor",
+        ),
     ],
 )
-def test_protected_records_are_not_sent_for_enforcement_purposes(
+def test_protected_records_are_refused_on_both_sides_for_enforcement_purposes(
     nodes: dict[str, Node], dataset: DemoDataset, changes: dict[str, Any], category: str
 ) -> None:
+    """The sender does not send; a probe stated under the protection rule for an
+    enforcement purpose is refused by the holder, PERMISSION_DENIED, audited; a
+    protected person sent under the standard rule is exposed by its opening."""
     pan, chl = nodes["PAN"], nodes["CHL"]
     encounter = enrol_planted(pan, dataset, **changes)
     worker(pan, chl).run_once()
     assert state(pan, encounter) is OutboxState.OUT_OF_SCOPE
     assert sender_refusal(pan).detail["reason"].startswith(f"protected category {category}")
 
-    facts = ScopeFacts("CHN", 30, ProtectedCategory(category))
+    facts = ScopeFacts("CHN", 15, ProtectedCategory(category))
     code, reason = refused_by_holder(chl, request(pan, dataset, facts=facts))
     assert code is grpc.StatusCode.PERMISSION_DENIED
-    assert reason.startswith(f"probes[0]: protected category {category}")
+    assert reason == (
+        "probes[0]: scope rule 'protection' (protected categories) is only for "
+        "humanitarian_protection, missing_persons"
+    )
+    opening = commit("p", ScopeRule.STANDARD, facts, "PAN-POINT", 0)
+    breach = rule_violation(chl.link("PAN").policy, opening, Purpose.BORDER_SECURITY)
+    assert breach == f"rule 'standard' stated for a person in protected category {category}"
 
 
 def test_protected_record_may_be_exchanged_for_a_protection_purpose(
@@ -257,7 +304,9 @@ def test_protected_record_may_be_exchanged_for_a_protection_purpose(
     facts = ScopeFacts("CHN", 15, ProtectedCategory.UNACCOMPANIED_MINOR)
     reply = identify(chl, request(pan, dataset, purpose=Purpose.MISSING_PERSONS.value, facts=facts))
     assert reply.ciphertext
-    assert last_entry(chl, "identify.received").outcome == "accepted"
+    received = last_entry(chl, "identify.received")
+    assert received.outcome == "accepted"
+    assert received.detail["scope_rules"] == {"protection": 1}
 
 
 # --- quota ------------------------------------------------------------------------

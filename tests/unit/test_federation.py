@@ -16,7 +16,6 @@ import grpc
 import pytest
 
 from biometric_exchange.agreement import Purpose
-from biometric_exchange.agreement.policy import scope_facts
 from biometric_exchange.config import AGREEMENT_FILENAME, AGREEMENTS_DIRNAME
 from biometric_exchange.crypto.envelope import seal
 from biometric_exchange.domain import Encounter
@@ -34,11 +33,12 @@ from biometric_exchange.node.send.worker import ExchangeWorker
 from biometric_exchange.node.services import Services
 from biometric_exchange.node.status import status_for
 from biometric_exchange.node.transport import PeerTransport
-from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.serde.identify import IdentifyQuery, identify_request_to_bytes
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.workspace import create_federation
+from tests.probes import probe
 from tests.wiring import handlers, in_memory
 
 
@@ -76,11 +76,7 @@ def planted(dataset: DemoDataset) -> Encounter:
 
 
 def one_probe(encounter: Encounter, purpose: Purpose) -> IdentifyQuery:
-    facts = scope_facts(encounter.person, encounter.encountered_at.date())
-    probe = ProbeIn(
-        "probe-0", encounter.template, encounter.border_point, encounter.encountered_at, facts
-    )
-    return IdentifyQuery(purpose.value, (probe,), 1)
+    return IdentifyQuery(purpose.value, (probe("probe-0", encounter.template),), 1)
 
 
 def test_each_node_holds_one_agreement_per_partner(corridor: dict[str, Node]) -> None:

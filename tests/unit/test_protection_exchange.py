@@ -15,7 +15,6 @@ import grpc
 import numpy as np
 import pytest
 
-from biometric_exchange.agreement.policy import scope_facts
 from biometric_exchange.agreement.terms import TemplateProtectionScheme
 from biometric_exchange.crypto.envelope import seal
 from biometric_exchange.domain import Encounter
@@ -25,11 +24,12 @@ from biometric_exchange.node.protection import ProtectedWatchlist, link_protecti
 from biometric_exchange.node.rpc import IDENTIFY
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.status import status_for
-from biometric_exchange.serde.identify import IdentifyQuery, ProbeIn, identify_request_to_bytes
+from biometric_exchange.serde.identify import IdentifyQuery, identify_request_to_bytes
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.workspace import create_pair, rotate_protection
+from tests.probes import probe
 from tests.wiring import handlers
 from tests.wiring import worker as make_worker
 
@@ -161,15 +161,7 @@ def test_non_invertible_schemes_run_the_exchange(
 def _query(encounter: Encounter, model_id: str, template: np.ndarray) -> IdentifyQuery:
     return IdentifyQuery(
         "border_security",
-        (
-            ProbeIn(
-                "probe-0",
-                template,
-                encounter.border_point,
-                encounter.encountered_at,
-                scope_facts(encounter.person, encounter.encountered_at.date()),
-            ),
-        ),
+        (probe("probe-0", template),),
         1,
         model_id,
     )

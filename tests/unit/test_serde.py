@@ -6,8 +6,11 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from google.protobuf.descriptor import FieldDescriptor
 
+from biometric_exchange.agreement.commitment import commit
 from biometric_exchange.agreement.policy import ScopeFacts
+from biometric_exchange.agreement.terms import ScopeRule
 from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL, Template, validate_template
 from biometric_exchange.exceptions import InvalidInput, InvalidTemplate
 from biometric_exchange.serde.common import MAX_REF_LENGTH, template_from_proto, template_to_proto
@@ -19,6 +22,11 @@ from biometric_exchange.serde.identify import (
     identify_request_to_bytes,
     identify_response_from_bytes,
     identify_response_to_bytes,
+)
+from biometric_exchange.serde.sightings import (
+    Sighting,
+    sightings_request_from_bytes,
+    sightings_request_to_bytes,
 )
 from biometric_exchange.v1 import exchange_pb2 as pb
 
@@ -40,11 +48,16 @@ def _query(
     return IdentifyQuery(
         purpose="border_security",
         probes=tuple(
-            ProbeIn(ref, template, f"PAN-POINT-{i}", MOMENT + dt.timedelta(seconds=i), FACTS)
+            ProbeIn(ref, template, ScopeRule.STANDARD, _commitment(ref, i))
             for i, (ref, template) in enumerate(zip(refs, templates, strict=True))
         ),
         max_candidates=3,
     )
+
+
+def _commitment(ref: str, i: int) -> bytes:
+    moment_ms = int((MOMENT + dt.timedelta(seconds=i)).timestamp() * 1000)
+    return commit(ref, ScopeRule.STANDARD, FACTS, f"PAN-POINT-{i}", moment_ms).commitment
 
 
 def _message(query: IdentifyQuery | None = None) -> pb.IdentifyRequest:
@@ -67,8 +80,8 @@ def test_identify_request_round_trip_is_bit_identical() -> None:
     assert len(decoded.probes) == 3
     for got, sent in zip(decoded.probes, query.probes, strict=True):
         assert got.probe_ref == sent.probe_ref
-        assert got.encounter_point == sent.encounter_point
-        assert got.encountered_at == sent.encountered_at
+        assert got.scope_rule is ScopeRule.STANDARD
+        assert got.commitment == sent.commitment
         assert got.template.dtype == np.float32
         assert got.template.tobytes() == sent.template.tobytes()
         assert not got.template.flags.writeable
@@ -85,11 +98,38 @@ def test_templates_travel_as_little_endian_float32() -> None:
     assert back.tobytes() == template.tobytes()
 
 
-def test_encounter_point_is_cut_to_the_reference_length() -> None:
+def test_a_probe_carries_nothing_about_the_person() -> None:
+    """Template, rule and commitment: no nationality, age, category, place or time."""
+    fields = {f.name for f in pb.Probe.DESCRIPTOR.fields}
+    assert fields == {"probe_ref", "template", "scope_rule", "scope_commitment"}
     message = _message()
-    message.probes[0].encounter_point = "P" * 200
-    decoded = identify_request_from_bytes(message.SerializeToString())
-    assert decoded.probes[0].encounter_point == "P" * MAX_REF_LENGTH
+    assert {f.name for f, _ in message.probes[0].ListFields()} == fields
+
+
+def test_a_probe_without_a_stated_rule_is_refused() -> None:
+    message = _message()
+    message.probes[1].scope_rule = pb.SCOPE_RULE_UNSPECIFIED
+    with pytest.raises(InvalidInput, match=r"^probes\[1\]\.scope_rule: no scope rule stated$"):
+        identify_request_from_bytes(message.SerializeToString())
+
+
+@pytest.mark.parametrize("length", [0, 31, 33, 4096])
+def test_a_commitment_of_the_wrong_length_is_refused(length: int) -> None:
+    message = _message()
+    message.probes[0].scope_commitment = b"c" * length
+    with pytest.raises(InvalidInput, match=r"^probes\[0\]\.scope_commitment: 32 bytes expected$"):
+        identify_request_from_bytes(message.SerializeToString())
+
+
+def test_commitments_bind_the_facts_and_hide_them_behind_a_salt() -> None:
+    first = commit("p1", ScopeRule.STANDARD, FACTS, "PAN-POINT-0", 1000)
+    again = commit("p1", ScopeRule.STANDARD, FACTS, "PAN-POINT-0", 1000)
+    assert first.commitment != again.commitment  # fresh salt: not guessable from the facts
+    reopened = type(first).from_json(first.canonical_facts().decode(), first.salt)
+    assert reopened.commitment == first.commitment
+    older = ScopeFacts("CHN", 32, None)
+    other = type(first)("p1", ScopeRule.STANDARD, older, "PAN-POINT-0", 1000, first.salt)
+    assert other.commitment != first.commitment
 
 
 def test_duplicate_probe_refs_are_refused() -> None:
@@ -175,8 +215,8 @@ def test_template_errors_are_input_errors() -> None:
 def test_identify_response_round_trip() -> None:
     results = {
         "PAN-ENC-0001": [
-            HitOut("HR-1a2b", "arrest_warrant", 0.3125, 1),
-            HitOut("HR-3c4d", "missing_person", 0.412345, 2),
+            HitOut("HR-1a2b", "arrest_warrant", "strong"),
+            HitOut("HR-3c4d", "missing_person"),
         ],
         "PAN-ENC-0002": [],
     }
@@ -185,17 +225,38 @@ def test_identify_response_round_trip() -> None:
 
     assert list(decoded) == ["PAN-ENC-0001", "PAN-ENC-0002"]
     assert decoded["PAN-ENC-0002"] == []
-    hits = decoded["PAN-ENC-0001"]
-    assert [(h.hit_reference, h.category, h.rank) for h in hits] == [
-        ("HR-1a2b", "arrest_warrant", 1),
-        ("HR-3c4d", "missing_person", 2),
-    ]
-    assert hits[0].distance == 0.3125
-    assert hits[1].distance == pytest.approx(0.412345, rel=1e-6)
+    assert decoded["PAN-ENC-0001"] == results["PAN-ENC-0001"]
 
     message = pb.IdentifyResponse()
     message.ParseFromString(body)
     assert [r.hit for r in message.results] == [True, False]
+
+
+def test_a_step1_reply_has_no_numeric_score_field() -> None:
+    """Nothing continuous crosses in a reply: no distance, no rank, no float anywhere."""
+    numeric = {
+        FieldDescriptor.TYPE_FLOAT,
+        FieldDescriptor.TYPE_DOUBLE,
+        FieldDescriptor.TYPE_INT32,
+        FieldDescriptor.TYPE_INT64,
+        FieldDescriptor.TYPE_UINT32,
+        FieldDescriptor.TYPE_UINT64,
+        FieldDescriptor.TYPE_SINT32,
+        FieldDescriptor.TYPE_SINT64,
+        FieldDescriptor.TYPE_FIXED32,
+        FieldDescriptor.TYPE_FIXED64,
+    }
+    seen = []
+    pending = [pb.IdentifyResponse.DESCRIPTOR]
+    while pending:
+        descriptor = pending.pop()
+        for field in descriptor.fields:
+            seen.append(field.name)
+            assert field.type not in numeric, f"{descriptor.name}.{field.name} is numeric"
+            if field.message_type is not None:
+                pending.append(field.message_type)
+    assert "distance" not in seen and "rank" not in seen
+    assert {"hit_reference", "category", "confidence", "hit"} <= set(seen)
 
 
 def test_garbage_response_bytes_are_refused() -> None:
@@ -205,7 +266,7 @@ def test_garbage_response_bytes_are_refused() -> None:
 
 @pytest.mark.parametrize("reference", ["", "h" * (MAX_REF_LENGTH + 1), "bad\x00ref"])
 def test_bad_hit_references_in_a_response_are_refused(reference: str) -> None:
-    body = identify_response_to_bytes({"p1": [HitOut(reference, "arrest_warrant", 0.3, 1)]})
+    body = identify_response_to_bytes({"p1": [HitOut(reference, "arrest_warrant")]})
     with pytest.raises(
         InvalidInput, match=r"^results\[0\]\.hit_reference: must be 1 to 64 printable"
     ):
@@ -230,19 +291,48 @@ def test_empty_probe_ref_in_a_response_is_refused() -> None:
         identify_response_from_bytes(message.SerializeToString())
 
 
+# --- sightings ---------------------------------------------------------------
+
+
+def _sightings(count: int = 2) -> list[Sighting]:
+    return [
+        Sighting(f"HIT-{i}", f"PAN-POINT-{i}", MOMENT + dt.timedelta(seconds=i))
+        for i in range(count)
+    ]
+
+
+def test_sightings_round_trip() -> None:
+    sightings = _sightings()
+    assert sightings_request_from_bytes(sightings_request_to_bytes(sightings), limit=5) == sightings
+
+
+def test_more_sightings_than_hits_can_make_are_refused() -> None:
+    with pytest.raises(InvalidInput, match=r"^sightings: 1 to 2 expected, got 3$"):
+        sightings_request_from_bytes(sightings_request_to_bytes(_sightings(3)), limit=2)
+
+
+def test_a_sighting_twice_in_one_request_is_refused() -> None:
+    twice = [*_sightings(1), *_sightings(1)]
+    with pytest.raises(InvalidInput, match=r"^sightings\[1\]\.hit_reference: duplicate"):
+        sightings_request_from_bytes(sightings_request_to_bytes(twice), limit=5)
+
+
 @pytest.mark.parametrize("moment_ms", [10**15, 2**63 - 1, -1])
-def test_probe_times_out_of_range_are_malformed(moment_ms: int) -> None:
-    message = _message()
-    message.probes[0].encountered_at_ms = moment_ms
-    with pytest.raises(InvalidInput, match=r"^probes\[0\]\.encountered_at_ms: out of range$"):
-        identify_request_from_bytes(message.SerializeToString())
+def test_sighting_times_out_of_range_are_malformed(moment_ms: int) -> None:
+    message = pb.SightingsRequest()
+    message.ParseFromString(sightings_request_to_bytes(_sightings(1)))
+    message.sightings[0].encountered_at_ms = moment_ms
+    with pytest.raises(InvalidInput, match=r"^sightings\[0\]\.encountered_at_ms: out of range$"):
+        sightings_request_from_bytes(message.SerializeToString(), limit=5)
 
 
-def test_control_characters_in_the_encounter_point_are_refused() -> None:
-    message = _message()
-    message.probes[0].encounter_point = "\x1b[31mRED\x1b[0m\r\nFAKE LINE"
-    with pytest.raises(InvalidInput, match=r"^probes\[0\]\.encounter_point: must be printable"):
-        identify_request_from_bytes(message.SerializeToString())
+@pytest.mark.parametrize("point", ["", "\x1b[31mRED\x1b[0m\r\nFAKE LINE"])
+def test_a_sighting_point_must_be_printable_text(point: str) -> None:
+    message = pb.SightingsRequest()
+    message.ParseFromString(sightings_request_to_bytes(_sightings(1)))
+    message.sightings[0].encounter_point = point
+    with pytest.raises(InvalidInput, match=r"^sightings\[0\]\.encounter_point: "):
+        sightings_request_from_bytes(message.SerializeToString(), limit=5)
 
 
 @pytest.mark.parametrize("purpose", ["", "p" * 65, "border\x00security", "x" * 3_000_000])

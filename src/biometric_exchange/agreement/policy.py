@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from biometric_exchange.agreement.document import AgreementDocument
 from biometric_exchange.agreement.terms import (
+    Confidence,
     DetailField,
     Disclosure,
     ProtectedCategory,
     Purpose,
     Scope,
+    ScopeRule,
     TemplateProtectionTerms,
 )
 from biometric_exchange.domain import LegalStatus, Person
@@ -27,7 +29,8 @@ from biometric_exchange.regions import ICAO_REFUGEE_CODES, nationality
 
 @dataclass(frozen=True)
 class ScopeFacts:
-    """What the scope rules look at, and all a probe tells the holder about them."""
+    """What the scope rules look at. They stay with the sender: a probe carries the
+    rule applied and a commitment to these facts, never the facts."""
 
     nationality: str
     age_years: int
@@ -36,11 +39,23 @@ class ScopeFacts:
 
 def protected_category(person: Person, *, age_years: int) -> ProtectedCategory | None:
     """The person's protected category, if any (unaccompanied minors first)."""
-    if person.unaccompanied_minor and age_years < 18:
+    return category_of(
+        nationality_code=person.nationality,
+        legal_status=person.legal_status,
+        unaccompanied_minor=person.unaccompanied_minor and age_years < 18,
+    )
+
+
+def category_of(
+    *, nationality_code: str, legal_status: LegalStatus, unaccompanied_minor: bool
+) -> ProtectedCategory | None:
+    """The protected category these facts put a person in: ICAO XXB/XXC (refugees under
+    the 1951 Convention or otherwise) count as refugees whatever the legal status says."""
+    if unaccompanied_minor:
         return ProtectedCategory.UNACCOMPANIED_MINOR
-    if person.legal_status is LegalStatus.REFUGEE or person.nationality in ICAO_REFUGEE_CODES:
+    if legal_status is LegalStatus.REFUGEE or nationality_code in ICAO_REFUGEE_CODES:
         return ProtectedCategory.REFUGEE
-    if person.legal_status is LegalStatus.ASYLUM_SEEKER:
+    if legal_status is LegalStatus.ASYLUM_SEEKER:
         return ProtectedCategory.ASYLUM_SEEKER
     return None
 
@@ -103,6 +118,41 @@ class Policy:
         if category in protection.categories and purpose not in protection.purposes:
             return f"protected category {category}: only for {_names(protection.purposes)}"
         return None
+
+    def scope_rule(self, purpose: Purpose) -> ScopeRule:
+        """The rule a sender states for a probe it may send under ``purpose``: the
+        protection rule for every probe under a purpose the agreement names for
+        protected categories, the standard rule otherwise."""
+        if purpose in self.terms.protection.purposes:
+            return ScopeRule.PROTECTION
+        return ScopeRule.STANDARD
+
+    def stated_rule_refusal(self, rule: ScopeRule, purpose: Purpose) -> str | None:
+        """Why the holder refuses a probe sent under ``rule`` for ``purpose``, or None."""
+        protection = self.terms.protection
+        if rule is ScopeRule.PROTECTION and purpose not in protection.purposes:
+            return (
+                f"scope rule {rule.value!r} (protected categories) is only for "
+                f"{_names(protection.purposes)}"
+            )
+        return None
+
+    def withholds_hit(self, category: ProtectedCategory | None, purpose: Purpose) -> bool:
+        """A hit on a protected person of ours is not reported under a purpose the
+        agreement does not name for protected categories."""
+        protection = self.terms.protection
+        return category in protection.categories and purpose not in protection.purposes
+
+    def confidence_band(self, distance: float, threshold: float) -> str:
+        """The hit's named band under a "banded" agreement; "" when bands are off."""
+        step1 = self.terms.step1
+        if step1.confidence is Confidence.NONE:
+            return ""
+        share = distance / threshold
+        for band in step1.bands:
+            if share < band.up_to:
+                return band.name
+        return step1.bands[-1].name
 
     def person_rules_apply(self, nationality_code: str) -> bool:
         """Person-level alerts fire for the agreement's population only."""

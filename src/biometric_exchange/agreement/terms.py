@@ -21,6 +21,26 @@ class Disclosure(StrEnum):
     HIT_AND_CATEGORY = "hit_and_category"
 
 
+class Confidence(StrEnum):
+    """What a step-1 hit says about how close it was."""
+
+    NONE = "none"
+    """Hit or no hit, nothing continuous (the default)."""
+    BANDED = "banded"
+    """A named band of the holder's threshold (``step1.bands``)."""
+
+
+class ScopeRule(StrEnum):
+    """The scope rule a sender applied to a probe; the facts stay with the sender."""
+
+    STANDARD = "standard"
+    """Population and minimum age met, and no protected category: any purpose."""
+    PROTECTION = "protection"
+    """Population and minimum age met, protected categories included: only under the
+    purposes the agreement names for them. Stated for every probe under such a
+    purpose, so the rule tells nothing about the person the purpose does not."""
+
+
 class Purpose(StrEnum):
     BORDER_SECURITY = "border_security"
     ANTI_TRAFFICKING = "anti_trafficking"
@@ -61,12 +81,61 @@ class ScopeTerms(_Frozen):
     """Persons younger than this (whole years at the encounter) are not exchanged."""
 
 
+class ConfidenceBand(_Frozen):
+    """A hit closer than ``up_to`` times the holder's threshold (and not in a closer band)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,23}$")]
+    up_to: Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+MIN_BAND_WIDTH = 0.2
+"""The narrowest band, as a share of the threshold: a band edge is a sphere around the
+watchlist template, and narrow bands would be a distance by another name."""
+MAX_BANDS = 3
+
+
+def _default_bands() -> tuple[ConfidenceBand, ...]:
+    return (
+        ConfidenceBand(name="strong", up_to=0.5),
+        ConfidenceBand(name="probable", up_to=0.75),
+        ConfidenceBand(name="possible", up_to=1.0),
+    )
+
+
 class Step1Terms(_Frozen):
     disclosure: Disclosure = Disclosure.HIT_AND_CATEGORY
     max_candidates: Annotated[int, Field(ge=1, le=20)] = 3
     max_probes_per_request: Annotated[int, Field(ge=1, le=1000)] = 64
     hit_reference_ttl_hours: Annotated[int, Field(ge=1, le=24 * 365)] = 24 * 30
-    """A hit reference expires this long after it was issued."""
+    """A hit reference expires this long after it was issued; each request gets new ones."""
+    confidence: Annotated[Confidence, Field(exclude_if=lambda value: value is Confidence.NONE)] = (
+        Confidence.NONE
+    )
+    """Left out of the canonical form while "none", like every default added later."""
+    bands: Annotated[
+        tuple[ConfidenceBand, ...],
+        Field(exclude_if=lambda value: value == _default_bands()),
+    ] = Field(default_factory=_default_bands)
+    """Used when ``confidence`` is "banded": at most three, widening to the threshold."""
+
+    @model_validator(mode="after")
+    def _bands_wide(self) -> Step1Terms:
+        bands = self.bands
+        if not 1 <= len(bands) <= MAX_BANDS:
+            raise ValueError(f"step1.bands: 1 to {MAX_BANDS} bands")
+        if len({band.name for band in bands}) != len(bands):
+            raise ValueError("step1.bands: names must differ")
+        if bands[-1].up_to != 1.0:
+            raise ValueError("step1.bands: the last band must reach the threshold (up_to = 1.0)")
+        lower = 0.0
+        for band in bands:
+            if band.up_to - lower < MIN_BAND_WIDTH - 1e-9:
+                raise ValueError(
+                    f"step1.bands: band {band.name!r} is narrower than {MIN_BAND_WIDTH} of the "
+                    "threshold"
+                )
+            lower = band.up_to
+        return self
 
 
 def _default_fields() -> dict[Purpose, tuple[DetailField, ...]]:

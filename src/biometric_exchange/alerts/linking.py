@@ -121,7 +121,7 @@ def movement(
     )
     dwell = abs(sighting.encountered_at - ours.encountered_at)
     dwell_days = round(dwell / dt.timedelta(days=1), 2)
-    minors = ours.person.unaccompanied_minor or sighting.unaccompanied_minor
+    minors = ours.person.unaccompanied_minor
     evidence: Evidence = {
         "key": f"{sighting.partner}:{sighting.probe_ref}",
         "rule": AlertKind.MOVEMENT.value,

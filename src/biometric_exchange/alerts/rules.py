@@ -63,12 +63,14 @@ def watchlist_hit(
     *,
     context: RuleContext,
     category: str,
-    distance: float,
+    distance: float | None,
     entry_id: str | None = None,
     partner: str | None = None,
     hit_reference: str | None = None,
+    confidence: str | None = None,
 ) -> Alert:
-    """Our encounter matched our watchlist (``entry_id``) or the partner's (``hit_reference``)."""
+    """Our encounter matched our watchlist (``entry_id``, with its distance) or the
+    partner's (``hit_reference``: no distance crosses, a named band may)."""
     protection = _protection(category, encounter.person.unaccompanied_minor)
     kind, queue = _kind_and_queue(protection, AlertKind.WATCHLIST_HIT)
     shown = category or "undisclosed"
@@ -85,7 +87,8 @@ def watchlist_hit(
         "encounter_id": encounter.encounter_id,
         "border_point": encounter.border_point,
         "encountered_at": _moment(encounter.encountered_at),
-        "distance": round(distance, 6),
+        "distance": None if distance is None else round(distance, 6),
+        "confidence": confidence,
         "threshold": context.threshold,
         "category": category or None,
         "partner": partner,
@@ -120,13 +123,15 @@ def watchlist_hit(
 
 @dataclass(frozen=True)
 class PartnerSighting:
-    """What a partner's probe tells the holder about where its subject was seen."""
+    """Where and when a partner saw the holder's subject: from the probe, only that it
+    was seen by the time the probe arrived; from a later sighting report, the point
+    and time."""
 
     partner: str
     probe_ref: str
     encounter_point: str
+    """Empty until the partner reports it."""
     encountered_at: dt.datetime
-    unaccompanied_minor: bool
 
 
 def subject_encountered_by_partner(
@@ -140,9 +145,7 @@ def subject_encountered_by_partner(
     distance: float,
 ) -> Alert:
     """The holder's side of a partner hit: our subject was seen by the partner."""
-    protection = _protection(
-        category.value, sighting.unaccompanied_minor, entry_unaccompanied_minor
-    )
+    protection = _protection(category.value, entry_unaccompanied_minor)
     kind, queue = _kind_and_queue(protection, AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER)
     evidence: Evidence = {
         "key": f"{sighting.partner}:{sighting.probe_ref}",
@@ -171,5 +174,43 @@ def subject_encountered_by_partner(
         hit_reference=hit_reference,
         category=category.value,
         distance=distance,
+        evidence=(evidence,),
+    )
+
+
+def sighting_reported(
+    sighting: PartnerSighting,
+    *,
+    entry_id: str,
+    category: WatchlistCategory,
+    entry_unaccompanied_minor: bool,
+    hit_reference: str,
+) -> Alert:
+    """Where and when the partner saw our subject, reported after its hit: joins the
+    open alert the hit raised (or opens one, if that was closed meanwhile)."""
+    protection = _protection(category.value, entry_unaccompanied_minor)
+    kind, queue = _kind_and_queue(protection, AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER)
+    evidence: Evidence = {
+        "key": f"{sighting.partner}:{hit_reference}:sighting",
+        "rule": kind.value,
+        "partner": sighting.partner,
+        "encounter_point": sighting.encounter_point,
+        "encountered_at": _moment(sighting.encountered_at),
+        "hit_reference": hit_reference,
+    }
+    return Alert(
+        alert_id=new_alert_id(),
+        kind=kind,
+        severity=Severity.HIGH if protection else CATEGORY_SEVERITY[category],
+        created_at=utc_now(),
+        summary=f"our watchlist subject {entry_id} ({category.value}) was encountered by "
+        f"{sighting.partner} at {sighting.encounter_point} on "
+        f"{_moment(sighting.encountered_at)[:16]}, reference {hit_reference}",
+        subject_key=f"entry:{entry_id}",
+        queue=queue,
+        partner=sighting.partner,
+        watchlist_entry_id=entry_id,
+        hit_reference=hit_reference,
+        category=category.value,
         evidence=(evidence,),
     )

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import grpc
 
+from biometric_exchange.agreement.commitment import commit
 from biometric_exchange.agreement.policy import ScopeFacts
+from biometric_exchange.agreement.terms import ScopeRule
 from biometric_exchange.exceptions import ExchangeError
 from biometric_exchange.loadtest.audit_check import last_seq
 from biometric_exchange.loadtest.config import CALL_TIMEOUT_S, MAX_CANDIDATES, PURPOSE
@@ -24,6 +26,7 @@ from biometric_exchange.node.rpc import IDENTIFY
 from biometric_exchange.node.send.round_trip import round_trip
 from biometric_exchange.node.status import RemoteRefusal
 from biometric_exchange.node.transport import GrpcPeerTransport
+from biometric_exchange.serde.common import to_ms
 from biometric_exchange.serde.identify import (
     HitOut,
     IdentifyQuery,
@@ -34,12 +37,15 @@ from biometric_exchange.serde.identify import (
 
 
 def _query(templates: Matrix, first_ref: int, now: dt.datetime) -> IdentifyQuery:
+    """Probes as the exchange worker sends them: template, rule and a fresh commitment."""
     facts = ScopeFacts("CHN", 30, None)
     probes = []
     for offset, values in enumerate(templates):
         row = values.copy()
         row.setflags(write=False)
-        probes.append(ProbeIn(f"LOAD-{first_ref + offset:09d}", row, "PAN-LOAD", now, facts))
+        ref = f"LOAD-{first_ref + offset:09d}"
+        opening = commit(ref, ScopeRule.STANDARD, facts, "PAN-LOAD", to_ms(now))
+        probes.append(ProbeIn(ref, row, ScopeRule.STANDARD, opening.commitment))
     return IdentifyQuery(PURPOSE, tuple(probes), MAX_CANDIDATES)
 
 

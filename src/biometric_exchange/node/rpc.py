@@ -129,6 +129,13 @@ EXCHANGE_AGGREGATES = _sealed(
     (_E.AGGREGATES_SENT, _E.AGGREGATES_RECEIVED),
     (_E.AGGREGATES_RECEIVED, _E.AGGREGATES_SENT),
 )
+REPORT_SIGHTINGS = _sealed(
+    "ReportSightings",
+    "sightings",
+    (pb.MESSAGE_TYPE_SIGHTINGS_REQUEST, pb.MESSAGE_TYPE_SIGHTINGS_RESPONSE),
+    (_E.SIGHTINGS_SENT, _E.SIGHTINGS_REPLY_RECEIVED),
+    (_E.SIGHTINGS_RECEIVED, _E.SIGHTINGS_REPLY_SENT),
+)
 
 RPCS: tuple[Rpc[Any, Any], ...] = (
     PING,
@@ -136,6 +143,7 @@ RPCS: tuple[Rpc[Any, Any], ...] = (
     REQUEST_DETAILS,
     AUDIT_DIGEST,
     EXCHANGE_AGGREGATES,
+    REPORT_SIGHTINGS,
 )
 """Every method of the service, in the order ``exchange.proto`` declares them."""
 

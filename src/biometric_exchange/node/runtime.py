@@ -32,6 +32,7 @@ from biometric_exchange.store.audit import AuditLog
 from biometric_exchange.store.counts import DailyCounts
 from biometric_exchange.store.database import Database
 from biometric_exchange.store.hits import HitReferences
+from biometric_exchange.store.openings import ScopeOpenings
 from biometric_exchange.store.outbox import Outbox
 from biometric_exchange.store.quotas import Quotas
 from biometric_exchange.store.records import RecordStore
@@ -127,6 +128,7 @@ class Node:
     audit: AuditLog
     outbox: Outbox
     hit_references: HitReferences
+    scope_openings: ScopeOpenings
     replay_guard: SqliteReplayGuard
     quotas: Quotas
     counts: DailyCounts
@@ -222,6 +224,7 @@ class Node:
             audit=AuditLog(database),
             outbox=Outbox(database, clock),
             hit_references=HitReferences(database),
+            scope_openings=ScopeOpenings(database),
             replay_guard=SqliteReplayGuard(database, window_ms=TIME_WINDOW_MS),
             quotas=Quotas(database),
             counts=DailyCounts(database),

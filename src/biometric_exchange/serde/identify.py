@@ -2,41 +2,48 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
-from biometric_exchange.agreement.policy import ScopeFacts
-from biometric_exchange.agreement.terms import ProtectedCategory
+from biometric_exchange.agreement.commitment import COMMITMENT_BYTES
+from biometric_exchange.agreement.terms import ScopeRule
 from biometric_exchange.domain import TEMPLATE_MODEL, Template
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.serde.common import (
     check_ref,
     check_text,
-    from_ms,
     parse_message,
     template_from_proto,
     template_to_proto,
     to_bytes,
-    to_ms,
 )
 from biometric_exchange.v1 import exchange_pb2 as pb
+
+_RULES: dict[ScopeRule, pb.ScopeRule.ValueType] = {
+    ScopeRule.STANDARD: pb.SCOPE_RULE_STANDARD,
+    ScopeRule.PROTECTION: pb.SCOPE_RULE_PROTECTION,
+}
+_RULES_BACK = {wire: rule for rule, wire in _RULES.items()}
 
 
 @dataclass(frozen=True)
 class ProbeIn:
+    """A probe as it crosses: the template, the scope rule the sender applied and its
+    commitment to the facts; nothing about the person."""
+
     probe_ref: str
     template: Template
-    encounter_point: str
-    encountered_at: dt.datetime
-    facts: ScopeFacts
+    scope_rule: ScopeRule
+    commitment: bytes
 
 
 @dataclass(frozen=True)
 class HitOut:
+    """A hit as it crosses: a fresh reference, the category where the agreement
+    discloses it, a named band where it says so; no distance, no rank."""
+
     hit_reference: str
     category: str
-    distance: float
-    rank: int
+    confidence: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,11 +64,8 @@ def identify_request_to_bytes(query: IdentifyQuery) -> bytes:
             pb.Probe(
                 probe_ref=probe.probe_ref,
                 template=template_to_proto(probe.template, model_id=query.template_model),
-                encounter_point=probe.encounter_point,
-                encountered_at_ms=to_ms(probe.encountered_at),
-                nationality=probe.facts.nationality,
-                age_years=probe.facts.age_years,
-                protected_category=(probe.facts.protected_category or ""),
+                scope_rule=_RULES[probe.scope_rule],
+                scope_commitment=probe.commitment,
             )
             for probe in query.probes
         ],
@@ -69,14 +73,17 @@ def identify_request_to_bytes(query: IdentifyQuery) -> bytes:
     return to_bytes(message)
 
 
-def _facts(probe: pb.Probe, field_name: str) -> ScopeFacts:
-    category = None
-    if probe.protected_category:
-        try:
-            category = ProtectedCategory(probe.protected_category)
-        except ValueError:
-            raise InvalidInput(f"{field_name}.protected_category: unknown category") from None
-    return ScopeFacts(probe.nationality[:8], int(probe.age_years), category)
+def _scope_rule(probe: pb.Probe, field_name: str) -> ScopeRule:
+    rule = _RULES_BACK.get(probe.scope_rule)
+    if rule is None:
+        raise InvalidInput(f"{field_name}.scope_rule: no scope rule stated")
+    return rule
+
+
+def _commitment(probe: pb.Probe, field_name: str) -> bytes:
+    if len(probe.scope_commitment) != COMMITMENT_BYTES:
+        raise InvalidInput(f"{field_name}.scope_commitment: {COMMITMENT_BYTES} bytes expected")
+    return bytes(probe.scope_commitment)
 
 
 def identify_request_from_bytes(
@@ -98,9 +105,8 @@ def identify_request_from_bytes(
                 template=template_from_proto(
                     probe.template, field_name=f"{field_name}.template", model_id=template_model
                 ),
-                encounter_point=check_text(probe.encounter_point, f"{field_name}.encounter_point"),
-                encountered_at=from_ms(probe.encountered_at_ms, f"{field_name}.encountered_at_ms"),
-                facts=_facts(probe, field_name),
+                scope_rule=_scope_rule(probe, field_name),
+                commitment=_commitment(probe, field_name),
             )
         )
     purpose = check_ref(message.purpose, "purpose")
@@ -115,10 +121,7 @@ def identify_response_to_bytes(results: dict[str, list[HitOut]]) -> bytes:
                 hit=bool(hits),
                 hits=[
                     pb.Hit(
-                        hit_reference=h.hit_reference,
-                        category=h.category,
-                        distance=h.distance,
-                        rank=h.rank,
+                        hit_reference=h.hit_reference, category=h.category, confidence=h.confidence
                     )
                     for h in hits
                 ],
@@ -140,9 +143,8 @@ def identify_response_from_bytes(body: bytes) -> dict[str, list[HitOut]]:
         results[probe_ref] = [
             HitOut(
                 hit_reference=check_ref(hit.hit_reference, f"{field_name}.hit_reference"),
-                category=hit.category,
-                distance=float(hit.distance),
-                rank=int(hit.rank),
+                category=check_text(hit.category, f"{field_name}.category"),
+                confidence=check_text(hit.confidence, f"{field_name}.confidence"),
             )
             for hit in result.hits
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from biometric_exchange.crypto.at_rest import open_template, seal_template
 from biometric_exchange.crypto.keyring import DataKeys
@@ -57,6 +58,17 @@ def person_from_row(row: sqlite3.Row) -> Person:
 
 def _provenance(row: sqlite3.Row) -> Provenance:
     return Provenance(bool(row["synthetic"]), row["generator"], row["seed"])
+
+
+@dataclass(frozen=True)
+class WatchlistLabel:
+    """An entry's category and the facts that make its subject a protected person."""
+
+    entry_id: str
+    category: WatchlistCategory
+    unaccompanied_minor: bool
+    nationality: str
+    legal_status: LegalStatus
 
 
 class RecordStore:
@@ -202,16 +214,20 @@ class RecordStore:
             provenance=_provenance(row),
         )
 
-    def watchlist_labels(
-        self, *, valid_on: dt.date | None = None
-    ) -> list[tuple[str, WatchlistCategory, bool]]:
-        """(entry id, category, unaccompanied minor) of the entries in force, no template opened."""
+    def watchlist_labels(self, *, valid_on: dt.date | None = None) -> list[WatchlistLabel]:
+        """What the matcher tells about each entry in force, no template opened."""
         rows = self._database.connection.execute(
-            "SELECT entry_id, category, unaccompanied_minor FROM watchlist "
-            "WHERE ? IS NULL OR valid_until IS NULL OR valid_until >= ? ORDER BY entry_id",
+            "SELECT entry_id, category, unaccompanied_minor, nationality, legal_status "
+            "FROM watchlist WHERE ? IS NULL OR valid_until IS NULL OR valid_until >= ? "
+            "ORDER BY entry_id",
             (valid_on.isoformat() if valid_on else None,) * 2,
         ).fetchall()
-        return [(row[0], WatchlistCategory(row[1]), bool(row[2])) for row in rows]
+        return [
+            WatchlistLabel(
+                row[0], WatchlistCategory(row[1]), bool(row[2]), row[3], LegalStatus(row[4])
+            )
+            for row in rows
+        ]
 
     def watchlist_category(self, entry_id: str) -> WatchlistCategory | None:
         row = self._database.connection.execute(

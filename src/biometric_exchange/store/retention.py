@@ -36,6 +36,8 @@ class RetentionResult:
     seen_messages: int
     details: int
     """Step-2 requests, sent or received, decided before the cutoff."""
+    scope_openings: int
+    """Salts and facts behind the scope commitments of probes we sent."""
     audit_entries: int
     audit_range: PurgedRange | None
 
@@ -59,9 +61,9 @@ def _partner_cutoffs(
 
 def _purge_exchanged(
     connection: sqlite3.Connection, where: str, params: tuple[str, ...]
-) -> tuple[int, int, int]:
-    """Hit references, partner alerts and decided step-2 requests matching ``where``
-    (on ``partner``) and older than the cutoff (the last parameter)."""
+) -> tuple[int, int, int, int]:
+    """Hit references, partner alerts, decided step-2 requests and scope openings
+    matching ``where`` (on ``partner``) and older than the cutoff (the last parameter)."""
     hits = connection.execute(
         f"DELETE FROM hit_references WHERE {where} "  # noqa: S608 - fixed filters
         "AND julianday(created_at) < julianday(?)",
@@ -87,7 +89,12 @@ def _purge_exchanged(
         ).rowcount
         for table, column in (("details_sent", "sent_at"), ("details_received", "received_at"))
     )
-    return hits, alerts, details
+    openings = connection.execute(
+        f"DELETE FROM scope_openings WHERE {where} "  # noqa: S608 - fixed filters
+        "AND julianday(created_at) < julianday(?)",
+        params,
+    ).rowcount
+    return hits, alerts, details, openings
 
 
 def run_retention(
@@ -115,10 +122,11 @@ def run_retention(
     audit_cutoff = now - dt.timedelta(days=audit_days)
     with database.transaction() as connection:
         purged = audit.purge_before(connection, audit_cutoff)
-        hits = alerts = details = 0
+        hits = alerts = details = openings = 0
         for where, params in _partner_cutoffs(exchanged_data_days, now):
             counted = _purge_exchanged(connection, where, params)
             hits, alerts, details = hits + counted[0], alerts + counted[1], details + counted[2]
+            openings += counted[3]
         seen = connection.execute(
             "DELETE FROM seen_messages WHERE created_at_ms < ?", (seen_cutoff_ms,)
         ).rowcount
@@ -139,6 +147,7 @@ def run_retention(
             alerts=alerts,
             seen_messages=seen,
             details=details,
+            scope_openings=openings,
             audit_entries=purged.count if purged else 0,
             audit_range=purged,
         )
@@ -154,6 +163,7 @@ def run_retention(
             alerts=alerts,
             seen_messages=seen,
             details=details,
+            scope_openings=openings,
             audit_entries=result.audit_entries,
         )
     return result

@@ -217,4 +217,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX seen_messages_age ON seen_messages (created_at_ms);
     """,
+    """
+    CREATE TABLE scope_openings (
+        probe_ref TEXT PRIMARY KEY,
+        partner TEXT NOT NULL,
+        facts TEXT NOT NULL,
+        salt BLOB NOT NULL,
+        commitment BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    ALTER TABLE hit_references ADD COLUMN sighted_at TEXT;
+    """,
 )

@@ -7,13 +7,19 @@ Every Identify request and reply travels as a SealedEnvelope: the header is
 readable by anyone on the path, the body is the encrypted inner message
 (an IdentifyRequest or IdentifyResponse), and the sender's Ed25519 signature
 covers both. Ping carries no personal data and travels in clear over mTLS.
+
+Every field that can say something about a person carries a `disclosure`
+option; the simulations count what crossed the border from these options
+and the messages that were actually sent.
 """
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import descriptor_pb2 as _descriptor_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf.internal import extension_dict as _extension_dict
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -24,6 +30,38 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _Disclosure:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DisclosureEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Disclosure.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DISCLOSURE_UNSPECIFIED: _Disclosure.ValueType  # 0
+    """Nothing about a person: references, purposes, counts, protocol."""
+    DISCLOSURE_BIOMETRIC: _Disclosure.ValueType  # 1
+    """A face template."""
+    DISCLOSURE_PERSONAL: _Disclosure.ValueType  # 2
+    """A personal attribute: nationality, age, where and when seen, names..."""
+    DISCLOSURE_PROTECTED: _Disclosure.ValueType  # 3
+    """A protected category (asylum seeker, refugee, unaccompanied minor)."""
+    DISCLOSURE_WATCHLIST: _Disclosure.ValueType  # 4
+    """The holder's watchlist category of a hit."""
+
+class Disclosure(_Disclosure, metaclass=_DisclosureEnumTypeWrapper):
+    """What a field discloses about a person when it crosses the border."""
+
+DISCLOSURE_UNSPECIFIED: Disclosure.ValueType  # 0
+"""Nothing about a person: references, purposes, counts, protocol."""
+DISCLOSURE_BIOMETRIC: Disclosure.ValueType  # 1
+"""A face template."""
+DISCLOSURE_PERSONAL: Disclosure.ValueType  # 2
+"""A personal attribute: nationality, age, where and when seen, names..."""
+DISCLOSURE_PROTECTED: Disclosure.ValueType  # 3
+"""A protected category (asylum seeker, refugee, unaccompanied minor)."""
+DISCLOSURE_WATCHLIST: Disclosure.ValueType  # 4
+"""The holder's watchlist category of a hit."""
+Global___Disclosure: _TypeAlias = Disclosure  # noqa: Y015
 
 class _MessageType:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -40,6 +78,8 @@ class _MessageTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageTy
     MESSAGE_TYPE_AUDIT_DIGEST_RESPONSE: _MessageType.ValueType  # 6
     MESSAGE_TYPE_AGGREGATES_REQUEST: _MessageType.ValueType  # 7
     MESSAGE_TYPE_AGGREGATES_RESPONSE: _MessageType.ValueType  # 8
+    MESSAGE_TYPE_SIGHTINGS_REQUEST: _MessageType.ValueType  # 9
+    MESSAGE_TYPE_SIGHTINGS_RESPONSE: _MessageType.ValueType  # 10
 
 class MessageType(_MessageType, metaclass=_MessageTypeEnumTypeWrapper): ...
 
@@ -52,7 +92,45 @@ MESSAGE_TYPE_AUDIT_DIGEST_REQUEST: MessageType.ValueType  # 5
 MESSAGE_TYPE_AUDIT_DIGEST_RESPONSE: MessageType.ValueType  # 6
 MESSAGE_TYPE_AGGREGATES_REQUEST: MessageType.ValueType  # 7
 MESSAGE_TYPE_AGGREGATES_RESPONSE: MessageType.ValueType  # 8
+MESSAGE_TYPE_SIGHTINGS_REQUEST: MessageType.ValueType  # 9
+MESSAGE_TYPE_SIGHTINGS_RESPONSE: MessageType.ValueType  # 10
 Global___MessageType: _TypeAlias = MessageType  # noqa: Y015
+
+class _ScopeRule:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ScopeRuleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScopeRule.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SCOPE_RULE_UNSPECIFIED: _ScopeRule.ValueType  # 0
+    SCOPE_RULE_STANDARD: _ScopeRule.ValueType  # 1
+    """Within the agreement's population and minimum age, and in no protected
+    category: allowed under every purpose of the agreement.
+    """
+    SCOPE_RULE_PROTECTION: _ScopeRule.ValueType  # 2
+    """Within the population and minimum age, protected categories included:
+    only under the purposes the agreement names for protected categories.
+    A sender states it for every probe under such a purpose, so the rule
+    says nothing about the person that the purpose does not.
+    """
+
+class ScopeRule(_ScopeRule, metaclass=_ScopeRuleEnumTypeWrapper):
+    """The scope rule a sender applied to a probe (the sender holds the facts and
+    decides; the facts themselves never cross).
+    """
+
+SCOPE_RULE_UNSPECIFIED: ScopeRule.ValueType  # 0
+SCOPE_RULE_STANDARD: ScopeRule.ValueType  # 1
+"""Within the agreement's population and minimum age, and in no protected
+category: allowed under every purpose of the agreement.
+"""
+SCOPE_RULE_PROTECTION: ScopeRule.ValueType  # 2
+"""Within the population and minimum age, protected categories included:
+only under the purposes the agreement names for protected categories.
+A sender states it for every probe under such a purpose, so the rule
+says nothing about the person that the purpose does not.
+"""
+Global___ScopeRule: _TypeAlias = ScopeRule  # noqa: Y015
 
 class _DetailsStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -260,25 +338,17 @@ class Probe(_message.Message):
 
     PROBE_REF_FIELD_NUMBER: _builtins.int
     TEMPLATE_FIELD_NUMBER: _builtins.int
-    ENCOUNTER_POINT_FIELD_NUMBER: _builtins.int
-    ENCOUNTERED_AT_MS_FIELD_NUMBER: _builtins.int
-    NATIONALITY_FIELD_NUMBER: _builtins.int
-    AGE_YEARS_FIELD_NUMBER: _builtins.int
-    PROTECTED_CATEGORY_FIELD_NUMBER: _builtins.int
+    SCOPE_RULE_FIELD_NUMBER: _builtins.int
+    SCOPE_COMMITMENT_FIELD_NUMBER: _builtins.int
     probe_ref: _builtins.str
     """Opaque reference chosen by the sender; identifies nobody."""
-    encounter_point: _builtins.str
-    """Where and when the sender encountered the person (border point code and
-    UTC time in milliseconds), so the holder knows its subject was seen.
+    scope_rule: Global___ScopeRule.ValueType
+    scope_commitment: _builtins.bytes
+    """SHA-256 over a domain label, a random salt only the sender keeps and the
+    facts the rule was applied to (docs/disclosure.md). It binds the sender
+    to those facts without disclosing them; an auditor can have the sender
+    open it.
     """
-    encountered_at_ms: _builtins.int
-    nationality: _builtins.str
-    """Scope facts the holder re-checks against the agreement: nationality
-    (ISO 3166-1 alpha-3 or ICAO XX?), age in whole years at the encounter,
-    and the protected category ("" when none).
-    """
-    age_years: _builtins.int
-    protected_category: _builtins.str
     @_builtins.property
     def template(self) -> Global___Template: ...
     def __init__(
@@ -286,15 +356,12 @@ class Probe(_message.Message):
         *,
         probe_ref: _builtins.str = ...,
         template: Global___Template | None = ...,
-        encounter_point: _builtins.str = ...,
-        encountered_at_ms: _builtins.int = ...,
-        nationality: _builtins.str = ...,
-        age_years: _builtins.int = ...,
-        protected_category: _builtins.str = ...,
+        scope_rule: Global___ScopeRule.ValueType = ...,
+        scope_commitment: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["age_years", b"age_years", "encounter_point", b"encounter_point", "encountered_at_ms", b"encountered_at_ms", "nationality", b"nationality", "probe_ref", b"probe_ref", "protected_category", b"protected_category", "template", b"template"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["probe_ref", b"probe_ref", "scope_commitment", b"scope_commitment", "scope_rule", b"scope_rule", "template", b"template"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -332,27 +399,28 @@ class Hit(_message.Message):
 
     HIT_REFERENCE_FIELD_NUMBER: _builtins.int
     CATEGORY_FIELD_NUMBER: _builtins.int
-    DISTANCE_FIELD_NUMBER: _builtins.int
-    RANK_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_FIELD_NUMBER: _builtins.int
     hit_reference: _builtins.str
     """Opaque reference to the holder's watchlist entry, for a later step-2
-    request; it names nobody.
+    request or sighting. Fresh for every request, bound to the caller and
+    expiring: two hits on one entry carry unrelated references.
     """
     category: _builtins.str
     """Watchlist category, when the agreement discloses it."""
-    distance: _builtins.float
-    rank: _builtins.int
+    confidence: _builtins.str
+    """A named confidence band, when the agreement's step1.confidence is
+    "banded"; empty otherwise.
+    """
     def __init__(
         self,
         *,
         hit_reference: _builtins.str = ...,
         category: _builtins.str = ...,
-        distance: _builtins.float = ...,
-        rank: _builtins.int = ...,
+        confidence: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "distance", b"distance", "hit_reference", b"hit_reference", "rank", b"rank"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "confidence", b"confidence", "hit_reference", b"hit_reference"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -481,7 +549,9 @@ class DetailsResponse(_message.Message):
     due_at_ms: _builtins.int
     """While pending: when the agreement's service level runs out."""
     @_builtins.property
-    def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The disclosed fields by name (names, birth date, documents...)."""
+
     def __init__(
         self,
         *,
@@ -530,10 +600,15 @@ class AuditRecordDigest(_message.Message):
     EVENT_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
     AT_MS_FIELD_NUMBER: _builtins.int
+    COMMITMENTS_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     event: _builtins.str
     outcome: _builtins.str
     at_ms: _builtins.int
+    commitments: _builtins.str
+    """For Identify: hex SHA-256 over the request's scope commitments in probe
+    order, so both logs show the same commitments were sent and received.
+    """
     def __init__(
         self,
         *,
@@ -541,10 +616,11 @@ class AuditRecordDigest(_message.Message):
         event: _builtins.str = ...,
         outcome: _builtins.str = ...,
         at_ms: _builtins.int = ...,
+        commitments: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "event", b"event", "message_id", b"message_id", "outcome", b"outcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_ms", b"at_ms", "commitments", b"commitments", "event", b"event", "message_id", b"message_id", "outcome", b"outcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -644,3 +720,75 @@ class AggregatesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AggregatesResponse: _TypeAlias = AggregatesResponse  # noqa: Y015
+
+@_typing.final
+class Sighting(_message.Message):
+    """Where and when the sender encountered the subject of one of its hits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HIT_REFERENCE_FIELD_NUMBER: _builtins.int
+    ENCOUNTER_POINT_FIELD_NUMBER: _builtins.int
+    ENCOUNTERED_AT_MS_FIELD_NUMBER: _builtins.int
+    hit_reference: _builtins.str
+    encounter_point: _builtins.str
+    encountered_at_ms: _builtins.int
+    def __init__(
+        self,
+        *,
+        hit_reference: _builtins.str = ...,
+        encounter_point: _builtins.str = ...,
+        encountered_at_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["encounter_point", b"encounter_point", "encountered_at_ms", b"encountered_at_ms", "hit_reference", b"hit_reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Sighting: _TypeAlias = Sighting  # noqa: Y015
+
+@_typing.final
+class SightingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGHTINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def sightings(self) -> _containers.RepeatedCompositeFieldContainer[Global___Sighting]: ...
+    def __init__(
+        self,
+        *,
+        sightings: _abc.Iterable[Global___Sighting] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sightings", b"sightings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SightingsRequest: _TypeAlias = SightingsRequest  # noqa: Y015
+
+@_typing.final
+class SightingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDED_FIELD_NUMBER: _builtins.int
+    recorded: _builtins.int
+    """Sightings recorded; the others named no valid reference of the caller's
+    or repeated one already reported.
+    """
+    def __init__(
+        self,
+        *,
+        recorded: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recorded", b"recorded"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SightingsResponse: _TypeAlias = SightingsResponse  # noqa: Y015
+
+DISCLOSURE_FIELD_NUMBER: _builtins.int
+disclosure: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOptions, Global___Disclosure.ValueType]

@@ -59,6 +59,11 @@ class ExchangeStub:
                 request_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
                 response_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
                 _registered_method=True)
+        self.ReportSightings = channel.unary_unary(
+                '/biometric_exchange.v1.Exchange/ReportSightings',
+                request_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+                response_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+                _registered_method=True)
 
 
 class ExchangeServicer:
@@ -105,6 +110,14 @@ class ExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportSightings(self, request, context):
+        """After a hit, and only for hits: where and when the sender encountered
+        the holder's subject, for the holder's alert.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +143,11 @@ def add_ExchangeServicer_to_server(servicer, server):
             ),
             'ExchangeAggregates': grpc.unary_unary_rpc_method_handler(
                     servicer.ExchangeAggregates,
+                    request_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+                    response_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+            ),
+            'ReportSightings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportSightings,
                     request_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
                     response_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
             ),
@@ -267,6 +285,33 @@ class Exchange:
             request,
             target,
             '/biometric_exchange.v1.Exchange/ExchangeAggregates',
+            biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+            biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportSightings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/biometric_exchange.v1.Exchange/ReportSightings',
             biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
             biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
             options,

@@ -7,6 +7,10 @@ Every Identify request and reply travels as a SealedEnvelope: the header is
 readable by anyone on the path, the body is the encrypted inner message
 (an IdentifyRequest or IdentifyResponse), and the sender's Ed25519 signature
 covers both. Ping carries no personal data and travels in clear over mTLS.
+
+Every field that can say something about a person carries a `disclosure`
+option; the simulations count what crossed the border from these options
+and the messages that were actually sent.
 """
 
 from biometric_exchange.v1 import exchange_pb2 as _exchange_pb2
@@ -57,6 +61,10 @@ class ExchangeStub:
     (no person-level data; counts under 5 are suppressed), for surge
     detection.
     """
+    ReportSightings: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]
+    """After a hit, and only for hits: where and when the sender encountered
+    the holder's subject, for the holder's alert.
+    """
 
 @_typing.type_check_only
 class ExchangeAsyncStub(ExchangeStub):
@@ -80,6 +88,10 @@ class ExchangeAsyncStub(ExchangeStub):
     """Aggregate daily counts of encounters by nationality and border point
     (no person-level data; counts under 5 are suppressed), for surge
     detection.
+    """
+    ReportSightings: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]  # type: ignore[assignment]
+    """After a hit, and only for hits: where and when the sender encountered
+    the holder's subject, for the holder's alert.
     """
 
 class ExchangeServicer(metaclass=_abc_1.ABCMeta):
@@ -131,6 +143,16 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
         """Aggregate daily counts of encounters by nationality and border point
         (no person-level data; counts under 5 are suppressed), for surge
         detection.
+        """
+
+    @_abc_1.abstractmethod
+    def ReportSightings(
+        self,
+        request: _exchange_pb2.SealedEnvelope,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exchange_pb2.SealedEnvelope, _abc.Awaitable[_exchange_pb2.SealedEnvelope]]:
+        """After a hit, and only for hits: where and when the sender encountered
+        the holder's subject, for the holder's alert.
         """
 
 def add_ExchangeServicer_to_server(servicer: ExchangeServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

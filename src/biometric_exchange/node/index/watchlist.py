@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from biometric_exchange.agreement.policy import category_of
+from biometric_exchange.agreement.terms import ProtectedCategory
 from biometric_exchange.combine import Combiner
 from biometric_exchange.domain import Template, WatchlistCategory, utc_now
 from biometric_exchange.exceptions import ExchangeError
 from biometric_exchange.matching import Gallery, load_snapshot, save_snapshot
-from biometric_exchange.store.records import RecordStore
+from biometric_exchange.store.records import RecordStore, WatchlistLabel
 
 log = logging.getLogger(__name__)
 MAX_BATCH_PROBES = 1024
@@ -29,7 +31,12 @@ class WatchlistMatch:
     category: WatchlistCategory
     distance: float
     rank: int
-    unaccompanied_minor: bool
+    protected: ProtectedCategory | None
+    """The protected category of the entry's subject, if any."""
+
+    @property
+    def unaccompanied_minor(self) -> bool:
+        return self.protected is ProtectedCategory.UNACCOMPANIED_MINOR
 
 
 _Matches = list[list[WatchlistMatch]]
@@ -41,7 +48,7 @@ class WatchlistEntries:
     ids: tuple[str, ...]
     templates: NDArray[np.float32]
     categories: dict[str, WatchlistCategory]
-    unaccompanied: frozenset[str]
+    protected: dict[str, ProtectedCategory]
 
     def match(self, index: int, distance: float, rank: int) -> WatchlistMatch:
         entry_id = self.ids[index]
@@ -50,7 +57,7 @@ class WatchlistEntries:
             self.categories[entry_id],
             distance,
             rank,
-            entry_id in self.unaccompanied,
+            self.protected.get(entry_id),
         )
 
 
@@ -59,7 +66,21 @@ class _Snapshot:
     generation: int
     gallery: Gallery
     categories: dict[str, WatchlistCategory]
-    unaccompanied: frozenset[str]
+    protected: dict[str, ProtectedCategory]
+
+
+def _protected(labels: list[WatchlistLabel]) -> dict[str, ProtectedCategory]:
+    """The entries whose subject is a protected person, and their category."""
+    found = {}
+    for label in labels:
+        category = category_of(
+            nationality_code=label.nationality,
+            legal_status=label.legal_status,
+            unaccompanied_minor=label.unaccompanied_minor,
+        )
+        if category is not None:
+            found[label.entry_id] = category
+    return found
 
 
 class WatchlistIndex:
@@ -96,8 +117,8 @@ class WatchlistIndex:
         generation = self._records.watchlist_generation()
         today = self._today()
         labels = self._records.watchlist_labels(valid_on=today)
-        in_force = {entry_id for entry_id, _, _ in labels}
-        every = {entry_id for entry_id, _, _ in self._records.watchlist_labels()}
+        in_force = {label.entry_id for label in labels}
+        every = {label.entry_id for label in self._records.watchlist_labels()}
         gallery = self._cached(generation, every)
         if gallery is None:
             entries = list(self._records.watchlist())
@@ -111,8 +132,8 @@ class WatchlistIndex:
         return _Snapshot(
             generation,
             gallery,
-            {entry_id: category for entry_id, category, _ in labels},
-            frozenset(entry_id for entry_id, _, minor in labels if minor),
+            {label.entry_id: label.category for label in labels},
+            _protected(labels),
         )
 
     def _path(self, generation: int) -> Path | None:
@@ -161,7 +182,7 @@ class WatchlistIndex:
             if entries is None or entries.generation != snapshot.generation:
                 ids, templates = snapshot.gallery.export()
                 entries = WatchlistEntries(
-                    snapshot.generation, ids, templates, snapshot.categories, snapshot.unaccompanied
+                    snapshot.generation, ids, templates, snapshot.categories, snapshot.protected
                 )
                 self._entries = entries
         return entries
@@ -213,7 +234,7 @@ class WatchlistIndex:
                     snapshot.categories[c.id],
                     c.distance,
                     c.rank,
-                    c.id in snapshot.unaccompanied,
+                    snapshot.protected.get(c.id),
                 )
                 for c in result.candidates(index)
             ]

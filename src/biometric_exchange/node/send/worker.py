@@ -2,8 +2,10 @@
 
 For each encounter: search our own watchlist; then, for each partner whose
 agreement's scope covers the person, send a sealed Identify under that
-agreement (probes are batched up to its limit) and raise an alert for every
-hit, naming the partner. A partner that cannot be reached leaves its items
+agreement (probes are batched up to its limit: template, the scope rule we
+applied and a commitment to the facts, nothing about the person), raise an
+alert for every hit, naming the partner, and report where and when we saw
+the subjects of the hits. A partner that cannot be reached leaves its items
 pending for a retry; the other partners are not held up.
 """
 
@@ -15,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from biometric_exchange.agreement.commitment import commit, commitments_digest
 from biometric_exchange.agreement.policy import scope_facts
-from biometric_exchange.alerts.linking import PartnerLink, identity_conflict, identity_differences
+from biometric_exchange.alerts.linking import identity_conflict, identity_differences
 from biometric_exchange.alerts.rules import watchlist_hit
 from biometric_exchange.domain import TEMPLATE_MODEL, Encounter
 from biometric_exchange.exceptions import ExchangeError, PartnerUnavailable, QuotaExceeded
@@ -26,8 +29,10 @@ from biometric_exchange.node.rpc import IDENTIFY
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.send.ping import check_partner_agreement
 from biometric_exchange.node.send.round_trip import round_trip
+from biometric_exchange.node.send.sightings import report_sightings
 from biometric_exchange.node.services import Services
 from biometric_exchange.node.transport import PeerTransport
+from biometric_exchange.serde.common import to_ms
 from biometric_exchange.serde.identify import (
     HitOut,
     IdentifyQuery,
@@ -35,7 +40,9 @@ from biometric_exchange.serde.identify import (
     identify_request_to_bytes,
     identify_response_from_bytes,
 )
+from biometric_exchange.serde.sightings import Sighting
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
+from biometric_exchange.store.openings import StoredOpening
 from biometric_exchange.store.outbox import OutboxItem
 from biometric_exchange.store.quotas import QuotaKind
 
@@ -216,33 +223,6 @@ class ExchangeWorker:
                     )
                 )
 
-    def _partner_conflicts(
-        self, link: Link, encounter: Encounter, alert_id: str, reference: str
-    ) -> None:
-        """Two of our encounters hit the same partner reference under different identities."""
-        node = self._node
-        alert = node.alerts.get(alert_id)
-        if alert is None:  # pragma: no cover - just raised
-            return
-        shared = PartnerLink(link.code, reference)
-        others = {str(e["encounter_id"]) for e in alert.evidence if e.get("encounter_id")}
-        for other_id in sorted(others - {encounter.encounter_id}):
-            other = node.records.encounter(other_id)
-            if other is None:
-                continue
-            differences = identity_differences(encounter.person, other.person)
-            if differences:
-                node.alerts.raise_alert(
-                    identity_conflict(
-                        encounter,
-                        other,
-                        context=link.rule_context(),
-                        distance=None,
-                        differences=differences,
-                        link=shared,
-                    )
-                )
-
     def _watchlist_hits(self, encounter: Encounter) -> None:
         node = self._node
         config = node.config.matching
@@ -272,29 +252,42 @@ class ExchangeWorker:
             for pending in batch:
                 node.outbox.mark_failed(pending.item, str(exc))
             return
+        sightings: list[Sighting] = []
         for pending in batch:
+            encounter = pending.encounter
             for hit in results.get(pending.item.probe_ref, []):
-                raised = node.alerts.raise_alert(
+                node.alerts.raise_alert(
                     watchlist_hit(
-                        pending.encounter,
+                        encounter,
                         context=link.rule_context(),
                         category=hit.category,
-                        distance=hit.distance,
+                        distance=None,
+                        confidence=hit.confidence or None,
                         partner=link.code,
                         hit_reference=hit.hit_reference,
                     )
                 )
-                if not raised.new:
-                    self._partner_conflicts(
-                        link, pending.encounter, raised.alert_id, hit.hit_reference
-                    )
+                sightings.append(
+                    Sighting(hit.hit_reference, encounter.border_point, encounter.encountered_at)
+                )
             node.outbox.mark_done(pending.item)
+        if sightings:
+            self._report(link, sightings)
+
+    def _report(self, link: Link, sightings: list[Sighting]) -> None:
+        """Where and when we saw the partner's subjects. A failure is in our audit log
+        and costs the partner's alert its place and time, nothing else."""
+        try:
+            report_sightings(link, self._transports[link.code], sightings)
+        except ExchangeError as exc:
+            log.warning("%d sightings not reported: %s", len(sightings), type(exc).__name__)
 
     def _identify(self, link: Link, batch: list[_Pending]) -> dict[str, list[HitOut]]:
         protection = self._protections.get(link.code)
         templates = [p.encounter.template for p in batch]
         if protection is not None:
             templates = list(protection.protect(np.stack(templates)))
+        commitments = self._commitments(link, batch)
         query = IdentifyQuery(
             purpose=link.purpose.value,
             max_candidates=link.terms.step1.max_candidates,
@@ -303,9 +296,8 @@ class ExchangeWorker:
                 ProbeIn(
                     probe_ref=p.item.probe_ref,
                     template=template,
-                    encounter_point=p.encounter.border_point,
-                    encountered_at=p.encounter.encountered_at,
-                    facts=scope_facts(p.encounter.person, p.encounter.encountered_at.date()),
+                    scope_rule=link.policy.scope_rule(link.purpose),
+                    commitment=commitments[p.item.probe_ref],
                 )
                 for p, template in zip(batch, templates, strict=True)
             ),
@@ -316,6 +308,37 @@ class ExchangeWorker:
             IDENTIFY,
             identify_request_to_bytes(query),
             identify_response_from_bytes,
-            sent={"purpose": query.purpose, "probes": len(batch)},
+            sent={
+                "purpose": query.purpose,
+                "probes": len(batch),
+                "scope_rules": {link.policy.scope_rule(link.purpose).value: len(batch)},
+                "commitments": commitments_digest(p.commitment for p in query.probes),
+            },
             summary=lambda results: {"hits": sum(1 for hits in results.values() if hits)},
         )
+
+    def _commitments(self, link: Link, batch: list[_Pending]) -> dict[str, bytes]:
+        """Each probe's commitment to its scope facts; the opening stays with us (a
+        probe sent again keeps its first commitment)."""
+        rule = link.policy.scope_rule(link.purpose)
+        openings = []
+        for pending in batch:
+            encounter = pending.encounter
+            opening = commit(
+                pending.item.probe_ref,
+                rule,
+                scope_facts(encounter.person, encounter.encountered_at.date()),
+                encounter.border_point,
+                to_ms(encounter.encountered_at),
+            )
+            openings.append(
+                StoredOpening(
+                    opening.probe_ref,
+                    link.code,
+                    opening.canonical_facts().decode(),
+                    opening.salt,
+                    opening.commitment,
+                )
+            )
+        kept = self._node.scope_openings.keep(link.code, openings)
+        return {ref: stored.commitment for ref, stored in kept.items()}

@@ -20,6 +20,7 @@ from biometric_exchange.node.rpc import (
     EXCHANGE_AGGREGATES,
     IDENTIFY,
     PING,
+    REPORT_SIGHTINGS,
     REQUEST_DETAILS,
     RPCS,
     Rpc,
@@ -29,6 +30,7 @@ from biometric_exchange.node.serve.details import DetailsHandler
 from biometric_exchange.node.serve.digest import AuditDigestHandler
 from biometric_exchange.node.serve.identify import IdentifyHandler
 from biometric_exchange.node.serve.ping import PingHandler
+from biometric_exchange.node.serve.sightings import SightingsHandler
 from biometric_exchange.node.services import Services
 
 Request = TypeVar("Request", bound=Message)
@@ -49,6 +51,7 @@ HANDLERS: Mapping[str, HandlerFactory] = {
     REQUEST_DETAILS.name: lambda link, _services: DetailsHandler(link),
     AUDIT_DIGEST.name: lambda link, _services: AuditDigestHandler(link),
     EXCHANGE_AGGREGATES.name: lambda link, _services: AggregatesHandler(link),
+    REPORT_SIGHTINGS.name: lambda link, _services: SightingsHandler(link),
 }
 """Each RPC's handler, by method name (every row of ``RPCS`` has one)."""
 

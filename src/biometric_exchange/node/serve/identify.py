@@ -1,5 +1,9 @@
 """The holder's side of step 1: check the probes against the agreement, match,
-issue hit references, alert, reply sealed.
+issue fresh hit references, alert, reply sealed.
+
+A probe tells us its template, the purpose and the scope rule the sender
+applied (with a commitment to the facts); where and when the sender saw the
+person arrives later, and only for hits (``ReportSightings``).
 
 Plain logic, no sockets: the gRPC servicer only unpacks and packs.
 """
@@ -7,11 +11,12 @@ Plain logic, no sockets: the gRPC servicer only unpacks and packs.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from biometric_exchange.agreement.terms import ProtectedCategory
+from biometric_exchange.agreement.commitment import commitments_digest
 from biometric_exchange.alerts.linking import movement
 from biometric_exchange.alerts.rules import (
     PartnerSighting,
@@ -49,7 +54,8 @@ class _Matches:
     query: IdentifyQuery
     watchlist: list[list[WatchlistMatch]]
     movements: list[list[EncounterMatch]]
-    """Per probe, our recent encounters it matches (empty where the rules do not apply)."""
+    """Per probe, our recent encounters it matches."""
+    received_at: dt.datetime
 
 
 class IdentifyHandler:
@@ -76,13 +82,14 @@ class IdentifyHandler:
         return serve_sealed(self._link, IDENTIFY, envelope, self)
 
     def check(self, body: bytes) -> IdentifyQuery:
-        """Parse; then the agreement's terms, checked again on our side."""
+        """Parse; then the agreement's terms, checked again on our side: the purpose,
+        the number of probes and the scope rule each probe was sent under."""
         query = identify_request_from_bytes(body, template_model=self.template_model)
         policy = self._link.policy
         purpose = policy.purpose(query.purpose)
         policy.check_probe_count(len(query.probes))
         for index, probe in enumerate(query.probes):
-            reason = policy.scope_refusal(probe.facts, purpose)
+            reason = policy.stated_rule_refusal(probe.scope_rule, purpose)
             if reason is not None:
                 raise AgreementRefusal(f"probes[{index}]: {reason}")
         return query
@@ -101,21 +108,21 @@ class IdentifyHandler:
             watchlist = self._watchlist.search(
                 templates, threshold=self.threshold, max_candidates=max_candidates
             )
-        movements = [self._movement_matches(probe) for probe in query.probes]
-        return _Matches(query, watchlist, movements)
+        received_at = _moment(link.node.clock())
+        movements = [self._movement_matches(probe, received_at) for probe in query.probes]
+        return _Matches(query, watchlist, movements, received_at)
 
-    def _movement_matches(self, probe: ProbeIn) -> list[EncounterMatch]:
+    def _movement_matches(self, probe: ProbeIn, received_at: dt.datetime) -> list[EncounterMatch]:
+        """Our encounters of the last ``movement_days`` the probe matches (the sender
+        applied the agreement's population rule; when it saw the person it tells only
+        for hits, so the window ends when the probe arrived)."""
         link = self._link
-        if not link.policy.person_rules_apply(probe.facts.nationality):
-            return []
         if self._protected is not None:
             found = self._protected[1].search(probe.template)
         else:
             found = self._encounters.search(probe.template, threshold=self.threshold)
         window = dt.timedelta(days=link.node.config.alerts.movement_days)
-        return [
-            m for m in found if abs(probe.encountered_at - m.encounter.encountered_at) <= window
-        ]
+        return [m for m in found if abs(received_at - m.encounter.encountered_at) <= window]
 
     def admit(self, query: IdentifyQuery, matches: _Matches) -> _Matches:
         link = self._link
@@ -129,61 +136,77 @@ class IdentifyHandler:
         return matches
 
     def describe(self, matches: _Matches) -> Mapping[str, Any]:
-        return {"purpose": matches.query.purpose, "probes": len(matches.query.probes)}
+        """The acceptance's audit detail: the rules the probes were sent under and the
+        digest of their commitments, which the sender's log must show too."""
+        probes = matches.query.probes
+        return {
+            "purpose": matches.query.purpose,
+            "probes": len(probes),
+            "scope_rules": dict(sorted(Counter(p.scope_rule.value for p in probes).items())),
+            "commitments": commitments_digest(p.commitment for p in probes),
+        }
 
     def answer(self, matches: _Matches) -> tuple[bytes, Mapping[str, Any]]:
         """Hit references and alerts for what the search found; the sealed reply's body."""
-        query = matches.query
-        results = self._hits(query, matches.watchlist)
-        self._movements(query, matches.movements)
+        results, withheld = self._hits(matches)
+        self._movements(matches)
         detail = {
             "probes": len(results),
             "hits": sum(1 for hits in results.values() if hits),
+            "withheld_protected": withheld,
         }
         return identify_response_to_bytes(results), detail
 
-    def _movements(self, query: IdentifyQuery, found: list[list[EncounterMatch]]) -> None:
+    def _movements(self, matches: _Matches) -> None:
         """A probe matching one of our recent encounters: the person moved on."""
         link = self._link
         node = link.node
+        query = matches.query
         context = RuleContext(link.agreement.id, query.purpose, self.threshold)
-        for probe, matches in zip(query.probes, found, strict=True):
-            for match in matches:
+        for probe, found in zip(query.probes, matches.movements, strict=True):
+            for match in found:
                 node.alerts.raise_alert(
                     movement(
                         match.encounter,
-                        _sighting(link.code, probe),
+                        _sighting(link.code, probe, matches.received_at),
                         own_country=node.country,
                         context=context,
                         distance=match.distance,
                     )
                 )
 
-    def _hits(
-        self, query: IdentifyQuery, found: list[list[WatchlistMatch]]
-    ) -> dict[str, list[HitOut]]:
+    def _hits(self, matches: _Matches) -> tuple[dict[str, list[HitOut]], int]:
+        """Fresh references for what may be reported; our alerts for every hit. A hit on
+        a protected subject of ours under a purpose not named for protected
+        categories is not reported (the count is kept for our audit)."""
         link = self._link
         node = link.node
+        policy = link.policy
+        query = matches.query
+        purpose = policy.purpose(query.purpose)
         context = RuleContext(link.agreement.id, query.purpose, self.threshold)
         ttl = dt.timedelta(hours=link.terms.step1.hit_reference_ttl_hours)
         results: dict[str, list[HitOut]] = {}
-        for probe, probe_matches in zip(query.probes, found, strict=True):
+        withheld = 0
+        for probe, probe_matches in zip(query.probes, matches.watchlist, strict=True):
             hits = []
             for match in probe_matches:
+                if policy.withholds_hit(match.protected, purpose):
+                    withheld += 1
+                    continue
                 reference = node.hit_references.issue(
-                    link.code, probe.probe_ref, match.entry_id, ttl=ttl
+                    link.code, probe.probe_ref, match.entry_id, ttl=ttl, now=matches.received_at
                 )
                 hits.append(
                     HitOut(
                         hit_reference=reference,
-                        category=link.policy.disclosed_category(match.category.value),
-                        distance=match.distance,
-                        rank=match.rank,
+                        category=policy.disclosed_category(match.category.value),
+                        confidence=policy.confidence_band(match.distance, self.threshold),
                     )
                 )
                 node.alerts.raise_alert(
                     subject_encountered_by_partner(
-                        _sighting(link.code, probe),
+                        _sighting(link.code, probe, matches.received_at),
                         context=context,
                         entry_id=match.entry_id,
                         category=match.category,
@@ -193,14 +216,18 @@ class IdentifyHandler:
                     )
                 )
             results[probe.probe_ref] = hits
-        return results
+        return results, withheld
 
 
-def _sighting(partner: str, probe: ProbeIn) -> PartnerSighting:
+def _moment(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+
+
+def _sighting(partner: str, probe: ProbeIn, received_at: dt.datetime) -> PartnerSighting:
+    """What the probe itself tells: a partner saw the subject by the time it arrived."""
     return PartnerSighting(
         partner=partner,
         probe_ref=probe.probe_ref,
-        encounter_point=probe.encounter_point,
-        encountered_at=probe.encountered_at,
-        unaccompanied_minor=probe.facts.protected_category is ProtectedCategory.UNACCOMPANIED_MINOR,
+        encounter_point="",
+        encountered_at=received_at,
     )

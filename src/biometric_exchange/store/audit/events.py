@@ -11,6 +11,11 @@ class AuditEvent(StrEnum):
     IDENTIFY_REPLY_SENT = "identify.reply_sent"
     IDENTIFY_REPLY_RECEIVED = "identify.reply_received"
     PEER_REFUSED = "peer.refused"
+    # After a hit: where and when the sender saw the holder's subject.
+    SIGHTINGS_SENT = "sightings.sent"
+    SIGHTINGS_RECEIVED = "sightings.received"
+    SIGHTINGS_REPLY_SENT = "sightings.reply_sent"
+    SIGHTINGS_REPLY_RECEIVED = "sightings.reply_received"
     # Step 2.
     DETAILS_SENT = "details.sent"
     DETAILS_RECEIVED = "details.received"

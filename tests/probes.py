@@ -1,0 +1,17 @@
+"""Probes as a partner would send them, for tests that build requests by hand."""
+
+from __future__ import annotations
+
+from biometric_exchange.agreement.commitment import commit
+from biometric_exchange.agreement.policy import ScopeFacts
+from biometric_exchange.agreement.terms import ScopeRule
+from biometric_exchange.domain import Template
+from biometric_exchange.serde.identify import ProbeIn
+
+ADULT_FROM_CHINA = ScopeFacts("CHN", 30, None)
+
+
+def probe(ref: str, template: Template, *, rule: ScopeRule = ScopeRule.STANDARD) -> ProbeIn:
+    """A probe under ``rule`` with a real commitment to an extra-regional adult's facts."""
+    opening = commit(ref, rule, ADULT_FROM_CHINA, "TEST-POINT", 0)
+    return ProbeIn(ref, template, rule, opening.commitment)
