@@ -235,6 +235,8 @@ class RecordDigest:
     event: str
     outcome: str
     at_ms: int
+    commitments: str = ""
+    """For Identify: the digest of the request's scope commitments ("" otherwise)."""
 
 
 @dataclass(frozen=True)

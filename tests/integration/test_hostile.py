@@ -95,21 +95,18 @@ def _probe(
     template: Template,
     *,
     probe_ref: str = "hostile-probe",
-    encounter_point: str = "PAN-TEST",
-    nationality: str = "CHN",
-    protected_category: str = "",
-    encountered_at_ms: int,
+    scope_rule: pb.ScopeRule.ValueType = pb.SCOPE_RULE_STANDARD,
+    scope_commitment: bytes = b"c" * 32,
+    encountered_at_ms: int = 0,
 ) -> pb.Probe:
+    """A probe as the wire carries it (``encountered_at_ms`` no longer crosses)."""
     return pb.Probe(
         probe_ref=probe_ref,
         template=pb.Template(
             dim=TEMPLATE_DIM, model_id=TEMPLATE_MODEL, values=template_to_bytes(template)
         ),
-        encounter_point=encounter_point,
-        encountered_at_ms=encountered_at_ms,
-        nationality=nationality,
-        age_years=30,
-        protected_category=protected_category,
+        scope_rule=scope_rule,
+        scope_commitment=scope_commitment,
     )
 
 
@@ -565,10 +562,8 @@ def _raw_template_probe(template: pb.Template, encountered_at_ms: int) -> pb.Pro
     return pb.Probe(
         probe_ref="hostile-probe",
         template=template,
-        encounter_point="PAN-TEST",
-        encountered_at_ms=encountered_at_ms,
-        nationality="CHN",
-        age_years=30,
+        scope_rule=pb.SCOPE_RULE_STANDARD,
+        scope_commitment=b"c" * 32,
     )
 
 
@@ -675,6 +670,129 @@ def test_duplicate_probe_reference_is_invalid_argument(
 
 
 @pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        pytest.param(
+            {"scope_rule": pb.SCOPE_RULE_UNSPECIFIED},
+            "probes[0].scope_rule: no scope rule stated",
+            id="no-rule",
+        ),
+        pytest.param(
+            {"scope_rule": 99},
+            "probes[0].scope_rule: no scope rule stated",
+            id="unknown-rule",
+        ),
+        pytest.param(
+            {"scope_commitment": b""},
+            "probes[0].scope_commitment: 32 bytes expected",
+            id="no-commitment",
+        ),
+        pytest.param(
+            {"scope_commitment": b"c" * 4_000_000},
+            "probes[0].scope_commitment: 32 bytes expected",
+            id="huge-commitment",
+        ),
+    ],
+)
+def test_a_probe_without_a_valid_rule_or_commitment_is_invalid_argument(
+    served_pair: ServedPair, dataset: DemoDataset, fields: dict[str, Any], reason: str
+) -> None:
+    panama = served_pair.panama
+    probe = _probe(_plain_template(dataset), **fields)
+    _refused(
+        served_pair,
+        _sealed(panama, _body([probe])),
+        code=grpc.StatusCode.INVALID_ARGUMENT,
+        public=MALFORMED_REQUEST,
+        reason=reason,
+    )
+
+
+def test_the_protection_rule_under_an_enforcement_purpose_is_permission_denied(
+    served_pair: ServedPair, dataset: DemoDataset
+) -> None:
+    """A probe about a protected person (refugee incl. XXB/XXC, asylum seeker,
+    unaccompanied minor) can only be stated under the protection rule, which the
+    holder refuses for a purpose the agreement does not name for it."""
+    panama = served_pair.panama
+    probe = _probe(_plain_template(dataset), scope_rule=pb.SCOPE_RULE_PROTECTION)
+    _refused(
+        served_pair,
+        _sealed(panama, _body([probe], purpose="border_security")),
+        code=grpc.StatusCode.PERMISSION_DENIED,
+        public=REFUSED_BY_AGREEMENT,
+        reason=(
+            "probes[0]: scope rule 'protection' (protected categories) is only for "
+            "humanitarian_protection, missing_persons"
+        ),
+    )
+
+
+def _sightings(*sightings: pb.Sighting) -> bytes:
+    return pb.SightingsRequest(sightings=sightings).SerializeToString(deterministic=True)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(
+            _sightings(
+                pb.Sighting(hit_reference="HIT-x", encounter_point=CONTROL, encountered_at_ms=1)
+            ),
+            "sightings[0].encounter_point: must be printable text",
+            id="control-point",
+        ),
+        pytest.param(
+            _sightings(pb.Sighting(hit_reference="HIT-x", encountered_at_ms=1)),
+            "sightings[0].encounter_point: required",
+            id="no-point",
+        ),
+        pytest.param(
+            _sightings(
+                *(
+                    pb.Sighting(hit_reference=f"HIT-{i}", encounter_point="P", encountered_at_ms=1)
+                    for i in range(64 * 3 + 1)
+                )
+            ),
+            "sightings: 1 to 192 expected, got 193",
+            id="more-than-hits-can-make",
+        ),
+        pytest.param(b"", "sightings: 1 to 192 expected, got 0", id="empty"),
+    ],
+)
+def test_malformed_sightings_are_invalid_argument(
+    served_pair: ServedPair, body: bytes, reason: str
+) -> None:
+    _refused(
+        served_pair,
+        _sealed(served_pair.panama, body, message_type=pb.MESSAGE_TYPE_SIGHTINGS_REQUEST),
+        method="ReportSightings",
+        event="sightings.received",
+        code=grpc.StatusCode.INVALID_ARGUMENT,
+        public=MALFORMED_REQUEST,
+        reason=reason,
+    )
+
+
+def test_a_sighting_of_a_reference_not_issued_to_the_caller_is_ignored(
+    served_pair: ServedPair,
+) -> None:
+    """Recorded: 0, whatever the reference; the caller learns nothing about it."""
+    chile = served_pair.chile
+    before = last_seq(chile)
+    body = _sightings(
+        pb.Sighting(hit_reference=SQL, encounter_point=SQL, encountered_at_ms=1),
+        pb.Sighting(hit_reference="HIT-unknown", encounter_point="P", encountered_at_ms=1),
+    )
+    envelope = _sealed(served_pair.panama, body, message_type=pb.MESSAGE_TYPE_SIGHTINGS_REQUEST)
+    result = _call(served_pair.partner_stub(served_pair.panama, chile), "ReportSightings", envelope)
+    assert isinstance(result, pb.SealedEnvelope), result
+    (reply,) = entries_after(chile, before, "sightings.reply_sent")
+    assert (reply.detail["recorded"], reply.detail["ignored"]) == (0, 2)
+    _assert_database_intact(chile)
+
+
+@pytest.mark.parametrize(
     "body",
     [
         pytest.param(b"\x12\xff\xff\xff\xff\x0f", id="length-beyond-the-end"),
@@ -730,15 +848,6 @@ class Injection:
 INJECTIONS = [
     # Accepted: the string is data, stored as given by parameterized SQL.
     Injection("probe_ref", SQL, grpc.StatusCode.OK, "", None),
-    Injection("encounter_point", SQL, grpc.StatusCode.OK, "", None),
-    # Control characters never reach alert summaries or an operator's terminal.
-    Injection(
-        "encounter_point",
-        CONTROL,
-        grpc.StatusCode.INVALID_ARGUMENT,
-        MALFORMED_REQUEST,
-        "probes[0].encounter_point: must be printable text",
-    ),
     # Refused.
     Injection(
         "probe_ref",
@@ -760,34 +869,6 @@ INJECTIONS = [
         grpc.StatusCode.INVALID_ARGUMENT,
         MALFORMED_REQUEST,
         "purpose: must be 1 to 64 printable characters",
-    ),
-    Injection(
-        "nationality",
-        SQL,
-        grpc.StatusCode.PERMISSION_DENIED,
-        REFUSED_BY_AGREEMENT,
-        f"probes[0]: nationality {SQL[:8]!r} unknown",
-    ),
-    Injection(
-        "nationality",
-        CONTROL,
-        grpc.StatusCode.PERMISSION_DENIED,
-        REFUSED_BY_AGREEMENT,
-        f"probes[0]: nationality {CONTROL[:8]!r} unknown",
-    ),
-    Injection(
-        "protected_category",
-        SQL,
-        grpc.StatusCode.INVALID_ARGUMENT,
-        MALFORMED_REQUEST,
-        "probes[0].protected_category: unknown category",
-    ),
-    Injection(
-        "protected_category",
-        CONTROL,
-        grpc.StatusCode.INVALID_ARGUMENT,
-        MALFORMED_REQUEST,
-        "probes[0].protected_category: unknown category",
     ),
 ]
 
@@ -823,8 +904,6 @@ def test_injection_strings_are_refused_or_stored_as_data(
         key = f"PAN:{fields['probe_ref']}"
         stored = [item for item in _evidence(chile) if item.get("key") == key]
         assert stored, "the hit raised no evidence"
-        if injection.field == "encounter_point":
-            assert stored[0]["encounter_point"] == injection.value
     else:
         assert result == Refusal(injection.code, injection.public)
         _assert_audited(chile, before, "identify.received", injection.reason, message_id=message_id)

@@ -100,6 +100,40 @@ def _records_table(title: str, records: list[RecordDigest]) -> Table:
     return table
 
 
+@audit_app.command("open-scope")
+@reports_errors
+def open_scope(
+    message_id: Annotated[str, typer.Argument(help="Message id of an Identify request we sent")],
+    node: NodeOption,
+) -> None:
+    """For an auditor: open the scope commitments of a request we sent; exit 1 when a
+    commitment does not hold or a probe's facts break the rule it was sent under."""
+    from biometric_exchange.node.scope_audit import open_request  # noqa: PLC0415
+
+    with opened_node(node) as opened:
+        result = open_request(opened, message_id)
+    table = Table(title=f"Scope of {message_id} to {result.partner} ({result.purpose})")
+    for column in ("probe", "rule", "facts", "commitment", "verdict"):
+        table.add_column(column)
+    for probe in result.probes:
+        opening = probe.opening
+        table.add_row(
+            probe.probe_ref,
+            opening.rule.value if opening else "-",
+            opening.canonical_facts().decode() if opening else "-",
+            "holds" if probe.commitment_holds else "DOES NOT HOLD",
+            probe.violation or "within the rule",
+        )
+    console.print(table)
+    console.print(
+        "request digest matches the audit log"
+        if result.digest_holds
+        else "request digest DOES NOT match the audit log"
+    )
+    if not result.compliant:
+        raise typer.Exit(1)
+
+
 @audit_app.command("reconcile")
 @reports_errors
 def reconcile_command(
@@ -139,6 +173,11 @@ def _reconcile_link(link: Link, from_ms: int, until_ms: int, hours: float) -> bo
         console.print(
             f"{ours.message_id}: {ours.event} {ours.outcome} here, "
             f"{theirs.event} {theirs.outcome} there"
+        )
+    for ours, theirs in result.commitments_differ:
+        console.print(
+            f"{ours.message_id}: scope commitments {ours.commitments[:16]}… here, "
+            f"{theirs.commitments[:16] or 'none'}… there"
         )
     if result.consistent:
         console.print(f"audit logs agree with {partner.code}")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from biometric_exchange.domain import RecordDigest
 from biometric_exchange.exceptions import InvalidInput
-from biometric_exchange.serde.common import parse_message, to_bytes
+from biometric_exchange.serde.common import check_text, parse_message, to_bytes
 from biometric_exchange.v1 import exchange_pb2 as pb
 
 MAX_WINDOW_MS = 31 * 24 * 3600 * 1000
@@ -41,7 +41,11 @@ def digest_response_to_bytes(records: list[RecordDigest]) -> bytes:
         pb.AuditDigestResponse(
             records=[
                 pb.AuditRecordDigest(
-                    message_id=r.message_id, event=r.event, outcome=r.outcome, at_ms=r.at_ms
+                    message_id=r.message_id,
+                    event=r.event,
+                    outcome=r.outcome,
+                    at_ms=r.at_ms,
+                    commitments=r.commitments,
                 )
                 for r in records
             ]
@@ -57,6 +61,7 @@ def digest_response_from_bytes(body: bytes) -> list[RecordDigest]:
             event=record.event,
             outcome=record.outcome,
             at_ms=int(record.at_ms),
+            commitments=check_text(record.commitments, "records.commitments"),
         )
         for record in message.records
     ]

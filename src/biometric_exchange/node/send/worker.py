@@ -313,6 +313,7 @@ class ExchangeWorker:
                 "probes": len(batch),
                 "scope_rules": {link.policy.scope_rule(link.purpose).value: len(batch)},
                 "commitments": commitments_digest(p.commitment for p in query.probes),
+                "probe_refs": [p.probe_ref for p in query.probes],
             },
             summary=lambda results: {"hits": sum(1 for hits in results.values() if hits)},
         )

@@ -1,8 +1,10 @@
 """Reconciling two audit logs: each side's digest of what it recorded about the other.
 
 A digest lists the message id, event, outcome and time of the ``identify.*``
-and ``details.*`` entries about one partner; ``reconcile`` pairs each send with
-the partner's receive by message id and lists what only one side recorded.
+and ``details.*`` entries about one partner (for Identify, with the digest of
+the request's scope commitments); ``reconcile`` pairs each send with the
+partner's receive by message id and lists what only one side recorded, and
+the requests whose commitments the two sides recorded differently.
 The partner's log is the anchor our own hash chain lacks: an entry removed
 and re-chained here still shows there.
 """
@@ -36,10 +38,12 @@ class Reconciliation:
     only_ours: list[RecordDigest] = field(default_factory=list)
     only_theirs: list[RecordDigest] = field(default_factory=list)
     outcome_differs: list[tuple[RecordDigest, RecordDigest]] = field(default_factory=list)
+    commitments_differ: list[tuple[RecordDigest, RecordDigest]] = field(default_factory=list)
+    """Identify requests whose scope commitments the two logs record differently."""
 
     @property
     def consistent(self) -> bool:
-        return not (self.only_ours or self.only_theirs)
+        return not (self.only_ours or self.only_theirs or self.commitments_differ)
 
     def within(self, from_ms: int, until_ms: int) -> Reconciliation:
         """Only the unmatched records dated in [from_ms, until_ms): reconcile over a
@@ -53,6 +57,7 @@ class Reconciliation:
             only_ours=[r for r in self.only_ours if keep(r)],
             only_theirs=[r for r in self.only_theirs if keep(r)],
             outcome_differs=[p for p in self.outcome_differs if keep(p[0]) or keep(p[1])],
+            commitments_differ=[p for p in self.commitments_differ if keep(p[0]) or keep(p[1])],
         )
 
 
@@ -73,7 +78,10 @@ def digest_entries(entries: Iterable[AuditEntry], peer: str) -> list[RecordDiges
             continue
         if not entry.event.startswith(DIGEST_EVENT_PREFIXES):
             continue
-        records.append(RecordDigest(message_id, entry.event, entry.outcome, entry.at_ms))
+        commitments = str(entry.detail.get("commitments") or "")
+        records.append(
+            RecordDigest(message_id, entry.event, entry.outcome, entry.at_ms, commitments)
+        )
     return records
 
 
@@ -92,6 +100,7 @@ def reconcile(ours: list[RecordDigest], theirs: list[RecordDigest]) -> Reconcili
     matched = 0
     only_ours: list[RecordDigest] = []
     differs: list[tuple[RecordDigest, RecordDigest]] = []
+    commitments: list[tuple[RecordDigest, RecordDigest]] = []
     for record in ours:
         counterpart = COUNTERPART.get(record.event)
         if counterpart is None:
@@ -103,11 +112,17 @@ def reconcile(ours: list[RecordDigest], theirs: list[RecordDigest]) -> Reconcili
         matched += 1
         if theirs_record.outcome != record.outcome:
             differs.append((record, theirs_record))
+        elif record.commitments and theirs_record.commitments != record.commitments:
+            commitments.append((record, theirs_record))
     only_theirs = [
         r
         for r in theirs
         if r.event in COUNTERPART and (COUNTERPART[r.event], r.message_id) not in our_keys
     ]
     return Reconciliation(
-        matched=matched, only_ours=only_ours, only_theirs=only_theirs, outcome_differs=differs
+        matched=matched,
+        only_ours=only_ours,
+        only_theirs=only_theirs,
+        outcome_differs=differs,
+        commitments_differ=commitments,
     )
