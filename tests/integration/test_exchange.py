@@ -53,7 +53,8 @@ def test_cross_node_hit_raises_an_alert_on_each_node(
     assert enrolling_side.summary.startswith("hit on CHL watchlist, category ")
     assert "was encountered by PAN" in holding_side.summary
     assert enrolling_side.hit_reference == holding_side.hit_reference
-    assert enrolling_side.distance is not None and enrolling_side.distance < 0.6
+    assert enrolling_side.distance is None, "no distance crosses the border"
+    assert holding_side.distance is not None and holding_side.distance < 0.6
     # The reference handed to Panama names nobody.
     assert case.watchlist_entry_id not in (enrolling_side.hit_reference or "")
 

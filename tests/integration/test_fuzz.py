@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from biometric_exchange.agreement.terms import DetailField, ProtectedCategory, Purpose
+from biometric_exchange.agreement.terms import DetailField, Purpose
 from biometric_exchange.crypto.envelope import MemoryReplayGuard, open_envelope, read_header, seal
 from biometric_exchange.crypto.keys import key_id
 from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL, Template, template_to_bytes
@@ -129,10 +129,8 @@ def _probe(probe_ref: str, template: Template, encountered_at_ms: int) -> pb.Pro
         template=pb.Template(
             dim=TEMPLATE_DIM, model_id=TEMPLATE_MODEL, values=template_to_bytes(template)
         ),
-        encounter_point="PAN-TEST",
-        encountered_at_ms=encountered_at_ms,
-        nationality="CHN",
-        age_years=30,
+        scope_rule=pb.SCOPE_RULE_STANDARD,
+        scope_commitment=b"c" * 32,
     )
 
 
@@ -258,11 +256,8 @@ def identify_requests(draw: st.DrawFn, known: tuple[bytes, ...]) -> bytes:
             st.builds(
                 pb.Probe,
                 template=templates(known),
-                encounter_point=_texts(["PAN-DARIEN", ""]),
-                encountered_at_ms=st.integers(FIRST_MS, LAST_MS),
-                nationality=_texts(["CHN", "IND", "VEN", "XXB", "XXA", "D", "ZZZ"]),
-                age_years=_mostly(st.integers(0, 120), UINT32),
-                protected_category=_texts(["", "", *[c.value for c in ProtectedCategory]]),
+                scope_rule=_mostly(st.sampled_from([1, 2]), st.integers(0, 2**31 - 1)),
+                scope_commitment=_mostly(st.binary(min_size=32, max_size=32), st.binary()),
             ),
             min_size=1,
             max_size=4,
