@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import typer
+from typer.testing import CliRunner
 
+from biometric_exchange.cli.evaluate import evaluate
 from biometric_exchange.evaluation.attacks import AttackConfig, run_baseline
 from biometric_exchange.evaluation.attacks.baseline import ScoresOnOracle
 from biometric_exchange.evaluation.attacks.boundary import BoundarySearch
@@ -120,3 +123,33 @@ def test_bad_options_are_named(changes: dict[str, object], option: str) -> None:
     settings: dict[str, object] = {"attack": "boundary", **changes}
     with pytest.raises(InvalidInput, match=option):
         AttackConfig(**settings)  # type: ignore[arg-type]
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(evaluate)
+    return app
+
+
+def test_cli_baseline_report() -> None:
+    result = CliRunner().invoke(
+        _app(), ["--attack", "boundary", "--baseline", "--victims", "1", "--watchlist", "300"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "| oracle | previous behaviour (scores on), in process |" in result.output
+    assert "| recovered | 1 / 1 (rank 1 and ‖v̂ - v‖ ≤ 0.06) |" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--attack", "hillclimb"], "--attack"),
+        (["--attack", "boundary", "--days", "0"], "--days"),
+        (["--baseline"], "--baseline"),
+        (["--attack", "boundary", "--out", "somewhere"], "--out"),
+    ],
+)
+def test_cli_names_the_bad_option(args: list[str], option: str) -> None:
+    result = CliRunner().invoke(_app(), args)
+    assert result.exit_code != 0
+    assert option in result.output
