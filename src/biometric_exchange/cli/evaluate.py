@@ -1,4 +1,5 @@
-"""``bx evaluate``: accuracy report (DET, EER, FPIR/FNIR per gallery size) on synthetic data."""
+"""``bx evaluate``: accuracy report (DET, EER, FPIR/FNIR per gallery size) on synthetic data;
+with ``--protection`` template protection, with ``--attack`` template extraction."""
 
 from __future__ import annotations
 
@@ -31,8 +32,13 @@ def parse_sizes(text: str) -> tuple[int, ...]:
 @reports_errors
 def evaluate(
     out: Annotated[
-        Path, typer.Option("--out", help="Output folder: report.json and PNGs", show_default=False)
-    ],
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Output folder: report.json and PNGs (not with --attack)",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed")] = 2017,
     sizes: Annotated[
         str, typer.Option(help="Gallery sizes for 1:N, comma-separated")
@@ -65,8 +71,55 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    attack: Annotated[
+        str | None,
+        typer.Option(
+            help="Measure template extraction through step 1 instead: trilateration or "
+            "boundary, against a live holder over gRPC (or --baseline)",
+            show_default=False,
+        ),
+    ] = None,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline", help="With --attack: the previous behaviour (scores on), in process"
+        ),
+    ] = False,
+    victims: Annotated[int, typer.Option(help="With --attack: watchlist entries attacked")] = 3,
+    days: Annotated[int, typer.Option(help="With --attack: days of the agreement's quota")] = 30,
+    watchlist: Annotated[int, typer.Option(help="With --attack: watchlist entries")] = 1000,
+    budget: Annotated[
+        int | None,
+        typer.Option(help="With --attack: most probes spent on one victim", show_default=False),
+    ] = None,
+    json_path: Annotated[
+        Path | None,
+        typer.Option("--json", help="With --attack: write the report here", show_default=False),
+    ] = None,
 ) -> None:
     """Measure verification and identification accuracy on seeded synthetic templates."""
+    if attack is not None:
+        from biometric_exchange.cli.evaluate_attack import run_attack  # noqa: PLC0415
+
+        if out is not None:
+            raise InvalidInput("--out: not used with --attack (write the report with --json)")
+        run_attack(
+            attack,
+            baseline=baseline,
+            victims=victims,
+            days=days,
+            watchlist=watchlist,
+            seed=seed,
+            budget=budget,
+            json_path=json_path,
+            console=console,
+        )
+        return
+    for name, given in (("--baseline", baseline), ("--json", json_path is not None)):
+        if given:
+            raise InvalidInput(f"{name}: only with --attack")
+    if out is None:
+        raise InvalidInput("--out: required (or --attack)")
     # Deferred: numpy/scipy/matplotlib would slow every other bx command's start.
     from biometric_exchange.evaluation import EvaluationConfig, run_evaluation  # noqa: PLC0415
     from biometric_exchange.evaluation.report import print_summary, write_report  # noqa: PLC0415
