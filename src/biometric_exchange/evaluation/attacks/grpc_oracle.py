@@ -2,8 +2,8 @@
 
 Each request is sealed, sent, opened and audited on the asking side exactly as
 the exchange worker does it (``round_trip``). From the reply only whether a
-probe hit is read (its hit references), and a confidence band where the wire
-carries one; never a distance or a rank, even where the wire still has them.
+probe hit is read (its hit references), and a confidence band where the
+agreement gives one: the wire carries nothing finer.
 A refused request becomes ``Refused`` with the holder's status code.
 """
 
@@ -39,9 +39,8 @@ def status_code(error: ExchangeError) -> str:
 
 
 def _answer(hits: list[HitOut]) -> ProbeAnswer:
-    # A band, where a holder sends one instead of the distance (getattr: the field is
-    # not on this wire yet); the distance is never read.
-    band = next((str(getattr(hit, "confidence", "")) for hit in hits), "") or None
+    """Hit or not, and the first hit's band where the agreement gives bands."""
+    band = next((hit.confidence for hit in hits), "") or None
     return ProbeAnswer(hit=any(hit.hit_reference for hit in hits), band=band)
 
 

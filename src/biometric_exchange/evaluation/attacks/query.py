@@ -1,14 +1,15 @@
 """The one place an attack's Identify request is built: its probe fields follow the wire.
 
-The attacker poses as ordinary traffic: each probe an extra-regional adult
-seen at a Chilean airport now, under the link's own purpose.
+The attacker poses as ordinary traffic: each probe under the standard scope
+rule with a real commitment (to an extra-regional adult seen at a Chilean
+airport now), under the link's own purpose.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
+from biometric_exchange.agreement.commitment import commit
 from biometric_exchange.agreement.policy import ScopeFacts
 from biometric_exchange.evaluation.attacks.oracle import Matrix
 from biometric_exchange.node.link import Link
@@ -20,7 +21,8 @@ ENCOUNTER_POINT = "CHL-SANTIAGO-AIRPORT"
 
 def identify_query(link: Link, templates: Matrix, refs: Sequence[str]) -> IdentifyQuery:
     """One request for ``templates`` under ``link``, probe ``i`` named ``refs[i]``."""
-    now = dt.datetime.fromtimestamp(link.node.clock() / 1000, tz=dt.UTC)
+    rule = link.policy.scope_rule(link.purpose)
+    now_ms = link.node.clock()
     return IdentifyQuery(
         purpose=link.purpose.value,
         max_candidates=link.terms.step1.max_candidates,
@@ -28,9 +30,8 @@ def identify_query(link: Link, templates: Matrix, refs: Sequence[str]) -> Identi
             ProbeIn(
                 probe_ref=ref,
                 template=template,
-                encounter_point=ENCOUNTER_POINT,
-                encountered_at=now,
-                facts=POSING_AS,
+                scope_rule=rule,
+                commitment=commit(ref, rule, POSING_AS, ENCOUNTER_POINT, now_ms).commitment,
             )
             for ref, template in zip(refs, templates, strict=True)
         ),
