@@ -1,7 +1,8 @@
 """Retention: delete what the agreement says may no longer be kept.
 
 Exchanged data (hit references handed to a partner, alerts holding a
-partner's data, decided step-2 requests with what they disclosed) goes after
+partner's data, decided step-2 requests with what they disclosed, the
+extraction guard's daily counts of a partner) goes after
 that partner's agreement's ``exchanged_data_days`` (a partner no agreement
 names any more: the shortest of them); replay-guard ids after a day; audit
 entries after ``audit_days``, the longest any agreement asks for, since the
@@ -36,6 +37,8 @@ class RetentionResult:
     seen_messages: int
     details: int
     """Step-2 requests, sent or received, decided before the cutoff."""
+    guard_days: int
+    """The extraction guard's rows (hits per entry, strikes) of days before the cutoff."""
     audit_entries: int
     audit_range: PurgedRange | None
 
@@ -59,9 +62,10 @@ def _partner_cutoffs(
 
 def _purge_exchanged(
     connection: sqlite3.Connection, where: str, params: tuple[str, ...]
-) -> tuple[int, int, int]:
-    """Hit references, partner alerts and decided step-2 requests matching ``where``
-    (on ``partner``) and older than the cutoff (the last parameter)."""
+) -> tuple[int, int, int, int]:
+    """Hit references, partner alerts, decided step-2 requests and the guard's daily
+    rows matching ``where`` (on ``partner``) and older than the cutoff (the last
+    parameter); a day goes once it ended before the cutoff's day began."""
     hits = connection.execute(
         f"DELETE FROM hit_references WHERE {where} "  # noqa: S608 - fixed filters
         "AND julianday(created_at) < julianday(?)",
@@ -87,7 +91,14 @@ def _purge_exchanged(
         ).rowcount
         for table, column in (("details_sent", "sent_at"), ("details_received", "received_at"))
     )
-    return hits, alerts, details
+    guard = sum(
+        connection.execute(
+            f"DELETE FROM {table} WHERE {where} AND day < date(?)",  # noqa: S608
+            params,
+        ).rowcount
+        for table in ("extraction_hits", "extraction_strikes")
+    )
+    return hits, alerts, details, guard
 
 
 def run_retention(
@@ -115,10 +126,11 @@ def run_retention(
     audit_cutoff = now - dt.timedelta(days=audit_days)
     with database.transaction() as connection:
         purged = audit.purge_before(connection, audit_cutoff)
-        hits = alerts = details = 0
+        hits = alerts = details = guard = 0
         for where, params in _partner_cutoffs(exchanged_data_days, now):
             counted = _purge_exchanged(connection, where, params)
             hits, alerts, details = hits + counted[0], alerts + counted[1], details + counted[2]
+            guard += counted[3]
         seen = connection.execute(
             "DELETE FROM seen_messages WHERE created_at_ms < ?", (seen_cutoff_ms,)
         ).rowcount
@@ -139,6 +151,7 @@ def run_retention(
             alerts=alerts,
             seen_messages=seen,
             details=details,
+            guard_days=guard,
             audit_entries=purged.count if purged else 0,
             audit_range=purged,
         )
@@ -154,6 +167,7 @@ def run_retention(
             alerts=alerts,
             seen_messages=seen,
             details=details,
+            guard_days=guard,
             audit_entries=result.audit_entries,
         )
     return result
