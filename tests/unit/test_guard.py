@@ -173,7 +173,7 @@ def test_protected_views_are_fitted_on_their_own_values(scheme: str) -> None:
 
 
 def test_mated_captures_lie_far_outside_the_near_duplicate_radius() -> None:
-    """Two captures of one synthetic face (200,000 people, a fifth minors): the least
+    """Two captures of one synthetic face (200,000 adults; minors lie further apart): the least
     distance measured is 0.19 (0.32 x the 0.6 threshold), the 0.1 % quantile 0.24;
     the default radius, 0.1 x the threshold = 0.06, is over three times smaller."""
     rng = np.random.default_rng(7)
