@@ -79,6 +79,26 @@ class RecordsSection(_Frozen):
     data, knowing the node can no longer vouch that all it holds is synthetic."""
 
 
+class ExtractionSettings(_Frozen):
+    """The holder's defences against a partner rebuilding watchlist templates from
+    step-1 answers (``node.serve.guard``); every field has a default."""
+
+    near_duplicate_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    """A probe closer than this fraction of the matching threshold to one of the
+    partner's recent probes is a near-duplicate. Two captures of one synthetic
+    face lie at least 0.32 x the threshold apart (docs/operations.md)."""
+    recent_probes: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
+    """How many of the partner's latest probes are remembered (in memory)."""
+    axis_share: Annotated[float, Field(gt=0.5, le=1)] = 0.9
+    """A probe whose difference to a recent probe lies at least this share (of its
+    squared norm) within two coordinates is an axis-perturbed copy."""
+    max_hits_per_entry_per_day: Annotated[int, Field(ge=1, le=10_000)] = 4
+    """Hits one partner may get on one watchlist entry in one UTC day."""
+    strikes_before_hold: Annotated[int, Field(ge=1, le=10_000)] = 3
+    """Guard refusals of one partner in one UTC day after which step 1 is held for
+    that partner until midnight UTC."""
+
+
 class MetricsSection(_Frozen):
     listen: HostPort
     """Where Prometheus scrapes ``/metrics`` (plain HTTP; keep it on a private address)."""
@@ -90,6 +110,7 @@ class NodeConfig(_Frozen):
     exchange: ExchangeSection = ExchangeSection()
     alerts: AlertsSection = AlertsSection()
     records: RecordsSection = RecordsSection()
+    extraction: ExtractionSettings = ExtractionSettings()
     metrics: MetricsSection | None = None
     """Absent: the node serves no metrics endpoint."""
 

@@ -100,6 +100,9 @@ class AlertKind(StrEnum):
     """A person we encountered was encountered by the partner within N days."""
     FLOW_SURGE = "FLOW_SURGE"
     """Arrivals of one nationality at one border point far above their baseline."""
+    EXTRACTION_SUSPECTED = "EXTRACTION_SUSPECTED"
+    """A partner's step-1 probes look like an attempt to rebuild our watchlist
+    templates; step 1 is held for that partner for the rest of the UTC day."""
 
 
 class AlertStatus(StrEnum):

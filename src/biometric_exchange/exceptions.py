@@ -73,3 +73,34 @@ class AgreementMismatch(ExchangeError):
 
 class PartnerUnavailable(ExchangeError):
     """The partner node could not be reached; the exchange will be retried."""
+
+
+class ExtractionRefusal(ExchangeError):
+    """Marks a refusal of the holder's extraction guard (``node.serve.guard``): step-1
+    probes that look like an attempt to rebuild watchlist templates."""
+
+
+class ImplausibleProbe(InvalidInput, ExtractionRefusal):
+    """A probe unlike any face template: its norm or its distance to the population
+    mean lies outside the plausible band. The message names the probe."""
+
+    public_message = "implausible probe template"
+
+
+class NearDuplicateProbe(AgreementRefusal, ExtractionRefusal):
+    """A probe repeating a recent probe under another reference, or copying it but for
+    one or two coordinates. The message names the probe."""
+
+    public_message = "probe repeats a recent probe"
+
+
+class HitCapExceeded(QuotaExceeded, ExtractionRefusal):
+    """A watchlist entry hit more often by one partner in one UTC day than allowed."""
+
+    public_message = "step 1 suspended until midnight UTC"
+
+
+class StepOneSuspended(QuotaExceeded, ExtractionRefusal):
+    """Step 1 is held for a partner for the rest of the UTC day after guard refusals."""
+
+    public_message = "step 1 suspended until midnight UTC"

@@ -319,6 +319,23 @@ def test_a_good_config_loads_with_defaults(tmp_path: Path) -> None:
     assert config.exchange.request_timeout_s == 10.0
 
 
+def test_the_extraction_section_is_optional_and_overridable(tmp_path: Path) -> None:
+    defaults = load_config(_config_dir(tmp_path, GOOD_CONFIG)).extraction
+    assert (defaults.near_duplicate_fraction, defaults.recent_probes, defaults.axis_share) == (
+        0.1,
+        4096,
+        0.9,
+    )
+    assert (defaults.max_hits_per_entry_per_day, defaults.strikes_before_hold) == (4, 3)
+    text = GOOD_CONFIG + "\n[extraction]\nmax_hits_per_entry_per_day = 8\nrecent_probes = 512\n"
+    chosen = load_config(_config_dir(tmp_path, text)).extraction
+    assert (chosen.max_hits_per_entry_per_day, chosen.recent_probes, chosen.axis_share) == (
+        8,
+        512,
+        0.9,
+    )
+
+
 def test_pair_dirs_configs_load(pair_dirs: tuple[Path, Path]) -> None:
     chile, panama = (load_config(d) for d in pair_dirs)
     assert (chile.node.name, chile.node.country) == ("node_chile", "CHL")
@@ -351,6 +368,11 @@ def test_pair_dirs_configs_load(pair_dirs: tuple[Path, Path]) -> None:
         (GOOD_CONFIG.replace('"node_chile"', '"Node Chile"'), r"node\.name: String should match"),
         ("[node]\n[[[", r"not valid TOML"),
         (GOOD_CONFIG + '\n[exchange]\npurpose = "border_securty"\n', r"exchange\.purpose: Input"),
+        (
+            GOOD_CONFIG + "\n[extraction]\nnear_duplicate_fraction = 1.5\n",
+            r"extraction\.near_duplicate_fraction: .*less than 1",
+        ),
+        (GOOD_CONFIG + "\n[extraction]\nstrikes = 3\n", r"extraction\.strikes: Extra inputs"),
     ],
     ids=[
         "country",
@@ -366,6 +388,8 @@ def test_pair_dirs_configs_load(pair_dirs: tuple[Path, Path]) -> None:
         "name",
         "toml",
         "purpose-typo",
+        "extraction-fraction",
+        "extraction-typo",
     ],
 )
 def test_config_errors_name_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:

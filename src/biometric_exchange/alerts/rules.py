@@ -5,7 +5,8 @@ carries evidence: scores, threshold, partner and reference, agreement and
 purpose, rule. A hit on a missing person, or one involving an unaccompanied
 minor, is a ``PROTECTION`` alert in the protection queue instead: it never
 reaches enforcement officers. Summaries name records and references, never a
-person's name.
+person's name. ``extraction_suspected`` is about a partner, not a person: its
+evidence holds no template and no person.
 """
 
 from __future__ import annotations
@@ -212,5 +213,31 @@ def sighting_reported(
         watchlist_entry_id=entry_id,
         hit_reference=hit_reference,
         category=category.value,
+        evidence=(evidence,),
+    )
+
+
+def extraction_suspected(*, partner: str, day: dt.date, reason: str, strikes: int) -> Alert:
+    """``partner`` is held from step 1 for the rest of ``day`` (UTC): its probes look
+    like an attempt to rebuild our watchlist templates. One open alert per partner
+    and day; the evidence names the refusal that held it, never a template."""
+    evidence: Evidence = {
+        "key": f"{partner}:{day.isoformat()}:strike-{strikes}",
+        "rule": AlertKind.EXTRACTION_SUSPECTED.value,
+        "partner": partner,
+        "day": day.isoformat(),
+        "reason": reason,
+        "strikes": strikes,
+    }
+    return Alert(
+        alert_id=new_alert_id(),
+        kind=AlertKind.EXTRACTION_SUSPECTED,
+        severity=Severity.HIGH,
+        created_at=utc_now(),
+        summary=f"step 1 held for {partner} for the rest of {day.isoformat()} (UTC) after "
+        f"{strikes} guard refusal{'s' if strikes != 1 else ''}; the last: {reason}",
+        subject_key=f"partner:{partner}:{day.isoformat()}",
+        queue=AlertQueue.ENFORCEMENT,
+        partner=partner,
         evidence=(evidence,),
     )

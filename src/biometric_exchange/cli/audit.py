@@ -202,6 +202,7 @@ def retention_lines(result: RetentionResult) -> list[str]:
         f"seen_messages purged: {result.seen_messages}",
         f"step-2 requests purged: {result.details}",
         f"scope openings purged: {result.scope_openings}",
+        f"extraction guard rows purged: {result.guard_days}",
         f"audit entries purged: {result.audit_entries}",
     ]
     if result.audit_range is not None:

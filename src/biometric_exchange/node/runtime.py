@@ -31,6 +31,7 @@ from biometric_exchange.store.alerts import AlertStore
 from biometric_exchange.store.audit import AuditLog
 from biometric_exchange.store.counts import DailyCounts
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.extraction import ExtractionStore
 from biometric_exchange.store.hits import HitReferences
 from biometric_exchange.store.openings import ScopeOpenings
 from biometric_exchange.store.outbox import Outbox
@@ -132,6 +133,7 @@ class Node:
     replay_guard: SqliteReplayGuard
     quotas: Quotas
     counts: DailyCounts
+    extraction: ExtractionStore
     clock: Clock
     _links: dict[str, Link] = dataclasses.field(default_factory=dict, init=False, repr=False)
 
@@ -228,6 +230,7 @@ class Node:
             replay_guard=SqliteReplayGuard(database, window_ms=TIME_WINDOW_MS),
             quotas=Quotas(database),
             counts=DailyCounts(database),
+            extraction=ExtractionStore(database),
             clock=clock,
         )
         for document in agreements.values():

@@ -1,6 +1,8 @@
 """One table from our errors to gRPC status codes, with safe public messages.
 
-The partner sees only the fixed message; the audit log keeps the detail.
+The partner sees only the fixed message; the audit log keeps the detail. The
+first row an error is an instance of wins: a subclass with a message of its own
+comes before its base.
 """
 
 from __future__ import annotations
@@ -11,21 +13,29 @@ from biometric_exchange.exceptions import (
     AgreementMismatch,
     AgreementRefusal,
     ExchangeError,
+    HitCapExceeded,
+    ImplausibleProbe,
     InvalidEnvelope,
     InvalidInput,
+    NearDuplicateProbe,
     PartnerUnavailable,
     PeerNotAuthorized,
     QuotaExceeded,
     ReferenceExpired,
+    StepOneSuspended,
 )
 
 STATUS_TABLE: tuple[tuple[type[ExchangeError], grpc.StatusCode, str], ...] = (
     (InvalidEnvelope, grpc.StatusCode.UNAUTHENTICATED, InvalidEnvelope.public_message),
     (PeerNotAuthorized, grpc.StatusCode.UNAUTHENTICATED, PeerNotAuthorized.public_message),
+    (NearDuplicateProbe, grpc.StatusCode.PERMISSION_DENIED, NearDuplicateProbe.public_message),
     (AgreementRefusal, grpc.StatusCode.PERMISSION_DENIED, AgreementRefusal.public_message),
+    (HitCapExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED, HitCapExceeded.public_message),
+    (StepOneSuspended, grpc.StatusCode.RESOURCE_EXHAUSTED, StepOneSuspended.public_message),
     (QuotaExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED, QuotaExceeded.public_message),
     (AgreementMismatch, grpc.StatusCode.FAILED_PRECONDITION, AgreementMismatch.public_message),
     (ReferenceExpired, grpc.StatusCode.FAILED_PRECONDITION, ReferenceExpired.public_message),
+    (ImplausibleProbe, grpc.StatusCode.INVALID_ARGUMENT, ImplausibleProbe.public_message),
     (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT, "malformed request"),
     (PartnerUnavailable, grpc.StatusCode.UNAVAILABLE, "temporarily unavailable"),
 )

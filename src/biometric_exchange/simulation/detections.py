@@ -30,7 +30,8 @@ class Detection:
     node: str
     kind: str
     side: str
-    """local, requester (a hit on the partner's watchlist), holder, linking or aggregate."""
+    """local, requester (a hit on the partner's watchlist), holder, linking, aggregate
+    or guard (a partner held from step 1)."""
     alert_id: str
     severity: str
     queue: str
@@ -98,6 +99,8 @@ def _describe(
             "surge_day": calendar.day_of(day),
             "impact": str(item.get("impact")),
         }
+    if kind is AlertKind.EXTRACTION_SUSPECTED:
+        return {"side": "guard", "via": str(item.get("partner"))}
     return {"side": "other"}  # pragma: no cover - every kind is handled above
 
 

@@ -32,6 +32,7 @@ KIND_COLOURS = {
     "IDENTITY_CONFLICT": "tab:purple",
     "MOVEMENT": "tab:blue",
     "FLOW_SURGE": "tab:brown",
+    "EXTRACTION_SUSPECTED": "tab:gray",
 }
 SEVERITY_COLOURS = {
     "critical": "darkred",

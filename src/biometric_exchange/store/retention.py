@@ -1,7 +1,8 @@
 """Retention: delete what the agreement says may no longer be kept.
 
 Exchanged data (hit references handed to a partner, alerts holding a
-partner's data, decided step-2 requests with what they disclosed) goes after
+partner's data, decided step-2 requests with what they disclosed, the
+extraction guard's daily counts of a partner) goes after
 that partner's agreement's ``exchanged_data_days`` (a partner no agreement
 names any more: the shortest of them); replay-guard ids after a day; audit
 entries after ``audit_days``, the longest any agreement asks for, since the
@@ -38,6 +39,8 @@ class RetentionResult:
     """Step-2 requests, sent or received, decided before the cutoff."""
     scope_openings: int
     """Salts and facts behind the scope commitments of probes we sent."""
+    guard_days: int
+    """The extraction guard's rows (hits per entry, strikes) of days before the cutoff."""
     audit_entries: int
     audit_range: PurgedRange | None
 
@@ -61,9 +64,10 @@ def _partner_cutoffs(
 
 def _purge_exchanged(
     connection: sqlite3.Connection, where: str, params: tuple[str, ...]
-) -> tuple[int, int, int, int]:
-    """Hit references, partner alerts, decided step-2 requests and scope openings
-    matching ``where`` (on ``partner``) and older than the cutoff (the last parameter)."""
+) -> tuple[int, int, int, int, int]:
+    """Hit references, partner alerts, decided step-2 requests, scope openings and the
+    guard's daily rows matching ``where`` (on ``partner``) and older than the cutoff
+    (the last parameter); a guard day goes once it ended before the cutoff's day began."""
     hits = connection.execute(
         f"DELETE FROM hit_references WHERE {where} "  # noqa: S608 - fixed filters
         "AND julianday(created_at) < julianday(?)",
@@ -94,7 +98,14 @@ def _purge_exchanged(
         "AND julianday(created_at) < julianday(?)",
         params,
     ).rowcount
-    return hits, alerts, details, openings
+    guard = sum(
+        connection.execute(
+            f"DELETE FROM {table} WHERE {where} AND day < date(?)",  # noqa: S608
+            params,
+        ).rowcount
+        for table in ("extraction_hits", "extraction_strikes")
+    )
+    return hits, alerts, details, openings, guard
 
 
 def run_retention(
@@ -122,11 +133,11 @@ def run_retention(
     audit_cutoff = now - dt.timedelta(days=audit_days)
     with database.transaction() as connection:
         purged = audit.purge_before(connection, audit_cutoff)
-        hits = alerts = details = openings = 0
+        hits = alerts = details = openings = guard = 0
         for where, params in _partner_cutoffs(exchanged_data_days, now):
             counted = _purge_exchanged(connection, where, params)
             hits, alerts, details = hits + counted[0], alerts + counted[1], details + counted[2]
-            openings += counted[3]
+            openings, guard = openings + counted[3], guard + counted[4]
         seen = connection.execute(
             "DELETE FROM seen_messages WHERE created_at_ms < ?", (seen_cutoff_ms,)
         ).rowcount
@@ -148,6 +159,7 @@ def run_retention(
             seen_messages=seen,
             details=details,
             scope_openings=openings,
+            guard_days=guard,
             audit_entries=purged.count if purged else 0,
             audit_range=purged,
         )
@@ -164,6 +176,7 @@ def run_retention(
             seen_messages=seen,
             details=details,
             scope_openings=openings,
+            guard_days=guard,
             audit_entries=result.audit_entries,
         )
     return result

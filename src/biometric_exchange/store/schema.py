@@ -228,4 +228,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE hit_references ADD COLUMN sighted_at TEXT;
     """,
+    """
+    CREATE TABLE extraction_hits (
+        partner TEXT NOT NULL,
+        day TEXT NOT NULL,
+        entry_id TEXT NOT NULL,
+        hits INTEGER NOT NULL,
+        PRIMARY KEY (partner, day, entry_id)
+    );
+    CREATE TABLE extraction_strikes (
+        partner TEXT NOT NULL,
+        day TEXT NOT NULL,
+        strikes INTEGER NOT NULL,
+        held INTEGER NOT NULL CHECK (held IN (0, 1)),
+        PRIMARY KEY (partner, day)
+    );
+    """,
 )
