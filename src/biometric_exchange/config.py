@@ -97,6 +97,10 @@ class ExtractionSettings(_Frozen):
     strikes_before_hold: Annotated[int, Field(ge=1, le=10_000)] = 3
     """Guard refusals of one partner in one UTC day after which step 1 is held for
     that partner until midnight UTC."""
+    min_population: Annotated[int, Field(ge=2)] = 500
+    """Fewest watchlist templates the plausibility bands are fitted on; a smaller
+    watchlist is too few to place its 0.1 % tails, and probes are then not checked
+    for plausibility (the other defences hold)."""
 
 
 class MetricsSection(_Frozen):

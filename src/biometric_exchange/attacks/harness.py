@@ -51,7 +51,9 @@ def run_live(config: LiveConfig, workdir: Path | None = None) -> AttackReport:
 
 
 def _attack(config: LiveConfig, workdir: Path) -> AttackReport:
-    chile_dir, panama_dir = attack_pair(workdir, probes_per_day=config.probes_per_day)
+    chile_dir, panama_dir = attack_pair(
+        workdir, probes_per_day=config.probes_per_day, banded=config.attack.banded
+    )
     clock = DayClock()
     settings = config.attack
     with ExitStack() as stack:
@@ -81,7 +83,7 @@ def _attack(config: LiveConfig, workdir: Path) -> AttackReport:
         outcomes = attack_victims(scenario, campaign, settings, threshold=threshold)
     return AttackReport(
         attack=settings.attack,
-        oracle=LIVE_ORACLE,
+        oracle=LIVE_ORACLE + (", banded" if settings.banded else ""),
         watchlist=settings.watchlist,
         threshold=threshold,
         seed=settings.seed,

@@ -85,6 +85,13 @@ def evaluate(
             "--baseline", help="With --attack: the previous behaviour (scores on), in process"
         ),
     ] = False,
+    banded: Annotated[
+        bool,
+        typer.Option(
+            "--banded",
+            help="With --attack: hits name the agreement's confidence band (step1.confidence)",
+        ),
+    ] = False,
     victims: Annotated[int, typer.Option(help="With --attack: watchlist entries attacked")] = 3,
     days: Annotated[int, typer.Option(help="With --attack: days of the agreement's quota")] = 30,
     watchlist: Annotated[int, typer.Option(help="With --attack: watchlist entries")] = 1000,
@@ -106,6 +113,7 @@ def evaluate(
         run_attack(
             attack,
             baseline=baseline,
+            banded=banded,
             victims=victims,
             days=days,
             watchlist=watchlist,
@@ -115,7 +123,11 @@ def evaluate(
             console=console,
         )
         return
-    for name, given in (("--baseline", baseline), ("--json", json_path is not None)):
+    for name, given in (
+        ("--baseline", baseline),
+        ("--banded", banded),
+        ("--json", json_path is not None),
+    ):
         if given:
             raise InvalidInput(f"{name}: only with --attack")
     if out is None:

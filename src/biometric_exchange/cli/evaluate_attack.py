@@ -14,6 +14,7 @@ def run_attack(
     attack: str,
     *,
     baseline: bool,
+    banded: bool,
     victims: int,
     days: int,
     watchlist: int,
@@ -32,7 +33,13 @@ def run_attack(
     )
 
     config = AttackConfig(
-        attack=attack, victims=victims, days=days, watchlist=watchlist, seed=seed, budget=budget
+        attack=attack,
+        victims=victims,
+        days=days,
+        watchlist=watchlist,
+        seed=seed,
+        budget=budget,
+        banded=banded,
     )
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     with console.status(f"attacking {victims} victim(s) with {attack}"):

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from biometric_exchange.agreement.terms import TemplateProtectionScheme
 from biometric_exchange.domain import Encounter, Template
 from biometric_exchange.node.index.encounters import EncounterIndex, EncounterMatch
-from biometric_exchange.node.index.watchlist import WatchlistIndex, WatchlistMatch
+from biometric_exchange.node.index.watchlist import WatchlistEntries, WatchlistIndex, WatchlistMatch
 from biometric_exchange.node.link import Link
 from biometric_exchange.protection.scheme import ProtectionScheme, scheme_for
 from biometric_exchange.protection.secret import derive_protection_key
@@ -87,7 +87,8 @@ class ProtectedWatchlist:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _view: tuple[int, NDArray[Any]] | None = None
 
-    def search(self, probes: list[Template], *, max_candidates: int) -> list[list[WatchlistMatch]]:
+    def view(self) -> tuple[WatchlistEntries, NDArray[Any]]:
+        """The entries in force and their protected templates (one row per entry)."""
         entries = self.index.entries()
         with self._lock:
             if self._view is None or self._view[0] != entries.generation:
@@ -97,7 +98,10 @@ class ProtectedWatchlist:
                     else np.empty((0, 0), dtype=np.float32)
                 )
                 self._view = (entries.generation, protected)
-            gallery = self._view[1]
+            return entries, self._view[1]
+
+    def search(self, probes: list[Template], *, max_candidates: int) -> list[list[WatchlistMatch]]:
+        entries, gallery = self.view()
         if not probes or not len(entries.ids):
             return [[] for _ in probes]
         best = _best(self.protection.scheme, np.stack(probes), gallery, max_candidates)

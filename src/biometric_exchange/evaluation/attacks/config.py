@@ -12,7 +12,8 @@ ATTACKS = ("trilateration", "boundary")
 @dataclass(frozen=True)
 class AttackConfig:
     """One run: which attack, on how many victims in how large a watchlist, for how
-    many days; ``budget`` caps the probes spent on each victim (none by default)."""
+    many days; ``budget`` caps the probes spent on each victim (none by default);
+    ``banded`` gives hits the agreement's confidence bands."""
 
     attack: str
     victims: int = 3
@@ -20,6 +21,8 @@ class AttackConfig:
     watchlist: int = 1000
     seed: int = 2017
     budget: int | None = None
+    banded: bool = False
+    """The agreement's step1.confidence is "banded": hits name a band, never a distance."""
 
     def __post_init__(self) -> None:
         if self.attack not in ATTACKS:

@@ -23,9 +23,19 @@ SHIPPED_TERMS = Path(agreement.__file__).resolve().parent / "chile_panama.toml"
 BASELINE_ORACLE = "previous behaviour (scores on), in process"
 
 
-def make_attack(name: str, start: Vector, rng: np.random.Generator) -> Attack:
+def band_distances(threshold: float) -> dict[str, float]:
+    """What a trilateration attacker assumes for a band: the middle of its range."""
+    distances = {}
+    lower = 0.0
+    for band in Step1Terms().bands:
+        distances[band.name] = (lower + band.up_to) / 2 * threshold
+        lower = band.up_to
+    return distances
+
+
+def make_attack(name: str, start: Vector, rng: np.random.Generator, *, threshold: float) -> Attack:
     if name == "trilateration":
-        return Trilateration(start)
+        return Trilateration(start, band_distances=band_distances(threshold))
     return BoundarySearch(start, rng)
 
 
@@ -37,7 +47,7 @@ def attack_victims(
     gallery = scenario.gallery()
     outcomes = []
     for index, start in zip(scenario.victims, scenario.starts, strict=True):
-        attack = make_attack(config.attack, start.astype(np.float64), rng)
+        attack = make_attack(config.attack, start.astype(np.float64), rng, threshold=threshold)
         probes = campaign.run(attack, budget=config.budget)
         estimate = attack.estimate()
         outcomes.append(
@@ -67,12 +77,13 @@ def run_baseline(config: AttackConfig) -> AttackReport:
         scenario.templates,
         threshold=matching.threshold,
         max_candidates=min(step1.max_candidates, matching.max_candidates),
+        bands=step1.bands if config.banded else (),
     )
     campaign = Campaign(oracle, per_request=step1.max_probes_per_request)
     outcomes = attack_victims(scenario, campaign, config, threshold=matching.threshold)
     return AttackReport(
         attack=config.attack,
-        oracle=BASELINE_ORACLE,
+        oracle=BASELINE_ORACLE + (", banded" if config.banded else ""),
         watchlist=config.watchlist,
         threshold=matching.threshold,
         seed=config.seed,

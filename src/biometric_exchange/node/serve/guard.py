@@ -20,7 +20,8 @@ a refusal that ``ExtractionRefusal`` marks.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,26 +54,49 @@ class ExtractionGuard:
         partner: str,
         store: ExtractionStore,
         settings: ExtractionSettings,
-        population: PopulationModel,
+        population: PopulationModel | Callable[[], PopulationModel | None],
         threshold: float,
     ) -> None:
+        """``population`` is the plausibility model, or what gives the current one
+        (None while the gallery is too small to fit one: plausibility is then not
+        checked)."""
         if not threshold > 0:
             raise InvalidInput("threshold: must be positive")
         self.partner = partner
         self.settings = settings
-        self.population = population
+        self._population = population
+        self._radius = settings.near_duplicate_fraction * threshold
         self._store = store
-        self._recent = RecentProbes(
-            capacity=settings.recent_probes,
-            origin=population.mean,
-            radius=settings.near_duplicate_fraction * threshold,
-            axis_share=settings.axis_share,
-        )
+        self._recent: RecentProbes | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def population(self) -> PopulationModel | None:
+        source = self._population
+        return source if isinstance(source, PopulationModel) else source()
 
     @property
     def remembered(self) -> int:
         """How many of the partner's probes are remembered."""
-        return len(self._recent)
+        return 0 if self._recent is None else len(self._recent)
+
+    def _recent_probes(self, dim: int, population: PopulationModel | None) -> RecentProbes:
+        """The ring of recent probes, made on first use (centred on the population mean
+        when there is one, for float32 precision)."""
+        with self._lock:
+            if self._recent is None:
+                origin = (
+                    population.mean
+                    if population is not None and population.dim == dim
+                    else np.zeros(dim, np.float32)
+                )
+                self._recent = RecentProbes(
+                    capacity=self.settings.recent_probes,
+                    origin=origin,
+                    radius=self._radius,
+                    axis_share=self.settings.axis_share,
+                )
+            return self._recent
 
     def check_not_held(self, today: dt.date) -> None:
         """Raise StepOneSuspended while step 1 is held for the partner on ``today``."""
@@ -92,10 +116,13 @@ class ExtractionGuard:
             raise InvalidInput(
                 f"{len(probe_refs)} probe references for templates of shape {rows.shape}"
             )
-        for index, reason in enumerate(self.population.refusals(rows)):
-            if reason is not None:
-                raise ImplausibleProbe(f"probes[{index}] ({probe_refs[index]}): {reason}")
-        self._recent.admit(probe_refs, self._recent.centred(rows))
+        population = self.population
+        if population is not None:
+            for index, reason in enumerate(population.refusals(rows)):
+                if reason is not None:
+                    raise ImplausibleProbe(f"probes[{index}] ({probe_refs[index]}): {reason}")
+        recent = self._recent_probes(rows.shape[1], population)
+        recent.admit(probe_refs, recent.centred(rows))
 
     def count_hits(self, today: dt.date, entry_ids: Sequence[str]) -> None:
         """Count one hit per id (ids may repeat) for the partner on ``today``; raise

@@ -11,10 +11,13 @@ Plain logic, no sockets: the gRPC servicer only unpacks and packs.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from biometric_exchange.agreement.commitment import commitments_digest
 from biometric_exchange.alerts.linking import movement
@@ -24,7 +27,7 @@ from biometric_exchange.alerts.rules import (
     subject_encountered_by_partner,
 )
 from biometric_exchange.domain import TEMPLATE_MODEL
-from biometric_exchange.exceptions import AgreementRefusal
+from biometric_exchange.exceptions import AgreementRefusal, ExtractionRefusal
 from biometric_exchange.node.index.encounters import EncounterMatch
 from biometric_exchange.node.index.watchlist import WatchlistMatch
 from biometric_exchange.node.link import Link
@@ -34,6 +37,7 @@ from biometric_exchange.node.protection import (
     link_protection,
 )
 from biometric_exchange.node.rpc import IDENTIFY
+from biometric_exchange.node.serve.guard import ExtractionGuard, PopulationModel
 from biometric_exchange.node.serve.sealed import serve_sealed
 from biometric_exchange.node.services import Services
 from biometric_exchange.serde.identify import (
@@ -45,6 +49,8 @@ from biometric_exchange.serde.identify import (
 )
 from biometric_exchange.store.quotas import QuotaKind
 from biometric_exchange.v1 import exchange_pb2 as pb
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,21 +83,67 @@ class IdentifyHandler:
             )
             self.template_model = protection.model_id
             self.threshold = protection.scheme.threshold
+        self._fitted: tuple[int, PopulationModel | None] | None = None
+        self._guard = ExtractionGuard(
+            partner=link.code,
+            store=link.node.extraction,
+            settings=link.node.config.extraction,
+            population=self._population,
+            threshold=self.threshold,
+        )
+
+    def _population(self) -> PopulationModel | None:
+        """The plausibility model of the gallery we search (our watchlist, in the
+        link's protected domain when templates are protected), fitted once per
+        watchlist generation; None while it is too small to fit."""
+        if self._protected is not None:
+            entries, gallery = self._protected[0].view()
+        else:
+            entries = self._watchlist.entries()
+            gallery = entries.templates
+        fitted = self._fitted
+        if fitted is None or fitted[0] != entries.generation:
+            enough = len(entries.ids) >= self._link.node.config.extraction.min_population
+            fitted = (entries.generation, PopulationModel.fit(gallery) if enough else None)
+            self._fitted = fitted
+        return fitted[1]
 
     def handle(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
-        return serve_sealed(self._link, IDENTIFY, envelope, self)
+        try:
+            return serve_sealed(self._link, IDENTIFY, envelope, self)
+        except ExtractionRefusal as refusal:
+            self._suspect(refusal)
+            raise
+
+    def _suspect(self, refusal: ExtractionRefusal) -> None:
+        """A strike for the partner; the alert when it holds them for the day."""
+        alert = self._guard.suspect(self._link.today(), refusal)
+        if alert is not None:
+            self._link.node.alerts.raise_alert(alert)
+            log.warning(
+                "step 1 held for %s: template extraction suspected",
+                self._link.code,
+                extra={"peer": self._link.code, "event": alert.kind.value},
+            )
 
     def check(self, body: bytes) -> IdentifyQuery:
-        """Parse; then the agreement's terms, checked again on our side: the purpose,
-        the number of probes and the scope rule each probe was sent under."""
+        """The partner must not be held; parse; then the agreement's terms, checked
+        again on our side (purpose, number of probes, the scope rule each probe was
+        sent under); last, the guard screens the templates."""
+        link = self._link
+        self._guard.check_not_held(link.today())
         query = identify_request_from_bytes(body, template_model=self.template_model)
-        policy = self._link.policy
+        policy = link.policy
         purpose = policy.purpose(query.purpose)
         policy.check_probe_count(len(query.probes))
         for index, probe in enumerate(query.probes):
             reason = policy.stated_rule_refusal(probe.scope_rule, purpose)
             if reason is not None:
                 raise AgreementRefusal(f"probes[{index}]: {reason}")
+        self._guard.screen(
+            [probe.probe_ref for probe in query.probes],
+            np.stack([probe.template for probe in query.probes]),
+        )
         return query
 
     def prepare(self, query: IdentifyQuery) -> _Matches:
@@ -125,6 +177,8 @@ class IdentifyHandler:
         return [m for m in found if abs(received_at - m.encounter.encountered_at) <= window]
 
     def admit(self, query: IdentifyQuery, matches: _Matches) -> _Matches:
+        """The daily quota, then the guard's cap on hits per watchlist entry (both
+        undone with the transaction when either refuses)."""
         link = self._link
         link.node.quotas.consume(
             link.today(),
@@ -132,6 +186,16 @@ class IdentifyHandler:
             QuotaKind.PROBES_RECEIVED,
             len(query.probes),
             link.terms.quotas.probes_per_day,
+        )
+        purpose = link.policy.purpose(query.purpose)
+        self._guard.count_hits(
+            link.today(),
+            [
+                match.entry_id
+                for found in matches.watchlist
+                for match in found
+                if not link.policy.withholds_hit(match.protected, purpose)
+            ],
         )
         return matches
 
