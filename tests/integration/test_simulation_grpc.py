@@ -53,6 +53,14 @@ def test_same_alerts_in_process_and_over_grpc(tmp_path: Path) -> None:
     assert a["surge"] == b["surge"]
     for part in ("step1_probes", "step1_replies", "step2"):
         assert a["disclosure"][part] == b["disclosure"][part]
+    # The runner opens its own calls in both modes; the node processes' are not measured.
+    steps_a = {s["step"]: s for s in a["disclosure"]["steps"]}
+    steps_b = {s["step"]: s for s in b["disclosure"]["steps"]}
+    assert not steps_b["step 1 request"]["measured"] and b["disclosure"]["sightings"] is None
+    assert steps_a["step 1 request"]["about_people_not_listed"]["fields"]["personal"] == 0
+    for step in ("step 2 request", "step 2 reply"):
+        assert steps_a[step] == steps_b[step]
+    assert b["disclosure"]["unopened_envelopes"] == 0
     # Each node process also runs its own surge monitor once as it starts (no data yet).
     assert b["disclosure"]["aggregates"]["exchanges"] >= a["disclosure"]["aggregates"]["exchanges"]
     assert b["run"]["mode"].startswith("over gRPC")

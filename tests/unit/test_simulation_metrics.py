@@ -204,10 +204,22 @@ def test_searches_exchange_and_disclosure(metrics: dict[str, Any]) -> None:
     assert volume["PAN"]["not_sent_out_of_scope"] == 1
     assert volume["CHL"]["step2_requests_sent"] == 1
     disclosed = metrics["disclosure"]
-    assert disclosed["step1_probes"]["times_each"] == 4
+    assert disclosed["step1_probes"]["probes"] == 4
     assert disclosed["step1_probes"]["people"] == 2
     assert disclosed["step1_probes"]["probes_about_people_on_no_watchlist_of_the_holder"] == 3
     assert disclosed["step1_replies"]["about_travellers_not_listed"] == 0
+    (probes,) = [s for s in disclosed["steps"] if s["step"] == "step 1 request"]
+    assert probes["about_people_not_listed"] == {
+        "items": 3,
+        "fields": {"biometric": 3, "personal": 0, "protected": 0, "watchlist": 0},
+    }
+    assert disclosed["sightings"] == {
+        "sightings": 1,
+        "after_a_hit": 1,
+        "not_after_a_hit": 0,
+        "about_false_matches": 0,
+        "personal_fields_about_false_matches": 0,
+    }
     step2 = disclosed["step2"]
     assert step2["requests_by_holder_decision"] == {"approved": 1}
     assert step2["fields_disclosed"] == {

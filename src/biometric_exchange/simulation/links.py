@@ -5,9 +5,11 @@ against Mexico's watchlist, under the Panama-Mexico agreement). For each: the
 agreement's terms that decide (purpose stated, population, minimum age,
 disclosure, daily quota), the probes sent and why others were not (the
 sender's outbox: "younger than 18", "nationality within the Americas", a
-protected category), the hits and the categories they disclosed, step-2
-follow-ups, and the link's cases against the truth (``Scorer.by_link``): a
-minor met by Panama is eligible for Chile but not for Mexico.
+protected category), the hits and the categories they disclosed, the values
+of each disclosure class that crossed on the link's calls and those about
+people not listed (``disclosure.link_crossings``), step-2 follow-ups, and the
+link's cases against the truth (``Scorer.by_link``): a minor met by Panama is
+eligible for Chile but not for Mexico.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from typing import Any
 
 from biometric_exchange.simulation.accuracy import link_name
 from biometric_exchange.simulation.detections import Detection
+from biometric_exchange.simulation.disclosure import link_crossings
 from biometric_exchange.simulation.exchange import daily_probe_quota
 from biometric_exchange.simulation.record import RunRecord
 from biometric_exchange.simulation.scenario import Scenario
-from biometric_exchange.simulation.truth import Rules
+from biometric_exchange.simulation.subjects import Subjects
+from biometric_exchange.simulation.truth import GroundTruth, Rules
 from biometric_exchange.store.audit import AuditEntry, AuditEvent, AuditOutcome
 from biometric_exchange.workspace import SHIPPED_TERMS
 
@@ -57,10 +61,12 @@ def not_sent_reason(reason: str) -> str:
 def link_metrics(
     record: RunRecord,
     scenario: Scenario,
+    truth: GroundTruth,
     found: list[Detection],
     cases: dict[str, dict[str, dict[str, Any]]],
 ) -> dict[str, Any]:
     """Every (sender, holder) link of the run: terms, volume, refusals, disclosure, cases."""
+    subjects = Subjects(record, truth)
     categories = {
         (node, a.alert_id) for node, r in record.nodes.items() for a in r.alerts if a.category
     }
@@ -110,6 +116,7 @@ def link_metrics(
                 "days_over_daily_quota": sum(1 for n in per_day if n > quota),
                 "hits": len(hits),
                 "categories_disclosed": sum(1 for d in hits if (d.node, d.alert_id) in categories),
+                "crossed": link_crossings(record, subjects, sender, holder),
                 "step2": {
                     "requests_by_outcome": dict(
                         sorted(Counter(f.status for f in follow_ups).items())

@@ -10,7 +10,8 @@ import numpy as np
 from biometric_exchange import SYNTHETIC_NOTICE
 from biometric_exchange.simulation.accuracy import Scorer, ratio
 from biometric_exchange.simulation.detections import Detection, detections
-from biometric_exchange.simulation.exchange import disclosure, volume
+from biometric_exchange.simulation.disclosure import disclosure
+from biometric_exchange.simulation.exchange import volume
 from biometric_exchange.simulation.links import link_metrics
 from biometric_exchange.simulation.rates import det_curve, measured_rates
 from biometric_exchange.simulation.record import RunRecord
@@ -71,7 +72,7 @@ def compute_metrics(world: World, record: RunRecord) -> dict[str, Any]:
         "disclosure": disclosure(record, truth, found),
         "det": det_curve(truth, scenario.seed),
         "flow": daily_flow(world),
-        "links": link_metrics(record, scenario, found, scorer.by_link()),
+        "links": link_metrics(record, scenario, truth, found, scorer.by_link()),
     }
 
 

@@ -19,6 +19,7 @@ from biometric_exchange.node.transport import Tally
 from biometric_exchange.simulation.draws import Calendar
 from biometric_exchange.simulation.followups import FollowUp
 from biometric_exchange.simulation.topology import Topology
+from biometric_exchange.simulation.wire import Wire
 from biometric_exchange.store.audit import AuditEntry
 from biometric_exchange.store.details import (
     ReceivedRequest,
@@ -58,7 +59,8 @@ class NodeRecord:
     sent_requests: list[SentRequest]
     received_requests: list[ReceivedRequest]
     issued_references: dict[str, str]
-    """Hit reference this node issued → its watchlist entry."""
+    """Hit reference this node issued (named by an alert or seen crossing) → its
+    watchlist entry."""
     outbox: dict[tuple[str, str], str]
     """(encounter id, partner) → the outbox item's final state."""
     not_sent: dict[tuple[str, str], str]
@@ -73,6 +75,8 @@ class RunRecord:
     log: RunLog
     tally: Tally
     workers_metered: bool
+    wire: Wire
+    """What crossed, opened as each recipient would (``workers_metered``: all of it)."""
 
 
 def snapshot_evidence(topology: Topology, day: int, log: RunLog) -> None:
@@ -122,7 +126,7 @@ def note_sent(topology: Topology, log: RunLog) -> None:
 def collect(topology: Topology, calendar: Calendar, log: RunLog) -> RunRecord:
     """Read every node's records once the run is over."""
     nodes: dict[str, NodeRecord] = {}
-    references: set[str] = set()
+    references = topology.wire.hit_references()
     alerts = {country: node.alerts.list() for country, node in topology.nodes.items()}
     for country_alerts in alerts.values():
         references.update(a.hit_reference for a in country_alerts if a.hit_reference)
@@ -142,4 +146,6 @@ def collect(topology: Topology, calendar: Calendar, log: RunLog) -> RunRecord:
             outbox=outbox_states(node),
             not_sent=not_sent_reasons(node),
         )
-    return RunRecord(topology.mode, calendar, nodes, log, topology.tally, topology.workers_metered)
+    return RunRecord(
+        topology.mode, calendar, nodes, log, topology.tally, topology.workers_metered, topology.wire
+    )

@@ -247,9 +247,75 @@ def exchange(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+NOT_MEASURED = "not measured (over gRPC the node processes make these calls)"
+
+
 def disclosure(metrics: dict[str, Any]) -> list[str]:
     d = metrics["disclosure"]
-    p, r, s2 = d["step1_probes"], d["step1_replies"], d["step2"]
+    lines = [
+        "## Disclosure accounting",
+        "",
+        "What crossed, read from the messages themselves: each sealed request and reply",
+        "opened as its recipient would, each field's class from its `(disclosure)` option in",
+        "exchange.proto (biometric, personal, protected, watchlist; none: nothing about a",
+        "person). A repeated field counts each element, a map each entry.",
+        "",
+    ]
+    lines += _table(["step", "field", "class", "times crossed"], _field_rows(d["steps"]))
+    lines += [
+        "About people not listed: the parts of each step about a traveller on no watchlist",
+        "of the holder (a probe) or who was not the listed person (a hit, a sighting, a",
+        "step-2 request or reply: a false match), and the values of each class they carried",
+        "(steps that carried no field about a person left out).",
+        "",
+    ]
+    lines += _table(
+        ["step", "parts", "biometric", "personal", "protected", "watchlist"],
+        _about_rows(d["steps"]),
+    )
+    return lines + _disclosure_notes(metrics)
+
+
+def _field_rows(steps: list[dict[str, Any]]) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for step in steps:
+        if not step["measured"]:
+            rows.append([step["step"], NOT_MEASURED, NONE, NONE])
+            continue
+        rows += [[step["step"], f["path"], f["class"], f"{f['times']:,}"] for f in step["fields"]]
+    return rows
+
+
+def _about_rows(steps: list[dict[str, Any]]) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for step in steps:
+        about = step["about_people_not_listed"]
+        if about["items"] == 0 and all(f["class"] == "none" for f in step["fields"]):
+            continue
+        if about["items"] is None:
+            rows.append([step["step"], NOT_MEASURED, NONE, NONE, NONE, NONE])
+            continue
+        classes = about["fields"]
+        rows.append(
+            [
+                step["step"],
+                f"{about['items']:,}",
+                *(
+                    f"**{classes[c]:,}**" if c in ("personal", "protected") else f"{classes[c]:,}"
+                    for c in ("biometric", "personal", "protected", "watchlist")
+                ),
+            ]
+        )
+    return rows
+
+
+def _step(steps: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    return next((s for s in steps if s["step"] == name and s["measured"]), None)
+
+
+def _disclosure_notes(metrics: dict[str, Any]) -> list[str]:
+    d = metrics["disclosure"]
+    p, r, s2, seen = d["step1_probes"], d["step1_replies"], d["step2"], d["sightings"]
     fields = ", ".join(f"{k} x{v}" for k, v in s2["fields_disclosed"].items()) or "none"
     purposes = "; ".join(
         f"{purpose}: {', '.join(f'{k} x{v}' for k, v in counts.items())}"
@@ -258,18 +324,37 @@ def disclosure(metrics: dict[str, Any]) -> list[str]:
     decisions = (
         ", ".join(f"{k} {v}" for k, v in s2["requests_by_holder_decision"].items()) or "none"
     )
+    probes = _step(d["steps"], "step 1 request")
+    if probes is None:
+        about = "what they carried was not measured (over gRPC the node processes send them)"
+    else:
+        sent = [f["path"].rpartition(".")[2] for f in probes["fields"] if ".probes." in f["path"]]
+        c = probes["about_people_not_listed"]["fields"]
+        about = (
+            f"each carried {', '.join(sent)}; about those people crossed "
+            f"{c['biometric']:,} templates (every traveller in scope is asked about, by design), "
+            f"**{c['personal']}** personal and **{c['protected']}** protected fields"
+        )
+    if seen is None:
+        sightings = "not measured (over gRPC the node processes report them)"
+    else:
+        sightings = (
+            f"{seen['sightings']} (where and when the sender saw a hit's subject), "
+            f"{seen['after_a_hit']} after a hit and {seen['not_after_a_hit']} otherwise; about "
+            f"a false match, so a personal disclosure about someone not listed: "
+            f"**{seen['about_false_matches']}** ({seen['personal_fields_about_false_matches']} "
+            "personal fields)"
+        )
     return [
-        "## Disclosure accounting",
-        "",
-        f"- **Step 1 probes** ({counts(p['by_purpose']) or 'none'}):"
-        f" {', '.join(p['fields'])} crossed {p['times_each']:,} times each, about "
-        f"{p['people']:,} people; {p['probes_about_people_on_no_watchlist_of_the_holder']:,} "
-        "probes concerned people on no watchlist of the holder (by design: every traveller in "
-        "scope is asked about).",
+        f"- **Step 1 probes** ({counts(p['by_purpose']) or 'none'}): {p['probes']:,} probes "
+        f"about {p['people']:,} people; "
+        f"{p['probes_about_people_on_no_watchlist_of_the_holder']:,} concerned people on no "
+        f"watchlist of the holder; {about}.",
         f"- **Step 1 replies**: {r['hits']} hits, a watchlist category disclosed with "
         f"{r['categories_disclosed']}; about travellers who were not the listed person: "
         f"**{r['about_travellers_not_listed']}** (each a false match: {_what_leaks(metrics)} "
         "attached to the wrong traveller).",
+        f"- **Sightings**: {sightings}.",
         f"- **Step 2**: requests by the holder's decision: {decisions}; refused by the requester "
         f"itself: {s2['refused_by_the_requester_itself']}. Fields disclosed: {fields}"
         + (f" ({purposes})" if purposes else "")
@@ -278,9 +363,23 @@ def disclosure(metrics: dict[str, Any]) -> list[str]:
         f"**{s2['disclosures_about_travellers_not_listed']}** (a false match followed up "
         "discloses a listed person's details to the wrong case).",
         f"- **Aggregates**: {d['aggregates']['exchanges']} exchanges of daily counts (5 or more "
-        "only); no personal field.",
+        f"only); classes of the fields that crossed: {_classes(d['aggregates'])}.",
         "",
     ]
+
+
+def _classes(aggregates: dict[str, Any]) -> str:
+    found = aggregates["classes_crossed"]
+    return ", ".join(found) if found else "none crossed"
+
+
+def _crossed(crossed: dict[str, Any]) -> str:
+    """A link's values per class, e.g. ``1,267 / 4 / 0 (1,263 / 0 / 0)``."""
+    by, about = crossed["by_class"], crossed["about_people_not_listed"]
+    shown = ("biometric", "personal", "protected")
+    text = " / ".join(f"{by[c]:,}" for c in shown)
+    text += " (" + " / ".join(f"{about[c]:,}" for c in shown) + ")"
+    return text if crossed["all_calls_measured"] else f"{text}, the runner's calls only"
 
 
 def _arrow(name: str) -> str:
@@ -316,6 +415,7 @@ def links(metrics: dict[str, Any]) -> list[str]:
                 f"{v['probes_sent']:,} in {v['identify_calls']:,} calls",
                 _reasons(v["not_sent_by_reason"]),
                 f"{v['hits']} ({v['categories_disclosed']} with category)",
+                _crossed(v["crossed"]),
                 ", ".join(f"{k} {n}" for k, n in outcomes.items()) or NONE,
                 f"{v['busiest_day']:,} / {terms['daily_probe_quota']:,}",
             ]
@@ -330,6 +430,7 @@ def links(metrics: dict[str, Any]) -> list[str]:
             "probes sent",
             "refused by the agreement",
             "hits",
+            "biometric / personal / protected crossed (about people not listed)",
             "step-2 requests",
             "busiest day / daily quota",
         ],

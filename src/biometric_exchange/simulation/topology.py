@@ -47,6 +47,8 @@ from biometric_exchange.node.transport import (
     Tally,
 )
 from biometric_exchange.simulation.scenario import Scenario
+from biometric_exchange.simulation.wire import Wire
+from biometric_exchange.simulation.witness import WitnessTransport
 from biometric_exchange.workspace import (
     CORRIDOR,
     free_port,
@@ -159,8 +161,11 @@ class Topology:
     mode: str
     tally: Tally = field(default_factory=Tally)
     """Calls and envelope bytes through the links (and, in-process, the workers' calls)."""
+    wire: Wire = field(default_factory=Wire)
+    """What crossed, each message opened as its recipient would (the tally's calls)."""
     workers_metered: bool = True
-    """Over gRPC the node processes make the Identify calls: the tally does not see them."""
+    """Over gRPC the node processes make the Identify and sightings calls: neither the
+    tally nor the wire sees them."""
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -185,13 +190,15 @@ def _in_process(folders: Mapping[str, Path]) -> Topology:
     services = {c: Services.of(node) for c, node in nodes.items()}
     routes: list[Route] = []
     workers: list[ExchangeWorker] = []
-    tally = Tally()
+    tally, wire = Tally(), Wire()
     for country, node in nodes.items():
         transports: dict[str, PeerTransport] = {}
         for link in node.links():
             partner = link.code
-            holder = PartnerHandlers(nodes[partner].link(country), services[partner])
-            transports[partner] = MeteredTransport(InMemoryPeerTransport(holder), tally)
+            holder = nodes[partner].link(country)
+            handlers = InMemoryPeerTransport(PartnerHandlers(holder, services[partner]))
+            witnessed = WitnessTransport(handlers, link, holder, wire)
+            transports[partner] = MeteredTransport(witnessed, tally)
             routes.append(Route(link, transports[partner]))
         workers.append(ExchangeWorker(node, services[country], transports))
 
@@ -203,7 +210,7 @@ def _in_process(folders: Mapping[str, Path]) -> Topology:
                 while worker.run_once(limit=WORKER_BATCH):
                     busy = True
 
-    topology = Topology(nodes, routes, drain, "in-process", tally)
+    topology = Topology(nodes, routes, drain, "in-process", tally, wire)
     topology.closers.extend(node.database.close for node in nodes.values())
     return topology
 
@@ -237,8 +244,11 @@ def _over_grpc(folders: Mapping[str, Path], logs: Path) -> Topology:
             node = Node.open(path)
             topology.nodes[country] = node
             topology.closers.append(node.database.close)
+        for country, node in topology.nodes.items():
             for link in node.links():
-                transport = MeteredTransport(GrpcPeerTransport(link), topology.tally)
+                holder = topology.nodes[link.code].link(country)
+                witnessed = WitnessTransport(GrpcPeerTransport(link), link, holder, topology.wire)
+                transport = MeteredTransport(witnessed, topology.tally)
                 topology.closers.append(transport.close)
                 topology.routes.append(Route(link, transport))
     except BaseException:
