@@ -193,6 +193,7 @@ def sighting_reported(
     kind, queue = _kind_and_queue(protection, AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER)
     evidence: Evidence = {
         "key": f"{sighting.partner}:{hit_reference}:sighting",
+        "supplements": f"{sighting.partner}:{sighting.probe_ref}",
         "rule": kind.value,
         "partner": sighting.partner,
         "encounter_point": sighting.encounter_point,

@@ -172,7 +172,7 @@ class Scorer:
                         self._one(PROTECTION if protection else HIT, caught, reason, enc, entry)
                         continue
                     agreement = rules.between(enc.country, owner)
-                    reason = agreement.refusal(enc)
+                    reason = agreement.refusal(enc) or agreement.withheld(entry)
                     shown = truth.protection_route(
                         enc, entry, category_known=agreement.discloses_category
                     )

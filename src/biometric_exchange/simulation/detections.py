@@ -110,6 +110,8 @@ def detections(record: RunRecord) -> list[Detection]:
     for node, node_record in record.nodes.items():
         for alert in node_record.alerts:
             for item in alert.evidence:
+                if item.get("supplements"):
+                    continue  # where and when, added to the hit's own evidence
                 day = record.log.evidence_day.get((node, alert.alert_id, str(item.get("key"))), -1)
                 found.append(
                     Detection(

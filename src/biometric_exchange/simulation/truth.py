@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from biometric_exchange.agreement.policy import scope_facts
+from biometric_exchange.agreement.policy import category_of, scope_facts
 from biometric_exchange.agreement.terms import Disclosure, ProtectedCategory, Purpose, Scope
 from biometric_exchange.domain import WatchlistCategory
 from biometric_exchange.regions import is_extra_regional
@@ -51,6 +51,9 @@ class EntryFacts:
     in_force: bool
     unaccompanied_minor: bool
     row: int
+    protected: str | None = None
+    """The listed person's protected category, if any (the holder withholds such hits
+    under purposes the agreement does not name for protected categories)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,12 @@ class Rules:
             return f"out of scope (younger than {self.minimum_age})"
         if facts.protected in self.protected and self.purpose not in self.protection_purposes:
             return f"protected category ({facts.protected})"
+        return None
+
+    def withheld(self, entry: EntryFacts) -> str | None:
+        """Why the holder does not report a hit on ``entry`` (None: it does)."""
+        if entry.protected in self.protected and self.purpose not in self.protection_purposes:
+            return f"holder's subject protected ({entry.protected})"
         return None
 
 
@@ -183,9 +192,19 @@ class GroundTruth:
                 bool(in_force[row]),
                 bool(minor[int(listings.face[row])]),
                 row,
+                self._protected(int(listings.face[row])),
             )
             for row in range(len(listings))
         }
+
+    def _protected(self, face: int) -> str | None:
+        person = self.world.person(face)
+        category = category_of(
+            nationality_code=person.nationality,
+            legal_status=person.legal_status,
+            unaccompanied_minor=person.unaccompanied_minor,
+        )
+        return category.value if category else None
 
     @cached_property
     def entries_by_face(self) -> dict[int, list[EntryFacts]]:
