@@ -42,6 +42,10 @@ def pair(tmp_path: Path, dataset: DemoDataset) -> Iterator[ServedPair]:
     with served_pair_in(tmp_path, dataset) as served:
         scenario = make_scenario(600, 1, seed=5, threshold=0.6)
         enrol_watchlist(served.chile, scenario, seed=5)
+        # The plausibility model follows the watchlist as of the latest search pass.
+        assert _identify(served, _probe("warm-up", dataset.encounters["PAN"][5].template))[0] is (
+            grpc.StatusCode.OK
+        )
         yield served
 
 

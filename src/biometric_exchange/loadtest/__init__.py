@@ -20,7 +20,6 @@ carries the CPU count and the load average around each run.
 
 from biometric_exchange.loadtest.audit_check import check_audit
 from biometric_exchange.loadtest.config import (
-    BATCH_PROBE_POOL,
     BLAS_THREAD_VARIABLES,
     CALL_TIMEOUT_S,
     GENERATOR,
@@ -56,7 +55,6 @@ from biometric_exchange.loadtest.results import (
 from biometric_exchange.loadtest.runner import run_load
 
 __all__ = [
-    "BATCH_PROBE_POOL",
     "BLAS_THREAD_VARIABLES",
     "CALL_TIMEOUT_S",
     "GENERATOR",

@@ -27,8 +27,6 @@ INSERT_BATCH = 5_000
 CALL_TIMEOUT_S = 30.0
 MAX_PROBES_PER_REQUEST = 1000
 """The agreement schema's ceiling on ``step1.max_probes_per_request``."""
-BATCH_PROBE_POOL = 50
-"""Batch runs cycle through this many batches' worth of distinct probes."""
 GENERATOR = "biometric-exchange loadtest"
 
 
@@ -82,11 +80,20 @@ class LoadConfig:
         return self.calls if self.batch_calls is None else self.batch_calls
 
     @property
+    def single_probes_needed(self) -> int:
+        """The single run's probes, its clients' warm-up calls included."""
+        return self.calls + self.clients
+
+    @property
+    def batch_calls_needed(self) -> int:
+        """The batch runs' calls, warm-up calls included."""
+        return self.batch_run_calls + self.clients + self.serial_batch_calls + 1
+
+    @property
     def probes_needed(self) -> int:
-        """Every probe the driver may send today (one warm-up call per client and run)."""
-        single = self.calls + self.clients
-        batches = self.batch_run_calls + self.serial_batch_calls + self.clients + 1
-        return single + batches * self.batch_size
+        """Every probe the driver may send today, each a distinct capture: the holder
+        refuses a repeat of a recent probe under another reference."""
+        return self.single_probes_needed + self.batch_calls_needed * self.batch_size
 
     def holder_environment(self) -> dict[str, str]:
         if self.holder_blas_threads is None:

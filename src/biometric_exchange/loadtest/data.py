@@ -16,7 +16,7 @@ from biometric_exchange.domain import (
     WatchlistCategory,
     WatchlistEntry,
 )
-from biometric_exchange.loadtest.config import BATCH_PROBE_POOL, GENERATOR, INSERT_BATCH, LoadConfig
+from biometric_exchange.loadtest.config import GENERATOR, INSERT_BATCH, LoadConfig
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.synthetic import TemplateModel
 
@@ -106,13 +106,20 @@ class GeneratedData:
 
 
 def generate_data(config: LoadConfig) -> GeneratedData:
-    """The watchlist, single probes and batch probes of a run, from ``config.seed``."""
+    """The watchlist, single probes and batch probes of a run, from ``config.seed``:
+    every probe a distinct capture, as real traffic would be."""
     rng = np.random.default_rng(config.seed)
     model = TemplateModel()
     started = time.perf_counter()
     watchlist = synthetic_watchlist(config.watchlist, model, rng)
-    single = probe_templates(config.calls, watchlist, model, rng, hit_rate=config.hit_rate)
+    single = probe_templates(
+        config.single_probes_needed, watchlist, model, rng, hit_rate=config.hit_rate
+    )
     batch = probe_templates(
-        config.batch_size * BATCH_PROBE_POOL, watchlist, model, rng, hit_rate=config.hit_rate
+        config.batch_size * config.batch_calls_needed,
+        watchlist,
+        model,
+        rng,
+        hit_rate=config.hit_rate,
     )
     return GeneratedData(watchlist, single, batch, time.perf_counter() - started)

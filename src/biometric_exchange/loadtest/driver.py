@@ -127,6 +127,8 @@ class Run:
     calls: int
     per_call: int
     first_ref: int
+    first_probe: int = 0
+    """Where the run's probes start in ``probes`` (runs sharing a pool take their own)."""
 
 
 def drive(run: Run, caller: Link, *, seconds: float, holder_pid: int) -> tuple[RunStats, int]:
@@ -137,7 +139,7 @@ def drive(run: Run, caller: Link, *, seconds: float, holder_pid: int) -> tuple[R
     span = max(1, len(run.probes) - run.per_call + 1)
 
     def query_for(number: int) -> IdentifyQuery:
-        start = (number * run.per_call) % span
+        start = (run.first_probe + number * run.per_call) % span
         templates = run.probes[start : start + run.per_call]
         return _query(templates, run.first_ref + number * run.per_call, now)
 

@@ -57,4 +57,17 @@ def prepare_pair(config: LoadConfig, workdir: Path) -> tuple[Path, Path]:
         )
 
     amend_pair_agreement(chile_dir, panama_dir, fit_the_run)
+    _replays_allowed(chile_dir)
     return chile_dir, panama_dir
+
+
+def _replays_allowed(holder_dir: Path) -> None:
+    """The run replays its pool of batch probes (each subject many times a day): the
+    holder's per-entry hit cap and hold are lifted for it. Every probe is still
+    screened (plausibility, near-duplicates): that cost is part of what is measured."""
+    config = holder_dir / "node.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + "\n[extraction]\nmax_hits_per_entry_per_day = 10000\nstrikes_before_hold = 10000\n",
+        encoding="utf-8",
+    )

@@ -87,6 +87,7 @@ def _runs(config: LoadConfig, data: GeneratedData) -> list[Run]:
                 config.serial_batch_calls,
                 config.batch_size,
                 500_000_000,
+                first_probe=(config.batch_run_calls + config.clients) * config.batch_size,
             )
         )
     return runs

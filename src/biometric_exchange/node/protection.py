@@ -87,9 +87,9 @@ class ProtectedWatchlist:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _view: tuple[int, NDArray[Any]] | None = None
 
-    def view(self) -> tuple[WatchlistEntries, NDArray[Any]]:
+    def view(self, *, refresh: bool = True) -> tuple[WatchlistEntries, NDArray[Any]]:
         """The entries in force and their protected templates (one row per entry)."""
-        entries = self.index.entries()
+        entries = self.index.entries(refresh=refresh)
         with self._lock:
             if self._view is None or self._view[0] != entries.generation:
                 protected = (

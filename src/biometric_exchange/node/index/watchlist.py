@@ -173,10 +173,12 @@ class WatchlistIndex:
     def __len__(self) -> int:
         return len(self._snapshot.gallery)
 
-    def entries(self) -> WatchlistEntries:
+    def entries(self, *, refresh: bool = True) -> WatchlistEntries:
         """The entries in force now, as one matrix (for views in another domain); copied
-        out of the gallery once per watchlist generation, not per call."""
-        self.refresh()
+        out of the gallery once per watchlist generation, not per call. Without
+        ``refresh``: as of the latest search, without asking the store."""
+        if refresh:
+            self.refresh()
         with self._lock:
             snapshot, entries = self._snapshot, self._entries
             if entries is None or entries.generation != snapshot.generation:

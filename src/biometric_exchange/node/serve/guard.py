@@ -69,6 +69,8 @@ class ExtractionGuard:
         self._store = store
         self._recent: RecentProbes | None = None
         self._lock = threading.Lock()
+        self._standing: tuple[dt.date | None, int, bool] = (None, 0, False)
+        """(day, strikes, held) as last read or set."""
 
     @property
     def population(self) -> PopulationModel | None:
@@ -99,8 +101,18 @@ class ExtractionGuard:
             return self._recent
 
     def check_not_held(self, today: dt.date) -> None:
-        """Raise StepOneSuspended while step 1 is held for the partner on ``today``."""
-        strikes, held = self._store.standing(self.partner, today)
+        """Raise StepOneSuspended while step 1 is held for the partner on ``today``.
+        The day's standing is read from the store once, then kept here: only this
+        guard (``suspect``) holds its partner, and the node serves from one process."""
+        with self._lock:
+            standing = self._standing if self._standing[0] == today else None
+        if standing is None:
+            strikes, held = self._store.standing(self.partner, today)
+            with self._lock:
+                if self._standing[0] != today:
+                    self._standing = (today, strikes, held)
+                standing = self._standing
+        _day, strikes, held = standing
         if held:
             raise StepOneSuspended(
                 f"step 1 for {self.partner} held for the rest of {today.isoformat()} (UTC) "
@@ -146,6 +158,8 @@ class ExtractionGuard:
             hold_at=self.settings.strikes_before_hold,
             hold_now=isinstance(error, HitCapExceeded),
         )
+        with self._lock:
+            self._standing = (today, standing.strikes, standing.held)
         if not standing.newly_held:
             return None
         return extraction_suspected(

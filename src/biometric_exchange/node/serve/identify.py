@@ -94,12 +94,13 @@ class IdentifyHandler:
 
     def _population(self) -> PopulationModel | None:
         """The plausibility model of the gallery we search (our watchlist, in the
-        link's protected domain when templates are protected), fitted once per
-        watchlist generation; None while it is too small to fit."""
+        link's protected domain when templates are protected) as of the latest search
+        (every search pass looks at the store; this runs before each one, so it
+        does not), fitted once per watchlist generation; None while too small to fit."""
         if self._protected is not None:
-            entries, gallery = self._protected[0].view()
+            entries, gallery = self._protected[0].view(refresh=False)
         else:
-            entries = self._watchlist.entries()
+            entries = self._watchlist.entries(refresh=False)
             gallery = entries.templates
         fitted = self._fitted
         if fitted is None or fitted[0] != entries.generation:

@@ -53,6 +53,11 @@ class _Pairs:
     retry: NDArray[np.bool_]
 
 
+_NONE = np.zeros(0, np.intp)
+_NO_PAIRS = _Pairs(_NONE, _NONE, np.zeros(0), np.zeros(0), np.zeros(0, np.bool_))
+"""A request of one probe pairs with nothing of its own."""
+
+
 class _Scratch:
     """Reused buffers for one tile's scores (used under the owner's lock)."""
 
@@ -115,7 +120,11 @@ class RecentProbes:
         with self._lock:
             held = [block[: self._size] for block in self._blocks]
             recent = self._offending(asked, held, centred, self._stored)
-            request = self._offending(asked, rows, centred, lambda slots: centred[slots])
+            request = (
+                self._offending(asked, rows, centred, lambda slots: centred[slots])
+                if len(refs) > 1
+                else _NO_PAIRS
+            )
             retry = recent.retry & (self._refs[recent.other] == names[recent.probe])
             self._refuse_first(refs, recent, ~retry, request, request.other < request.probe)
             fresh = np.setdiff1d(np.arange(len(refs)), recent.probe[retry])
@@ -169,6 +178,8 @@ class RecentProbes:
         mean_square = float(np.einsum("ij,ij->", probes, probes)) / max(len(probes), 1)
         near_cut = self.radius**2 * (1 + NEAR_SLACK) + ROUNDING * mean_square
         probe, other = self._candidates(asked, held, near_cut)
+        if not len(probe):
+            return _NO_PAIRS
         difference = probes[probe].astype(np.float64) - others(other).astype(np.float64)
         squared = difference * difference
         total = squared.sum(axis=1)
@@ -234,14 +245,22 @@ class RecentProbes:
 
 def _query_block(part: Matrix) -> Matrix:
     """``[-2 q, |q|², 1]``: its product with a stored row is the squared distance."""
-    squares = np.einsum("ij,ij->i", part, part)[:, None]
-    return np.hstack([-2.0 * part, squares, np.ones((len(part), 1))], dtype=np.float32)
+    width = part.shape[1]
+    block = np.empty((len(part), width + 2), np.float32)
+    np.multiply(part, -2.0, out=block[:, :width])
+    block[:, width] = np.einsum("ij,ij->i", part, part)
+    block[:, width + 1] = 1.0
+    return block
 
 
 def _row_block(part: Matrix) -> Matrix:
     """``[x, 1, |x|²]``, as the ring stores it."""
-    squares = np.einsum("ij,ij->i", part, part)[:, None]
-    return np.hstack([part, np.ones((len(part), 1)), squares], dtype=np.float32)
+    width = part.shape[1]
+    block = np.empty((len(part), width + 2), np.float32)
+    block[:, :width] = part
+    block[:, width] = 1.0
+    block[:, width + 1] = np.einsum("ij,ij->i", part, part)
+    return block
 
 
 def _request_name(index: int) -> str:
