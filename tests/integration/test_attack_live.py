@@ -27,18 +27,21 @@ def test_boundary_runs_end_to_end_and_its_counts_agree(tmp_path: Path) -> None:
     answered = ledger.probes - sum(ledger.refused_probes.values())
     assert all(o.probes <= 400 for o in report.outcomes)
     assert answered <= 250 * ledger.days
-    assert ledger.first_alert_at is None  # no EXTRACTION_SUSPECTED kind on this branch
-    assert report.recovered == 0  # 400 probes do not finish one round of rays
+    assert ledger.first_alert_at is not None and ledger.first_alert_at <= 300
+    assert report.recovered == 0
     assert {o.note for o in report.outcomes} == {"0 boundary points, too few to fit"}
 
 
-def test_trilateration_reads_no_distance_from_the_wire(tmp_path: Path) -> None:
-    attack = AttackConfig(attack="trilateration", victims=1, watchlist=40, days=1)
+def test_trilateration_is_refused_and_alerted(tmp_path: Path) -> None:
+    """Its one-axis perturbations are copies of a recent probe: refused; the third
+    refusal (the third victim) holds the attacker with an alert; no distance crosses."""
+    attack = AttackConfig(attack="trilateration", victims=3, watchlist=40, days=1)
     report = run_live(LiveConfig(attack), tmp_path)
-    (outcome,) = report.outcomes
-    assert outcome.probes == report.ledger.probes == 129
-    assert not outcome.recovered
-    assert outcome.note == "the answers carry no distance"
+    for outcome in report.outcomes:
+        assert not outcome.recovered
+        assert outcome.note == "the holder refused the probes (PERMISSION_DENIED)"
+    assert report.ledger.refused_requests["PERMISSION_DENIED"] == 3
+    assert report.ledger.first_alert_at == report.ledger.probes <= 300
 
 
 def test_cli_prints_the_report_and_writes_json(tmp_path: Path) -> None:
@@ -49,7 +52,7 @@ def test_cli_prints_the_report_and_writes_json(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [*args, "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "| oracle | holder over gRPC (mutual TLS) |" in result.output
-    assert "| first alert at probe # | never |" in result.output
+    assert "| refusals | PERMISSION_DENIED: 1 requests (64 probes) |" in result.output
     report = json.loads(out.read_text())
-    assert report["probes"] == sum(report["probes_per_day"]) == 129
+    assert report["probes"] == sum(report["probes_per_day"])
     assert report["recovered"] == 0

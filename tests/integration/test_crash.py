@@ -87,6 +87,13 @@ def test_kill_9_of_either_node_loses_nothing_and_duplicates_nothing(
         encoding="utf-8",
     )
     init_agreement(chile_dir, panama_dir, terms_file=terms)
+    # The run probes the same two watchlisted faces 34 times each in one day; the
+    # guard's hit cap would hold Panama for the day (its own tests are elsewhere).
+    config = chile_dir / "node.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + "\n[extraction]\nmax_hits_per_entry_per_day = 1000\n",
+        encoding="utf-8",
+    )
     chile, panama = Node.open(chile_dir), Node.open(panama_dir)
     chile.records.add_watchlist(dataset.watchlists["CHL"])
     copies = _copies(dataset)

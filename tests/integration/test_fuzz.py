@@ -35,6 +35,7 @@ from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 from tests.integration.conftest import ServedPair, entries_after, last_seq
+from tests.probes import recaptured
 from tests.wiring import health, secure_channel
 
 pytestmark = pytest.mark.integration
@@ -287,7 +288,10 @@ def hit_reference(target: Target, dataset: DemoDataset) -> str:
     """A reference Chile issued to Panama for a planted hit, for step-2 requests."""
     pair = target.pair
     panama = pair.panama
-    probe = _probe("fuzz-hit", _planted(dataset), panama.clock())
+    # Fuzzed identify requests repeat known templates: the guard has held Panama for
+    # the day. The next day, a fresh capture of the planted face.
+    pair.clock.advance(24 * 3600)
+    probe = _probe("fuzz-hit", recaptured(_planted(dataset), 7), panama.clock())
     envelope = _sealed(pair, pb.MESSAGE_TYPE_IDENTIFY_REQUEST, _identify_body([probe]))
     reply = target.stub.Identify(envelope, timeout=15)
     opened = open_envelope(
@@ -366,7 +370,8 @@ def test_node_still_serves_and_its_audit_chain_verifies(
     pair = target.pair
     chile, panama = pair.chile, pair.panama
     assert health(pair.servers["CHL"]) == "SERVING"
-    body = _identify_body([_probe("after-fuzz", _plain(dataset), panama.clock())])
+    pair.clock.advance(24 * 3600)  # past any hold the fuzzing earned
+    body = _identify_body([_probe("after-fuzz", recaptured(_plain(dataset), 8), panama.clock())])
     assert target.call("Identify", _sealed(pair, pb.MESSAGE_TYPE_IDENTIFY_REQUEST, body)) is (
         grpc.StatusCode.OK
     )

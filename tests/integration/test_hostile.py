@@ -52,6 +52,7 @@ from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 from biometric_exchange.workspace import create_pair
 from tests.integration.conftest import ServedPair, entries_after, last_seq
+from tests.probes import recaptured
 from tests.wiring import Served, health, secure_channel, serving
 
 pytestmark = pytest.mark.integration
@@ -1057,7 +1058,11 @@ def _flood(served: Served, panama: Node, stub: pb_grpc.ExchangeStub, dataset: De
     refused_ids: list[str] = []
     before = last_seq(chile)
     for number in range(QUOTA + 5):
-        probe = _probe(template, probe_ref=f"flood-{number}", encountered_at_ms=panama.clock())
+        probe = _probe(
+            recaptured(template, number),
+            probe_ref=f"flood-{number}",
+            encountered_at_ms=panama.clock(),
+        )
         envelope = _sealed(panama, _body([probe]))
         result = _call(stub, "Identify", envelope)
         if isinstance(result, Refusal):

@@ -15,6 +15,7 @@ from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.store.rekey import keys_in_use, rotate_data_key
 from biometric_exchange.synthetic import DemoDataset
 from tests.integration.conftest import ServedPair
+from tests.probes import recaptured
 
 
 def test_running_nodes_keep_exchanging_across_a_data_key_rotation(
@@ -41,7 +42,9 @@ def test_running_nodes_keep_exchanging_across_a_data_key_rotation(
             operator.close()
         assert keys_in_use(node.database) == {rotation.new_key_id}
 
-    again = dataclasses.replace(planted, encounter_id="PAN-AFTER-ROTATION")
+    again = dataclasses.replace(
+        planted, encounter_id="PAN-AFTER-ROTATION", template=recaptured(planted.template, 1)
+    )
     enrol(panama, again)
     served_pair.exchange(panama)
     item = panama.outbox.get(again.encounter_id)

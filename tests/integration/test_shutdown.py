@@ -19,7 +19,7 @@ from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 from biometric_exchange.workspace import create_pair, start_node_process, wait_serving
 from tests.integration.conftest import eventually
-from tests.probes import probe
+from tests.probes import probe, recaptured
 
 pytestmark = pytest.mark.integration
 OK = grpc.StatusCode.OK
@@ -33,7 +33,7 @@ def test_sigterm_drains_and_exits_cleanly(tmp_path: Path, dataset: DemoDataset) 
     wait_serving(chile_dir, process)
 
     encounter = dataset.encounters["PAN"][0]
-    probes = tuple(probe(f"p{i}", encounter.template) for i in range(32))
+    probes = tuple(probe(f"p{i}", recaptured(encounter.template, i)) for i in range(32))
     body = identify_request_to_bytes(IdentifyQuery("border_security", probes, 3))
     channel = grpc.secure_channel(
         chile.config.node.listen,
