@@ -9,6 +9,7 @@ from biometric_exchange.agreement.policy import ScopeFacts
 from biometric_exchange.agreement.terms import ScopeRule
 from biometric_exchange.domain import Template, validate_template
 from biometric_exchange.serde.identify import ProbeIn
+from biometric_exchange.synthetic import DemoDataset
 
 ADULT_FROM_CHINA = ScopeFacts("CHN", 30, None)
 
@@ -24,3 +25,14 @@ def recaptured(template: Template, seed: int) -> Template:
     from it that the holder's guard does not take it for a copy."""
     noise = np.random.default_rng(seed).normal(0.0, 0.01, template.shape)
     return validate_template(template + noise)
+
+
+def planted_template(dataset: DemoDataset) -> Template:
+    """The template of a Panama encounter planted on Chile's watchlist (a sure hit)."""
+    case = next(
+        c
+        for c in dataset.ground_truth
+        if c.enrolling_country == "PAN" and c.holder_country == "CHL" and c.extra_regional
+    )
+    encounters = dataset.encounters["PAN"]
+    return next(e for e in encounters if e.encounter_id == case.encounter_id).template

@@ -35,7 +35,7 @@ from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 from tests.integration.conftest import ServedPair, entries_after, last_seq
-from tests.probes import recaptured
+from tests.probes import planted_template, recaptured
 from tests.wiring import health, secure_channel
 
 pytestmark = pytest.mark.integration
@@ -212,18 +212,7 @@ def _texts(known: list[str]) -> st.SearchStrategy[str]:
 
 def _known_templates(dataset: DemoDataset) -> tuple[bytes, ...]:
     """Real probe templates; the first is planted on Chile's watchlist (a hit)."""
-    return (template_to_bytes(_planted(dataset)), template_to_bytes(_plain(dataset)))
-
-
-def _planted(dataset: DemoDataset) -> Template:
-    case = next(
-        c
-        for c in dataset.ground_truth
-        if c.enrolling_country == "PAN" and c.holder_country == "CHL" and c.extra_regional
-    )
-    return next(
-        e for e in dataset.encounters["PAN"] if e.encounter_id == case.encounter_id
-    ).template
+    return (template_to_bytes(planted_template(dataset)), template_to_bytes(_plain(dataset)))
 
 
 def _plain(dataset: DemoDataset) -> Template:
@@ -291,7 +280,7 @@ def hit_reference(target: Target, dataset: DemoDataset) -> str:
     # Fuzzed identify requests repeat known templates: the guard has held Panama for
     # the day. The next day, a fresh capture of the planted face.
     pair.clock.advance(24 * 3600)
-    probe = _probe("fuzz-hit", recaptured(_planted(dataset), 7), panama.clock())
+    probe = _probe("fuzz-hit", recaptured(planted_template(dataset), 7), panama.clock())
     envelope = _sealed(pair, pb.MESSAGE_TYPE_IDENTIFY_REQUEST, _identify_body([probe]))
     reply = target.stub.Identify(envelope, timeout=15)
     opened = open_envelope(

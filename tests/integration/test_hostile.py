@@ -52,7 +52,7 @@ from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 from biometric_exchange.workspace import create_pair
 from tests.integration.conftest import ServedPair, entries_after, last_seq
-from tests.probes import recaptured
+from tests.probes import planted_template, recaptured
 from tests.wiring import Served, health, secure_channel, serving
 
 pytestmark = pytest.mark.integration
@@ -116,17 +116,6 @@ def _body(
 ) -> bytes:
     request = pb.IdentifyRequest(purpose=purpose, probes=probes, max_candidates=max_candidates)
     return request.SerializeToString(deterministic=True)
-
-
-def _hit_template(dataset: DemoDataset) -> Template:
-    """The template of a Panama encounter planted on Chile's watchlist (a sure hit)."""
-    case = next(
-        c
-        for c in dataset.ground_truth
-        if c.enrolling_country == "PAN" and c.holder_country == "CHL" and c.extra_regional
-    )
-    encounter = next(e for e in dataset.encounters["PAN"] if e.encounter_id == case.encounter_id)
-    return encounter.template
 
 
 def _plain_template(dataset: DemoDataset) -> Template:
@@ -889,7 +878,7 @@ def test_injection_strings_are_refused_or_stored_as_data(
         purpose = injection.value
     else:
         fields[injection.field] = injection.value
-    probe = _probe(_hit_template(dataset), encountered_at_ms=panama.clock(), **fields)
+    probe = _probe(planted_template(dataset), encountered_at_ms=panama.clock(), **fields)
     envelope = _sealed(panama, _body([probe], purpose=purpose))
     message_id = read_header(envelope).message_id
     before = last_seq(chile)

@@ -31,6 +31,7 @@ from biometric_exchange.store.quotas import QuotaKind
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from tests.integration.conftest import ServedPair, entries_after, last_seq, served_pair_in
+from tests.probes import planted_template
 
 PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
 RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -47,17 +48,6 @@ def pair(tmp_path: Path, dataset: DemoDataset) -> Iterator[ServedPair]:
             grpc.StatusCode.OK
         )
         yield served
-
-
-def _hit_template(dataset: DemoDataset) -> Template:
-    case = next(
-        c
-        for c in dataset.ground_truth
-        if c.enrolling_country == "PAN" and c.holder_country == "CHL" and c.extra_regional
-    )
-    return next(
-        e for e in dataset.encounters["PAN"] if e.encounter_id == case.encounter_id
-    ).template
 
 
 def _probe(ref: str, template: Template) -> pb.Probe:
@@ -108,7 +98,7 @@ def test_an_axis_perturbed_copy_of_a_recent_probe_is_permission_denied(
 ) -> None:
     """The trilateration attacker's probe: a recent probe moved along one axis, by a
     hair or by half the threshold."""
-    template = _hit_template(dataset)
+    template = planted_template(dataset)
     assert _identify(pair, _probe("first", template))[0] is grpc.StatusCode.OK
     code, public, reason = _identify(pair, _probe("nudged", _nudged(template, 7, step)))
     assert (code, public) == (PERMISSION_DENIED, "probe repeats a recent probe")
@@ -119,7 +109,7 @@ def test_an_axis_perturbed_copy_of_a_recent_probe_is_permission_denied(
 def test_a_probe_that_is_no_face_template_is_invalid_argument(
     pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    scaled = validate_template(np.asarray(_hit_template(dataset), dtype=np.float32) * 4)
+    scaled = validate_template(np.asarray(planted_template(dataset), dtype=np.float32) * 4)
     code, public, reason = _identify(pair, _probe("scaled", scaled))
     assert (code, public) == (grpc.StatusCode.INVALID_ARGUMENT, "implausible probe template")
     assert reason.startswith("probes[0] (scaled): norm ")
@@ -128,7 +118,7 @@ def test_a_probe_that_is_no_face_template_is_invalid_argument(
 def test_the_same_template_under_another_reference_is_a_near_duplicate(
     pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    template = _hit_template(dataset)
+    template = planted_template(dataset)
     assert _identify(pair, _probe("once", template))[0] is grpc.StatusCode.OK
     assert _identify(pair, _probe("once", template))[0] is grpc.StatusCode.OK, "a retry"
     code, public, _reason = _identify(pair, _probe("again", template))
@@ -141,7 +131,7 @@ def test_hits_past_the_daily_cap_on_one_entry_hold_step1_at_once(
     """Five distinct probes of one watchlisted face in one request: the fifth hit is one
     past the cap of four, the request is refused whole (its quota and hits undone),
     the partner is held, and the holder's operators are alerted."""
-    template = np.asarray(_hit_template(dataset), dtype=np.float32)
+    template = np.asarray(planted_template(dataset), dtype=np.float32)
     rng = np.random.default_rng(3)
     probes = [
         _probe(f"cap-{i}", validate_template(template + rng.normal(0, 0.012, TEMPLATE_DIM)))
@@ -163,7 +153,7 @@ def test_hits_past_the_daily_cap_on_one_entry_hold_step1_at_once(
 def test_three_strikes_hold_step1_until_the_next_utc_day(
     pair: ServedPair, dataset: DemoDataset
 ) -> None:
-    template = _hit_template(dataset)
+    template = planted_template(dataset)
     assert _identify(pair, _probe("base", template))[0] is grpc.StatusCode.OK
     for strike in range(3):
         code, _public, _reason = _identify(pair, _probe(f"s{strike}", template))

@@ -146,11 +146,8 @@ def subject_encountered_by_partner(
     distance: float,
 ) -> Alert:
     """The holder's side of a partner hit: our subject was seen by the partner."""
-    protection = _protection(category.value, entry_unaccompanied_minor)
-    kind, queue = _kind_and_queue(protection, AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER)
     evidence: Evidence = {
         "key": f"{sighting.partner}:{sighting.probe_ref}",
-        "rule": kind.value,
         "partner": sighting.partner,
         "encounter_point": sighting.encounter_point,
         "encountered_at": _moment(sighting.encountered_at),
@@ -160,22 +157,15 @@ def subject_encountered_by_partner(
         "agreement_id": context.agreement_id,
         "purpose": context.purpose,
     }
-    return Alert(
-        alert_id=new_alert_id(),
-        kind=kind,
-        severity=Severity.HIGH if protection else CATEGORY_SEVERITY[category],
-        created_at=utc_now(),
-        summary=f"our watchlist subject {entry_id} ({category.value}) was encountered by "
-        f"{sighting.partner} at {sighting.encounter_point or 'an undisclosed point'}, "
-        f"reference {hit_reference}",
-        subject_key=f"entry:{entry_id}",
-        queue=queue,
-        partner=sighting.partner,
-        watchlist_entry_id=entry_id,
-        hit_reference=hit_reference,
-        category=category.value,
+    return _our_subject_seen(
+        entry_id,
+        category,
+        entry_unaccompanied_minor,
+        sighting.partner,
+        hit_reference,
+        where=f"at {sighting.encounter_point or 'an undisclosed point'}",
+        evidence=evidence,
         distance=distance,
-        evidence=(evidence,),
     )
 
 
@@ -189,32 +179,54 @@ def sighting_reported(
 ) -> Alert:
     """Where and when the partner saw our subject, reported after its hit: joins the
     open alert the hit raised (or opens one, if that was closed meanwhile)."""
-    protection = _protection(category.value, entry_unaccompanied_minor)
-    kind, queue = _kind_and_queue(protection, AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER)
     evidence: Evidence = {
         "key": f"{sighting.partner}:{hit_reference}:sighting",
         "supplements": f"{sighting.partner}:{sighting.probe_ref}",
-        "rule": kind.value,
         "partner": sighting.partner,
         "encounter_point": sighting.encounter_point,
         "encountered_at": _moment(sighting.encountered_at),
         "hit_reference": hit_reference,
     }
+    return _our_subject_seen(
+        entry_id,
+        category,
+        entry_unaccompanied_minor,
+        sighting.partner,
+        hit_reference,
+        where=f"at {sighting.encounter_point} on {_moment(sighting.encountered_at)[:16]}",
+        evidence=evidence,
+    )
+
+
+def _our_subject_seen(
+    entry_id: str,
+    category: WatchlistCategory,
+    unaccompanied_minor: bool,
+    partner: str,
+    hit_reference: str,
+    *,
+    where: str,
+    evidence: Evidence,
+    distance: float | None = None,
+) -> Alert:
+    """The one alert per watchlist subject that a partner's hits and sightings join."""
+    protection = _protection(category.value, unaccompanied_minor)
+    kind, queue = _kind_and_queue(protection, AlertKind.SUBJECT_ENCOUNTERED_BY_PARTNER)
     return Alert(
         alert_id=new_alert_id(),
         kind=kind,
         severity=Severity.HIGH if protection else CATEGORY_SEVERITY[category],
         created_at=utc_now(),
         summary=f"our watchlist subject {entry_id} ({category.value}) was encountered by "
-        f"{sighting.partner} at {sighting.encounter_point} on "
-        f"{_moment(sighting.encountered_at)[:16]}, reference {hit_reference}",
+        f"{partner} {where}, reference {hit_reference}",
         subject_key=f"entry:{entry_id}",
         queue=queue,
-        partner=sighting.partner,
+        partner=partner,
         watchlist_entry_id=entry_id,
         hit_reference=hit_reference,
         category=category.value,
-        evidence=(evidence,),
+        distance=distance,
+        evidence=({**evidence, "rule": kind.value},),
     )
 
 

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from biometric_exchange.domain import (
-    Person,
-    Provenance,
-    Sex,
-    WatchlistCategory,
-    WatchlistEntry,
-)
 from biometric_exchange.loadtest.config import GENERATOR, INSERT_BATCH, LoadConfig
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.synthetic import TemplateModel
-
-_NATIONALITIES = ("CHN", "IND", "AFG", "CMR", "NPL", "UZB", "BGD", "SEN")
-_CATEGORIES = tuple(WatchlistCategory)
+from biometric_exchange.synthetic.numbered import numbered_entry
 
 Matrix = NDArray[np.float32]
 
@@ -63,33 +53,20 @@ def probe_templates(
     return model.captures(np.ascontiguousarray(latents, dtype=np.float32), rng)
 
 
-def _entry(number: int, entry_id: str, template: Matrix, seed: int) -> WatchlistEntry:
-    row = template.copy()
-    row.setflags(write=False)
-    return WatchlistEntry(
-        entry_id=entry_id,
-        category=_CATEGORIES[number % len(_CATEGORIES)],
-        person=Person(
-            given_name="Synthetic",
-            family_name=f"Load Subject {number}",
-            sex=(Sex.FEMALE, Sex.MALE)[number % 2],
-            birth_date=dt.date(1960 + number % 45, 1 + number % 12, 1 + number % 28),
-            nationality=_NATIONALITIES[number % len(_NATIONALITIES)],
-            document_number=f"SYN-LOAD{number:07d}",
-        ),
-        template=row,
-        valid_until=None,
-        provenance=Provenance(synthetic=True, generator=GENERATOR, seed=seed),
-    )
-
-
 def load_watchlist(node: Node, watchlist: SyntheticWatchlist, *, seed: int) -> None:
     """Add every entry through ``RecordStore.add_watchlist``, INSERT_BATCH at a time."""
     for start in range(0, len(watchlist.ids), INSERT_BATCH):
         stop = min(start + INSERT_BATCH, len(watchlist.ids))
         node.records.add_watchlist(
             [
-                _entry(number, watchlist.ids[number], watchlist.templates[number], seed)
+                numbered_entry(
+                    number,
+                    watchlist.ids[number],
+                    watchlist.templates[number],
+                    label="Load",
+                    generator=GENERATOR,
+                    seed=seed,
+                )
                 for number in range(start, stop)
             ]
         )

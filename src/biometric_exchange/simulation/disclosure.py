@@ -24,10 +24,11 @@ from biometric_exchange.domain import RequestStatus
 from biometric_exchange.node.ledger import REPLY, REQUEST
 from biometric_exchange.node.rpc import EXCHANGE_AGGREGATES, IDENTIFY, REPORT_SIGHTINGS, RPCS
 from biometric_exchange.simulation.detections import Detection
+from biometric_exchange.simulation.exchange import accepted, detail_number
 from biometric_exchange.simulation.record import RunRecord
 from biometric_exchange.simulation.subjects import Subjects
 from biometric_exchange.simulation.truth import GroundTruth
-from biometric_exchange.store.audit import AuditEntry, AuditEvent, AuditOutcome
+from biometric_exchange.store.audit import AuditEvent
 from biometric_exchange.store.outbox import OutboxState
 
 STEP_NAMES = {
@@ -44,17 +45,6 @@ WORKER_RPCS = frozenset({IDENTIFY.name, REPORT_SIGHTINGS.name})
 ABOUT_A_PERSON = ("biometric", "personal", "protected", "watchlist")
 
 
-def _accepted(entries: list[AuditEntry], event: AuditEvent) -> list[AuditEntry]:
-    return [
-        e for e in entries if e.event == event.value and e.outcome == AuditOutcome.ACCEPTED.value
-    ]
-
-
-def _number(entry: AuditEntry, key: str) -> int:
-    value = entry.detail.get(key, 0)
-    return int(value) if isinstance(value, int | float) else 0
-
-
 def disclosure(record: RunRecord, truth: GroundTruth, found: list[Detection]) -> dict[str, Any]:
     """What crossed the border per step, how often, why, and about whom."""
     subjects = Subjects(record, truth)
@@ -67,7 +57,7 @@ def disclosure(record: RunRecord, truth: GroundTruth, found: list[Detection]) ->
         "step2": _step2(record, truth),
         "aggregates": {
             "exchanges": sum(
-                len(_accepted(n.audit, AuditEvent.AGGREGATES_RECEIVED))
+                len(accepted(n.audit, AuditEvent.AGGREGATES_RECEIVED))
                 for n in record.nodes.values()
             ),
             "classes_crossed": sorted(
@@ -143,8 +133,8 @@ def _probes(record: RunRecord, truth: GroundTruth) -> dict[str, Any]:
     """Probes by purpose (holders' audit logs) and whom they concerned (senders' outboxes)."""
     probes_by_purpose: Counter[str] = Counter()
     for node in record.nodes.values():
-        for entry in _accepted(node.audit, AuditEvent.IDENTIFY_RECEIVED):
-            probes_by_purpose[str(entry.detail.get("purpose"))] += _number(entry, "probes")
+        for entry in accepted(node.audit, AuditEvent.IDENTIFY_RECEIVED):
+            probes_by_purpose[str(entry.detail.get("purpose"))] += detail_number(entry, "probes")
     probed_faces: set[int] = set()
     not_listed = 0
     for node in record.nodes.values():

@@ -19,13 +19,15 @@ from biometric_exchange.store.audit import AuditEntry, AuditEvent, AuditOutcome
 from biometric_exchange.store.outbox import OutboxState
 
 
-def _accepted(entries: list[AuditEntry], event: AuditEvent) -> list[AuditEntry]:
+def accepted(entries: list[AuditEntry], event: AuditEvent) -> list[AuditEntry]:
+    """The accepted entries of ``event``."""
     return [
         e for e in entries if e.event == event.value and e.outcome == AuditOutcome.ACCEPTED.value
     ]
 
 
-def _number(entry: AuditEntry, key: str) -> int:
+def detail_number(entry: AuditEntry, key: str) -> int:
+    """A count in the entry's detail (0 when absent)."""
     value = entry.detail.get(key, 0)
     return int(value) if isinstance(value, int | float) else 0
 
@@ -36,25 +38,25 @@ def volume(record: RunRecord, scenario: Scenario) -> dict[str, Any]:
     nodes: dict[str, Any] = {}
     for country, node in record.nodes.items():
         audit = node.audit
-        sent = _accepted(audit, AuditEvent.IDENTIFY_SENT)
-        replies = _accepted(audit, AuditEvent.IDENTIFY_REPLY_RECEIVED)
-        received = _accepted(audit, AuditEvent.IDENTIFY_RECEIVED)
+        sent = accepted(audit, AuditEvent.IDENTIFY_SENT)
+        replies = accepted(audit, AuditEvent.IDENTIFY_REPLY_RECEIVED)
+        received = accepted(audit, AuditEvent.IDENTIFY_RECEIVED)
         details = [
-            e for e in _accepted(audit, AuditEvent.DETAILS_SENT) if not e.detail.get("repeat")
+            e for e in accepted(audit, AuditEvent.DETAILS_SENT) if not e.detail.get("repeat")
         ]
         states = Counter(node.outbox.values())
         per_day = record.log.sent_per_day.get(country, [])
         nodes[country] = {
             "identify_calls_sent": len(sent),
-            "probes_sent": sum(_number(e, "probes") for e in sent),
-            "probes_with_hits": sum(_number(e, "hits") for e in replies),
+            "probes_sent": sum(detail_number(e, "probes") for e in sent),
+            "probes_with_hits": sum(detail_number(e, "hits") for e in replies),
             "identify_calls_received": len(received),
-            "probes_received": sum(_number(e, "probes") for e in received),
+            "probes_received": sum(detail_number(e, "probes") for e in received),
             "not_sent_out_of_scope": states[OutboxState.OUT_OF_SCOPE.value],
             "failed": states[OutboxState.FAILED.value],
             "pending": states[OutboxState.PENDING.value],
             "step2_requests_sent": len(details),
-            "aggregate_exchanges": len(_accepted(audit, AuditEvent.AGGREGATES_SENT)),
+            "aggregate_exchanges": len(accepted(audit, AuditEvent.AGGREGATES_SENT)),
             "probes_sent_per_day": per_day,
             "days_over_daily_quota": _days_over_quota(record, scenario, country),
         }
