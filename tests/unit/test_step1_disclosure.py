@@ -9,17 +9,24 @@ from typing import Any
 import pytest
 
 from biometric_exchange.agreement import AgreementDocument
-from biometric_exchange.domain import LegalStatus, RecordDigest
+from biometric_exchange.domain import LegalStatus, RecordDigest, Template
 from biometric_exchange.node.enrolment import enrol
-from biometric_exchange.node.rpc import REPORT_SIGHTINGS
+from biometric_exchange.node.rpc import IDENTIFY, REPORT_SIGHTINGS
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.scope_audit import open_request
+from biometric_exchange.node.send.round_trip import round_trip
 from biometric_exchange.node.send.sightings import report_sightings
+from biometric_exchange.serde.identify import (
+    IdentifyQuery,
+    identify_request_to_bytes,
+    identify_response_from_bytes,
+)
 from biometric_exchange.serde.sightings import Sighting
 from biometric_exchange.store.audit import AuditEntry
 from biometric_exchange.store.audit.reconcile import reconcile
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.synthetic.dataset import GroundTruth as GroundTruthCase
+from tests.probes import planted_template, probe, recaptured
 from tests.wiring import in_memory, worker
 
 
@@ -178,3 +185,32 @@ def test_reconciliation_flags_commitments_recorded_differently() -> None:
     assert reconcile(ours, same).consistent
     result = reconcile(ours, other)
     assert not result.consistent and result.commitments_differ == [(ours[0], other[0])]
+
+
+def test_a_reused_probe_reference_links_nothing_while_a_retry_keeps_its_reference(
+    nodes: dict[str, Node], dataset: DemoDataset
+) -> None:
+    """A retry (same reference, same template) gets the reference it was given; the
+    same probe reference on another capture of the face gets an unrelated one."""
+    pan, chl = nodes["PAN"], nodes["CHL"]
+    link, transport = pan.link("CHL"), in_memory(chl, "PAN")
+    template = planted_template(dataset)
+
+    def reference_for(sent: Template) -> str:
+        query = IdentifyQuery("border_security", (probe("reused", sent),), 1)
+        results = round_trip(
+            link,
+            transport,
+            IDENTIFY,
+            identify_request_to_bytes(query),
+            identify_response_from_bytes,
+            sent={},
+        )
+        (hit,) = results["reused"]
+        return hit.hit_reference
+
+    first = reference_for(template)
+    assert reference_for(template) == first
+    other = reference_for(recaptured(template, 4))
+    assert other != first
+    assert chl.hit_references.entry_for("PAN", other) is not None

@@ -5,8 +5,9 @@ it was issued to and valid until it expires; a step-2 request or a sighting
 names the reference. Every probe gets fresh references: two hits on the same
 entry by two probes carry unrelated references, so a partner cannot use them
 as a pseudonym of our watchlist subject (it can still compare its own probes,
-which it holds anyway). A probe sent again under its reference (a retry)
-gets the reference it was given, while that is valid.
+which it holds anyway). A probe sent again (a retry: same reference and same
+template) gets the reference it was given, while that is valid; reusing a probe
+reference for another template gets a new one, so it links nothing either.
 """
 
 from __future__ import annotations
@@ -44,29 +45,41 @@ class HitReferences:
         probe_ref: str,
         entry_id: str,
         *,
+        probe_digest: str,
         ttl: dt.timedelta,
         now: dt.datetime | None = None,
     ) -> str:
-        """A new reference to ``entry_id`` for ``partner``'s probe ``probe_ref``; the
-        same probe sent again (a retry: same reference) gets the one it was given, while
-        it is valid."""
+        """A new reference to ``entry_id`` for ``partner``'s probe ``probe_ref``. The same
+        probe sent again (a retry: same reference, same template, ``probe_digest``) gets
+        the one it was given while that is valid; any other probe, even under a
+        reference used before, a new one."""
         now = now or utc_now()
         with self._database.transaction() as connection:
             row = connection.execute(
                 "SELECT reference FROM hit_references WHERE partner = ? AND probe_ref = ? "
-                "AND entry_id = ? AND julianday(expires_at) > julianday(?)",
-                (partner, probe_ref, entry_id, now.isoformat()),
+                "AND entry_id = ? AND probe_digest = ? "
+                "AND julianday(expires_at) > julianday(?)",
+                (partner, probe_ref, entry_id, probe_digest, now.isoformat()),
             ).fetchone()
             if row is not None:
                 return str(row[0])
             reference = "HIT-" + secrets.token_urlsafe(12)
             connection.execute(
                 "INSERT INTO hit_references (reference, entry_id, partner, probe_ref, created_at, "
-                "expires_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "expires_at, probe_digest) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (partner, probe_ref, entry_id) DO UPDATE SET "
                 "reference = excluded.reference, created_at = excluded.created_at, "
-                "expires_at = excluded.expires_at, sighted_at = NULL",
-                (reference, entry_id, partner, probe_ref, now.isoformat(), (now + ttl).isoformat()),
+                "expires_at = excluded.expires_at, probe_digest = excluded.probe_digest, "
+                "sighted_at = NULL",
+                (
+                    reference,
+                    entry_id,
+                    partner,
+                    probe_ref,
+                    now.isoformat(),
+                    (now + ttl).isoformat(),
+                    probe_digest,
+                ),
             )
         return reference
 

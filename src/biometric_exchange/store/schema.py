@@ -227,6 +227,7 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     ALTER TABLE hit_references ADD COLUMN sighted_at TEXT;
+    ALTER TABLE hit_references ADD COLUMN probe_digest TEXT;
     """,
     """
     CREATE TABLE extraction_hits (

@@ -11,6 +11,7 @@ Plain logic, no sockets: the gRPC servicer only unpacks and packs.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -260,7 +261,12 @@ class IdentifyHandler:
                     withheld += 1
                     continue
                 reference = node.hit_references.issue(
-                    link.code, probe.probe_ref, match.entry_id, ttl=ttl, now=matches.received_at
+                    link.code,
+                    probe.probe_ref,
+                    match.entry_id,
+                    probe_digest=_digest(probe),
+                    ttl=ttl,
+                    now=matches.received_at,
                 )
                 hits.append(
                     HitOut(
@@ -282,6 +288,12 @@ class IdentifyHandler:
                 )
             results[probe.probe_ref] = hits
         return results, withheld
+
+
+def _digest(probe: ProbeIn) -> str:
+    """What tells a retry of a probe (same template) from another probe under its
+    reference."""
+    return hashlib.sha256(probe.template.tobytes()).hexdigest()[:32]
 
 
 def _moment(ms: int) -> dt.datetime:
