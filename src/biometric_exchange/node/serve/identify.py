@@ -95,9 +95,10 @@ class IdentifyHandler:
 
     def _population(self) -> PopulationModel | None:
         """The plausibility model of the gallery we search (our watchlist, in the
-        link's protected domain when templates are protected) as of the latest search
-        (every search pass looks at the store; this runs before each one, so it
-        does not), fitted once per watchlist generation; None while too small to fit."""
+        link's protected domain when templates are protected), fitted once per
+        watchlist generation; None while too small to fit. It follows the watchlist
+        as of the latest search pass, which asks the store; asking it here too would
+        cost every call a query."""
         if self._protected is not None:
             entries, gallery = self._protected[0].view(refresh=False)
         else:
