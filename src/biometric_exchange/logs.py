@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TextIO
 
@@ -17,6 +20,8 @@ from pythonjsonlogger.json import JsonFormatter
 
 LOG_FORMAT_ENV = "BX_LOG_FORMAT"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+REPEAT_WINDOW_S = 60.0
+"""An identical record (same logger, level, message and values) passes once per window."""
 
 
 class LogFormat(StrEnum):
@@ -48,14 +53,56 @@ def text_formatter() -> logging.Formatter:
     return logging.Formatter(TEXT_FORMAT)
 
 
+class RepeatLimiter(logging.Filter):
+    """Lets an identical record through once per ``window_s`` seconds; the next one
+    let through says how many were held back (``suppressed``), so a loop failing
+    the same way five times a second writes one line a minute, not 300."""
+
+    def __init__(
+        self,
+        window_s: float = REPEAT_WINDOW_S,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._window_s = window_s
+        self._clock = clock
+        self._seen: dict[tuple[Any, ...], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, str(record.msg), _hashable(record.args))
+        now = self._clock()
+        with self._lock:
+            passed_at, held = self._seen.get(key, (float("-inf"), 0))
+            if now - passed_at < self._window_s:
+                self._seen[key] = (passed_at, held + 1)
+                return False
+            self._seen[key] = (now, 0)
+            if len(self._seen) > 10_000:  # bounded: forget windows long past
+                self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self._window_s}
+        if held:
+            record.suppressed = held
+            record.msg = f"{record.msg} ({held} more like it in the last {self._window_s:g} s)"
+        return True
+
+
+def _hashable(args: object) -> tuple[Any, ...]:
+    if isinstance(args, tuple):
+        return tuple(repr(a) for a in args)
+    return (repr(args),)
+
+
 def configure_logging(
     verbose: bool = False, json_format: bool = False, *, stream: TextIO | None = None
 ) -> None:
-    """Send the root logger's records to stderr (or ``stream``) as text or JSON lines.
+    """Send the root logger's records to stderr (or ``stream``) as text or JSON lines,
+    identical ones at most once a minute (``RepeatLimiter``).
 
     Like ``logging.basicConfig``, this does nothing when the root logger already
     has handlers (a host application or a test harness configured it).
     """
     handler = logging.StreamHandler(stream)
     handler.setFormatter(json_formatter() if json_format else text_formatter())
+    handler.addFilter(RepeatLimiter())
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])

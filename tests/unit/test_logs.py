@@ -1,4 +1,5 @@
-"""JSON log lines: one object per line with time, level, logger, message and extras."""
+"""Log lines: JSON objects with time, level, logger, message and extras; identical
+records at most once a minute."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 from typer.testing import CliRunner
 
 from biometric_exchange.cli.main import app
-from biometric_exchange.logs import json_formatter
+from biometric_exchange.logs import RepeatLimiter, json_formatter
 
 
 def _record(message: str, *args: object, **extra: object) -> logging.LogRecord:
@@ -79,3 +80,26 @@ def test_an_unknown_log_format_is_refused_naming_the_option() -> None:
     )
     assert result.exit_code == 2
     assert "--log-format" in result.output and "'xml'" in result.output
+
+
+def test_an_identical_record_passes_once_a_window_and_then_says_how_many_were_held() -> None:
+    now = [100.0]
+    limiter = RepeatLimiter(60.0, clock=lambda: now[0])
+    assert limiter.filter(_record("peer %s refused", "MEX"))
+    for _ in range(299):  # five a second for a minute
+        now[0] += 0.2
+        assert not limiter.filter(_record("peer %s refused", "MEX"))
+    now[0] += 1.0
+    again = _record("peer %s refused", "MEX")
+    assert limiter.filter(again)
+    assert again.getMessage() == "peer MEX refused (299 more like it in the last 60 s)"
+    assert getattr(again, "suppressed", None) == 299
+
+
+def test_records_that_differ_in_values_or_level_are_not_held_back() -> None:
+    limiter = RepeatLimiter(60.0, clock=lambda: 0.0)
+    assert limiter.filter(_record("peer %s refused", "MEX"))
+    assert limiter.filter(_record("peer %s refused", "PAN"))
+    error = _record("peer %s refused", "MEX")
+    error.levelno = logging.ERROR
+    assert limiter.filter(error)
