@@ -191,9 +191,7 @@ def test_keys_check_lists_loose_modes_foreign_keys_and_unreadable_rows(
     shutil.copy(other / "keys" / "signing.key", keys_dir(panama) / "signing.key")
     pins = _bx("keys", "check", "--node", panama)
     assert pins.exit_code == 1
-    assert "signing.key is not the key the agreement pins for PAN" in " ".join(
-        pins.output.split()
-    )
+    assert "signing.key is not the key the agreement pins for PAN" in " ".join(pins.output.split())
 
 
 @pytest.mark.parametrize("target", ["folder", *[n for n in KEY_FILES if n.endswith(".key")]])
@@ -203,8 +201,9 @@ def test_node_refuses_to_start_with_a_world_readable_keys_folder_or_key_file(
     path = keys_dir(pair_dirs[0]) if target == "folder" else keys_dir(pair_dirs[0]) / target
     mode = 0o755 if target == "folder" else 0o644
     path.chmod(mode)
-    with pytest.raises(ConfigError, match=f"{path} is accessible by other users \\(mode {mode:o}\\)"):
+    with pytest.raises(ConfigError) as caught:
         Node.open(pair_dirs[0])
+    assert f"{path} is accessible by other users (mode {mode:o})" in str(caught.value)
     result = _bx("node", "run", pair_dirs[0])
     assert result.exit_code != 0
     assert f"mode {mode:o}" in result.output
