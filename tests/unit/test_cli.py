@@ -181,14 +181,18 @@ def test_enroll_the_same_encounter_twice(
     assert _rows(chile) == (1, 1)
 
 
-def test_node_folder_without_keys_says_how_to_create_them(chile: Path, tmp_path: Path) -> None:
+def test_node_folder_without_keys_says_to_restore_them(chile: Path, tmp_path: Path) -> None:
     bare = tmp_path / "bare_node"
     bare.mkdir()
     (bare / CONFIG_FILENAME).write_text(
         (chile / CONFIG_FILENAME).read_text(encoding="utf-8"), encoding="utf-8"
     )
     result = _bx("alerts", "list", "--operator", "viewer-1", "--node", bare)
-    _assert_one_error(result, f"missing key file {bare}/keys/signing.key", f"`bx keys init {bare}`")
+    _assert_one_error(
+        result,
+        f"missing key file {bare}/keys/signing.key",
+        f"`bx keys restore --node {bare} --from FILE`",
+    )
     assert not (bare / "data").exists()
 
 
@@ -202,7 +206,7 @@ def test_enroll_on_a_node_without_keys_stores_nothing(
     )
     path = _write_json(tmp_path / "enc.json", first_encounter)
     result = _bx("enroll", path, "--node", bare, "--wait", "0")
-    _assert_one_error(result, "missing key file", "bx keys init")
+    _assert_one_error(result, "missing key file", "bx keys restore")
     assert not (bare / "data").exists()
 
 

@@ -206,7 +206,7 @@ def test_missing_private_key_file_is_named(node_dir: Path, name: str) -> None:
     path.unlink()
     with pytest.raises(ConfigError, match=re.escape(f"missing key file {path};")) as caught:
         load_keys(node_dir)
-    assert f"bx keys init {node_dir}" in str(caught.value)
+    assert f"bx keys restore --node {node_dir} --from FILE" in str(caught.value)
 
 
 @pytest.mark.parametrize("name", ["ca.crt", "tls.crt"])

@@ -50,7 +50,7 @@ class BxGroup(LazyGroup):
             "scenario names it) and write its report.",
         ),
         "keys": _lazy(
-            "keys:app", "Create a node's keys (private files mode 0600, never committed)."
+            "keys:app", "A node's keys: create, back up, restore, check, rotate the data key."
         ),
         "bench": _lazy("bench:bench_app", "Benchmarks (FAISS comes with the 'bench' extra)."),
         "agreement": _lazy(

@@ -24,7 +24,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from biometric_exchange.crypto import pki
-from biometric_exchange.crypto.files import read_private, read_public, write_private, write_public
+from biometric_exchange.crypto.files import (
+    check_private_folder,
+    read_private,
+    read_public,
+    write_private,
+    write_public,
+)
+from biometric_exchange.crypto.keyring import RETIRED_DIR
 from biometric_exchange.exceptions import ConfigError
 
 KEYS_DIRNAME = "keys"
@@ -39,6 +46,7 @@ KEY_FILES = (
     "kex.pub",
     "data.key",
 )
+PRIVATE_KEY_FILES = tuple(name for name in KEY_FILES if name.endswith(".key"))
 DATA_KEY_BYTES = 32
 
 
@@ -133,9 +141,26 @@ def _load_private(path: Path) -> object:
         raise ConfigError(f"{path}: not a readable PEM private key") from exc
 
 
+def private_files(node_dir: Path) -> list[Path]:
+    """The node's private key files present on disk, retired data keys included."""
+    directory = keys_dir(node_dir)
+    present = [directory / name for name in PRIVATE_KEY_FILES if (directory / name).exists()]
+    return present + sorted((directory / RETIRED_DIR).glob("*.key"))
+
+
+def check_key_modes(node_dir: Path) -> None:
+    """Refuse keys that other users can reach: the folders 0700, private files 0600."""
+    directory = keys_dir(node_dir)
+    check_private_folder(directory)
+    check_private_folder(directory / RETIRED_DIR)
+    for path in private_files(node_dir):
+        read_private(path)
+
+
 def load_keys(node_dir: Path) -> NodeKeys:
     """Load a node's keys, with a clear error naming any missing or unsafe file."""
     directory = keys_dir(node_dir)
+    check_key_modes(node_dir)
     signing = _load_private(directory / "signing.key")
     kex = _load_private(directory / "kex.key")
     if not isinstance(signing, Ed25519PrivateKey):

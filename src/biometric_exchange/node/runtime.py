@@ -66,7 +66,7 @@ def _check_own_pins(keys: NodeKeys, party: Party, node_dir: Path) -> None:
         raise ConfigError(f"{node_dir}: keys/tls.crt was not issued by keys/ca.crt")
 
 
-def _check_adoptable(
+def check_adoptable(
     node_dir: Path, config: NodeConfig, keys: NodeKeys, document: AgreementDocument
 ) -> None:
     """Our keys are the ones ``document`` pins and it allows the purpose we state to
@@ -213,7 +213,7 @@ class Node:
         keys = load_keys(node_dir)
         agreements = load_agreements(node_dir, config.node.country)
         for document in agreements.values():
-            _check_adoptable(node_dir, config, keys, document)
+            check_adoptable(node_dir, config, keys, document)
         database = Database(node_dir / DATABASE_PATH)
         Outbox(database).assign_unaddressed(next(iter(agreements)))
         node = cls(

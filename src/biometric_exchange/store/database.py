@@ -9,7 +9,9 @@ transaction ends, instead of SQLite's busy handler sleeping and retrying
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,8 +28,45 @@ GROUP_MAX_WORKS = 64
 T = TypeVar("T")
 Work = Callable[[], Any]
 
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+SIDE_FILES = ("-wal", "-shm", "-journal")
+"""SQLite's companions of the database file (they take its mode when created)."""
+
 _WRITE_LOCKS: dict[Path, threading.RLock] = {}
 _REGISTRY_LOCK = threading.Lock()
+
+
+def _create_private(path: Path) -> None:
+    """Create the folder (0700) and an empty database file (0600) when missing, so
+    the -wal and -shm files SQLite makes beside it get mode 0600 as well."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+        path.parent.chmod(FOLDER_MODE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"cannot create database {path}: {exc}") from exc
+    os.close(fd)
+
+
+def database_files(path: Path) -> list[Path]:
+    """The database file and whichever of SQLite's companion files exist."""
+    candidates = [path, *(path.with_name(path.name + suffix) for suffix in SIDE_FILES)]
+    return [candidate for candidate in candidates if candidate.exists()]
+
+
+def tighten_modes(path: Path) -> None:
+    """Take group and other access off the database and its companion files."""
+    for file in database_files(path):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                file.chmod(mode & ~0o077)
+        except FileNotFoundError:  # a companion file removed meanwhile
+            continue
 
 
 def _write_lock(path: Path) -> threading.RLock:
@@ -45,10 +84,11 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         self._write = _write_lock(path)
         self._group: Combiner[Work, Any] = Combiner(self._commit_group, max_items=GROUP_MAX_WORKS)
         self._migrate()
+        tighten_modes(path)
 
     def _connect(self) -> sqlite3.Connection:
         try:

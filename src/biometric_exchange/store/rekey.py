@@ -14,13 +14,19 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from biometric_exchange.crypto.at_rest import open_template, seal_template, sealed_key_id
+from biometric_exchange.crypto.at_rest import (
+    CorruptRecord,
+    open_template,
+    seal_template,
+    sealed_key_id,
+)
 from biometric_exchange.crypto.files import write_private
 from biometric_exchange.crypto.keyring import (
     CURRENT_FILE,
     DATA_KEY_BYTES,
     RETIRED_DIR,
     DataKeyring,
+    DataKeys,
 )
 from biometric_exchange.store.audit import AuditEvent, AuditLog, AuditOutcome
 from biometric_exchange.store.database import Database
@@ -79,6 +85,38 @@ def _reseal(database: Database, ring: DataKeyring, table: str, column: str) -> i
                 )
                 resealed += 1
             last = rows[-1][0]
+
+
+def sealed_counts(database: Database) -> dict[str, int]:
+    """How many sealed templates each table holds."""
+    return {
+        table: int(
+            database.connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
+        )
+        for table, _column in SEALED_TABLES
+    }
+
+
+def unreadable_rows(database: Database, keys: DataKeys) -> list[str]:
+    """Every sealed template that does not open with ``keys``, as a message each."""
+    problems: list[str] = []
+    for table, column in SEALED_TABLES:
+        last = ""
+        while True:
+            rows = database.connection.execute(
+                f"SELECT {column}, template_sealed FROM {table} "  # noqa: S608 - fixed names
+                f"WHERE {column} > ? ORDER BY {column} LIMIT ?",
+                (last, BATCH_ROWS),
+            ).fetchall()
+            if not rows:
+                break
+            for record_id, blob in rows:
+                try:
+                    open_template(keys, table, record_id, blob)
+                except CorruptRecord as exc:
+                    problems.append(str(exc))
+            last = rows[-1][0]
+    return problems
 
 
 def keys_in_use(database: Database) -> set[str]:
