@@ -13,23 +13,39 @@ import datetime as dt
 import json
 import re
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from biometric_exchange.agreement.terms import Approval, QuotaTerms, Step2Terms
 from biometric_exchange.cli.main import app
 from biometric_exchange.config import DATABASE_PATH
-from biometric_exchange.domain import UNMARKED, Encounter, Provenance, WatchlistCategory
+from biometric_exchange.domain import (
+    UNMARKED,
+    Encounter,
+    Provenance,
+    RequestStatus,
+    WatchlistCategory,
+)
 from biometric_exchange.exceptions import InvalidInput, RecordRefused
 from biometric_exchange.interop.nist import export_transaction, parse_transaction
 from biometric_exchange.interop.nist.types import Record
 from biometric_exchange.node.enrolment import add_watchlist, enrol
 from biometric_exchange.node.interchange import import_transaction
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.details import poll_pending, request_details
+from biometric_exchange.node.serve.details import approve
+from biometric_exchange.node.serve.local import InMemoryPeerTransport
 from biometric_exchange.recordfiles import encounter_to_dict, watchlist_entry_to_dict
+from biometric_exchange.store.audit import AuditEntry, AuditEvent, AuditOutcome
+from biometric_exchange.store.details import ReceivedRequests, SentRequest, SentRequests
 from biometric_exchange.synthetic import DemoDataset
+from tests.unit.test_details import JUSTIFICATION, _write_agreement
+from tests.wiring import ClockAhead, handlers, worker
 
 runner = CliRunner()
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -212,3 +228,112 @@ def test_a_foreign_encounter_may_enter_as_a_watchlist_entry(
     entry = chile.records.watchlist_entry(panamanian.encounter_id)
     assert entry is not None and entry.category is WatchlistCategory.MISSING_PERSON
     assert chile.records.encounter(panamanian.encounter_id) is None
+
+
+# ------------------------------------------------------ step 2: disclosed once
+
+
+@dataclass
+class Step2:
+    chl: Node
+    pan: Node
+    clock: ClockAhead
+    transport: InMemoryPeerTransport
+    reference: str
+
+    def ask(self) -> SentRequest:
+        return request_details(
+            self.pan.link("CHL"),
+            self.transport,
+            hit_reference=self.reference,
+            purpose="missing_persons",
+            justification=JUSTIFICATION,
+            officer_id="PAN-OFFICER-12",
+            fields=["names", "birth_date"],
+        )
+
+    def ask_again(self, request_id: str) -> SentRequest:
+        """A requester that asks again about a decided request (poll asks pending ones)."""
+        with self.pan.database.transaction() as connection:
+            connection.execute(
+                "UPDATE details_sent SET status = 'pending' WHERE request_id = ?", (request_id,)
+            )
+        assert poll_pending(self.pan.link("CHL"), self.transport, due_only=False) == 1
+        sent = SentRequests(self.pan.database).get(request_id)
+        assert sent is not None
+        return sent
+
+    def replies(self) -> list[AuditEntry]:
+        return [
+            e
+            for e in self.chl.audit.entries()
+            if e.event == AuditEvent.DETAILS_REPLY_SENT and e.outcome == AuditOutcome.ACCEPTED
+        ]
+
+
+@pytest.fixture
+def step2(pair_dirs: tuple[Path, Path], dataset: DemoDataset) -> Iterator[Step2]:
+    """PAN holds a real hit reference from CHL; both nodes on one clock a test moves on."""
+    _write_agreement(pair_dirs, Step2Terms(approval=Approval.MANUAL), QuotaTerms())
+    clock = ClockAhead()
+    chl, pan = Node.open(pair_dirs[0], clock=clock), Node.open(pair_dirs[1], clock=clock)
+    chl.records.add_watchlist(dataset.watchlists["CHL"])
+    for encounter in dataset.encounters["PAN"]:
+        enrol(pan, encounter)
+    transport = InMemoryPeerTransport(handlers(chl, "PAN"))
+    worker(pan, chl, transport=transport).run_once()
+    reference = next(a.hit_reference for a in pan.alerts.partner_hits("CHL") if a.hit_reference)
+    yield Step2(chl, pan, clock, transport, reference)
+    chl.database.close()
+    pan.database.close()
+
+
+def test_an_approved_request_discloses_its_fields_once(step2: Step2) -> None:
+    sent = step2.ask()
+    approve(step2.chl.link("PAN"), sent.request_id, "CHL-OFFICER-3")
+
+    assert poll_pending(step2.pan.link("CHL"), step2.transport, due_only=False) == 1
+    first = SentRequests(step2.pan.database).get(sent.request_id)
+    assert first is not None and first.status is RequestStatus.APPROVED
+    assert set(first.disclosed) == {"given_name", "family_name", "birth_date"}
+    held = ReceivedRequests(step2.chl.database).get("PAN", sent.request_id)
+    assert held is not None and held.delivered_at is not None
+    assert step2.replies()[-1].detail["fields"] == ["birth_date", "family_name", "given_name"]
+
+
+def test_repeats_of_a_delivered_request_get_the_decision_without_fields(step2: Step2) -> None:
+    sent = step2.ask()
+    approve(step2.chl.link("PAN"), sent.request_id, "CHL-OFFICER-3")
+    poll_pending(step2.pan.link("CHL"), step2.transport, due_only=False)
+    held = ReceivedRequests(step2.chl.database).get("PAN", sent.request_id)
+    assert held is not None and held.delivered_at is not None
+    disclosed = SentRequests(step2.pan.database).get(sent.request_id)
+    assert disclosed is not None and disclosed.disclosed
+
+    for _ in range(2):
+        step2.clock.advance(60)
+        again = step2.ask_again(sent.request_id)
+        assert again.status is RequestStatus.APPROVED
+        assert again.reason is not None
+        assert again.reason.startswith(f"fields delivered at {held.delivered_at:%Y-%m-%d %H:%M:%S}")
+        assert again.disclosed == disclosed.disclosed, "the requester keeps what it got once"
+        reply = step2.replies()[-1]
+        assert reply.detail["fields"] == [] and reply.detail["withheld"] == again.reason
+    still = ReceivedRequests(step2.chl.database).get("PAN", sent.request_id)
+    assert still is not None and still.delivered_at == held.delivered_at
+
+
+def test_nothing_is_disclosed_after_the_hit_reference_expired(step2: Step2) -> None:
+    sent = step2.ask()
+    ttl = step2.chl.link("PAN").terms.step1.hit_reference_ttl_hours
+    step2.clock.advance((ttl + 1) * 3600)
+    approve(step2.chl.link("PAN"), sent.request_id, "CHL-OFFICER-3")
+
+    answered = step2.ask_again(sent.request_id)
+
+    assert answered.status is RequestStatus.APPROVED and not answered.disclosed
+    assert answered.reason is not None and answered.reason.startswith("hit reference expired at")
+    held = ReceivedRequests(step2.chl.database).get("PAN", sent.request_id)
+    assert held is not None and held.delivered_at is None
+    reply = step2.replies()[-1]
+    assert reply.detail["fields"] == [] and "expired" in reply.detail["withheld"]
