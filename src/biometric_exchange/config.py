@@ -72,13 +72,6 @@ class AlertsSection(_Frozen):
     """A partner's sighting of a person we encountered this recently is a MOVEMENT."""
 
 
-class RecordsSection(_Frozen):
-    unsafe_accept_unmarked_records: bool = False
-    """Enrol records that carry no provenance. Every record this project makes is
-    marked synthetic; turn this on only to import another generator's synthetic
-    data, knowing the node can no longer vouch that all it holds is synthetic."""
-
-
 class ExtractionSettings(_Frozen):
     """The holder's defences against a partner rebuilding watchlist templates from
     step-1 answers (``node.serve.guard``); every field has a default."""
@@ -113,7 +106,6 @@ class NodeConfig(_Frozen):
     matching: MatchingSection = MatchingSection()
     exchange: ExchangeSection = ExchangeSection()
     alerts: AlertsSection = AlertsSection()
-    records: RecordsSection = RecordsSection()
     extraction: ExtractionSettings = ExtractionSettings()
     metrics: MetricsSection | None = None
     """Absent: the node serves no metrics endpoint."""

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from biometric_exchange.exceptions import InvalidTemplate
+from biometric_exchange.exceptions import InvalidTemplate, RecordRefused
 
 TEMPLATE_DIM = 128
 TEMPLATE_MODEL = "dlib_face_recognition_resnet_model_v1"
@@ -144,7 +144,7 @@ class Provenance:
 
 
 UNMARKED = Provenance(synthetic=False, generator="unmarked")
-"""A record that came without provenance (accepted only by an explicit override)."""
+"""A record that came without provenance (which no node takes in)."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,36 @@ class WatchlistEntry:
     template: Template = field(repr=False)
     valid_until: dt.date | None
     provenance: Provenance
+
+
+def check_entry(record: Encounter | WatchlistEntry, country: str) -> None:
+    """The rule for every record entering a node of ``country``: marked synthetic
+    with a generator, and an encounter met at one of the country's own border
+    points (codes start ``CHL-``). Raises RecordRefused naming the field."""
+    if isinstance(record, Encounter):
+        name = f"encounter {record.encounter_id}"
+    else:
+        name = f"watchlist entry {record.entry_id}"
+    provenance = record.provenance
+    if provenance == UNMARKED:
+        raise RecordRefused(
+            name, ("provenance",), "missing; this system takes records marked synthetic only"
+        )
+    if provenance.synthetic is not True:
+        raise RecordRefused(
+            name, ("provenance", "synthetic"), "this system takes synthetic records only"
+        )
+    if not provenance.generator.strip():
+        raise RecordRefused(
+            name, ("provenance", "generator"), "missing; a synthetic record names its generator"
+        )
+    if isinstance(record, Encounter) and not record.border_point.startswith(f"{country}-"):
+        raise RecordRefused(
+            name,
+            ("border_point",),
+            f"{record.border_point!r} is not a border point of {country} "
+            f"(its codes start {country + '-'!r})",
+        )
 
 
 Evidence = dict[str, Any]

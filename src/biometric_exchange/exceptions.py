@@ -14,6 +14,16 @@ class InvalidInput(ExchangeError):
     """A record, file or argument is malformed. The message names the field."""
 
 
+class RecordRefused(InvalidInput):
+    """A record a node will not take in: ``location`` is the refused field's path."""
+
+    def __init__(self, record: str, location: tuple[str, ...], problem: str) -> None:
+        super().__init__(f"{record}: {'.'.join(location)}: {problem}")
+        self.record = record
+        self.location = location
+        self.problem = problem
+
+
 class UnknownNationality(InvalidInput):
     """A nationality code that is neither ISO 3166-1 alpha-3 nor a known ICAO code."""
 

@@ -1,10 +1,10 @@
 """Encounter and watchlist files (JSON) ↔ domain records, validated.
 
 An encounter file is one JSON object; a watchlist file is JSON Lines, one
-entry per line. Every record should carry ``provenance.synthetic: true``; one
-without provenance reads as *unmarked*, which a node refuses unless its
-configuration sets ``[records] unsafe_accept_unmarked_records = true``, and
-one marked ``synthetic: false`` is refused here, always.
+entry per line. Every record must carry ``provenance.synthetic: true`` and a
+generator; one without provenance reads as *unmarked*, which every node
+refuses (``domain.check_entry``), and one marked ``synthetic: false`` is
+refused here already.
 Validation errors name the field, e.g. ``template.values: expected 128 values``.
 """
 

@@ -20,6 +20,9 @@ from biometric_exchange.regions import is_extra_regional
 from biometric_exchange.synthetic import DemoDataset
 from tests.wiring import worker
 
+LAJAS = "PAN-DARIEN-LAJAS-BLANCAS"
+"""Where Panama meets a traveller first seen in Chile (a node enrols at its own points)."""
+
 
 def recapture(
     encounter: Encounter, new_id: str, *, seed: int, **person_changes: object
@@ -118,7 +121,9 @@ def test_partner_probe_matching_our_recent_encounter_is_a_movement(
     )
     enrol(chl, seen_in_chile)
     run(chl, pan)
-    onward = recapture(seen_in_chile, "PAN-ENC-ONWARD", seed=4)
+    onward = dataclasses.replace(
+        recapture(seen_in_chile, "PAN-ENC-ONWARD", seed=4), border_point=LAJAS
+    )
     enrol(pan, onward)
     run(pan, chl)
 
@@ -144,7 +149,8 @@ def test_movement_outside_the_window_is_not_raised(
     )
     enrol(chl, seen_in_chile)
     run(chl, pan)
-    enrol(pan, recapture(seen_in_chile, "PAN-ENC-LATE", seed=5))
+    late = recapture(seen_in_chile, "PAN-ENC-LATE", seed=5)
+    enrol(pan, dataclasses.replace(late, border_point=LAJAS))
     run(pan, chl)
     assert chl.alerts.list(kind=AlertKind.MOVEMENT) == []
 

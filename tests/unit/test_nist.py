@@ -19,7 +19,7 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-from biometric_exchange.config import CONFIG_FILENAME, DATABASE_PATH
+from biometric_exchange.config import DATABASE_PATH
 from biometric_exchange.domain import (
     TEMPLATE_MODEL,
     UNMARKED,
@@ -40,6 +40,7 @@ from biometric_exchange.node.interchange import export_record, import_transactio
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.synthetic.faces import draw_face, save_face
+from biometric_exchange.workspace import create_pair
 
 SOURCE = "case.nist"
 
@@ -51,6 +52,14 @@ def opened(pair_dirs: tuple[Path, Path]) -> Iterator[tuple[Node, Node]]:
     yield chile, panama
     chile.database.close()
     panama.database.close()
+
+
+@pytest.fixture
+def second_panama(tmp_path: Path) -> Iterator[Node]:
+    """Another Panama node, on its own fresh folder: where a Panama record may enter."""
+    node = Node.open(create_pair(tmp_path / "second")[1])
+    yield node
+    node.database.close()
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +81,8 @@ def _non_ascii(records: list[Any]) -> Any:
 # ---------------------------------------------------------------- round trips
 
 
-def test_an_encounter_crosses_from_one_node_to_the_other_unchanged(
-    opened: tuple[Node, Node], dataset: DemoDataset
+def test_an_encounter_crosses_from_one_node_to_another_of_its_country_unchanged(
+    opened: tuple[Node, Node], second_panama: Node, dataset: DemoDataset
 ) -> None:
     chile, panama = opened
     original: Encounter = _non_ascii(dataset.encounters["PAN"])
@@ -94,8 +103,14 @@ def test_an_encounter_crosses_from_one_node_to_the_other_unchanged(
     assert transaction.template_values.tobytes() == _f64_bytes(original.template)
     assert transaction.narrowed_values == 0
 
-    import_transaction(chile, transaction, source=SOURCE)
-    stored = chile.records.encounter(original.encounter_id)
+    with pytest.raises(
+        InvalidInput, match=r"2\.921 BPT: 'PAN-[A-Z-]+' is not a border point of CHL"
+    ):
+        import_transaction(chile, transaction, source=SOURCE)
+    assert chile.records.count_encounters() == 0
+
+    import_transaction(second_panama, transaction, source=SOURCE)
+    stored = second_panama.records.encounter(original.encounter_id)
     assert stored is not None
     assert stored.person == original.person
     assert stored.encountered_at == original.encountered_at
@@ -104,7 +119,7 @@ def test_an_encounter_crosses_from_one_node_to_the_other_unchanged(
     assert template_to_bytes(stored.template) == template_to_bytes(original.template)
     assert np.array_equal(stored.template.astype(np.float64), transaction.template_values)
 
-    with closing(sqlite3.connect(chile.node_dir / DATABASE_PATH)) as db:
+    with closing(sqlite3.connect(second_panama.node_dir / DATABASE_PATH)) as db:
         sealed = db.execute(
             "SELECT template_sealed FROM encounters WHERE encounter_id = ?",
             (original.encounter_id,),
@@ -115,8 +130,8 @@ def test_an_encounter_crosses_from_one_node_to_the_other_unchanged(
     assert template_to_bytes(original.template) not in sealed  # sealed at rest
     assert queued >= 1  # queued for checks and exchange like any enrolment
 
-    again = parse_transaction(export_record(chile, original.encounter_id).data, SOURCE)
-    assert again.header.originator == "CHL-BX-node_chile"
+    again = parse_transaction(export_record(second_panama, original.encounter_id).data, SOURCE)
+    assert again.header.originator == "PAN-BX-node_panama"
     assert again.template_values.tobytes() == transaction.template_values.tobytes()
 
 
@@ -165,9 +180,9 @@ def test_optional_fields_round_trip_absent(dataset: DemoDataset) -> None:
 
 
 def test_a_face_image_travels_in_a_type_10_record(
-    opened: tuple[Node, Node], dataset: DemoDataset, face_png: bytes
+    opened: tuple[Node, Node], second_panama: Node, dataset: DemoDataset, face_png: bytes
 ) -> None:
-    chile, panama = opened
+    _, panama = opened
     original = dataset.encounters["PAN"][0]
     enrol(panama, original)
     exported = export_record(panama, original.encounter_id, face_image=face_png)
@@ -186,8 +201,8 @@ def test_a_face_image_travels_in_a_type_10_record(
     transaction = parse_transaction(exported.data, SOURCE)
     assert transaction.face_image is not None
     assert transaction.face_image.data == face_png
-    import_transaction(chile, transaction, source=SOURCE)
-    assert chile.records.encounter(original.encounter_id) is not None
+    import_transaction(second_panama, transaction, source=SOURCE)
+    assert second_panama.records.encounter(original.encounter_id) is not None
 
 
 def test_an_image_without_the_synthetic_marker_is_refused_on_export(
@@ -204,14 +219,17 @@ def test_an_image_without_the_synthetic_marker_is_refused_on_export(
 
 
 def test_logs_carry_ids_never_names_or_template_bytes(
-    opened: tuple[Node, Node], dataset: DemoDataset, caplog: pytest.LogCaptureFixture
+    opened: tuple[Node, Node],
+    second_panama: Node,
+    dataset: DemoDataset,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    chile, panama = opened
+    _, panama = opened
     original = _non_ascii(dataset.encounters["PAN"])
     enrol(panama, original)
     with caplog.at_level(logging.DEBUG):
         exported = export_record(panama, original.encounter_id)
-        import_transaction(chile, parse_transaction(exported.data, SOURCE), source=SOURCE)
+        import_transaction(second_panama, parse_transaction(exported.data, SOURCE), source=SOURCE)
     assert original.encounter_id in caplog.text
     assert exported.header.control_number in caplog.text
     for secret in (original.person.given_name, original.person.family_name):
@@ -314,7 +332,7 @@ def _nistitl_file(
 def test_a_transaction_built_directly_with_nistitl_is_read_and_enrolled(
     opened: tuple[Node, Node], tmp_path: Path
 ) -> None:
-    chile, _ = opened
+    _, panama = opened
     path = tmp_path / "kiosk.nist"
     path.write_bytes(_nistitl_file())
 
@@ -336,8 +354,8 @@ def test_a_transaction_built_directly_with_nistitl_is_read_and_enrolled(
     assert np.array_equal(record.template, VALUES.astype(np.float32))
     assert transaction.narrowed_values == 128
 
-    import_transaction(chile, transaction, source=str(path))
-    stored = chile.records.encounter("PAN-KIOSK-0042")
+    import_transaction(panama, transaction, source=str(path))
+    stored = panama.records.encounter("PAN-KIOSK-0042")
     assert stored is not None and stored.person == record.person
     assert template_to_bytes(stored.template) == VALUES.astype("<f4").tobytes()
 
@@ -383,30 +401,15 @@ def test_watchlist_category_comes_from_the_file_or_the_importer(
 # ------------------------------------------------------------- provenance
 
 
-def test_a_file_without_the_synthetic_marker_needs_the_unsafe_override(
-    pair_dirs: tuple[Path, Path],
-) -> None:
+def test_a_file_without_the_synthetic_marker_is_refused(pair_dirs: tuple[Path, Path]) -> None:
     unmarked = parse_transaction(
         _nistitl_file(type2=_type2_fields() | {910: None, 911: None, 912: None}), SOURCE
     )
     assert unmarked.record.provenance == UNMARKED
-    node = Node.open(pair_dirs[0])
-    with pytest.raises(InvalidInput, match=r"2\.910 SYN: missing; this node enrols records"):
+    node = Node.open(pair_dirs[1])
+    with pytest.raises(InvalidInput, match=r"PAN-KIOSK-0042: 2\.910 SYN: missing; "):
         import_transaction(node, unmarked, source=SOURCE)
     assert node.records.count_encounters() == 0
-    node.database.close()
-
-    config = pair_dirs[0] / CONFIG_FILENAME
-    config.write_text(
-        config.read_text(encoding="utf-8") + "\n[records]\nunsafe_accept_unmarked_records = true\n",
-        encoding="utf-8",
-    )
-    node = Node.open(pair_dirs[0])
-    import_transaction(node, unmarked, source=SOURCE)
-    stored = node.records.encounter("PAN-KIOSK-0042")
-    assert stored is not None and stored.provenance == UNMARKED
-    again = parse_transaction(export_record(node, "PAN-KIOSK-0042").data, SOURCE)
-    assert again.record.provenance == UNMARKED  # exported without a marker, honestly
     node.database.close()
 
 

@@ -46,7 +46,7 @@ def _with_records(pair_dirs: tuple[Path, Path], dataset: DemoDataset) -> None:
     chile.database.close()
 
 
-def test_an_encounter_exported_by_panama_is_imported_by_chile(
+def test_an_encounter_exported_by_panama_enters_chile_as_a_watchlist_entry_only(
     pair_dirs: tuple[Path, Path], dataset: DemoDataset, tmp_path: Path
 ) -> None:
     chile_dir, panama_dir = pair_dirs
@@ -60,19 +60,27 @@ def test_an_encounter_exported_by_panama_is_imported_by_chile(
     assert "Type-1, Type-2, Type-99" in _flat(exported.stdout)
     assert stat.S_IMODE(file.stat().st_mode) == 0o600
 
-    imported = _bx("import", "nist", chile_dir, file)
+    refused = _bx("import", "nist", chile_dir, file)
+    _assert_error(
+        refused,
+        f"encounter {original.encounter_id}: 2.921 BPT: {original.border_point!r} "
+        "is not a border point of CHL",
+    )
+    imported = _bx("import", "nist", chile_dir, file, "--watchlist", "missing_person")
     assert imported.exit_code == 0, imported.stderr
-    assert f"enrolled encounter {original.encounter_id} on node_chile" in _flat(imported.stdout)
+    assert f"added watchlist entry {original.encounter_id} (missing_person) to node_chile" in (
+        _flat(imported.stdout)
+    )
     chile = Node.open(chile_dir)
-    stored = chile.records.encounter(original.encounter_id)
+    stored = chile.records.watchlist_entry(original.encounter_id)
+    assert chile.records.encounter(original.encounter_id) is None
     chile.database.close()
     assert stored is not None
     assert stored.person == original.person
-    assert stored.encountered_at == original.encountered_at
     assert template_to_bytes(stored.template) == template_to_bytes(original.template)
 
-    again = _bx("import", "nist", chile_dir, file)
-    _assert_error(again, f"'{original.encounter_id}' is already enrolled on this node")
+    again = _bx("import", "nist", chile_dir, file, "--watchlist", "missing_person")
+    _assert_error(again, f"'{original.encounter_id}' is already on this node's watchlist")
 
 
 def test_a_watchlist_entry_keeps_or_changes_its_category(
@@ -122,7 +130,14 @@ def test_export_with_a_face_image_and_the_default_file_name(
     assert transaction.face_image is not None
     assert transaction.face_image.data == image.read_bytes()
 
-    imported = _bx("import", "nist", pair_dirs[0], work / f"{encounter_id}.nist")
+    imported = _bx(
+        "import",
+        "nist",
+        pair_dirs[0],
+        work / f"{encounter_id}.nist",
+        "--watchlist",
+        "missing_person",
+    )
     assert imported.exit_code == 0, imported.stderr
     assert "face image (Type-10, 128x128 PNG) not stored" in _flat(imported.stdout)
 

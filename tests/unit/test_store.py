@@ -121,7 +121,7 @@ def database(tmp_path: Path) -> Iterator[Database]:
 
 @pytest.fixture
 def records(database: Database) -> RecordStore:
-    return RecordStore(database, DATA_KEY)
+    return RecordStore(database, DATA_KEY, "PAN")
 
 
 def insert_encounters(database: Database, records: RecordStore, *ids: str) -> None:
@@ -248,7 +248,7 @@ def test_reopening_keeps_data_and_does_not_migrate_again(
     reopened = Database(database.path)
     try:
         assert reopened.connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        assert [e.entry_id for e in RecordStore(reopened, DATA_KEY).watchlist()] == ["W-1"]
+        assert [e.entry_id for e in RecordStore(reopened, DATA_KEY, "PAN").watchlist()] == ["W-1"]
     finally:
         reopened.close()
 
@@ -689,7 +689,7 @@ def test_watchlist_row_under_another_data_key_is_a_corrupt_record(
 ) -> None:
     records.add_watchlist([make_entry("W-1")])
     with pytest.raises(CorruptRecord, match="watchlist record W-1"):
-        list(RecordStore(database, secrets.token_bytes(32)).watchlist())
+        list(RecordStore(database, secrets.token_bytes(32), "PAN").watchlist())
 
 
 def test_template_copied_onto_another_watchlist_row_is_a_corrupt_record(

@@ -307,16 +307,24 @@ def test_a_partners_suppressed_days_do_not_make_a_rare_flow_look_like_a_surge() 
 # The monitor.
 
 
-def surge_on_pan(pan: Node, base: Encounter, *, today_count: int = 48) -> dt.date:
+def surge_on_pan(
+    pan: Node,
+    base: Encounter,
+    *,
+    today_count: int = 48,
+    points: tuple[str, str] = (LAJAS, TOCUMEN),
+) -> dt.date:
     """14 days of CHN at Lajas Blancas around 6 a day, then a surge today; a small
-    IND flow at Tocumen under the suppression threshold throughout."""
+    IND flow at Tocumen under the suppression threshold throughout (on another
+    node, at its own two ``points``)."""
+    surging, steady = points
     today = pan.today()
     daily = [6, 5, 7, 6, 6, 8, 5, 6, 7, 6, 5, 6, 7, 6]
     for offset, count in enumerate(daily, start=1):
         day = today - dt.timedelta(days=offset)
-        add_encounters(pan, base, day, "CHN", LAJAS, count)
-        add_encounters(pan, base, day, "IND", TOCUMEN, 3)
-    add_encounters(pan, base, today, "CHN", LAJAS, today_count)
+        add_encounters(pan, base, day, "CHN", surging, count)
+        add_encounters(pan, base, day, "IND", steady, 3)
+    add_encounters(pan, base, today, "CHN", surging, today_count)
     return today
 
 
@@ -394,7 +402,7 @@ def test_monitor_survives_an_unreachable_partner(
     nodes: dict[str, Node], dataset: DemoDataset
 ) -> None:
     chl = nodes["CHL"]
-    surge_on_pan(chl, dataset.encounters["CHL"][0])
+    surge_on_pan(chl, dataset.encounters["CHL"][0], points=("CHL-COLCHANE", "CHL-CHACALLUTA"))
 
     report = run_monitor(chl, {"PAN": Unreachable()})
     assert not report.partner_refreshed

@@ -1,35 +1,17 @@
 """Records into a node: encounters (with their outbox item) and watchlist entries.
 
-Both refuse a record that is not marked synthetic, unless it is merely
-*unmarked* (no provenance) and the node's configuration sets the loudly named
-``unsafe_accept_unmarked_records``; each such acceptance is logged.
+The record store refuses, with nothing stored, any record that breaks
+``domain.check_entry``: not marked synthetic with a generator, or an encounter
+met at another country's border point.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
-from biometric_exchange.domain import UNMARKED, Encounter, Provenance, WatchlistEntry
-from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.domain import Encounter, WatchlistEntry, check_entry
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.store.outbox import Outbox
-
-log = logging.getLogger(__name__)
-
-
-def check_provenance(node: Node, provenance: Provenance, record_id: str) -> None:
-    if provenance.synthetic:
-        return
-    if provenance == UNMARKED and node.config.records.unsafe_accept_unmarked_records:
-        log.warning("UNSAFE: record %s has no provenance; accepted by override", record_id)
-        return
-    if provenance == UNMARKED:
-        raise InvalidInput(
-            "provenance: missing; this node enrols records marked synthetic only "
-            "(node.toml [records] unsafe_accept_unmarked_records overrides this)"
-        )
-    raise InvalidInput("provenance.synthetic: this system enrols synthetic records only")
 
 
 def enrol(node: Node, encounter: Encounter) -> dict[str, str]:
@@ -45,7 +27,7 @@ def enrol_many(node: Node, encounters: Sequence[Encounter]) -> dict[str, dict[st
     """``enrol`` for many encounters in one transaction (all or none); return each
     encounter's probe ref per partner."""
     for encounter in encounters:
-        check_provenance(node, encounter.provenance, encounter.encounter_id)
+        check_entry(encounter, node.country)
     refs: dict[str, dict[str, str]] = {}
     with node.database.transaction() as connection:
         for encounter in encounters:
@@ -58,6 +40,4 @@ def enrol_many(node: Node, encounters: Sequence[Encounter]) -> dict[str, dict[st
 
 def add_watchlist(node: Node, entries: Sequence[WatchlistEntry]) -> int:
     """Add watchlist entries, all or none."""
-    for entry in entries:
-        check_provenance(node, entry.provenance, entry.entry_id)
     return node.records.add_watchlist(entries)

@@ -2,8 +2,9 @@
 
 ``export_record`` writes one encounter or watchlist entry held by the node;
 ``import_transaction`` enrols a transaction's record through the same path
-as ``bx enroll`` and ``bx watchlist import``: sealed at rest, queued,
-provenance checked. The conversions themselves are ``interop.nist``'s.
+as ``bx enroll`` and ``bx watchlist import``: sealed at rest, queued, under
+``domain.check_entry`` (a refusal names the transaction's field). The
+conversions themselves are ``interop.nist``'s.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 import logging
 
 from biometric_exchange.domain import Encounter, WatchlistCategory, utc_now
-from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.exceptions import InvalidInput, RecordRefused
 from biometric_exchange.interop.nist import (
     ExportedTransaction,
     NistTransaction,
@@ -21,6 +22,7 @@ from biometric_exchange.interop.nist import (
     export_transaction,
     record_to_enrol,
 )
+from biometric_exchange.interop.nist.fields import field_for_location
 from biometric_exchange.interop.nist.types import record_id
 from biometric_exchange.node.enrolment import add_watchlist, enrol
 from biometric_exchange.node.runtime import Node
@@ -86,16 +88,16 @@ def import_transaction(
 ) -> Record:
     """Enrol the transaction's record into ``node``: an encounter (sealed and queued for
     checks and exchange) or, per its TOT or ``watchlist_category``, a watchlist entry."""
-    record = record_to_enrol(
-        transaction,
-        watchlist_category=watchlist_category,
-        accept_unmarked=node.config.records.unsafe_accept_unmarked_records,
-        source=source,
-    )
-    if isinstance(record, Encounter):
-        enrol(node, record)
-    else:
-        add_watchlist(node, [record])
+    record = record_to_enrol(transaction, watchlist_category=watchlist_category)
+    try:
+        if isinstance(record, Encounter):
+            enrol(node, record)
+        else:
+            add_watchlist(node, [record])
+    except RecordRefused as exc:
+        raise InvalidInput(
+            f"{source}: {exc.record}: {field_for_location(exc.location)}: {exc.problem}"
+        ) from exc
     log.info(
         "imported %s from ANSI/NIST-ITL transaction %s",
         record_id(record),

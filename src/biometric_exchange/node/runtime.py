@@ -221,7 +221,7 @@ class Node:
             config=config,
             keys=keys,
             database=database,
-            records=RecordStore(database, DataKeyring(keys_dir(node_dir))),
+            records=RecordStore(database, DataKeyring(keys_dir(node_dir)), config.node.country),
             alerts=AlertStore(database),
             audit=AuditLog(database),
             outbox=Outbox(database, clock),

@@ -1,9 +1,10 @@
 """Step-2 detail requests at rest: the holder's queue and the requester's own.
 
-The holder keeps what was asked, by whom and why, and its decision; the
-disclosed values are read from the watchlist when a reply is sealed, never
-copied. The requester keeps its requests and, once approved, the disclosed
-values (exchanged personal data, subject to the agreement's retention).
+The holder keeps what was asked, by whom and why, its decision and when the
+approved values were delivered (once per request); the disclosed values are
+read from the watchlist when that reply is sealed, never copied. The
+requester keeps its requests and, once approved, the disclosed values
+(exchanged personal data, subject to the agreement's retention).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class ReceivedRequest:
     decided_by: str | None = None
     reason: str | None = None
     comment: str | None = None
+    delivered_at: dt.datetime | None = None
+    """When the approved fields were sent to the partner (they are sent once)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ def _received(row: sqlite3.Row) -> ReceivedRequest:
         decided_by=row["decided_by"],
         reason=row["reason"],
         comment=row["comment"],
+        delivered_at=_when(row["delivered_at"]),
     )
 
 
@@ -195,6 +199,17 @@ class ReceivedRequests:
                     request_id,
                     RequestStatus.PENDING.value,
                 ),
+            )
+            return cursor.rowcount == 1
+
+    def mark_delivered(self, partner: str, request_id: str, *, at: dt.datetime) -> bool:
+        """Record that an approved request's fields go out now; False when they already
+        went (or the request is not approved): they are disclosed once."""
+        with self._database.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE details_received SET delivered_at = ? WHERE partner = ? "
+                "AND request_id = ? AND status = ? AND delivered_at IS NULL",
+                (at.isoformat(), partner, request_id, RequestStatus.APPROVED.value),
             )
             return cursor.rowcount == 1
 

@@ -18,6 +18,7 @@ from biometric_exchange.domain import (
     Template,
     WatchlistCategory,
     WatchlistEntry,
+    check_entry,
     utc_now,
 )
 from biometric_exchange.exceptions import InvalidInput
@@ -72,14 +73,19 @@ class WatchlistLabel:
 
 
 class RecordStore:
-    """Reads and writes person records; templates never leave it unsealed on disk."""
+    """Reads and writes person records; templates never leave it unsealed on disk.
 
-    def __init__(self, database: Database, data_key: bytes | DataKeys) -> None:
+    Every record written passes ``domain.check_entry`` for the node's ``country``.
+    """
+
+    def __init__(self, database: Database, data_key: bytes | DataKeys, country: str) -> None:
         self._database = database
         self._data_key = data_key
+        self._country = country
 
     def insert_encounter(self, connection: sqlite3.Connection, encounter: Encounter) -> None:
         """Insert inside the caller's transaction; a duplicate id is an error."""
+        check_entry(encounter, self._country)
         exists = connection.execute(
             "SELECT 1 FROM encounters WHERE encounter_id = ?", (encounter.encounter_id,)
         ).fetchone()
@@ -144,6 +150,8 @@ class RecordStore:
         """Add entries in one transaction; any duplicate id rejects the whole batch."""
         if not entries:
             return 0
+        for entry in entries:
+            check_entry(entry, self._country)
         with self._database.transaction() as connection:
             for entry in entries:
                 self._insert_watchlist_entry(connection, entry)

@@ -245,4 +245,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (partner, day)
     );
     """,
+    """
+    ALTER TABLE details_received ADD COLUMN delivered_at TEXT;
+    """,
 )

@@ -2,8 +2,8 @@
 
 ``export_transaction`` builds the transaction of one encounter or watchlist
 entry; ``record_to_enrol`` turns a transaction read by ``read_transaction``
-(or ``parse_transaction``) into the record to enrol, refusing an unmarked one
-unless the node allows it. Nodes use these through ``node.interchange``. The
+(or ``parse_transaction``) into the record to enrol; the node that takes it
+in applies ``domain.check_entry``. Nodes use these through ``node.interchange``. The
 field map is in ``fields`` and docs/nist.md.
 """
 
@@ -13,9 +13,8 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
-from biometric_exchange.domain import UNMARKED, WatchlistCategory, WatchlistEntry
-from biometric_exchange.exceptions import InvalidInput
-from biometric_exchange.interop.nist.fields import AGENCY_SUFFIX, TransactionType, Type2, label
+from biometric_exchange.domain import WatchlistCategory, WatchlistEntry
+from biometric_exchange.interop.nist.fields import AGENCY_SUFFIX, TransactionType
 from biometric_exchange.interop.nist.image import synthetic_face_image
 from biometric_exchange.interop.nist.types import (
     NistTransaction,
@@ -79,17 +78,9 @@ def record_to_enrol(
     transaction: NistTransaction,
     *,
     watchlist_category: WatchlistCategory | None,
-    accept_unmarked: bool,
-    source: str,
 ) -> Record:
-    """The transaction's record (as a watchlist entry of ``watchlist_category`` when
-    given); one without the synthetic marker only when ``accept_unmarked``."""
+    """The transaction's record, as a watchlist entry of ``watchlist_category`` when given."""
     record = transaction.record
     if watchlist_category is not None:
         record = as_watchlist_entry(record, watchlist_category)
-    if record.provenance == UNMARKED and not accept_unmarked:
-        raise InvalidInput(
-            f"{source}: {label(2, Type2.SYN)}: missing; this node enrols records marked "
-            "synthetic only (node.toml [records] unsafe_accept_unmarked_records overrides this)"
-        )
     return record

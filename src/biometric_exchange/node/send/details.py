@@ -231,10 +231,11 @@ def _ask(link: Link, transport: PeerTransport, sent: SentRequest, *, repeat: boo
 
 
 def _answered(sent: SentRequest, answer: DetailsAnswer) -> SentRequest:
+    """The answer stored; fields once disclosed are kept when a repeat carries none."""
     return dataclasses.replace(
         sent,
         status=answer.status,
-        disclosed=answer.fields,
+        disclosed=answer.fields or sent.disclosed,
         reason=answer.reason or None,
         due_at=_moment(answer.due_at_ms),
         decided_at=_moment(answer.decided_at_ms),

@@ -4,7 +4,10 @@
 fields, hit reference, protection, quota), queues it and answers sealed:
 approved at once under automatic approval, else pending until an operator
 calls ``approve`` or ``deny``. Asking again with the same request id answers
-the current state, unchecked and uncounted.
+the current state, unchecked and uncounted. An approved request discloses its
+fields once: the reply that carries them records ``delivered_at`` in the same
+transaction; later repeats get APPROVED without fields and a reason saying
+when they went, and nothing is disclosed once the hit reference has expired.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from biometric_exchange.serde.details import (
 )
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
 from biometric_exchange.store.details import ReceivedRequest, ReceivedRequests, Subject
+from biometric_exchange.store.hits import HitReference
 from biometric_exchange.store.quotas import QuotaKind
 from biometric_exchange.v1 import exchange_pb2 as pb
 
@@ -118,7 +122,8 @@ class DetailsHandler:
                 stored = self._accept(query)
             else:
                 _check_same(stored, query)
-        return _Decided(query, stored, repeat, self._answer(stored))
+            answer = self._answer(stored)
+        return _Decided(query, stored, repeat, answer)
 
     def describe(self, decided: _Decided) -> Mapping[str, Any]:
         return decided.audit_detail()
@@ -130,6 +135,8 @@ class DetailsHandler:
             "status": answer.status.value,
             "fields": sorted(answer.fields),
         }
+        if answer.status is RequestStatus.APPROVED and not answer.fields:
+            detail["withheld"] = answer.reason
         return details_response_to_bytes(answer), detail
 
     def _accept(self, query: DetailsQuery) -> ReceivedRequest:
@@ -144,10 +151,7 @@ class DetailsHandler:
         if reference is None or reference.partner != partner:
             raise AgreementRefusal(NOT_VALID_FOR_PARTY)
         now = _moment(node.clock())
-        step1 = link.terms.step1
-        expires_at = reference.expires_at or reference.created_at + dt.timedelta(
-            hours=step1.hit_reference_ttl_hours
-        )
+        expires_at = self._expiry(reference)
         if expires_at < now:
             raise ReferenceExpired(f"hit reference expired at {expires_at:%Y-%m-%d %H:%M} UTC")
         subject = self._requests.subject(reference.entry_id)
@@ -184,21 +188,52 @@ class DetailsHandler:
             return stored
         return request
 
+    def _expiry(self, reference: HitReference) -> dt.datetime:
+        ttl = dt.timedelta(hours=self._link.terms.step1.hit_reference_ttl_hours)
+        return reference.expires_at or reference.created_at + ttl
+
     def _answer(self, request: ReceivedRequest) -> DetailsAnswer:
         fields: dict[str, str] = {}
+        reason = (request.reason or "") if request.status is RequestStatus.DENIED else ""
         if request.status is RequestStatus.APPROVED:
-            subject = self._requests.subject(request.entry_id)
-            if subject is None:
-                raise AgreementRefusal(NOT_VALID_FOR_PARTY)
-            fields = disclosed_fields(request.fields, subject, self._node.country)
+            reason = self._withheld(request)
+            if not reason:
+                subject = self._requests.subject(request.entry_id)
+                if subject is None:
+                    raise AgreementRefusal(NOT_VALID_FOR_PARTY)
+                fields = disclosed_fields(request.fields, subject, self._node.country)
         return DetailsAnswer(
             request_id=request.request_id,
             status=request.status,
             fields=fields,
-            reason=(request.reason or "") if request.status is RequestStatus.DENIED else "",
+            reason=reason,
             decided_at_ms=_ms(request.decided_at),
             due_at_ms=_ms(request.due_at),
         )
+
+    def _withheld(self, request: ReceivedRequest) -> str:
+        """Why an approved request's fields are not sent now, or "" after recording
+        that they go out in this reply (once per request)."""
+        delivered = _delivered(request.delivered_at)
+        if delivered:
+            return delivered
+        now = _moment(self._node.clock())
+        reference = self._node.hit_references.get(request.hit_reference)
+        if reference is None:
+            return "hit reference no longer held; nothing is disclosed"
+        expires_at = self._expiry(reference)
+        if expires_at < now:
+            return f"hit reference expired at {expires_at:%Y-%m-%d %H:%M} UTC; nothing is disclosed"
+        if self._requests.mark_delivered(request.partner, request.request_id, at=now):
+            return ""
+        current = self._requests.get(request.partner, request.request_id)  # pragma: no cover
+        return _delivered(current.delivered_at if current else now) or "fields already delivered"
+
+
+def _delivered(at: dt.datetime | None) -> str:
+    if at is None:
+        return ""
+    return f"fields delivered at {at:%Y-%m-%d %H:%M:%S} UTC; they are disclosed once"
 
 
 def _check_same(stored: ReceivedRequest, query: DetailsQuery) -> None:
@@ -211,7 +246,7 @@ def _check_same(stored: ReceivedRequest, query: DetailsQuery) -> None:
 
 def approve(link: Link, request_id: str, officer: str, comment: str = "") -> ReceivedRequest:
     """An operator's approval of ``link``'s partner's pending request; the next re-ask
-    gets the fields."""
+    gets the fields, once."""
     return _decide(link, request_id, RequestStatus.APPROVED, officer, comment=comment)
 
 
