@@ -245,4 +245,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (partner, day)
     );
     """,
+    """
+    CREATE TABLE unauthenticated_refusals (
+        peer TEXT NOT NULL,
+        event TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        hour TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (peer, event, reason, hour)
+    );
+    """,
 )
