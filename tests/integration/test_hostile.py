@@ -3,7 +3,9 @@ calls, injection strings in every text field of a probe, and a quota flood.
 
 Each case checks the exact gRPC status (and, for refusals, the fixed public
 message), that Chile audited the refusal with its reason (cases refused by
-gRPC or TLS before our code runs leave no entry, and the test says so), and
+gRPC or TLS before our code runs leave no entry, and the test says so; cases
+refused before the signature verified are counted, one entry per reason and
+hour, ``test_hostile_unauthenticated.py``), and
 that the node still serves afterwards: health SERVING and a valid Identify
 answered. ``test_refusals.py`` covers tampered ciphertext, replay, wrong
 recipient, stale time, foreign peers, purpose and agreement hash; these cases
@@ -196,6 +198,37 @@ def _assert_audited(
     return entries[0]
 
 
+CountKey = tuple[str, str, str, str]
+"""(peer, event, reason, hour) of ``unauthenticated_refusals``."""
+
+
+def _counts(node: Node) -> dict[CountKey, int]:
+    return {(c.peer, c.event, c.reason, c.window): c.count for c in node.refusals.counts()}
+
+
+def _assert_counted(
+    node: Node, before: dict[CountKey, int], event: str, reason: Reason
+) -> AuditEntry:
+    """Exactly one count since ``before`` went up, by one, for PAN, ``event`` and
+    ``reason``; its window holds exactly one audit entry (the first refusal's)."""
+    after = _counts(node)
+    grown = {key: n - before.get(key, 0) for key, n in after.items() if n != before.get(key, 0)}
+    assert list(grown.values()) == [1], grown
+    ((peer, counted_event, counted_reason, window),) = grown
+    assert (peer, counted_event) == ("PAN", event)
+    entries = [
+        e
+        for e in entries_after(node, 0, event)
+        if e.detail.get("counted")
+        and e.detail.get("window") == window
+        and e.detail.get("reason") == counted_reason
+    ]
+    assert len(entries) == 1, [e.detail for e in entries]
+    assert _reason_matches(entries[0], reason), entries[0].detail
+    assert entries[0].outcome == "rejected" and entries[0].peer == "PAN"
+    return entries[0]
+
+
 def _valid_identify(stub: pb_grpc.ExchangeStub, panama: Node, template: Template) -> None:
     """A well-formed Identify is answered with a reply that opens and answers it."""
     envelope = _sealed(
@@ -234,12 +267,18 @@ def _refused(
     public: str,
     reason: Reason,
     by_id: bool = True,
+    counted: bool = False,
 ) -> AuditEntry:
-    """Send ``envelope``; assert the status, the public message and the audit entry."""
+    """Send ``envelope``; assert the status, the public message and the audit entry
+    (or, ``counted``, refused before the signature verified: the count and its
+    window's one entry)."""
     chile = pair.chile
     before = last_seq(chile)
+    counts = _counts(chile)
     result = _call(pair.partner_stub(pair.panama, chile), method, envelope)
     assert result == Refusal(code, public)
+    if counted:
+        return _assert_counted(chile, counts, event, reason)
     message_id = (read_header(envelope).message_id[:64] or None) if by_id else None
     return _assert_audited(chile, before, event, reason, message_id=message_id)
 
@@ -292,6 +331,7 @@ def test_tampered_header_bytes_are_unauthenticated(
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
         reason=reason,
+        counted=True,
     )
 
 
@@ -319,6 +359,7 @@ def test_header_that_does_not_parse_is_unauthenticated(
         public=ENVELOPE_REJECTED,
         reason="malformed header",
         by_id=False,
+        counted=True,
     )
 
 
@@ -337,6 +378,7 @@ def test_envelope_signed_by_a_fresh_key_is_unauthenticated(
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
         reason="bad signature",
+        counted=True,
     )
 
 
@@ -384,6 +426,7 @@ def test_sql_in_the_message_id_is_unauthenticated(
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
         reason="malformed message id",
+        counted=True,
     )
     assert entry.detail["claimed_message_id"] == SQL
 
@@ -428,22 +471,25 @@ def _signed_header(panama: Node, **changes: Any) -> pb.EnvelopeHeader:
 
 
 @pytest.mark.parametrize(
-    ("changes", "reason"),
+    ("changes", "reason", "counted"),
     [
-        pytest.param({"nonce": bytes(11)}, "malformed nonce", id="short-nonce"),
+        pytest.param({"nonce": bytes(11)}, "malformed nonce", False, id="short-nonce"),
         pytest.param(
-            {"ephemeral_public_key": b"\x01" * 7}, "malformed ephemeral key", id="short-key"
+            {"ephemeral_public_key": b"\x01" * 7},
+            "malformed ephemeral key",
+            False,
+            id="short-key",
         ),
-        pytest.param({"version": 2}, "unsupported envelope version 2", id="version-2"),
-        pytest.param({"sender": "MEX"}, "unexpected sender 'MEX'", id="sender-MEX"),
+        pytest.param({"version": 2}, "unsupported envelope version", True, id="version-2"),
+        pytest.param({"sender": "MEX"}, "unexpected sender", True, id="sender-MEX"),
     ],
 )
 @pytest.mark.usefixtures("serving_after")
 def test_signed_header_with_bad_fields_is_unauthenticated(
-    served_pair: ServedPair, changes: dict[str, Any], reason: str
+    served_pair: ServedPair, changes: dict[str, Any], reason: str, counted: bool
 ) -> None:
     """Panama's own key signs a header whose fields are wrong: the checks after the
-    signature (or before it) still refuse."""
+    signature (audited per call) or before it (counted) still refuse."""
     panama = served_pair.panama
     envelope = _signed_with_header(panama, _signed_header(panama, **changes), b"\x00" * 48)
     _refused(
@@ -452,6 +498,7 @@ def test_signed_header_with_bad_fields_is_unauthenticated(
         code=grpc.StatusCode.UNAUTHENTICATED,
         public=ENVELOPE_REJECTED,
         reason=reason,
+        counted=counted,
     )
 
 
@@ -467,7 +514,8 @@ def test_unknown_agreement_id_is_failed_precondition(
         _sealed(panama, body, context=context),
         code=grpc.StatusCode.FAILED_PRECONDITION,
         public=AGREEMENT_MISMATCH,
-        reason=f"agreement id 'CHL-PAN-FORGED' is not {chile.link('PAN').agreement.id!r}",
+        reason=f"agreement id differs from ours ({chile.link('PAN').agreement.id})",
+        counted=True,
     )
 
 
@@ -479,8 +527,8 @@ def test_empty_envelope_is_failed_precondition(served_pair: ServedPair) -> None:
         pb.SealedEnvelope(),
         code=grpc.StatusCode.FAILED_PRECONDITION,
         public=AGREEMENT_MISMATCH,
-        reason=f"agreement id '' is not {served_pair.chile.link('PAN').agreement.id!r}",
-        by_id=False,
+        reason=f"agreement id differs from ours ({served_pair.chile.link('PAN').agreement.id})",
+        counted=True,
     )
 
 
@@ -934,6 +982,7 @@ def test_garbage_envelope_to_other_methods_is_unauthenticated(
         public=ENVELOPE_REJECTED,
         reason="malformed header",
         by_id=False,
+        counted=True,
     )
 
 

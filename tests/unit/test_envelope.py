@@ -312,8 +312,8 @@ REFUSALS: dict[str, tuple[RefusalCase, str]] = {
     "tampered header": (_tampered_header, r"^bad signature$"),
     "tampered header, re-signed": (_tampered_header_resigned, r"^decryption failed$"),
     "tampered signature": (_tampered_signature, r"^bad signature$"),
-    "wrong recipient": (_wrong_recipient, r"^wrong recipient 'ARG'$"),
-    "unexpected sender": (_unexpected_sender, r"^unexpected sender 'PER'$"),
+    "wrong recipient": (_wrong_recipient, r"^wrong recipient$"),
+    "unexpected sender": (_unexpected_sender, r"^unexpected sender$"),
     "unpinned sender key": (_unpinned_sender_key, r"^bad signature$"),
     "stale timestamp": (_stale_timestamp, r"^timestamp outside the window by 300 s$"),
     "future timestamp": (_future_timestamp, r"^timestamp outside the window by 301 s$"),
@@ -324,7 +324,7 @@ REFUSALS: dict[str, tuple[RefusalCase, str]] = {
     "other agreement id": (_other_agreement_id, r"^agreement id differs$"),
     "other agreement hash": (_other_agreement_hash, r"^agreement hash differs$"),
     "garbage header": (_garbage_header, r"^malformed header$"),
-    "empty header": (_empty_header, r"^unsupported envelope version 0$"),
+    "empty header": (_empty_header, r"^unsupported envelope version$"),
     "malformed message id": (_malformed_message_id, r"^malformed message id$"),
     "short nonce, re-signed": (_short_nonce_resigned, r"^malformed nonce$"),
 }
@@ -387,7 +387,7 @@ def test_envelope_cannot_be_opened_by_its_sender(pair: Pair) -> None:
             expected_type=REQUEST,
         )
     )
-    assert exc.reason == "unexpected sender 'CHL'"
+    assert exc.reason == "unexpected sender"
 
 
 # --- property: any single-byte change is refused -------------------------------------

@@ -84,7 +84,7 @@ class Policy:
 
     def check_same_agreement(self, agreement_id: str, agreement_hash: str) -> None:
         if agreement_id != self.document.id:
-            raise AgreementMismatch(f"agreement id {agreement_id!r} is not {self.document.id!r}")
+            raise AgreementMismatch(f"agreement id differs from ours ({self.document.id})")
         if agreement_hash != self.agreement_hash:
             raise AgreementMismatch("agreement hash differs from ours")
 

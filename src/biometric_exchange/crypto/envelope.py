@@ -153,13 +153,13 @@ def read_header(envelope: pb.SealedEnvelope) -> pb.EnvelopeHeader:
 
 def _check_addressing(context: EnvelopeContext, header: pb.EnvelopeHeader) -> None:
     if header.version != ENVELOPE_VERSION:
-        raise InvalidEnvelope(f"unsupported envelope version {header.version}")
+        raise InvalidEnvelope("unsupported envelope version")
     if not _MESSAGE_ID.match(header.message_id):
         raise InvalidEnvelope("malformed message id")
     if header.sender != context.partner_party:
-        raise InvalidEnvelope(f"unexpected sender {header.sender!r}")
+        raise InvalidEnvelope("unexpected sender")
     if header.recipient != context.own_party:
-        raise InvalidEnvelope(f"wrong recipient {header.recipient!r}")
+        raise InvalidEnvelope("wrong recipient")
     if header.agreement_id != context.agreement_id:
         raise InvalidEnvelope("agreement id differs")
     if header.agreement_hash != context.agreement_hash:
@@ -221,6 +221,22 @@ def verify_and_decrypt(
     """Every step of opening but the replay check, which the caller makes with
     ``check_fresh`` (inside the transaction that records the message)."""
     header = read_header(envelope)
+    authenticate(context, envelope, header)
+    return decrypt_authenticated(
+        context,
+        envelope,
+        header,
+        now_ms=now_ms,
+        expected_type=expected_type,
+        expected_in_reply_to=expected_in_reply_to,
+    )
+
+
+def authenticate(
+    context: EnvelopeContext, envelope: pb.SealedEnvelope, header: pb.EnvelopeHeader
+) -> None:
+    """The addressing of ``header`` (read from ``envelope``) and the partner's
+    signature. Its refusal reasons are fixed: they quote no header field."""
     _check_addressing(context, header)
     try:
         context.partner_signing_public.verify(
@@ -228,6 +244,18 @@ def verify_and_decrypt(
         )
     except InvalidSignature as exc:
         raise InvalidEnvelope("bad signature") from exc
+
+
+def decrypt_authenticated(
+    context: EnvelopeContext,
+    envelope: pb.SealedEnvelope,
+    header: pb.EnvelopeHeader,
+    *,
+    now_ms: int,
+    expected_type: pb.MessageType.ValueType,
+    expected_in_reply_to: str = "",
+) -> OpenedEnvelope:
+    """The steps after ``authenticate``: type, reply binding, time window, decryption."""
     if header.message_type != expected_type:
         raise InvalidEnvelope(f"unexpected message type {header.message_type}")
     if header.in_reply_to != expected_in_reply_to:

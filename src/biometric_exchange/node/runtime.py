@@ -37,6 +37,7 @@ from biometric_exchange.store.openings import ScopeOpenings
 from biometric_exchange.store.outbox import Outbox
 from biometric_exchange.store.quotas import Quotas
 from biometric_exchange.store.records import RecordStore
+from biometric_exchange.store.refusals import RefusalCounts
 from biometric_exchange.store.replay import SqliteReplayGuard
 
 Clock = Callable[[], int]
@@ -134,6 +135,7 @@ class Node:
     quotas: Quotas
     counts: DailyCounts
     extraction: ExtractionStore
+    refusals: RefusalCounts
     clock: Clock
     _links: dict[str, Link] = dataclasses.field(default_factory=dict, init=False, repr=False)
 
@@ -216,6 +218,7 @@ class Node:
             check_adoptable(node_dir, config, keys, document)
         database = Database(node_dir / DATABASE_PATH)
         Outbox(database).assign_unaddressed(next(iter(agreements)))
+        audit = AuditLog(database)
         node = cls(
             node_dir=node_dir,
             config=config,
@@ -223,7 +226,7 @@ class Node:
             database=database,
             records=RecordStore(database, DataKeyring(keys_dir(node_dir)), config.node.country),
             alerts=AlertStore(database),
-            audit=AuditLog(database),
+            audit=audit,
             outbox=Outbox(database, clock),
             hit_references=HitReferences(database),
             scope_openings=ScopeOpenings(database),
@@ -231,6 +234,7 @@ class Node:
             quotas=Quotas(database),
             counts=DailyCounts(database),
             extraction=ExtractionStore(database),
+            refusals=RefusalCounts(database, audit, clock),
             clock=clock,
         )
         for document in agreements.values():

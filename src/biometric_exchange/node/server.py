@@ -66,7 +66,10 @@ def start_server(
     )
 
     servicer = ExchangeServicer(
-        handlers_by_partner(node.links(), services), PartnerAuthorizer(node), node.audit
+        handlers_by_partner(node.links(), services),
+        PartnerAuthorizer(node),
+        node.audit,
+        node.refusals,
     )
     server.add_generic_rpc_handlers((servicer.generic_handler(),))
     health_servicer = health.HealthServicer()

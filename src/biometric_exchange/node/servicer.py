@@ -4,7 +4,9 @@ handler, map errors.
 The caller's certificate says which partner it is (each partner's CA is
 pinned by our agreement with them); the call is handled under that
 agreement, by that partner's handlers. Every row of ``RPCS`` becomes one
-method of the ``Exchange`` service.
+method of the ``Exchange`` service. Requests arrive as bytes and are parsed
+here: bytes that are not the method's request are ``INVALID_ARGUMENT``, counted
+as an unauthenticated refusal (``store.refusals``), never ``INTERNAL``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
-from biometric_exchange.exceptions import ExchangeError, PeerNotAuthorized
+from biometric_exchange.exceptions import ExchangeError, InvalidInput, PeerNotAuthorized
 from biometric_exchange.node.rpc import RPCS, SERVICE, Rpc
 from biometric_exchange.node.serve import PartnerHandlers
 from biometric_exchange.node.status import status_for
 from biometric_exchange.node.tls import PartnerAuthorizer
 from biometric_exchange.store.audit import AuditEvent, AuditLog, AuditOutcome
+from biometric_exchange.store.refusals import RefusalCounts
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +45,12 @@ class ExchangeServicer:
         handlers: Mapping[str, PartnerHandlers],
         authorizer: PartnerAuthorizer,
         audit: AuditLog,
+        refusals: RefusalCounts,
     ) -> None:
         self._handlers = dict(handlers)
         self._authorizer = authorizer
         self._audit = audit
+        self._refusals = refusals
 
     def generic_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         """The ``Exchange`` service as one gRPC handler, a method per row of ``RPCS``."""
@@ -54,16 +59,17 @@ class ExchangeServicer:
             {
                 rpc.name: grpc.unary_unary_rpc_method_handler(
                     self._behaviour(rpc),
-                    request_deserializer=rpc.request.FromString,
+                    request_deserializer=None,
                     response_serializer=rpc.reply.SerializeToString,
                 )
                 for rpc in RPCS
             },
         )
 
-    def _behaviour(self, rpc: Rpc[Any, Any]) -> Callable[[Message, grpc.ServicerContext], Message]:
-        def behaviour(request: Message, context: grpc.ServicerContext) -> Message:
+    def _behaviour(self, rpc: Rpc[Any, Any]) -> Callable[[bytes, grpc.ServicerContext], Message]:
+        def behaviour(data: bytes, context: grpc.ServicerContext) -> Message:
             partner = self._authorize(context, rpc.name)
+            request = self._parse(rpc, partner, data, context)
             try:
                 reply: Message = self._handlers[partner].handle(rpc, request)
             except ExchangeError as exc:
@@ -72,6 +78,19 @@ class ExchangeServicer:
             return reply
 
         return behaviour
+
+    def _parse(
+        self, rpc: Rpc[Any, Any], partner: str, data: bytes, context: grpc.ServicerContext
+    ) -> Message:
+        """``data`` as the method's request; undecodable bytes are counted and refused."""
+        try:
+            request: Message = rpc.request.FromString(data)
+        except DecodeError:
+            reason = f"{rpc.name}: not a {rpc.request.DESCRIPTOR.name}"
+            self._refusals.count(AuditEvent.REQUEST_UNDECODABLE, partner, reason)
+            log.info("%s refused: undecodable request", rpc.name)
+            _abort(context, InvalidInput(reason))
+        return request
 
     def _authorize(self, context: grpc.ServicerContext, method: str) -> str:
         """The calling partner's code; aborts the call when the caller is none."""

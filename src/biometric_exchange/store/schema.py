@@ -248,4 +248,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE details_received ADD COLUMN delivered_at TEXT;
     """,
+    """
+    CREATE TABLE unauthenticated_refusals (
+        peer TEXT NOT NULL,
+        event TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        hour TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (peer, event, reason, hour)
+    );
+    """,
 )

@@ -13,7 +13,9 @@ does the handler's writes (``answer``) and records the reply, whose id is
 chosen beforehand; the reply is sealed once the transaction has committed.
 Every refusal is written to our audit log with its reason before it is
 raised; a refused message id is remembered too, so it cannot be replayed
-later to better effect.
+later to better effect. Refusals before the signature verified are counted
+instead (``store.refusals``): one audit entry per reason and hour, reasons that
+quote no header field, and only the first 64 characters of a claimed id.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from typing import Any, Protocol, TypeVar
 
 from biometric_exchange.crypto.envelope import (
     OpenedEnvelope,
+    authenticate,
     check_fresh,
+    decrypt_authenticated,
     new_message_id,
     read_header,
     seal,
-    verify_and_decrypt,
 )
 from biometric_exchange.exceptions import ExchangeError, InvalidEnvelope
 from biometric_exchange.node.link import Link
@@ -138,8 +141,11 @@ def serve_sealed(
 
 
 def _open(link: Link, envelope: pb.SealedEnvelope, rpc: Sealed) -> OpenedEnvelope:
-    """The header's agreement checks, then signature and decryption; refusals audited
-    with the message id the sender claimed."""
+    """The header's agreement checks, then signature and decryption.
+
+    A refusal before the signature verified is counted (``RefusalCounts``: one
+    audit entry per reason and hour); one after it is audited in full, with
+    the message id the sender claimed."""
     sealing = rpc.sealed
     node = link.node
     claimed: str | None = None
@@ -149,20 +155,29 @@ def _open(link: Link, envelope: pb.SealedEnvelope, rpc: Sealed) -> OpenedEnvelop
         link.policy.check_key_not_revoked(header.sender_key_id)
         link.policy.check_same_agreement(header.agreement_id, header.agreement_hash)
         link.policy.check_in_force(node.today())
-        return verify_and_decrypt(
-            link.envelope, envelope, now_ms=node.clock(), expected_type=sealing.request_type
+        authenticate(link.envelope, envelope, header)
+    except ExchangeError as exc:
+        node.refusals.count(sealing.received, link.code, _reason(exc), claimed_message_id=claimed)
+        _log_refusal(link, sealing.received, claimed, exc)
+        raise
+    try:
+        return decrypt_authenticated(
+            link.envelope, envelope, header, now_ms=node.clock(), expected_type=sealing.request_type
         )
     except ExchangeError as exc:
-        reason = exc.reason if isinstance(exc, InvalidEnvelope) else str(exc)
         node.audit.record(
             sealing.received,
             AuditOutcome.REJECTED,
             peer=link.code,
             claimed_message_id=claimed,
-            reason=reason,
+            reason=_reason(exc),
         )
         _log_refusal(link, sealing.received, claimed, exc)
         raise
+
+
+def _reason(error: ExchangeError) -> str:
+    return error.reason if isinstance(error, InvalidEnvelope) else str(error)
 
 
 def refuse(link: Link, event: AuditEvent, opened: OpenedEnvelope, error: ExchangeError) -> None:
@@ -173,7 +188,7 @@ def refuse(link: Link, event: AuditEvent, opened: OpenedEnvelope, error: Exchang
     # A replay is recorded under the id it claims, not as a second entry of the original.
     replayed = isinstance(error, InvalidEnvelope)
     ids = {"claimed_message_id" if replayed else "message_id": header.message_id}
-    reason = error.reason if isinstance(error, InvalidEnvelope) else str(error)
+    reason = _reason(error)
     with node.database.transaction():
         node.replay_guard.remember(header.message_id, header.sender, header.created_at_ms)
         node.audit.record(event, AuditOutcome.REJECTED, peer=link.code, reason=reason, **ids)
