@@ -19,6 +19,7 @@ import numpy as np
 
 from biometric_exchange.agreement.commitment import commit, commitments_digest
 from biometric_exchange.agreement.policy import scope_facts
+from biometric_exchange.agreement.terms import ScopeRule
 from biometric_exchange.alerts.linking import identity_conflict, identity_differences
 from biometric_exchange.alerts.rules import watchlist_hit
 from biometric_exchange.domain import TEMPLATE_MODEL, Encounter
@@ -287,7 +288,8 @@ class ExchangeWorker:
         templates = [p.encounter.template for p in batch]
         if protection is not None:
             templates = list(protection.protect(np.stack(templates)))
-        commitments = self._commitments(link, batch)
+        rule = link.policy.scope_rule(link.purpose)
+        commitments = self._commitments(link, rule, batch)
         query = IdentifyQuery(
             purpose=link.purpose.value,
             max_candidates=link.terms.step1.max_candidates,
@@ -296,7 +298,7 @@ class ExchangeWorker:
                 ProbeIn(
                     probe_ref=p.item.probe_ref,
                     template=template,
-                    scope_rule=link.policy.scope_rule(link.purpose),
+                    scope_rule=rule,
                     commitment=commitments[p.item.probe_ref],
                 )
                 for p, template in zip(batch, templates, strict=True)
@@ -311,17 +313,16 @@ class ExchangeWorker:
             sent={
                 "purpose": query.purpose,
                 "probes": len(batch),
-                "scope_rules": {link.policy.scope_rule(link.purpose).value: len(batch)},
+                "scope_rules": {rule.value: len(batch)},
                 "commitments": commitments_digest(p.commitment for p in query.probes),
                 "probe_refs": [p.probe_ref for p in query.probes],
             },
             summary=lambda results: {"hits": sum(1 for hits in results.values() if hits)},
         )
 
-    def _commitments(self, link: Link, batch: list[_Pending]) -> dict[str, bytes]:
-        """Each probe's commitment to its scope facts; the opening stays with us (a
-        probe sent again keeps its first commitment)."""
-        rule = link.policy.scope_rule(link.purpose)
+    def _commitments(self, link: Link, rule: ScopeRule, batch: list[_Pending]) -> dict[str, bytes]:
+        """Each probe's commitment to its scope facts under ``rule``; the opening stays
+        with us (a probe sent again keeps its first commitment)."""
         openings = []
         for pending in batch:
             encounter = pending.encounter

@@ -60,6 +60,9 @@ class _Matches:
 
     query: IdentifyQuery
     watchlist: list[list[WatchlistMatch]]
+    """Per probe, the watchlist matches we may report under the query's purpose."""
+    withheld: int
+    """Matches on protected subjects of ours that the purpose does not let us report."""
     movements: list[list[EncounterMatch]]
     """Per probe, our recent encounters it matches."""
     received_at: dt.datetime
@@ -150,7 +153,8 @@ class IdentifyHandler:
         return query
 
     def prepare(self, query: IdentifyQuery) -> _Matches:
-        """Search the watchlist for every probe, and our recent encounters for movements."""
+        """Search the watchlist for every probe (keeping the matches we may report), and
+        our recent encounters for movements."""
         link = self._link
         max_candidates = min(
             link.policy.max_candidates(query.max_candidates),
@@ -163,9 +167,15 @@ class IdentifyHandler:
             watchlist = self._watchlist.search(
                 templates, threshold=self.threshold, max_candidates=max_candidates
             )
+        purpose = link.policy.purpose(query.purpose)
+        reported = [
+            [m for m in found if not link.policy.withholds_hit(m.protected, purpose)]
+            for found in watchlist
+        ]
+        withheld = sum(map(len, watchlist)) - sum(map(len, reported))
         received_at = _moment(link.node.clock())
         movements = [self._movement_matches(probe, received_at) for probe in query.probes]
-        return _Matches(query, watchlist, movements, received_at)
+        return _Matches(query, reported, withheld, movements, received_at)
 
     def _movement_matches(self, probe: ProbeIn, received_at: dt.datetime) -> list[EncounterMatch]:
         """Our encounters of the last ``movement_days`` the probe matches (the sender
@@ -190,15 +200,8 @@ class IdentifyHandler:
             len(query.probes),
             link.terms.quotas.probes_per_day,
         )
-        purpose = link.policy.purpose(query.purpose)
         self._guard.count_hits(
-            link.today(),
-            [
-                match.entry_id
-                for found in matches.watchlist
-                for match in found
-                if not link.policy.withholds_hit(match.protected, purpose)
-            ],
+            link.today(), [match.entry_id for found in matches.watchlist for match in found]
         )
         return matches
 
@@ -215,12 +218,12 @@ class IdentifyHandler:
 
     def answer(self, matches: _Matches) -> tuple[bytes, Mapping[str, Any]]:
         """Hit references and alerts for what the search found; the sealed reply's body."""
-        results, withheld = self._hits(matches)
+        results = self._hits(matches)
         self._movements(matches)
         detail = {
             "probes": len(results),
             "hits": sum(1 for hits in results.values() if hits),
-            "withheld_protected": withheld,
+            "withheld_protected": matches.withheld,
         }
         return identify_response_to_bytes(results), detail
 
@@ -242,25 +245,20 @@ class IdentifyHandler:
                     )
                 )
 
-    def _hits(self, matches: _Matches) -> tuple[dict[str, list[HitOut]], int]:
-        """Fresh references for what may be reported; our alerts for every hit. A hit on
-        a protected subject of ours under a purpose not named for protected
-        categories is not reported (the count is kept for our audit)."""
+    def _hits(self, matches: _Matches) -> dict[str, list[HitOut]]:
+        """Fresh references and our alerts for the matches we may report (a hit on a
+        protected subject of ours under a purpose not named for protected categories
+        was left out when the search was done; its count goes to our audit)."""
         link = self._link
         node = link.node
         policy = link.policy
         query = matches.query
-        purpose = policy.purpose(query.purpose)
         context = RuleContext(link.agreement.id, query.purpose, self.threshold)
         ttl = dt.timedelta(hours=link.terms.step1.hit_reference_ttl_hours)
         results: dict[str, list[HitOut]] = {}
-        withheld = 0
         for probe, probe_matches in zip(query.probes, matches.watchlist, strict=True):
             hits = []
             for match in probe_matches:
-                if policy.withholds_hit(match.protected, purpose):
-                    withheld += 1
-                    continue
                 reference = node.hit_references.issue(
                     link.code,
                     probe.probe_ref,
@@ -288,7 +286,7 @@ class IdentifyHandler:
                     )
                 )
             results[probe.probe_ref] = hits
-        return results, withheld
+        return results
 
 
 def _digest(probe: ProbeIn) -> str:
