@@ -4,7 +4,7 @@ loopback port the OS picks (``serving``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -13,6 +13,7 @@ import grpc
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from biometric_exchange.agreement import AgreementDocument
 from biometric_exchange.exceptions import PartnerUnavailable
 from biometric_exchange.node.rpc import Rpc
 from biometric_exchange.node.runtime import Node, system_clock
@@ -210,3 +211,19 @@ def serving_all(
         served = kind(servers)
         stack.callback(served.close)
         yield served
+
+
+def amend(nodes: dict[str, Node], change: Callable[[dict[str, Any]], None]) -> AgreementDocument:
+    """A new agreement with ``change`` applied to its terms, signed by both, held by both."""
+    chl, pan = nodes["CHL"], nodes["PAN"]
+    raw = chl.link("PAN").agreement.model_dump(mode="json")
+    change(raw["agreement"])
+    raw["signatures"] = {}
+    document = (
+        AgreementDocument.model_validate(raw)
+        .signed_by("CHL", chl.keys.signing_key)
+        .signed_by("PAN", pan.keys.signing_key)
+    )
+    for node in (chl, pan):
+        node.adopt(document)
+    return document

@@ -16,11 +16,14 @@ from typing import TypeVar
 import pytest
 
 from biometric_exchange.agreement.terms import TemplateProtectionScheme
+from biometric_exchange.crypto.envelope import ENVELOPE_VERSION, new_message_id
+from biometric_exchange.crypto.keys import key_id
 from biometric_exchange.logs import json_formatter, text_formatter
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.store.audit import AuditEntry
 from biometric_exchange.store.audit.rows import entry_from_row
 from biometric_exchange.synthetic import DemoDataset
+from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.workspace import create_pair
 from tests.wiring import ClockAhead, ServedNodes, serving_all
 
@@ -124,3 +127,24 @@ def eventually(probe: Callable[[], T | None], *, timeout: float = 20.0, every: f
             return result
         time.sleep(every)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def identify_header(panama: Node, **changes: object) -> pb.EnvelopeHeader:
+    """A well-formed Identify header from Panama to Chile, with ``changes`` applied."""
+    context = panama.link("CHL").envelope
+    header = pb.EnvelopeHeader(
+        version=ENVELOPE_VERSION,
+        agreement_id=context.agreement_id,
+        agreement_hash=context.agreement_hash,
+        sender=context.own_party,
+        recipient=context.partner_party,
+        message_id=new_message_id(),
+        message_type=pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
+        created_at_ms=panama.clock(),
+        ephemeral_public_key=bytes(32),
+        nonce=bytes(12),
+        sender_key_id=key_id(panama.keys.signing_public),
+    )
+    for name, value in changes.items():
+        setattr(header, name, value)
+    return header

@@ -33,7 +33,6 @@ from typer.testing import CliRunner
 
 from biometric_exchange.cli.main import app
 from biometric_exchange.crypto.envelope import (
-    ENVELOPE_VERSION,
     SIGNATURE_LABEL,
     EnvelopeContext,
     MemoryReplayGuard,
@@ -42,7 +41,6 @@ from biometric_exchange.crypto.envelope import (
     read_header,
     seal,
 )
-from biometric_exchange.crypto.keys import key_id
 from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL, Template, template_to_bytes
 from biometric_exchange.loadtest import amend_pair_agreement
 from biometric_exchange.node.runtime import Node
@@ -53,7 +51,7 @@ from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import exchange_pb2_grpc as pb_grpc
 from biometric_exchange.workspace import create_pair
-from tests.integration.conftest import ServedPair, entries_after, last_seq
+from tests.integration.conftest import ServedPair, entries_after, identify_header, last_seq
 from tests.probes import planted_template, recaptured
 from tests.wiring import Served, health, secure_channel, serving
 
@@ -450,26 +448,6 @@ def test_envelope_encrypted_to_another_key_fails_decryption(
     )
 
 
-def _signed_header(panama: Node, **changes: Any) -> pb.EnvelopeHeader:
-    context = panama.link("CHL").envelope
-    header = pb.EnvelopeHeader(
-        version=ENVELOPE_VERSION,
-        agreement_id=context.agreement_id,
-        agreement_hash=context.agreement_hash,
-        sender=context.own_party,
-        recipient=context.partner_party,
-        message_id=new_message_id(),
-        message_type=pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
-        created_at_ms=panama.clock(),
-        ephemeral_public_key=bytes(32),
-        nonce=bytes(12),
-        sender_key_id=key_id(panama.keys.signing_public),
-    )
-    for name, value in changes.items():
-        setattr(header, name, value)
-    return header
-
-
 @pytest.mark.parametrize(
     ("changes", "reason", "counted"),
     [
@@ -491,7 +469,7 @@ def test_signed_header_with_bad_fields_is_unauthenticated(
     """Panama's own key signs a header whose fields are wrong: the checks after the
     signature (audited per call) or before it (counted) still refuse."""
     panama = served_pair.panama
-    envelope = _signed_with_header(panama, _signed_header(panama, **changes), b"\x00" * 48)
+    envelope = _signed_with_header(panama, identify_header(panama, **changes), b"\x00" * 48)
     _refused(
         served_pair,
         envelope,

@@ -19,8 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from biometric_exchange.cli.main import app
-from biometric_exchange.crypto.envelope import ENVELOPE_VERSION, SIGNATURE_LABEL, new_message_id
-from biometric_exchange.crypto.keys import key_id
+from biometric_exchange.crypto.envelope import SIGNATURE_LABEL
 from biometric_exchange.exceptions import PartnerUnavailable
 from biometric_exchange.node.rpc import IDENTIFY
 from biometric_exchange.node.runtime import Node
@@ -28,7 +27,13 @@ from biometric_exchange.node.serve.sealed import MAX_CLAIMED_ID
 from biometric_exchange.node.status import RemoteRefusal
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
-from tests.integration.conftest import ServedPair, entries_after, last_seq, node_logs
+from tests.integration.conftest import (
+    ServedPair,
+    entries_after,
+    identify_header,
+    last_seq,
+    node_logs,
+)
 from tests.integration.test_hostile import _plain_template, _valid_identify
 from tests.wiring import health, secure_channel
 
@@ -40,27 +45,6 @@ FLOOD = 100
 BOUND = MAX_CLAIMED_ID
 """The most of any header field a reason, a log line or an audit entry may hold."""
 FILL = "Z"
-
-
-def _header(panama: Node, **changes: object) -> pb.EnvelopeHeader:
-    """A well-formed Identify header from Panama, with ``changes`` applied."""
-    context = panama.link("CHL").envelope
-    header = pb.EnvelopeHeader(
-        version=ENVELOPE_VERSION,
-        agreement_id=context.agreement_id,
-        agreement_hash=context.agreement_hash,
-        sender=context.own_party,
-        recipient=context.partner_party,
-        message_id=new_message_id(),
-        message_type=pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
-        created_at_ms=panama.clock(),
-        ephemeral_public_key=bytes(32),
-        nonce=bytes(12),
-        sender_key_id=key_id(panama.keys.signing_public),
-    )
-    for name, value in changes.items():
-        setattr(header, name, value)
-    return header
 
 
 def _database_bytes(node: Node) -> int:
@@ -87,7 +71,7 @@ def test_unsigned_calls_with_a_4mb_sender_grow_the_database_by_less_than_1mb(
     stub = served_pair.partner_stub(panama, chile)
     before = _database_bytes(chile)
     for number in range(FLOOD):
-        header = _header(panama, sender="P" * FOUR_MB).SerializeToString()
+        header = identify_header(panama, sender="P" * FOUR_MB).SerializeToString()
         signature = b"" if number % 2 else b"\x01" * 64
         envelope = pb.SealedEnvelope(header=header, ciphertext=b"\x00" * 48, signature=signature)
         refused = _refusal(stub.Identify, envelope)
@@ -161,7 +145,7 @@ def test_refusal_reasons_and_log_lines_never_hold_more_of_a_header_field_than_th
 ) -> None:
     panama, chile = served_pair.panama, served_pair.chile
     caplog.set_level(logging.DEBUG)
-    header = _header(panama, **{field: FILL * 5000}).SerializeToString(deterministic=True)
+    header = identify_header(panama, **{field: FILL * 5000}).SerializeToString(deterministic=True)
     ciphertext = b"\x00" * 48
     signature = b""
     if signed:

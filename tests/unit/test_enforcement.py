@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -41,29 +40,13 @@ from biometric_exchange.store.audit import AuditEntry
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
-from tests.wiring import handlers, worker
+from tests.wiring import amend, handlers, worker
 
 DAY_MS = 24 * 60 * 60 * 1000
 EXTRA_REGIONAL_ADULT = ScopeFacts("CHN", 30, None)
 
 
 # --- helpers ------------------------------------------------------------------
-
-
-def amend(nodes: dict[str, Node], change: Callable[[dict[str, Any]], None]) -> AgreementDocument:
-    """A new agreement with ``change`` applied to its terms, signed by both, held by both."""
-    chl, pan = nodes["CHL"], nodes["PAN"]
-    raw = chl.link("PAN").agreement.model_dump(mode="json")
-    change(raw["agreement"])
-    raw["signatures"] = {}
-    document = (
-        AgreementDocument.model_validate(raw)
-        .signed_by("CHL", chl.keys.signing_key)
-        .signed_by("PAN", pan.keys.signing_key)
-    )
-    for node in (chl, pan):
-        node.adopt(document)
-    return document
 
 
 def handler(chl: Node) -> PartnerHandlers:

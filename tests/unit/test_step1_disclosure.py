@@ -27,7 +27,7 @@ from biometric_exchange.store.audit.reconcile import reconcile
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.synthetic.dataset import GroundTruth as GroundTruthCase
 from tests.probes import planted_template, probe, recaptured
-from tests.wiring import in_memory, worker
+from tests.wiring import amend, in_memory, worker
 
 
 def _case(dataset: DemoDataset) -> GroundTruthCase:
@@ -61,20 +61,14 @@ def _last(node: Node, event: str) -> AuditEntry:
 
 
 def _amend(nodes: dict[str, Node], **step1: Any) -> AgreementDocument:
-    chl, pan = nodes["CHL"], nodes["PAN"]
-    raw = chl.link("PAN").agreement.model_dump(mode="json")
-    raw["agreement"]["step1"].update(step1)
-    raw["agreement"]["purposes"] = ["border_security", "humanitarian_protection"]
-    raw["agreement"]["step2"]["fields"] = {}
-    raw["signatures"] = {}
-    document = (
-        AgreementDocument.model_validate(raw)
-        .signed_by("CHL", chl.keys.signing_key)
-        .signed_by("PAN", pan.keys.signing_key)
-    )
-    for node in (chl, pan):
-        node.adopt(document)
-    return document
+    """Both nodes under terms with ``step1`` and a protection purpose."""
+
+    def change(terms: dict[str, Any]) -> None:
+        terms["step1"].update(step1)
+        terms["purposes"] = ["border_security", "humanitarian_protection"]
+        terms["step2"]["fields"] = {}
+
+    return amend(nodes, change)
 
 
 @pytest.mark.parametrize(
