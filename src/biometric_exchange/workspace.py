@@ -108,6 +108,16 @@ def agreement_path(node_dir: Path, partner: str) -> Path:
     return node_dir / AGREEMENTS_DIRNAME / f"{partner}.toml"
 
 
+def write_agreement(path: Path, text: str | bytes) -> None:
+    """Install an agreement file whole or not at all: a running node that reloads
+    meanwhile reads the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(path.name + ".tmp")  # not *.toml: never read as an agreement
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    staging.write_bytes(data)
+    os.replace(staging, path)
+
+
 def init_agreement(
     first: Path,
     second: Path,
@@ -131,15 +141,14 @@ def init_agreement(
         document = document.signed_by(party.code, load_keys(node_dir).signing_key)
     text = agreement.dumps(document)
     for node_dir, partner in ((first, parties[1].code), (second, parties[0].code)):
-        path = agreement_path(node_dir, partner)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_agreement(agreement_path(node_dir, partner), text)
     return document
 
 
 def rotate_protection(first: Path, second: Path) -> agreement.AgreementDocument:
     """The agreement between two nodes, one version on, its template protection one
-    epoch on; signed by both and installed in both (restart the nodes to apply it)."""
+    epoch on; signed by both and installed in both (running nodes load it at their
+    next round)."""
     first_country = load_config(first).node.country
     second_country = load_config(second).node.country
     current = agreement.load(agreement_path(first, second_country))
@@ -167,8 +176,8 @@ def rotate_protection(first: Path, second: Path) -> agreement.AgreementDocument:
     for node_dir, code in ((first, first_country), (second, second_country)):
         rotated = rotated.signed_by(code, load_keys(node_dir).signing_key)
     text = agreement.dumps(rotated)
-    agreement_path(first, second_country).write_text(text, encoding="utf-8")
-    agreement_path(second, first_country).write_text(text, encoding="utf-8")
+    write_agreement(agreement_path(first, second_country), text)
+    write_agreement(agreement_path(second, first_country), text)
     return rotated
 
 

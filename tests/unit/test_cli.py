@@ -99,7 +99,8 @@ def test_enroll_a_valid_encounter(
     assert result.exit_code == 0, result.stderr
     output = _flat(result.stdout)
     assert f"enrolled {encounter_id} on node_chile" in output
-    assert "status: queued; the node will process it when running" in output
+    assert "status: queued; no node process serves" in output
+    assert "start it with bx node run" in output
     assert _rows(chile) == (1, 1)
     node = Node.open(chile)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +29,7 @@ from biometric_exchange.workspace import (
     init_agreement,
     party_for,
     rotate_protection,
+    write_agreement,
 )
 
 app = typer.Typer(help="Draft, sign, verify, install and show the bilateral agreement.")
@@ -67,7 +67,7 @@ def init(
 @reports_errors
 def rotate_protection_command(first: NodeDir, second: NodeDir) -> None:
     """Move both nodes to the next template-protection epoch: a new agreement version,
-    signed by both and installed in both. Restart both nodes to apply it."""
+    signed by both and installed in both. Running nodes load it at their next round."""
     document = rotate_protection(first, second)
     protection = document.agreement.template_protection
     console.print(
@@ -75,8 +75,9 @@ def rotate_protection_command(first: NodeDir, second: NodeDir) -> None:
         f"{protection.scheme.value} now in epoch {protection.epoch}; hash {document.hash}"
     )
     console.print(
-        "restart both nodes; probes protected under the old epoch no longer match, "
-        "and a partner still on it is refused (FAILED_PRECONDITION)"
+        "running nodes load it at their next round (bx node reload to confirm); probes "
+        "protected under the old epoch no longer match, and a partner still on it is "
+        "refused (FAILED_PRECONDITION)"
     )
 
 
@@ -152,8 +153,7 @@ def install(file: AgreementFile, node: NodeOption) -> None:
     partner = document.partner_of(country).code
     target = agreement_path(node, partner)
     previous = target.read_bytes() if target.is_file() else None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(file, target)
+    write_agreement(target, file.read_bytes())
     try:
         with opened_node(node):  # checks the node's keys against the pins
             pass
@@ -161,9 +161,10 @@ def install(file: AgreementFile, node: NodeOption) -> None:
         if previous is None:
             target.unlink()
         else:
-            target.write_bytes(previous)
+            write_agreement(target, previous)
         raise
     console.print(f"installed agreement {document.id} with {partner} on {node} as {target}")
+    console.print("a running node loads it at its next round (bx node reload to confirm)")
 
 
 @app.command("show")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from typing import Annotated
 
 import typer
@@ -11,11 +14,13 @@ from biometric_exchange.cli.common import (
     NodeDir,
     configure_logging,
     console,
+    fail,
     opened_node,
     reports_errors,
 )
 from biometric_exchange.logs import LOG_FORMAT_ENV, LogFormat
 from biometric_exchange.node.link import Link
+from biometric_exchange.node.presence import read_state
 from biometric_exchange.node.probe import health_status, reflected_services
 from biometric_exchange.node.runtime import Node
 
@@ -41,6 +46,49 @@ def run(
 
     configure_logging(verbose, json_format=log_format is LogFormat.JSON)
     run_node(node_dir)
+
+
+@app.command("reload")
+@reports_errors
+def reload(
+    node_dir: NodeDir,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.5, max=120, help="Seconds to wait for the node")
+    ] = 15.0,
+) -> None:
+    """Make the running node load the agreements now on disk, without a restart.
+
+    Calls in flight and items of other partners carry on. Exits 1 when no process
+    serves the folder, when the node does not answer in time, or when it refuses
+    the agreements on disk (it then keeps serving the ones it held).
+    """
+    state = read_state(node_dir)
+    if state is None:
+        raise fail(
+            f"{node_dir}: no node process serves this folder; "
+            f"it loads the agreements on disk when it starts (bx node run {node_dir})",
+            code=1,
+        )
+    os.kill(state.pid, signal.SIGHUP)
+    deadline = time.monotonic() + timeout
+    after = read_state(node_dir)
+    while after is None or after.reloads <= state.reloads:
+        if time.monotonic() >= deadline or after is None:
+            raise fail(f"{node_dir}: the node (pid {state.pid}) did not reload in time", code=1)
+        time.sleep(0.1)
+        after = read_state(node_dir)
+    outcome = after.last_reload
+    if outcome is not None and outcome.error:
+        raise fail(f"reload refused, still serving the agreements held: {outcome.error}", code=1)
+    if outcome is None or not outcome.changed:
+        console.print(f"reloaded {node_dir}: no change")
+        return
+    console.print(
+        f"reloaded {node_dir}: added {', '.join(outcome.added) or 'none'}; "
+        f"updated {', '.join(outcome.updated) or 'none'}; "
+        f"removed {', '.join(outcome.removed) or 'none'}",
+        markup=False,
+    )
 
 
 @app.command("health")

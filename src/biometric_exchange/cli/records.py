@@ -20,6 +20,7 @@ from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL, Encounter
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.faces import FaceEncoding, encode_image_details
 from biometric_exchange.node.enrolment import enrol
+from biometric_exchange.node.presence import is_serving
 from biometric_exchange.recordfiles import encounter_from_dict, read_encounter, read_watchlist
 from biometric_exchange.store.outbox import OutboxState
 
@@ -77,7 +78,10 @@ def enroll(
     image: ImageOption = None,
     require_detection: RequireDetectionOption = False,
     wait: Annotated[
-        float, typer.Option(help="Seconds to wait for the running node to process it")
+        float,
+        typer.Option(
+            help="Seconds to wait for the running node to process it (none when no node runs)"
+        ),
     ] = 15.0,
 ) -> None:
     """Enrol an encounter (JSON; with --image its template comes from a face image).
@@ -98,8 +102,9 @@ def enroll(
     with opened_node(node) as opened:
         enrol(opened, encounter)
         console.print(f"enrolled {encounter.encounter_id} on {opened.config.node.name}")
+        serving = is_serving(opened.node_dir)
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
+        while serving and time.monotonic() < deadline:
             item = opened.outbox.get(encounter.encounter_id)
             if item is not None and item.state is not OutboxState.PENDING:
                 break
@@ -109,7 +114,11 @@ def enroll(
         messages = {
             "done": "checked locally and exchanged with the partner",
             "out_of_scope": "checked locally; not sent (outside the agreement's scope)",
-            "pending": "queued; the node will process it when running",
+            "pending": (
+                f"queued; the node is still working on it (see bx alerts list -n {node})"
+                if serving
+                else f"queued; no node process serves {node}: start it with bx node run {node}"
+            ),
             "failed": f"exchange failed: {item.last_error if item else ''}",
         }
         console.print(f"status: {messages.get(state, state)}")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import grpc
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from biometric_exchange.cli.common import NodeDir, console, fail, opened_node, reports_errors
@@ -21,6 +22,7 @@ from biometric_exchange.node.metrics import (
     open_alert_counts,
     outbox_counts,
 )
+from biometric_exchange.node.presence import read_state
 from biometric_exchange.node.probe import health_status
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.send.ping import ping
@@ -44,6 +46,47 @@ class PartnerStatus:
 
 
 @dataclass(frozen=True)
+class ProcessStatus:
+    """The process serving the folder, and how what it runs differs from the disk."""
+
+    pid: int
+    partners_loaded: list[str]
+    differences: list[str]
+    """Empty when the process runs exactly the agreements on disk."""
+    last_reload_error: str | None
+
+
+def process_status(node: Node) -> ProcessStatus | None:
+    """What the serving process runs against what the folder holds (None when no
+    process serves it)."""
+    state = read_state(node.node_dir)
+    if state is None:
+        return None
+    on_disk = {link.code: link.agreement for link in node.links()}
+    differences = []
+    for code, agreement in on_disk.items():
+        loaded = state.agreements.get(code)
+        if loaded is None:
+            differences.append(f"agreement {agreement.id} with {code} is on disk, not loaded")
+        elif loaded.hash != agreement.hash:
+            differences.append(
+                f"agreement with {code}: {agreement.id} on disk, {loaded.agreement_id} loaded"
+            )
+    differences += [
+        f"agreement {loaded.agreement_id} with {code} is loaded, no longer on disk"
+        for code, loaded in state.agreements.items()
+        if code not in on_disk
+    ]
+    last = state.last_reload
+    return ProcessStatus(
+        pid=state.pid,
+        partners_loaded=sorted(state.agreements),
+        differences=differences,
+        last_reload_error=last.error if last is not None else None,
+    )
+
+
+@dataclass(frozen=True)
 class NodeStatus:
     node: str
     country: str
@@ -54,6 +97,8 @@ class NodeStatus:
     outbox: dict[str, int]
     alerts_open: dict[str, int]
     """Alerts not closed, by severity."""
+    process: ProcessStatus | None
+    """The process serving the folder (None when none does)."""
 
     @property
     def serving(self) -> bool:
@@ -101,6 +146,7 @@ def node_status(node: Node, *, timeout: float) -> NodeStatus:
         partners=[partner_status(link, timeout=timeout) for link in node.links()],
         outbox=outbox_counts(node),
         alerts_open=by_severity,
+        process=process_status(node),
     )
 
 
@@ -130,6 +176,19 @@ def status_table(status: NodeStatus) -> Table:
         table.add_column(column)
     health = "[green]SERVING[/]" if status.serving else f"[red]NOT SERVING[/] ({status.health})"
     table.add_row("gRPC server", health, status.listen)
+    process = status.process
+    if process is None:
+        table.add_row("process", "[yellow]none serves this folder[/]", "")
+    else:
+        loaded = ", ".join(process.partners_loaded) or "none"
+        state = "[green]runs what is on disk[/]"
+        if process.differences:
+            state = "[yellow]differs from disk[/]"
+        table.add_row("process", state, f"pid {process.pid}; partners loaded: {loaded}")
+        for difference in process.differences:
+            table.add_row("", "", escape(f"{difference} (bx node reload)"))
+        if process.last_reload_error:
+            table.add_row("last reload", "[red]refused[/]", escape(process.last_reload_error))
     for partner in status.partners:
         table.add_row(f"partner {partner.partner}", *_partner_state(partner))
         validity = partner.agreement

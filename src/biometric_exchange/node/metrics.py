@@ -12,14 +12,15 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from wsgiref.simple_server import WSGIServer
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
@@ -257,10 +258,76 @@ def service_and_method(full_method: str) -> tuple[str, str]:
     return (service, method) if service and method else (UNKNOWN, UNKNOWN)
 
 
+class ConnectionsCounted(Protocol):
+    connections: int
+
+
+KNOWN_PEERS = 16_384
+"""Connections remembered as having made a call (oldest forgotten first)."""
+
+
+class TlsConnections(Collector):
+    """Connections refused at the TLS layer, which no handler ever sees.
+
+    The server's credentials count each connection before its handshake; a
+    connection that makes a call shows up here by its peer address. The
+    difference is connections that never made a call: a client certificate from
+    no CA we trust, none at all, a client that does not speak TLS, or one that
+    gave up. (A connection forgotten from the bounded memory and seen again
+    counts twice as served, so the refused figure can only be low, never high.)
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._credentials: ConnectionsCounted | None = None
+        self._peers: OrderedDict[str, None] = OrderedDict()
+        self._served = 0
+
+    def follow(self, credentials: ConnectionsCounted) -> None:
+        self._credentials = credentials
+
+    def saw(self, peer: str) -> None:
+        with self._lock:
+            if peer in self._peers:
+                self._peers.move_to_end(peer)
+                return
+            self._peers[peer] = None
+            self._served += 1
+            if len(self._peers) > KNOWN_PEERS:
+                self._peers.popitem(last=False)
+
+    def counts(self) -> tuple[int, int]:
+        """(connections begun, connections that made a call)."""
+        begun = self._credentials.connections if self._credentials is not None else 0
+        with self._lock:
+            return begun, self._served
+
+    def describe(self) -> Iterable[Metric]:
+        return ()
+
+    def collect(self) -> Iterator[Metric]:
+        begun, served = self.counts()
+        if self._credentials is None:
+            return
+        yield CounterMetricFamily(
+            "bx_tls_connections", "TLS connections begun (before the handshake)", value=begun
+        )
+        yield CounterMetricFamily(
+            "bx_tls_connections_with_calls", "TLS connections that made a call", value=served
+        )
+        yield GaugeMetricFamily(
+            "bx_tls_connections_refused",
+            "Connections that never made a call: refused at the TLS layer (a certificate "
+            "from no CA we trust, or none) or given up by the client",
+            value=max(0, begun - served),
+        )
+
+
 class MetricsInterceptor(_ServerInterceptor):
     """Counts served calls by method and status code and times them by method."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, connections: TlsConnections) -> None:
+        self._connections = connections
         self.handled = Counter(
             "bx_grpc_server_handled",
             "gRPC calls served, by method and final status code",
@@ -288,6 +355,7 @@ class MetricsInterceptor(_ServerInterceptor):
 
         def record(context: grpc.ServicerContext, raised: bool, started: float) -> None:
             elapsed = time.perf_counter() - started
+            self._connections.saw(context.peer())
             code = _final_code(context, raised).name
             self.handled.labels(service, method, code).inc()
             self.latency.labels(service, method).observe(elapsed)
@@ -343,9 +411,15 @@ class NodeMetrics:
     def __init__(self, node: Node) -> None:
         self._node = node
         self.registry = CollectorRegistry()
-        self.interceptor = MetricsInterceptor(self.registry)
+        self.tls = TlsConnections()
+        self.interceptor = MetricsInterceptor(self.registry, self.tls)
         self.registry.register(StoreCollector(node))
+        self.registry.register(self.tls)
         self.endpoint: MetricsServer | None = None
+
+    def follow_tls(self, credentials: ConnectionsCounted) -> None:
+        """Count connections refused at the TLS layer of the server using ``credentials``."""
+        self.tls.follow(credentials)
 
     def serve(self) -> None:
         """Start the endpoint ``[metrics] listen`` asks for (nothing without [metrics])."""

@@ -1,6 +1,11 @@
 """One node as a process: the gRPC server plus the exchange worker loop, which
 also asks the partner again about pending step-2 requests and runs the surge
-monitor (at start, then every ``SURGE_INTERVAL_S``)."""
+monitor (at start, then every ``SURGE_INTERVAL_S``).
+
+The process holds its folder (``node.presence``) while it serves. SIGHUP (sent
+by ``bx node reload``) reloads the agreements; so does any change to the
+agreement files, noticed at the start of each worker round.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +14,22 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
 from threadpoolctl import threadpool_limits
 
+from biometric_exchange.node.live import LiveConfiguration, PartnerTransports
 from biometric_exchange.node.metrics import NodeMetrics
+from biometric_exchange.node.presence import Presence
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.send.details import poll_pending
 from biometric_exchange.node.send.worker import ExchangeWorker
 from biometric_exchange.node.server import start_server
 from biometric_exchange.node.services import Services
 from biometric_exchange.node.surges import run_monitor
-from biometric_exchange.node.transport import GrpcPeerTransport, PeerTransport
+from biometric_exchange.node.transport import PeerTransport
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.2
@@ -55,17 +63,26 @@ class _Chores:
     """
 
     def __init__(
-        self, node: Node, worker: ExchangeWorker, transports: dict[str, PeerTransport]
+        self,
+        node: Node,
+        worker: ExchangeWorker,
+        transports: Mapping[str, PeerTransport],
+        live: LiveConfiguration,
     ) -> None:
         self._node = node
         self._worker = worker
         self._transports = transports
+        self._live = live
         self._surge_interval = surge_interval_s()
         self._next_details_poll = self._next_surge_run = time.monotonic()
 
     def run(self) -> bool:
         """One round; True when the outbox gave work (so more may be due at once)."""
         busy = False
+        try:
+            self._live.check()
+        except Exception:  # the loop must survive; the links held stay as they are
+            log.exception("agreement reload error")
         try:
             busy = self._worker.run_once() > 0
         except Exception:  # the loop must survive; the item stays pending
@@ -114,40 +131,63 @@ def _log_passes(services: Services) -> None:
         )
 
 
-def run_node(node_dir: Path, *, stop: threading.Event | None = None) -> None:
-    """Serve until SIGINT/SIGTERM (or ``stop``); then stop cleanly."""
+def run_node(
+    node_dir: Path,
+    *,
+    stop: threading.Event | None = None,
+    reload: threading.Event | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM (or ``stop``); then stop cleanly. SIGHUP (or
+    ``reload``, for callers that run the node in a thread) reloads the agreements."""
     stop = stop or threading.Event()
     # Calls are served concurrently, each with a small search: one BLAS thread per
     # call keeps the cores busy without oversubscribing them (measured: 13 → 176
     # single-probe calls/s on 2 cores with a 100k watchlist).
     threadpool_limits(limits=1, user_api="blas")
-    node = Node.open(node_dir)
+    with Presence.claim(node_dir) as presence:
+        node = Node.open(node_dir)
+        try:
+            _serve(node, presence, stop, reload)
+        finally:
+            node.database.close()
+            log.info("node %s stopped", node.name)
+
+
+def _serve(
+    node: Node, presence: Presence, stop: threading.Event, reload: threading.Event | None
+) -> None:
     services = Services.of(node)  # shared: the worker adds encounters, probes search them
     metrics = NodeMetrics(node)
     running = start_server(node, services, interceptors=[metrics.interceptor])
-    transports: dict[str, PeerTransport] = {
-        link.code: GrpcPeerTransport(link) for link in node.links()
-    }
-    chores = _Chores(node, ExchangeWorker(node, services, transports), transports)
+    metrics.follow_tls(running.credentials)
+    transports = PartnerTransports(node)
+    live = LiveConfiguration(node, presence=presence, followers=(transports.refresh,))
+    worker = ExchangeWorker(node, services, transports, refresh=live.check, stop=stop)
+    chores = _Chores(node, worker, transports, live)
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
         stop.set()
 
+    def request_reload(_signum: int, _frame: FrameType | None) -> None:
+        live.request()
+
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGHUP, request_reload)
     _log_start(node, services)
     try:
+        live.publish()
         metrics.serve()
         while not stop.is_set():
+            if reload is not None and reload.is_set():
+                reload.clear()
+                live.request()
             if not chores.run():
                 stop.wait(POLL_INTERVAL_S)
     finally:
         _log_passes(services)
         running.stop()
         metrics.stop()
-        for transport in transports.values():
-            transport.close()
-        node.database.close()
-        log.info("node %s stopped", node.name)
+        transports.close()

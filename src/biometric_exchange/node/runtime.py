@@ -90,6 +90,35 @@ def agreement_files(node_dir: Path) -> list[Path]:
     return ([first] if first.is_file() else []) + more
 
 
+AgreementsFingerprint = tuple[tuple[str, int, int], ...]
+"""Each agreement file's name, modification time (ns) and size."""
+
+
+def agreements_fingerprint(node_dir: Path) -> AgreementsFingerprint:
+    """What changes when an agreement file is installed, replaced or removed (cheap:
+    one ``stat`` per file, no parsing)."""
+    found = []
+    for path in agreement_files(node_dir):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        found.append((str(path.relative_to(node_dir)), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class LinkChanges:
+    """Partners whose agreement a reload added, replaced or removed."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
 def load_agreements(node_dir: Path, country: str) -> dict[str, AgreementDocument]:
     """Every agreement of the node, by partner code: one per partner, each naming us."""
     paths = agreement_files(node_dir)
@@ -138,6 +167,9 @@ class Node:
     refusals: RefusalCounts
     clock: Clock
     _links: dict[str, Link] = dataclasses.field(default_factory=dict, init=False, repr=False)
+    generation: int = dataclasses.field(default=0, init=False)
+    """Counts changes to the set of links; whatever is derived from the links
+    (trusted CAs, handlers, transports) is rebuilt when it moves."""
 
     @property
     def country(self) -> str:
@@ -170,9 +202,42 @@ class Node:
         the sender's own checks; ``open`` refuses to start with one.)"""
         _check_own_pins(self.keys, document.party(self.country), self.node_dir)
         partner = document.partner_of(self.country).code
-        link = Link(self, Policy(document), self.config.exchange.purpose_for(partner))
-        self._links[partner] = link
+        link = self._new_link(document)
+        self._links = {**self._links, partner: link}  # replaced whole: readers never lock
+        self.generation += 1
         return link
+
+    def _new_link(self, document: AgreementDocument) -> Link:
+        partner = document.partner_of(self.country).code
+        return Link(self, Policy(document), self.config.exchange.purpose_for(partner))
+
+    def reload(self) -> LinkChanges:
+        """Hold exactly the agreements now on disk: new partners get a link, a changed
+        agreement a new one, a removed file loses its link; unchanged links stay the
+        same objects. All or nothing: any agreement that would be refused at start
+        (unreadable, bad signature, keys not the ones pinned, purpose not allowed)
+        raises ``ConfigError`` and the node keeps what it held."""
+        documents = load_agreements(self.node_dir, self.country)
+        for document in documents.values():
+            check_adoptable(self.node_dir, self.config, self.keys, document)
+        held = self._links
+        links: dict[str, Link] = {}
+        added: list[str] = []
+        updated: list[str] = []
+        for partner, document in documents.items():
+            link = held.get(partner)
+            if link is not None and link.agreement.hash == document.hash:
+                links[partner] = link
+                continue
+            links[partner] = self._new_link(document)
+            (updated if link is not None else added).append(partner)
+        changes = LinkChanges(
+            tuple(added), tuple(updated), tuple(p for p in held if p not in documents)
+        )
+        if changes:
+            self._links = links
+            self.generation += 1
+        return changes
 
     def sole_link(self, what: str) -> Link:
         """The one link of a node with a single partner; ``what`` names the option that

@@ -15,10 +15,10 @@ from grpc_reflection.v1alpha import reflection
 from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.node.rpc import SERVICE
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.node.serve import handlers_by_partner
+from biometric_exchange.node.serve import PartnerHandlerTable
 from biometric_exchange.node.servicer import ExchangeServicer
 from biometric_exchange.node.services import Services
-from biometric_exchange.node.tls import SERVER_OPTIONS, PartnerAuthorizer, server_credentials
+from biometric_exchange.node.tls import SERVER_OPTIONS, LiveServerCredentials, PartnerAuthorizer
 
 EXCHANGE_SERVICE = SERVICE
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -37,6 +37,8 @@ class RunningServer:
     server: grpc.Server
     health: health.HealthServicer
     port: int
+    credentials: LiveServerCredentials
+    """Follows the node's agreements; counts the TLS handshakes begun."""
 
     def stop(self, grace: float = DRAIN_SECONDS) -> None:
         """Health NOT_SERVING first, refuse new calls, let in-flight ones finish
@@ -66,7 +68,7 @@ def start_server(
     )
 
     servicer = ExchangeServicer(
-        handlers_by_partner(node.links(), services),
+        PartnerHandlerTable(node, services),
         PartnerAuthorizer(node),
         node.audit,
         node.refusals,
@@ -78,8 +80,9 @@ def start_server(
         (EXCHANGE_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     address = listen or node.config.node.listen
+    credentials = LiveServerCredentials(node)
     try:
-        port = server.add_secure_port(address, server_credentials(node))
+        port = server.add_secure_port(address, credentials.credentials)
     except RuntimeError as exc:
         raise ConfigError(f"cannot listen on {address}: the port is in use or unavailable") from exc
     if port == 0:
@@ -87,4 +90,4 @@ def start_server(
     server.start()
     for service in ("", EXCHANGE_SERVICE):
         health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, health_servicer, port)
+    return RunningServer(server, health_servicer, port, credentials)

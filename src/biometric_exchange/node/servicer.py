@@ -12,7 +12,7 @@ as an unauthenticated refusal (``store.refusals``), never ``INTERNAL``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import grpc
@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError, Message
 
 from biometric_exchange.exceptions import ExchangeError, InvalidInput, PeerNotAuthorized
 from biometric_exchange.node.rpc import RPCS, SERVICE, Rpc
-from biometric_exchange.node.serve import PartnerHandlers
+from biometric_exchange.node.serve import PartnerHandlerTable
 from biometric_exchange.node.status import status_for
 from biometric_exchange.node.tls import PartnerAuthorizer
 from biometric_exchange.store.audit import AuditEvent, AuditLog, AuditOutcome
@@ -42,12 +42,12 @@ class ExchangeServicer:
 
     def __init__(
         self,
-        handlers: Mapping[str, PartnerHandlers],
+        handlers: PartnerHandlerTable,
         authorizer: PartnerAuthorizer,
         audit: AuditLog,
         refusals: RefusalCounts,
     ) -> None:
-        self._handlers = dict(handlers)
+        self._handlers = handlers
         self._authorizer = authorizer
         self._audit = audit
         self._refusals = refusals
@@ -71,7 +71,7 @@ class ExchangeServicer:
             partner = self._authorize(context, rpc.name)
             request = self._parse(rpc, partner, data, context)
             try:
-                reply: Message = self._handlers[partner].handle(rpc, request)
+                reply: Message = self._handlers.for_partner(partner).handle(rpc, request)
             except ExchangeError as exc:
                 log.info("%s refused: %s", rpc.name, type(exc).__name__)
                 _abort(context, exc)

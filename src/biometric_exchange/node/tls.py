@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import cast
 
 import grpc
+from cryptography import x509
 
 from biometric_exchange.crypto import pki
 from biometric_exchange.exceptions import PeerNotAuthorized
@@ -16,19 +19,46 @@ SERVER_OPTIONS = (("grpc.so_reuseport", 0),)
 TLS_SERVER_NAME = "localhost"
 
 
-def server_credentials(node: Node) -> grpc.ServerCredentials:
+def _certificate_configuration(node: Node) -> grpc.ServerCertificateConfiguration:
+    partner_cas = [link.partner.ca_certificate.encode() for link in node.links()]
+    roots = b"\n".join([*partner_cas, node.keys.ca_certificate_pem])
+    return grpc.ssl_server_certificate_configuration(
+        [(node.keys.tls_key_pem, node.keys.tls_certificate_pem)], root_certificates=roots
+    )
+
+
+class LiveServerCredentials:
     """Our certificate; clients must present one from a partner's or our CA.
 
     Our own CA is trusted so that our operators can probe health and
     reflection; ``PartnerAuthorizer`` keeps the exchange itself to partners.
+    The trusted CAs follow the node's agreements: gRPC asks ``_fetch`` before
+    each new connection's handshake, and it hands over new roots once the node
+    has loaded a changed set of agreements (connections already open keep
+    theirs; a removed partner's calls are refused by ``PartnerAuthorizer``).
+    ``connections`` counts the handshakes begun.
     """
-    partner_cas = [link.partner.ca_certificate.encode() for link in node.links()]
-    roots = b"\n".join([*partner_cas, node.keys.ca_certificate_pem])
-    return grpc.ssl_server_credentials(
-        [(node.keys.tls_key_pem, node.keys.tls_certificate_pem)],
-        root_certificates=roots,
-        require_client_auth=True,
-    )
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._generation = node.generation
+        self._lock = threading.Lock()
+        self.connections = 0
+        # The stubs say the fetcher must return a configuration; gRPC takes None as
+        # "no change", which is what most handshakes get.
+        fetch = cast(Callable[[], grpc.ServerCertificateConfiguration], self._fetch)
+        self.credentials = grpc.dynamic_ssl_server_credentials(
+            _certificate_configuration(node), fetch, require_client_authentication=True
+        )
+
+    def _fetch(self) -> grpc.ServerCertificateConfiguration | None:
+        with self._lock:
+            self.connections += 1
+            generation = self._node.generation
+            if generation == self._generation:
+                return None
+            self._generation = generation
+        return _certificate_configuration(self._node)
 
 
 def channel_credentials(node: Node, server_ca_pem: bytes) -> grpc.ChannelCredentials:
@@ -53,14 +83,31 @@ class PartnerAuthorizer:
     seen; its partner is remembered (a few certificates per partner at most)."""
 
     def __init__(self, node: Node) -> None:
-        self._partner_cas = {
-            link.code: pki.load_certificate(link.partner.ca_certificate.encode())
-            for link in node.links()
-        }
+        self._node = node
+        self._generation = -1
+        self._partner_cas: dict[str, x509.Certificate] = {}
         self._known: dict[bytes, str] = {}
+        self._lock = threading.Lock()
+        self._follow_agreements()
+
+    def _follow_agreements(self) -> None:
+        """The partners' CAs as the node now holds them (again after a reload)."""
+        node = self._node
+        if node.generation == self._generation:
+            return
+        with self._lock:
+            if node.generation == self._generation:
+                return
+            self._partner_cas = {
+                link.code: pki.load_certificate(link.partner.ca_certificate.encode())
+                for link in node.links()
+            }
+            self._known = {}
+            self._generation = node.generation
 
     def check(self, auth_context: Mapping[str, Sequence[bytes] | bytes]) -> str:
         """The code of the partner whose CA issued the caller's certificate."""
+        self._follow_agreements()
         pems = auth_context.get("x509_pem_cert") or []
         pem = pems if isinstance(pems, bytes) else (pems[0] if pems else b"")
         if not pem:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import zip_longest
 
 from biometric_exchange.domain import utc_now
 from biometric_exchange.store.database import Database
@@ -106,12 +107,30 @@ class Outbox:
             ).rowcount
 
     def due(self, *, limit: int = 32) -> list[OutboxItem]:
-        rows = self._database.connection.execute(
-            "SELECT * FROM outbox WHERE state = ? AND next_attempt_at_ms <= ? "
-            "ORDER BY next_attempt_at_ms, encounter_id, partner LIMIT ?",
-            (OutboxState.PENDING.value, self._now(), limit),
-        ).fetchall()
-        return [_item(row) for row in rows]
+        """Up to ``limit`` items due now, taken in turn from each partner's queue
+        (oldest first within a partner), so that one partner's backlog never keeps
+        another's items waiting."""
+        connection = self._database.connection
+        pending, now = OutboxState.PENDING.value, self._now()
+        partners = [
+            str(row[0])
+            for row in connection.execute(
+                "SELECT DISTINCT partner FROM outbox WHERE state = ? ORDER BY partner", (pending,)
+            )
+        ]
+        queues = [
+            [
+                _item(row)
+                for row in connection.execute(
+                    "SELECT * FROM outbox WHERE state = ? AND partner = ? "
+                    "AND next_attempt_at_ms <= ? "
+                    "ORDER BY next_attempt_at_ms, encounter_id LIMIT ?",
+                    (pending, partner, now, limit),
+                )
+            ]
+            for partner in partners
+        ]
+        return [item for turn in zip_longest(*queues) for item in turn if item][:limit]
 
     def items(self, encounter_id: str) -> list[OutboxItem]:
         """The encounter's items, one per partner."""
@@ -151,11 +170,26 @@ class Outbox:
         due = self._now() + backoff_ms(item.attempts + 1)
         self._set(item, OutboxState.PENDING, error, due)
 
-    def _set(self, item: OutboxItem, state: OutboxState, error: str | None, due_ms: int) -> None:
+    def retry_if_pending(self, item: OutboxItem, error: str) -> None:
+        """``retry_later`` unless the item was settled meanwhile (done, failed…): after
+        an unexpected error, nothing already sent may be queued again."""
+        due = self._now() + backoff_ms(item.attempts + 1)
+        self._set(item, OutboxState.PENDING, error, due, only_pending=True)
+
+    def _set(
+        self,
+        item: OutboxItem,
+        state: OutboxState,
+        error: str | None,
+        due_ms: int,
+        *,
+        only_pending: bool = False,
+    ) -> None:
         with self._database.transaction() as connection:
             connection.execute(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, "
-                "next_attempt_at_ms = ?, updated_at = ? WHERE encounter_id = ? AND partner = ?",
+                "next_attempt_at_ms = ?, updated_at = ? WHERE encounter_id = ? AND partner = ? "
+                "AND (? = 0 OR state = ?)",
                 (
                     state.value,
                     error,
@@ -163,5 +197,7 @@ class Outbox:
                     utc_now().isoformat(),
                     item.encounter_id,
                     item.partner,
+                    int(only_pending),
+                    OutboxState.PENDING.value,
                 ),
             )

@@ -258,4 +258,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (peer, event, reason, hour)
     );
     """,
+    """
+    CREATE INDEX outbox_due_by_partner ON outbox (state, partner, next_attempt_at_ms);
+    """,
 )

@@ -12,7 +12,9 @@ pending for a retry; the other partners are not held up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +53,9 @@ log = logging.getLogger(__name__)
 HOLD_MS = 60 * 60 * 1000
 """How long items wait when the agreement forbids sending now (not in force, mismatch)."""
 DAY_MS = 24 * 60 * 60 * 1000
+PASS_BUDGET_S = 2.0
+"""A pass takes no more items after this long, so that a stop request, a reload
+and the other chores are never far away."""
 
 
 def _ms_to_next_utc_day(now_ms: int) -> int:
@@ -66,7 +71,13 @@ class _Pending:
 class ExchangeWorker:
     """Works the outbox: local checks once per encounter, then one exchange per partner.
 
-    ``transports`` is the way to each partner, by partner code.
+    ``transports`` is the way to each partner, by partner code; it may change
+    between passes (a running node loads new agreements). ``refresh`` is called
+    when an item names a partner we hold no link to, in case its agreement was
+    just installed. A pass stops taking items when ``stop`` is set or after
+    ``budget_s`` seconds (``monotonic`` measures them); what it did not take stays
+    pending for the next pass, and one partner's failure leaves the others' items
+    untouched.
     """
 
     def __init__(
@@ -74,15 +85,22 @@ class ExchangeWorker:
         node: Node,
         services: Services,
         transports: Mapping[str, PeerTransport],
+        *,
+        refresh: Callable[[], object] | None = None,
+        stop: threading.Event | None = None,
+        budget_s: float = PASS_BUDGET_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._node = node
         self._watchlist = services.watchlist
         self._encounters = services.encounters
-        self._transports = dict(transports)
-        self._protections: dict[str, LinkProtection | None] = {
-            link.code: link_protection(link) for link in node.links()
-        }
-        """Each link's template protection, derived once."""
+        self._transports = transports
+        self._refresh = refresh
+        self._stop = stop or threading.Event()
+        self._budget_s = budget_s
+        self._monotonic = monotonic
+        self._protections: dict[str, tuple[Link, LinkProtection | None]] = {}
+        """Each link's template protection, derived once per link."""
 
     def scope_refusal(self, encounter: Encounter, link: Link) -> str | None:
         """Why ``link``'s agreement forbids sending this encounter, or None."""
@@ -90,29 +108,55 @@ class ExchangeWorker:
         return link.policy.scope_refusal(facts, link.purpose)
 
     def run_once(self, *, limit: int = 32) -> int:
-        """Process up to ``limit`` due items once; return how many were taken."""
+        """Process up to ``limit`` due items once (fairly across partners); return how
+        many were taken. Items left when the pass stops early stay pending."""
         node = self._node
+        deadline = self._monotonic() + self._budget_s
         items = node.outbox.due(limit=limit)
         checked: dict[str, Encounter] = {}
         to_send: dict[str, list[_Pending]] = {}
+        taken = 0
         for item in items:
-            encounter = checked.get(item.encounter_id) or node.records.encounter(item.encounter_id)
-            if encounter is None:  # pragma: no cover - foreign key forbids it
-                node.outbox.mark_failed(item, "encounter missing")
-                continue
-            if item.encounter_id not in checked:
-                self._check_local(encounter)
-                checked[item.encounter_id] = encounter
-            refusal = self._refusal_for(item, encounter)
-            if refusal is None:
-                to_send.setdefault(item.partner, []).append(_Pending(item, encounter))
-            else:
-                self._not_sent(item, refusal)
+            if self._stop.is_set() or self._monotonic() >= deadline:
+                break
+            taken += 1
+            try:
+                self._take(item, checked, to_send)
+            except Exception:  # one record's trouble must not hold up the others
+                log.exception("outbox item of %s not processed", item.partner)
+                node.outbox.retry_if_pending(item, "not processed: internal error")
         for partner, pending in to_send.items():
-            self._send_all(node.link(partner), pending)
-        return len(items)
+            if self._stop.is_set():
+                break  # these stay pending; their local check is idempotent
+            try:
+                self._send_all(node.link(partner), pending)
+            except Exception:  # one partner's trouble must not hold up the others
+                log.exception("exchange with %s failed", partner)
+                for each in pending:
+                    node.outbox.retry_if_pending(each.item, "not sent: internal error")
+        return taken
+
+    def _take(
+        self, item: OutboxItem, checked: dict[str, Encounter], to_send: dict[str, list[_Pending]]
+    ) -> None:
+        """Check ``item``'s encounter locally (once a pass) and file it to send or not."""
+        node = self._node
+        encounter = checked.get(item.encounter_id) or node.records.encounter(item.encounter_id)
+        if encounter is None:  # pragma: no cover - foreign key forbids it
+            node.outbox.mark_failed(item, "encounter missing")
+            return
+        if item.encounter_id not in checked:
+            self._check_local(encounter)
+            checked[item.encounter_id] = encounter
+        refusal = self._refusal_for(item, encounter)
+        if refusal is None:
+            to_send.setdefault(item.partner, []).append(_Pending(item, encounter))
+        else:
+            self._not_sent(item, refusal)
 
     def _refusal_for(self, item: OutboxItem, encounter: Encounter) -> str | None:
+        if item.partner not in self._node.partner_codes and self._refresh is not None:
+            self._refresh()  # its agreement may have been installed a moment ago
         if item.partner not in self._node.partner_codes:
             return f"no agreement with {item.partner} any more"
         if item.partner not in self._transports:
@@ -149,7 +193,7 @@ class ExchangeWorker:
         terms = link.terms
         limit, partner = terms.quotas.probes_per_day, link.code
         start = 0
-        while start < len(to_send):
+        while start < len(to_send) and not self._stop.is_set():
             left = limit - node.quotas.used(node.today(), partner, QuotaKind.PROBES_SENT)
             batch = to_send[start : start + max(1, min(terms.step1.max_probes_per_request, left))]
             try:
@@ -283,8 +327,15 @@ class ExchangeWorker:
         except ExchangeError as exc:
             log.warning("%d sightings not reported: %s", len(sightings), type(exc).__name__)
 
+    def _protection(self, link: Link) -> LinkProtection | None:
+        held = self._protections.get(link.code)
+        if held is None or held[0] is not link:
+            held = (link, link_protection(link))
+            self._protections[link.code] = held
+        return held[1]
+
     def _identify(self, link: Link, batch: list[_Pending]) -> dict[str, list[HitOut]]:
-        protection = self._protections.get(link.code)
+        protection = self._protection(link)
         templates = [p.encounter.template for p in batch]
         if protection is not None:
             templates = list(protection.protect(np.stack(templates)))

@@ -9,6 +9,7 @@ both call it, so the two serve exactly the same logic.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar, cast
 
@@ -25,6 +26,7 @@ from biometric_exchange.node.rpc import (
     RPCS,
     Rpc,
 )
+from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.serve.aggregates import AggregatesHandler
 from biometric_exchange.node.serve.details import DetailsHandler
 from biometric_exchange.node.serve.digest import AuditDigestHandler
@@ -68,6 +70,34 @@ class PartnerHandlers:
         return cast(Reply, self._handlers[rpc.name].handle(request))
 
 
-def handlers_by_partner(node_links: list[Link], services: Services) -> dict[str, PartnerHandlers]:
-    """One ``PartnerHandlers`` per link, by partner code."""
-    return {link.code: PartnerHandlers(link, services) for link in node_links}
+class PartnerHandlerTable:
+    """Each partner's handlers, following the node's links as they are reloaded.
+
+    A partner's handlers are built for its current link and kept while the link
+    stays the same object; a new agreement with them builds new ones on their
+    next call, and a partner we no longer hold an agreement with is refused
+    (``PeerNotAuthorized``) by ``node.link``.
+    """
+
+    def __init__(self, node: Node, services: Services) -> None:
+        self._node = node
+        self._services = services
+        self._by_partner: dict[str, PartnerHandlers] = {}
+        self._lock = threading.Lock()
+        for code in node.partner_codes:
+            self.for_partner(code)
+
+    def for_partner(self, partner: str) -> PartnerHandlers:
+        """The handlers serving ``partner`` under the agreement we hold now."""
+        link = self._node.link(partner)
+        handlers = self._by_partner.get(partner)
+        if handlers is not None and handlers.link is link:
+            return handlers
+        with self._lock:
+            handlers = self._by_partner.get(partner)
+            if handlers is None or handlers.link is not link:
+                handlers = PartnerHandlers(link, self._services)
+                held = set(self._node.partner_codes)
+                kept = {code: h for code, h in self._by_partner.items() if code in held}
+                self._by_partner = {**kept, partner: handlers}
+        return handlers

@@ -1,0 +1,174 @@
+"""Whether a node process serves a folder, and what it runs.
+
+A serving process holds an exclusive lock on ``data/node.lock`` for its whole
+life (the kernel releases it when the process dies, even by ``kill -9``), so a
+second process on the same folder is refused and the CLI can tell a running
+node from a stopped one without guessing from stale files. Beside it,
+``data/running.json`` says what the process runs: its pid, the agreements it
+has loaded (by hash) and the outcome of its last reload. The file is replaced
+atomically; readers never see half of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from biometric_exchange.config import DATABASE_PATH
+from biometric_exchange.exceptions import ConfigError
+
+LOCK_NAME = "node.lock"
+STATE_NAME = "running.json"
+
+
+def _data_dir(node_dir: Path) -> Path:
+    return (node_dir / DATABASE_PATH).parent
+
+
+@dataclass(frozen=True)
+class LoadedAgreement:
+    """One agreement as a running process holds it."""
+
+    agreement_id: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    """What one reload changed, or why it changed nothing."""
+
+    at_ms: int
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass(frozen=True)
+class RunningState:
+    """What ``data/running.json`` says about the serving process."""
+
+    pid: int
+    started_ms: int
+    listen: str
+    agreements: Mapping[str, LoadedAgreement]
+    """By partner code."""
+    reloads: int = 0
+    """How many reloads the process has attempted (successful or not)."""
+    last_reload: ReloadOutcome | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunningState:
+        raw = json.loads(text)
+        last = raw.get("last_reload")
+        return cls(
+            pid=int(raw["pid"]),
+            started_ms=int(raw["started_ms"]),
+            listen=str(raw["listen"]),
+            agreements={
+                code: LoadedAgreement(str(item["agreement_id"]), str(item["hash"]))
+                for code, item in raw["agreements"].items()
+            },
+            reloads=int(raw.get("reloads", 0)),
+            last_reload=(
+                ReloadOutcome(
+                    at_ms=int(last["at_ms"]),
+                    added=tuple(last["added"]),
+                    updated=tuple(last["updated"]),
+                    removed=tuple(last["removed"]),
+                    error=last["error"],
+                )
+                if last
+                else None
+            ),
+            extra=raw.get("extra", {}),
+        )
+
+
+class Presence:
+    """The serving process's hold on its folder; ``publish`` says what it runs."""
+
+    def __init__(self, node_dir: Path, handle: IO[str]) -> None:
+        self._node_dir = node_dir
+        self._handle = handle
+
+    @classmethod
+    @contextlib.contextmanager
+    def claim(cls, node_dir: Path) -> Iterator[Presence]:
+        """Hold the folder for this process; refused while another process serves it."""
+        data = _data_dir(node_dir)
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle = _open_lock(data / LOCK_NAME)
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                state = read_state(node_dir, check_lock=False)
+                pid = f" (pid {state.pid})" if state else ""
+                raise ConfigError(
+                    f"{node_dir}: a node process already serves this folder{pid}"
+                ) from None
+            try:
+                yield cls(node_dir, handle)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    (data / STATE_NAME).unlink()
+        finally:
+            handle.close()
+
+    def publish(self, state: RunningState) -> None:
+        """Replace ``running.json`` atomically (0600)."""
+        path = _data_dir(self._node_dir) / STATE_NAME
+        staging = path.with_suffix(".json.tmp")
+        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(state.to_json())
+        os.replace(staging, path)
+
+
+def _open_lock(path: Path) -> IO[str]:
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    return os.fdopen(descriptor, "r+", encoding="utf-8")
+
+
+def is_serving(node_dir: Path) -> bool:
+    """True while a process holds the folder's lock."""
+    path = _data_dir(node_dir) / LOCK_NAME
+    if not path.exists():
+        return False
+    with _open_lock(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def read_state(node_dir: Path, *, check_lock: bool = True) -> RunningState | None:
+    """What the serving process runs; None when no process serves the folder (or
+    it has not published yet)."""
+    if check_lock and not is_serving(node_dir):
+        return None
+    try:
+        text = (_data_dir(node_dir) / STATE_NAME).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        return RunningState.from_json(text)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{node_dir}: unreadable {STATE_NAME} ({type(exc).__name__})") from exc
