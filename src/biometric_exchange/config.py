@@ -40,6 +40,9 @@ class NodeSection(_Frozen):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
     country: str
     listen: HostPort
+    watch_agreements: bool = True
+    """Load agreements installed, replaced or removed on disk at the next worker
+    round; when false, only SIGHUP (``bx node reload``) loads them."""
 
     @field_validator("country")
     @classmethod

@@ -87,6 +87,20 @@ def enrolled(chile: Path, first_encounter: dict[str, Any], tmp_path: Path) -> Pa
 # --- enroll ------------------------------------------------------------------
 
 
+def test_enroll_on_a_stopped_node_returns_at_once(
+    chile: Path, first_encounter: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write_json(tmp_path / "enc.json", first_encounter)
+    waits: list[float] = []
+    monkeypatch.setattr("biometric_exchange.cli.records.time.sleep", waits.append)
+
+    result = _bx("enroll", path, "--node", chile, "--wait", "15")
+
+    assert result.exit_code == 0, result.stderr
+    assert waits == []  # no process serves the folder: nothing to wait for
+    assert "queued; no node process serves" in _flat(result.stdout)
+
+
 def test_enroll_a_valid_encounter(
     chile: Path, dataset: DemoDataset, first_encounter: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -18,7 +18,12 @@ from collections.abc import Callable, Iterator, Mapping
 
 from biometric_exchange.exceptions import ExchangeError
 from biometric_exchange.node.presence import LoadedAgreement, Presence, ReloadOutcome, RunningState
-from biometric_exchange.node.runtime import Node, agreements_fingerprint
+from biometric_exchange.node.runtime import (
+    AgreementsFingerprint,
+    Node,
+    agreements_fingerprint,
+    load_agreements,
+)
 from biometric_exchange.node.transport import GrpcPeerTransport, PeerTransport
 
 log = logging.getLogger(__name__)
@@ -84,6 +89,8 @@ class LiveConfiguration:
         self._requested = threading.Event()
         self._lock = threading.Lock()
         self._started_ms = node.clock() if started_ms is None else started_ms
+        self._watch = node.config.node.watch_agreements
+        self._on_disk: tuple[AgreementsFingerprint, frozenset[str]] | None = None
         self.reloads = 0
         self.last: ReloadOutcome | None = None
 
@@ -92,18 +99,39 @@ class LiveConfiguration:
         self._requested.set()
 
     def check(self) -> ReloadOutcome | None:
-        """Reload when asked or when the agreement files changed; None otherwise.
+        """Reload when asked, or (``[node] watch_agreements``) when the agreement
+        files changed; None when nothing was reloaded.
 
         A failed reload is not tried again until the files change again or a
         reload is asked for.
         """
         with self._lock:
             fingerprint = agreements_fingerprint(self._node.node_dir)
-            if not self._requested.is_set() and fingerprint == self._fingerprint:
+            changed = self._watch and fingerprint != self._fingerprint
+            if not self._requested.is_set() and not changed:
                 return None
             self._requested.clear()
             self._fingerprint = fingerprint
             return self._reload()
+
+    def awaits(self, partner: str) -> bool:
+        """For an item to a partner we hold no link to: True when an agreement with
+        them is on disk but not loaded (the item waits for a reload), False when
+        none is (revoked: the item cannot be sent)."""
+        self.check()
+        if partner in self._node.partner_codes:
+            return False  # loaded just now
+        return partner in self._partners_on_disk()
+
+    def _partners_on_disk(self) -> frozenset[str]:
+        fingerprint = agreements_fingerprint(self._node.node_dir)
+        if self._on_disk is None or self._on_disk[0] != fingerprint:
+            try:
+                documents = load_agreements(self._node.node_dir, self._node.country)
+            except (ExchangeError, OSError):
+                documents = {}
+            self._on_disk = (fingerprint, frozenset(documents))
+        return self._on_disk[1]
 
     def _reload(self) -> ReloadOutcome:
         node = self._node

@@ -162,7 +162,7 @@ def _serve(
     metrics.follow_tls(running.credentials)
     transports = PartnerTransports(node)
     live = LiveConfiguration(node, presence=presence, followers=(transports.refresh,))
-    worker = ExchangeWorker(node, services, transports, refresh=live.check, stop=stop)
+    worker = ExchangeWorker(node, services, transports, awaits=live.awaits, stop=stop)
     chores = _Chores(node, worker, transports, live)
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 HOLD_MS = 60 * 60 * 1000
 """How long items wait when the agreement forbids sending now (not in force, mismatch)."""
 DAY_MS = 24 * 60 * 60 * 1000
+AWAIT_RELOAD_MS = 5_000
+"""How long an item to a partner whose agreement is on disk but not loaded waits."""
 PASS_BUDGET_S = 2.0
 """A pass takes no more items after this long, so that a stop request, a reload
 and the other chores are never far away."""
@@ -72,12 +74,12 @@ class ExchangeWorker:
     """Works the outbox: local checks once per encounter, then one exchange per partner.
 
     ``transports`` is the way to each partner, by partner code; it may change
-    between passes (a running node loads new agreements). ``refresh`` is called
-    when an item names a partner we hold no link to, in case its agreement was
-    just installed. A pass stops taking items when ``stop`` is set or after
-    ``budget_s`` seconds (``monotonic`` measures them); what it did not take stays
-    pending for the next pass, and one partner's failure leaves the others' items
-    untouched.
+    between passes (a running node loads new agreements). ``awaits`` is asked
+    about an item to a partner we hold no link to: True when that partner's
+    agreement is on disk but not loaded yet, and the item waits. A pass stops
+    taking items when ``stop`` is set or after ``budget_s`` seconds (``monotonic``
+    measures them); what it did not take stays pending for the next pass, and
+    one partner's failure leaves the others' items untouched.
     """
 
     def __init__(
@@ -86,7 +88,7 @@ class ExchangeWorker:
         services: Services,
         transports: Mapping[str, PeerTransport],
         *,
-        refresh: Callable[[], object] | None = None,
+        awaits: Callable[[str], bool] | None = None,
         stop: threading.Event | None = None,
         budget_s: float = PASS_BUDGET_S,
         monotonic: Callable[[], float] = time.monotonic,
@@ -95,7 +97,7 @@ class ExchangeWorker:
         self._watchlist = services.watchlist
         self._encounters = services.encounters
         self._transports = transports
-        self._refresh = refresh
+        self._awaits = awaits
         self._stop = stop or threading.Event()
         self._budget_s = budget_s
         self._monotonic = monotonic
@@ -148,15 +150,23 @@ class ExchangeWorker:
         if item.encounter_id not in checked:
             self._check_local(encounter)
             checked[item.encounter_id] = encounter
+        if self._awaiting_agreement(item.partner):
+            reason = f"agreement with {item.partner} on disk, not loaded yet (bx node reload)"
+            log.warning("items for %s wait: its agreement is not loaded yet", item.partner)
+            node.outbox.hold(item, reason, node.clock() + AWAIT_RELOAD_MS)
+            return
         refusal = self._refusal_for(item, encounter)
         if refusal is None:
             to_send.setdefault(item.partner, []).append(_Pending(item, encounter))
         else:
             self._not_sent(item, refusal)
 
+    def _awaiting_agreement(self, partner: str) -> bool:
+        if partner in self._node.partner_codes or self._awaits is None:
+            return False
+        return self._awaits(partner)
+
     def _refusal_for(self, item: OutboxItem, encounter: Encounter) -> str | None:
-        if item.partner not in self._node.partner_codes and self._refresh is not None:
-            self._refresh()  # its agreement may have been installed a moment ago
         if item.partner not in self._node.partner_codes:
             return f"no agreement with {item.partner} any more"
         if item.partner not in self._transports:
