@@ -137,3 +137,23 @@ def import_watchlist(file: RecordFile, node: NodeOption) -> None:
     with opened_node(node) as opened:
         count = opened.records.add_watchlist(entries)
         console.print(f"added {count} watchlist entries to {opened.config.node.name}")
+
+
+@watchlist_app.command("find")
+@reports_errors
+def find_document(
+    node: NodeOption,
+    document: Annotated[
+        str, typer.Option("--document", help="A document number (case and blanks ignored)")
+    ],
+) -> None:
+    """Watchlist entries and encounters holding a document number (looked up by its
+    keyed hash; the number itself is stored only sealed)."""
+    with opened_node(node) as opened:
+        holders = opened.records.document_holders(document)
+    for entry_id in holders.watchlist:
+        console.print(f"watchlist {entry_id}", markup=False, highlight=False)
+    for encounter_id in holders.encounters:
+        console.print(f"encounter {encounter_id}", markup=False, highlight=False)
+    if not holders.watchlist and not holders.encounters:
+        console.print("no record holds that document number")

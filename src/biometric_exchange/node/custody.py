@@ -11,6 +11,7 @@ from biometric_exchange.crypto.keys import PRIVATE_KEY_FILES, keys_dir, load_key
 from biometric_exchange.exceptions import ExchangeError
 from biometric_exchange.node.runtime import check_adoptable, load_agreements
 from biometric_exchange.store.database import Database, database_files
+from biometric_exchange.store.personal import clear_row_counts
 from biometric_exchange.store.rekey import sealed_counts, unreadable_rows
 
 
@@ -58,8 +59,8 @@ def custody_problems(node_dir: Path) -> list[str]:
     """Everything wrong with the custody of a node's keys; empty when all is well.
 
     Modes (key files and database files 0600, keys/ and data/ 0700), the keys
-    against the pins of every agreement held, and every sealed row opening with
-    the keyring."""
+    against the pins of every agreement held, every sealed template, personal field
+    and the lookup key opening with the keyring, and no personal field left in clear."""
     problems = _mode_problems(node_dir)
     try:
         config = load_config(node_dir)
@@ -80,6 +81,12 @@ def custody_problems(node_dir: Path) -> list[str]:
         database = Database(path)
         try:
             problems += unreadable_rows(database, ring)
+            problems += [
+                f"{count} {table} rows hold personal fields in clear; opening the node "
+                f"seals them (e.g. `bx status {node_dir}`)"
+                for table, count in clear_row_counts(database).items()
+                if count
+            ]
         finally:
             database.close()
     return problems

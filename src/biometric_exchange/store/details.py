@@ -14,9 +14,9 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from biometric_exchange.domain import Person, RequestStatus, WatchlistCategory
+from biometric_exchange.domain import RequestStatus
 from biometric_exchange.store.database import Database
-from biometric_exchange.store.records import person_from_row
+from biometric_exchange.store.records import WatchlistPerson
 
 
 @dataclass(frozen=True)
@@ -64,14 +64,8 @@ class SentRequest:
     """When we last stored an answer (or an error) for it."""
 
 
-@dataclass(frozen=True)
-class Subject:
-    """What step 2 may disclose of a watchlist entry (never its template)."""
-
-    entry_id: str
-    category: WatchlistCategory
-    person: Person
-    added_at: dt.datetime
+Subject = WatchlistPerson
+"""What step 2 may disclose of a watchlist entry (never its template)."""
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -221,24 +215,6 @@ class ReceivedRequests:
             (RequestStatus.PENDING.value, RequestStatus.PENDING.value),
         ).fetchall()
         return [_received(row) for row in rows]
-
-    def subject(self, entry_id: str) -> Subject | None:
-        """The watchlist entry's disclosable facts, or None when it is not held."""
-        row = self._database.connection.execute(
-            "SELECT entry_id, category, given_name, family_name, sex, birth_date, nationality, "
-            "document_number, legal_status, unaccompanied_minor, added_at "
-            "FROM watchlist WHERE entry_id = ?",
-            (entry_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        person = person_from_row(row)
-        return Subject(
-            entry_id=row["entry_id"],
-            category=WatchlistCategory(row["category"]),
-            person=person,
-            added_at=dt.datetime.fromisoformat(row["added_at"]),
-        )
 
 
 class SentRequests:

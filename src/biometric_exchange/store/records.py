@@ -1,4 +1,5 @@
-"""Encounters and watchlist entries, templates sealed under the data key."""
+"""Encounters and watchlist entries: templates and personal fields sealed under the
+data key (``store.personal`` says which fields and why)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from dataclasses import dataclass
 
 from biometric_exchange.crypto.at_rest import open_template, seal_template
 from biometric_exchange.crypto.keyring import DataKeys
+from biometric_exchange.crypto.lookup import document_hash
 from biometric_exchange.domain import (
     Encounter,
     LegalStatus,
     Person,
     Provenance,
-    Sex,
     Template,
     WatchlistCategory,
     WatchlistEntry,
@@ -23,42 +24,39 @@ from biometric_exchange.domain import (
 )
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.store.database import Database
-
-_PERSON_COLUMNS = (
-    "given_name, family_name, sex, birth_date, nationality, document_number, "
-    "legal_status, unaccompanied_minor"
+from biometric_exchange.store.lookup_key import load_lookup_key
+from biometric_exchange.store.personal import (
+    PERSON_COLUMNS,
+    has_clear_rows,
+    person_from_row,
+    person_values,
+    seal_clear_rows,
 )
 
-
-def _person_values(person: Person) -> tuple[str | int, ...]:
-    return (
-        person.given_name,
-        person.family_name,
-        person.sex.value,
-        person.birth_date.isoformat(),
-        person.nationality,
-        person.document_number,
-        person.legal_status.value,
-        int(person.unaccompanied_minor),
-    )
-
-
-def person_from_row(row: sqlite3.Row) -> Person:
-    """The person columns shared by the encounters and watchlist tables."""
-    return Person(
-        given_name=row["given_name"],
-        family_name=row["family_name"],
-        sex=Sex(row["sex"]),
-        birth_date=dt.date.fromisoformat(row["birth_date"]),
-        nationality=row["nationality"],
-        document_number=row["document_number"],
-        legal_status=LegalStatus(row["legal_status"]),
-        unaccompanied_minor=bool(row["unaccompanied_minor"]),
-    )
+_COLUMNS = ", ".join(PERSON_COLUMNS)
+_MARKS = ", ".join("?" * len(PERSON_COLUMNS))
 
 
 def _provenance(row: sqlite3.Row) -> Provenance:
     return Provenance(bool(row["synthetic"]), row["generator"], row["seed"])
+
+
+@dataclass(frozen=True)
+class DocumentHolders:
+    """The records holding one document number, by id."""
+
+    encounters: list[str]
+    watchlist: list[str]
+
+
+@dataclass(frozen=True)
+class WatchlistPerson:
+    """A watchlist entry's subject without its template."""
+
+    entry_id: str
+    category: WatchlistCategory
+    person: Person
+    added_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -73,15 +71,26 @@ class WatchlistLabel:
 
 
 class RecordStore:
-    """Reads and writes person records; templates never leave it unsealed on disk.
+    """Reads and writes person records; templates and personal fields never leave it
+    unsealed on disk.
 
     Every record written passes ``domain.check_entry`` for the node's ``country``.
+    Rows a database holds in clear from before personal fields were sealed are
+    sealed when it is first opened here.
     """
 
     def __init__(self, database: Database, data_key: bytes | DataKeys, country: str) -> None:
         self._database = database
         self._data_key = data_key
         self._country = country
+        self._lookup: bytes | None = None
+        if has_clear_rows(database):
+            seal_clear_rows(database, data_key, self._lookup_key())
+
+    def _lookup_key(self) -> bytes:
+        if self._lookup is None:
+            self._lookup = load_lookup_key(self._database, self._data_key)
+        return self._lookup
 
     def insert_encounter(self, connection: sqlite3.Connection, encounter: Encounter) -> None:
         """Insert inside the caller's transaction; a duplicate id is an error."""
@@ -96,13 +105,16 @@ class RecordStore:
         sealed = seal_template(
             self._data_key, "encounters", encounter.encounter_id, encounter.template
         )
+        record_id = encounter.encounter_id
         connection.execute(
-            f"INSERT INTO encounters (encounter_id, {_PERSON_COLUMNS}, encountered_at, "  # noqa: S608
+            f"INSERT INTO encounters (encounter_id, {_COLUMNS}, encountered_at, "  # noqa: S608
             "border_point, template_sealed, synthetic, generator, seed, enrolled_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"VALUES (?, {_MARKS}, ?, ?, ?, ?, ?, ?, ?)",
             (
-                encounter.encounter_id,
-                *_person_values(encounter.person),
+                record_id,
+                *person_values(
+                    self._data_key, self._lookup_key(), "encounters", record_id, encounter.person
+                ),
                 encounter.encountered_at.isoformat(),
                 encounter.border_point,
                 sealed,
@@ -132,7 +144,7 @@ class RecordStore:
     def _encounter(self, row: sqlite3.Row) -> Encounter:
         return Encounter(
             encounter_id=row["encounter_id"],
-            person=person_from_row(row),
+            person=person_from_row(self._data_key, "encounters", row),
             encountered_at=dt.datetime.fromisoformat(row["encountered_at"]),
             border_point=row["border_point"],
             template=open_template(
@@ -170,13 +182,15 @@ class RecordStore:
         if exists:
             raise InvalidInput(f"entry_id: {entry.entry_id!r} is already on this node's watchlist")
         connection.execute(
-            f"INSERT INTO watchlist (entry_id, category, {_PERSON_COLUMNS}, valid_until, "  # noqa: S608
+            f"INSERT INTO watchlist (entry_id, category, {_COLUMNS}, valid_until, "  # noqa: S608
             "template_sealed, synthetic, generator, seed, added_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"VALUES (?, ?, {_MARKS}, ?, ?, ?, ?, ?, ?)",
             (
                 entry.entry_id,
                 entry.category.value,
-                *_person_values(entry.person),
+                *person_values(
+                    self._data_key, self._lookup_key(), "watchlist", entry.entry_id, entry.person
+                ),
                 entry.valid_until.isoformat() if entry.valid_until else None,
                 seal_template(self._data_key, "watchlist", entry.entry_id, entry.template),
                 int(entry.provenance.synthetic),
@@ -216,11 +230,39 @@ class RecordStore:
         return WatchlistEntry(
             entry_id=row["entry_id"],
             category=WatchlistCategory(row["category"]),
-            person=person_from_row(row),
+            person=person_from_row(self._data_key, "watchlist", row),
             template=template,
             valid_until=dt.date.fromisoformat(row["valid_until"]) if row["valid_until"] else None,
             provenance=_provenance(row),
         )
+
+    def watchlist_person(self, entry_id: str) -> WatchlistPerson | None:
+        """One entry's subject (its template left sealed), in force or not."""
+        row = self._database.connection.execute(
+            "SELECT * FROM watchlist WHERE entry_id = ?", (entry_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return WatchlistPerson(
+            entry_id=row["entry_id"],
+            category=WatchlistCategory(row["category"]),
+            person=person_from_row(self._data_key, "watchlist", row),
+            added_at=dt.datetime.fromisoformat(row["added_at"]),
+        )
+
+    def document_holders(self, document_number: str) -> DocumentHolders:
+        """The encounters and watchlist entries holding ``document_number`` (upper or
+        lower case, blanks ignored), found by its keyed hash."""
+        digest = document_hash(self._lookup_key(), document_number)
+        connection = self._database.connection
+        encounters = connection.execute(
+            "SELECT encounter_id FROM encounters WHERE document_hash = ? ORDER BY encounter_id",
+            (digest,),
+        ).fetchall()
+        entries = connection.execute(
+            "SELECT entry_id FROM watchlist WHERE document_hash = ? ORDER BY entry_id", (digest,)
+        ).fetchall()
+        return DocumentHolders([str(r[0]) for r in encounters], [str(r[0]) for r in entries])
 
     def watchlist_labels(self, *, valid_on: dt.date | None = None) -> list[WatchlistLabel]:
         """What the matcher tells about each entry in force, no template opened."""

@@ -261,4 +261,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX outbox_due_by_partner ON outbox (state, partner, next_attempt_at_ms);
     """,
+    # Personal fields sealed at rest: the existing columns take sealed blobs in
+    # place (store.personal), the document number's keyed hash goes beside them.
+    # A row without a hash still holds its fields in clear: the first open with
+    # the node's keys seals it.
+    """
+    ALTER TABLE encounters ADD COLUMN document_hash TEXT;
+    ALTER TABLE watchlist ADD COLUMN document_hash TEXT;
+    CREATE INDEX encounters_by_document ON encounters (document_hash);
+    CREATE INDEX watchlist_by_document ON watchlist (document_hash);
+    """,
 )

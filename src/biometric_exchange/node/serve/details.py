@@ -154,7 +154,7 @@ class DetailsHandler:
         expires_at = self._expiry(reference)
         if expires_at < now:
             raise ReferenceExpired(f"hit reference expired at {expires_at:%Y-%m-%d %H:%M} UTC")
-        subject = self._requests.subject(reference.entry_id)
+        subject = node.records.watchlist_person(reference.entry_id)
         if subject is None:
             raise AgreementRefusal(NOT_VALID_FOR_PARTY)
         policy.check_protected_disclosure(subject.person, purpose, node.today())
@@ -198,7 +198,7 @@ class DetailsHandler:
         if request.status is RequestStatus.APPROVED:
             reason = self._withheld(request)
             if not reason:
-                subject = self._requests.subject(request.entry_id)
+                subject = self._node.records.watchlist_person(request.entry_id)
                 if subject is None:
                     raise AgreementRefusal(NOT_VALID_FOR_PARTY)
                 fields = disclosed_fields(request.fields, subject, self._node.country)
