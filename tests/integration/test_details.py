@@ -52,7 +52,7 @@ def _asked_again_once_due(pair: ServedPair, request_id: str) -> SentRequest:
     """Once the re-ask interval has passed, PAN's node asks again and stores the answer."""
     pair.clock.advance(MIN_REASK.total_seconds())
     assert _ask_again(pair) == 1
-    current = SentRequests(pair.panama.database).get(request_id)
+    current = SentRequests(pair.panama.database, pair.panama.records.data_keys).get(request_id)
     assert current is not None
     return current
 

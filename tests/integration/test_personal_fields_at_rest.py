@@ -1,10 +1,13 @@
-"""Names, document numbers, sex and birth dates sealed at rest like templates; the
-document number looked up by a keyed hash; nationality and the protection facts
-left in clear for the scope rules."""
+"""Names, document numbers, sex and birth dates sealed at rest like templates (and
+the values a partner disclosed to us in step 2); the document number looked up by
+a keyed hash; nationality and the protection facts left in clear for the scope
+rules."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 import shutil
 import sqlite3
 from collections.abc import Iterable
@@ -20,11 +23,12 @@ from biometric_exchange.crypto.backup import PASSPHRASE_ENV
 from biometric_exchange.crypto.keyring import DataKeyring
 from biometric_exchange.crypto.keys import keys_dir
 from biometric_exchange.crypto.lookup import document_hash
-from biometric_exchange.domain import Encounter, Person, WatchlistEntry
+from biometric_exchange.domain import Encounter, Person, RequestStatus, WatchlistEntry
 from biometric_exchange.node.custody import custody_problems
 from biometric_exchange.node.enrolment import enrol
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.store.database import database_files
+from biometric_exchange.store.details import SentRequest, SentRequests
 from biometric_exchange.store.lookup_key import load_lookup_key
 from biometric_exchange.store.personal import SEALED_COLUMNS
 from biometric_exchange.store.rekey import keys_in_use, purge_retired_keys, rotate_data_key
@@ -344,3 +348,61 @@ def test_backup_and_restore_keep_personal_fields_readable(
         assert holders.encounters == [encounter.encounter_id]
     finally:
         node.close()
+
+
+def test_step2_values_disclosed_to_us_are_sealed_and_old_clear_ones_sealed_at_open(
+    nodes: dict[str, Node], dataset: DemoDataset
+) -> None:
+    pan = nodes["PAN"]
+    person = dataset.watchlists["CHL"][0].person
+    disclosed = {
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "document_number": person.document_number,
+    }
+    requests = SentRequests(pan.database, pan.records.data_keys)
+    now = dt.datetime.now(dt.UTC)
+    requests.add(_sent("DR-SEALED", disclosed, now))
+    requests.add(_sent("DR-LEGACY", {}, now))
+    with pan.database.transaction() as connection:  # as written before sealing
+        connection.execute(
+            "UPDATE details_sent SET disclosed = ? WHERE request_id = 'DR-LEGACY'",
+            (json.dumps(disclosed, sort_keys=True),),
+        )
+    assert custody_problems(pan.node_dir) == [
+        f"1 details_sent rows hold personal fields in clear; opening the node seals them "
+        f"(e.g. `bx status {pan.node_dir}`)"
+    ]
+    pan.close()
+
+    reopened = Node.open(pan.node_dir)
+    try:
+        reread = SentRequests(reopened.database, reopened.records.data_keys)
+        assert [r.disclosed for r in reread.list()] == [disclosed, disclosed]
+        rotation = rotate_data_key(keys_dir(pan.node_dir), reopened.database, reopened.audit)
+        assert rotation.resealed["details_sent"] == 2
+        assert [r.disclosed for r in reread.list()] == [disclosed, disclosed]
+        reopened.database.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        reopened.close()
+    data = _file_bytes(pan.node_dir)
+    assert person.document_number.encode() not in data
+    with _plain(pan.node_dir) as connection:
+        types = {row[0] for row in connection.execute("SELECT typeof(disclosed) FROM details_sent")}
+    assert types == {"blob"}
+    assert custody_problems(pan.node_dir) == []
+
+
+def _sent(request_id: str, disclosed: dict[str, str], now: dt.datetime) -> SentRequest:
+    return SentRequest(
+        request_id=request_id,
+        partner="CHL",
+        hit_reference="HR-1",
+        purpose="missing_persons",
+        justification="synthetic",
+        officer_id="PAN-OFFICER-1",
+        fields=("names", "document_numbers"),
+        status=RequestStatus.APPROVED,
+        sent_at=now,
+        disclosed=disclosed,
+    )

@@ -190,7 +190,7 @@ def _refused_remotely(pair: Pair, sent: SentRequest, code: grpc.StatusCode) -> A
     """Stored refused with the code on PAN, audited on both sides; returns CHL's entry."""
     assert sent.status is RequestStatus.REFUSED
     assert sent.reason is not None and sent.reason.startswith(code.name)
-    stored = SentRequests(pair.pan.database).get(sent.request_id)
+    stored = SentRequests(pair.pan.database, pair.pan.records.data_keys).get(sent.request_id)
     assert stored is not None and stored.status is RequestStatus.REFUSED and not stored.disclosed
     (received,) = _audit(pair.pan, AuditEvent.DETAILS_REPLY_RECEIVED, AuditOutcome.REJECTED)
     assert code.name in received.detail["reason"]
@@ -219,7 +219,7 @@ def test_automatic_approval_discloses_exactly_the_fields_allowed_for_the_purpose
     assert sent.disclosed["recorded_by"] == "CHL"
     dt.date.fromisoformat(sent.disclosed["recorded_on"])
     assert "document_number" not in sent.disclosed and "watchlist_category" not in sent.disclosed
-    stored = SentRequests(pair.pan.database).get(sent.request_id)
+    stored = SentRequests(pair.pan.database, pair.pan.records.data_keys).get(sent.request_id)
     assert stored is not None
     assert dataclasses.replace(stored, updated_at=None) == dataclasses.replace(
         sent, updated_at=None
@@ -266,7 +266,7 @@ def test_manual_approval_reaches_the_requester_when_it_asks_again(pair: Pair) ->
     assert queued.justification == JUSTIFICATION and queued.officer_id == "PAN-OFFICER-12"
 
     assert poll_pending(pair.link, pair.transport, due_only=False) == 1
-    still = SentRequests(pair.pan.database).get(sent.request_id)
+    still = SentRequests(pair.pan.database, pair.pan.records.data_keys).get(sent.request_id)
     assert still is not None and still.status is RequestStatus.PENDING
 
     decided = approve(pair.held, sent.request_id, "CHL-OFFICER-3", "identity confirmed")
@@ -276,7 +276,7 @@ def test_manual_approval_reaches_the_requester_when_it_asks_again(pair: Pair) ->
     assert decision.detail["decision"] == "approved"
 
     assert poll_pending(pair.link, pair.transport, due_only=False) == 1
-    answered = SentRequests(pair.pan.database).get(sent.request_id)
+    answered = SentRequests(pair.pan.database, pair.pan.records.data_keys).get(sent.request_id)
     assert answered is not None and answered.status is RequestStatus.APPROVED
     assert set(answered.disclosed) == MISSING_PERSONS_KEYS
     assert answered.disclosed["given_name"] == pair.entry(pair.references[0]).person.given_name
@@ -289,7 +289,7 @@ def test_denial_reaches_the_requester_with_its_reason(pair: Pair) -> None:
     sent = pair.ask()
     deny(pair.held, sent.request_id, "CHL-OFFICER-3", "case closed by the prosecutor")
     poll_pending(pair.link, pair.transport, due_only=False)
-    answered = SentRequests(pair.pan.database).get(sent.request_id)
+    answered = SentRequests(pair.pan.database, pair.pan.records.data_keys).get(sent.request_id)
     assert answered is not None and answered.status is RequestStatus.DENIED
     assert answered.reason == "case closed by the prosecutor" and not answered.disclosed
     (decision,) = _audit(pair.chl, AuditEvent.DETAILS_DECIDED, AuditOutcome.ACCEPTED)
@@ -343,7 +343,7 @@ def test_a_purpose_outside_the_agreement_is_refused_on_both_sides(pair: Pair) ->
     with pytest.raises(AgreementRefusal, match="purpose 'tax_collection'"):
         pair.ask(purpose="tax_collection")
     assert "tax_collection" in _sender_refusal(pair).detail["reason"]
-    assert SentRequests(pair.pan.database).list() == []
+    assert SentRequests(pair.pan.database, pair.pan.records.data_keys).list() == []
     assert not [e for e in pair.chl.audit.entries() if e.event.startswith("details.")]
 
     envelope = pair.bypass(purpose="tax_collection")
@@ -487,7 +487,7 @@ def test_unreachable_partner_leaves_the_request_pending(pair: Pair) -> None:
     assert sent.status is RequestStatus.PENDING and sent.last_error
     assert len(_audit(pair.pan, AuditEvent.DETAILS_REPLY_RECEIVED, AuditOutcome.FAILED)) == 1
     assert poll_pending(pair.link, pair.transport, due_only=False) == 1
-    answered = SentRequests(pair.pan.database).get(sent.request_id)
+    answered = SentRequests(pair.pan.database, pair.pan.records.data_keys).get(sent.request_id)
     assert answered is not None and answered.status is RequestStatus.PENDING
     assert answered.last_error is None
 
@@ -560,5 +560,5 @@ def test_pending_requests_are_asked_again_with_back_off(pair: Pair) -> None:
     assert poll_pending(pair.link, pair.transport) == 0
     assert reask_interval(dt.timedelta(hours=1)) == dt.timedelta(minutes=5)
     assert reask_interval(dt.timedelta(seconds=50)) == dt.timedelta(seconds=5)
-    stored = SentRequests(pair.pan.database).get(sent.request_id)
+    stored = SentRequests(pair.pan.database, pair.pan.records.data_keys).get(sent.request_id)
     assert stored is not None and stored.status is RequestStatus.PENDING

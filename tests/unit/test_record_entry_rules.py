@@ -259,7 +259,7 @@ class Step2:
                 "UPDATE details_sent SET status = 'pending' WHERE request_id = ?", (request_id,)
             )
         assert poll_pending(self.pan.link("CHL"), self.transport, due_only=False) == 1
-        sent = SentRequests(self.pan.database).get(request_id)
+        sent = SentRequests(self.pan.database, self.pan.records.data_keys).get(request_id)
         assert sent is not None
         return sent
 
@@ -293,7 +293,7 @@ def test_an_approved_request_discloses_its_fields_once(step2: Step2) -> None:
     approve(step2.chl.link("PAN"), sent.request_id, "CHL-OFFICER-3")
 
     assert poll_pending(step2.pan.link("CHL"), step2.transport, due_only=False) == 1
-    first = SentRequests(step2.pan.database).get(sent.request_id)
+    first = SentRequests(step2.pan.database, step2.pan.records.data_keys).get(sent.request_id)
     assert first is not None and first.status is RequestStatus.APPROVED
     assert set(first.disclosed) == {"given_name", "family_name", "birth_date"}
     held = ReceivedRequests(step2.chl.database).get("PAN", sent.request_id)
@@ -307,7 +307,7 @@ def test_repeats_of_a_delivered_request_get_the_decision_without_fields(step2: S
     poll_pending(step2.pan.link("CHL"), step2.transport, due_only=False)
     held = ReceivedRequests(step2.chl.database).get("PAN", sent.request_id)
     assert held is not None and held.delivered_at is not None
-    disclosed = SentRequests(step2.pan.database).get(sent.request_id)
+    disclosed = SentRequests(step2.pan.database, step2.pan.records.data_keys).get(sent.request_id)
     assert disclosed is not None and disclosed.disclosed
 
     for _ in range(2):

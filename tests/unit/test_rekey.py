@@ -31,7 +31,11 @@ def test_rotation_reseals_everything_while_the_open_node_keeps_working(
     admin = Node.open(pan.node_dir)  # the operator's separate process
     rotation = rotate_data_key(keys_dir(pan.node_dir), admin.database, admin.audit)
     assert rotation.retired_key_id == old_id
-    assert rotation.resealed == {"encounters": 6, "watchlist": len(dataset.watchlists["PAN"])}
+    assert rotation.resealed == {
+        "encounters": 6,
+        "watchlist": len(dataset.watchlists["PAN"]),
+        "details_sent": 0,
+    }
     assert _key_ids(pan) == {rotation.new_key_id}
 
     # The node opened before the rotation reads re-sealed rows and seals new ones

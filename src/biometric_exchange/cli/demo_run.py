@@ -129,7 +129,7 @@ def _step_two(nodes: dict[str, Node], console: Console) -> bool:
     console.print(f"CHL: officer CHL-OFFICER-7 approved {sent.request_id}")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        answer = SentRequests(pan.database).get(sent.request_id)
+        answer = SentRequests(pan.database, pan.records.data_keys).get(sent.request_id)
         if answer is not None and answer.status is not RequestStatus.PENDING:
             console.print(sent_table([answer], "Step 2 answer received by node_panama"))
             return answer.status is RequestStatus.APPROVED

@@ -136,7 +136,7 @@ def _link_for_request(node: Node, request_id: str, partner: str | None) -> Link:
 def list_sent(node: NodeOption) -> None:
     """Our requests, their state and the disclosed details (personal data)."""
     with opened_node(node) as opened:
-        sent = SentRequests(opened.database).list()
+        sent = SentRequests(opened.database, opened.records.data_keys).list()
         title = f"Detail requests sent by {opened.config.node.name} ({len(sent)})"
         console.print(sent_table(sent, title))
 

@@ -11,6 +11,7 @@ from biometric_exchange.crypto.keys import PRIVATE_KEY_FILES, keys_dir, load_key
 from biometric_exchange.exceptions import ExchangeError
 from biometric_exchange.node.runtime import check_adoptable, load_agreements
 from biometric_exchange.store.database import Database, database_files
+from biometric_exchange.store.disclosed import clear_disclosures
 from biometric_exchange.store.personal import clear_row_counts
 from biometric_exchange.store.rekey import sealed_counts, unreadable_rows
 
@@ -81,10 +82,11 @@ def custody_problems(node_dir: Path) -> list[str]:
         database = Database(path)
         try:
             problems += unreadable_rows(database, ring)
+            clear = {**clear_row_counts(database), "details_sent": clear_disclosures(database)}
             problems += [
                 f"{count} {table} rows hold personal fields in clear; opening the node "
                 f"seals them (e.g. `bx status {node_dir}`)"
-                for table, count in clear_row_counts(database).items()
+                for table, count in clear.items()
                 if count
             ]
         finally:

@@ -121,5 +121,8 @@ def _ask(
         else:
             deny(holder, sent.request_id, deciding, DENIAL)
         poll_pending(link.link, link.transport, due_only=False)
-        sent = SentRequests(link.node.database).get(sent.request_id) or sent
+        sent = (
+            SentRequests(link.node.database, link.node.records.data_keys).get(sent.request_id)
+            or sent
+        )
     return outcome(sent.request_id, sent.status.value, tuple(sorted(sent.disclosed)))

@@ -140,7 +140,7 @@ def collect(topology: Topology, calendar: Calendar, log: RunLog) -> RunRecord:
             country=country,
             alerts=alerts[country],
             audit=node.audit.entries(),
-            sent_requests=SentRequests(node.database).list(),
+            sent_requests=SentRequests(node.database, node.records.data_keys).list(),
             received_requests=ReceivedRequests(node.database).queue(),
             issued_references=issued,
             outbox=outbox_states(node),

@@ -184,6 +184,21 @@ class Database:
                         connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {number}")
 
+    @contextmanager
+    def overwriting(self) -> Iterator[None]:
+        """For the block, SQLite's ``secure_delete`` on this thread's connection, then a
+        checkpoint of the write-ahead log: values replaced or deleted meanwhile leave
+        no bytes behind in the database file or its log."""
+        connection = self.connection
+        (before,) = connection.execute("PRAGMA secure_delete").fetchone()
+        connection.execute("PRAGMA secure_delete = ON")
+        try:
+            yield
+        finally:
+            connection.execute(f"PRAGMA secure_delete = {int(before)}")
+        if not connection.in_transaction:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
     def close(self) -> None:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is not None:

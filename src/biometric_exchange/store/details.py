@@ -4,7 +4,8 @@ The holder keeps what was asked, by whom and why, its decision and when the
 approved values were delivered (once per request); the disclosed values are
 read from the watchlist when that reply is sealed, never copied. The
 requester keeps its requests and, once approved, the disclosed values
-(exchanged personal data, subject to the agreement's retention).
+(exchanged personal data, subject to the agreement's retention), sealed under
+its data key (``store.disclosed``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 
+from biometric_exchange.crypto.keyring import DataKeys
 from biometric_exchange.domain import RequestStatus
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.disclosed import open_disclosed, seal_disclosed
 from biometric_exchange.store.records import WatchlistPerson
 
 
@@ -97,7 +100,7 @@ def _received(row: sqlite3.Row) -> ReceivedRequest:
     )
 
 
-def _sent(row: sqlite3.Row) -> SentRequest:
+def _sent(row: sqlite3.Row, keys: bytes | DataKeys) -> SentRequest:
     return SentRequest(
         request_id=row["request_id"],
         partner=row["partner"],
@@ -108,7 +111,7 @@ def _sent(row: sqlite3.Row) -> SentRequest:
         fields=tuple(json.loads(row["fields"])),
         status=RequestStatus(row["status"]),
         sent_at=dt.datetime.fromisoformat(row["sent_at"]),
-        disclosed=json.loads(row["disclosed"]),
+        disclosed=open_disclosed(keys, row["request_id"], row["disclosed"]),
         reason=row["reason"],
         due_at=_when(row["due_at"]),
         decided_at=_when(row["decided_at"]),
@@ -218,10 +221,12 @@ class ReceivedRequests:
 
 
 class SentRequests:
-    """The requester's own requests and what they disclosed."""
+    """The requester's own requests and what they disclosed (sealed under ``keys``,
+    the node's data keys)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, keys: bytes | DataKeys) -> None:
         self._database = database
+        self._keys = keys
 
     def add(self, request: SentRequest) -> None:
         with self._database.transaction() as connection:
@@ -239,7 +244,7 @@ class SentRequests:
                     request.officer_id,
                     json.dumps(list(request.fields)),
                     request.status.value,
-                    json.dumps(request.disclosed, sort_keys=True),
+                    seal_disclosed(self._keys, request.request_id, request.disclosed),
                     request.reason,
                     request.sent_at.isoformat(),
                     _iso(request.due_at),
@@ -253,7 +258,7 @@ class SentRequests:
         row = self._database.connection.execute(
             "SELECT * FROM details_sent WHERE request_id = ?", (request_id,)
         ).fetchone()
-        return _sent(row) if row else None
+        return _sent(row, self._keys) if row else None
 
     def list(self, *, status: RequestStatus | None = None) -> list[SentRequest]:
         """Our requests, oldest first (only those in ``status`` when given)."""
@@ -262,7 +267,7 @@ class SentRequests:
             "SELECT * FROM details_sent WHERE ? IS NULL OR status = ? ORDER BY sent_at, request_id",
             (value, value),
         ).fetchall()
-        return [_sent(row) for row in rows]
+        return [_sent(row, self._keys) for row in rows]
 
     def update(self, request: SentRequest, *, at: dt.datetime) -> None:
         """Store a request's new state (status, disclosed values, reason, times, error)."""
@@ -272,7 +277,7 @@ class SentRequests:
                 "decided_at = ?, last_error = ?, updated_at = ? WHERE request_id = ?",
                 (
                     request.status.value,
-                    json.dumps(request.disclosed, sort_keys=True),
+                    seal_disclosed(self._keys, request.request_id, request.disclosed),
                     request.reason,
                     _iso(request.due_at),
                     _iso(request.decided_at),

@@ -115,19 +115,10 @@ def clear_row_counts(database: Database) -> dict[str, int]:
 
 def seal_clear_rows(database: Database, keys: Keys, lookup_key: bytes) -> dict[str, int]:
     """Seal, in place, the personal fields of every row that holds them in clear; return
-    how many rows per table. Each batch is one transaction, run with SQLite's
-    ``secure_delete`` so the clear values' bytes are overwritten, and the write-ahead
-    log is checkpointed at the end so no page of them is left in it."""
-    connection = database.connection
-    (before,) = connection.execute("PRAGMA secure_delete").fetchone()
-    connection.execute("PRAGMA secure_delete = ON")
-    try:
-        sealed = {table: _seal_table(database, keys, lookup_key, table) for table in ID_COLUMNS}
-    finally:
-        connection.execute(f"PRAGMA secure_delete = {int(before)}")
-    if not connection.in_transaction:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    return sealed
+    how many rows per table. Each batch is one transaction; the clear values' bytes
+    are overwritten on disk (``Database.overwriting``)."""
+    with database.overwriting():
+        return {table: _seal_table(database, keys, lookup_key, table) for table in ID_COLUMNS}
 
 
 def _seal_table(database: Database, keys: Keys, lookup_key: bytes, table: str) -> int:

@@ -24,6 +24,7 @@ from biometric_exchange.domain import (
 )
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.disclosed import seal_clear_disclosures
 from biometric_exchange.store.lookup_key import load_lookup_key
 from biometric_exchange.store.personal import (
     PERSON_COLUMNS,
@@ -86,6 +87,12 @@ class RecordStore:
         self._lookup: bytes | None = None
         if has_clear_rows(database):
             seal_clear_rows(database, data_key, self._lookup_key())
+        seal_clear_disclosures(database, data_key)
+
+    @property
+    def data_keys(self) -> bytes | DataKeys:
+        """The keys records are sealed under (other stores of the node seal with them)."""
+        return self._data_key
 
     def _lookup_key(self) -> bytes:
         if self._lookup is None:

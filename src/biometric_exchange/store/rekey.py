@@ -2,8 +2,9 @@
 
 ``rotate_data_key`` retires the current key (kept under ``keys/data_keys/``),
 installs a new one, and re-seals every template, every sealed personal field
-and the lookup key in batches of ``BATCH_ROWS``, each batch its own short
-transaction (keyed hashes stay: the lookup key does not change). A node running
+(step-2 disclosures received included) and the lookup key, in batches of
+``BATCH_ROWS``, each batch its own short transaction; the keyed hashes stay,
+as the lookup key does not change. A node running
 meanwhile keeps working: it opens any row by the key id the row names, and
 seals with whichever key is current when it writes. A retired key is removed
 only by ``purge_retired_keys``, and only when no row still needs it.
@@ -32,6 +33,11 @@ from biometric_exchange.crypto.keyring import (
 )
 from biometric_exchange.store.audit import AuditEvent, AuditLog, AuditOutcome
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.disclosed import (
+    disclosure_key_ids,
+    disclosure_problems,
+    reseal_disclosures,
+)
 from biometric_exchange.store.lookup_key import (
     lookup_key_id,
     lookup_key_problems,
@@ -60,6 +66,7 @@ def rotate_data_key(keys_directory: Path, database: Database, audit: AuditLog) -
     )
     ring = DataKeyring(keys_directory)
     resealed = {table: _reseal(database, ring, table, column) for table, column in SEALED_TABLES}
+    resealed["details_sent"] = reseal_disclosures(database, ring)
     reseal_lookup_key(database, ring)
     rotation = Rotation(ring.current()[0], retired_id, resealed)
     audit.record(
@@ -143,9 +150,9 @@ def sealed_counts(database: Database) -> dict[str, int]:
 
 
 def unreadable_rows(database: Database, keys: DataKeys) -> list[str]:
-    """Every sealed template or personal field (and the lookup key) that does not open
-    with ``keys``, as a message each."""
-    problems = lookup_key_problems(database, keys)
+    """Every sealed template, personal field or disclosure (and the lookup key) that
+    does not open with ``keys``, as a message each."""
+    problems = lookup_key_problems(database, keys) + disclosure_problems(database, keys)
     for table, column in SEALED_TABLES:
         last = ""
         while rows := _rows(database.connection, table, column, last):
@@ -169,7 +176,7 @@ def keys_in_use(database: Database) -> set[str]:
         ):
             used.update(key_id for key_id in _key_ids(row) if key_id is not None)
     lookup = lookup_key_id(database)
-    return used | ({lookup} if lookup else set())
+    return used | disclosure_key_ids(database) | ({lookup} if lookup else set())
 
 
 def purge_retired_keys(keys_directory: Path, database: Database) -> list[str]:

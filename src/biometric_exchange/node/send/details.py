@@ -109,7 +109,7 @@ def request_details(
         status=RequestStatus.PENDING,
         sent_at=_now(link),
     )
-    SentRequests(node.database).add(sent)
+    SentRequests(node.database, node.records.data_keys).add(sent)
     return _ask(link, transport, sent, repeat=False)
 
 
@@ -135,7 +135,9 @@ def poll_pending(link: Link, transport: PeerTransport, *, due_only: bool = True)
         return 0
     now = _now(link)
     asked = 0
-    for sent in SentRequests(node.database).list(status=RequestStatus.PENDING):
+    for sent in SentRequests(node.database, node.records.data_keys).list(
+        status=RequestStatus.PENDING
+    ):
         if sent.partner != link.code:
             continue
         last = sent.updated_at or sent.sent_at
@@ -244,5 +246,5 @@ def _answered(sent: SentRequest, answer: DetailsAnswer) -> SentRequest:
 
 
 def _store(link: Link, sent: SentRequest) -> SentRequest:
-    SentRequests(link.node.database).update(sent, at=_now(link))
+    SentRequests(link.node.database, link.node.records.data_keys).update(sent, at=_now(link))
     return sent
