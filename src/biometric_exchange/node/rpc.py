@@ -2,7 +2,8 @@
 
 One ``Rpc`` per method: its name on the wire, its request and reply classes,
 for sealed methods the inner message types and the four audit events (the
-caller's send and receipt, the holder's receipt and reply), and the status
+caller's send and receipt, the holder's receipt and reply), for the clear
+``Ping`` the holder's counted audit event, and the status
 codes a caller treats as a final refusal rather than a reason to retry. The
 gRPC servicer and client, the in-process and the metering transports are all
 built from ``RPCS``, so adding a method is one row here, one handler
@@ -58,6 +59,9 @@ class Rpc(Generic[Request, Reply]):
     """None for a method that travels in clear over mutual TLS (``Ping``)."""
     refusals: frozenset[grpc.StatusCode] = frozenset()
     """Codes that end the call for good although they are retried elsewhere."""
+    counted: AuditEvent | None = None
+    """A clear method's audit event on the holder's side, counted per partner,
+    outcome, reason and UTC hour (``store.call_counts``) rather than written per call."""
 
     @property
     def path(self) -> str:
@@ -97,7 +101,9 @@ def _sealed(
 
 
 _E = AuditEvent
-PING: Rpc[pb.PingRequest, pb.PingResponse] = Rpc("Ping", pb.PingRequest, pb.PingResponse, "ping")
+PING: Rpc[pb.PingRequest, pb.PingResponse] = Rpc(
+    "Ping", pb.PingRequest, pb.PingResponse, "ping", counted=_E.PING_RECEIVED
+)
 IDENTIFY = _sealed(
     "Identify",
     "identify",

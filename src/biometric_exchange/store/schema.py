@@ -271,4 +271,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX encounters_by_document ON encounters (document_hash);
     CREATE INDEX watchlist_by_document ON watchlist (document_hash);
     """,
+    # Calls audited once per hour and counted (store.call_counts): Ping.
+    """
+    CREATE TABLE counted_calls (
+        peer TEXT NOT NULL,
+        event TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        hour TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (peer, event, outcome, reason, hour)
+    );
+    """,
 )

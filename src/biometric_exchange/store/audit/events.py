@@ -11,6 +11,8 @@ class AuditEvent(StrEnum):
     IDENTIFY_REPLY_SENT = "identify.reply_sent"
     IDENTIFY_REPLY_RECEIVED = "identify.reply_received"
     PEER_REFUSED = "peer.refused"
+    # A partner's Ping (counted: store.call_counts).
+    PING_RECEIVED = "ping.received"
     # Bytes that do not parse as the method's request (counted: store.refusals).
     REQUEST_UNDECODABLE = "request.undecodable"
     # After a hit: where and when the sender saw the holder's subject.
