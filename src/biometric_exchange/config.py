@@ -99,6 +99,14 @@ class ExtractionSettings(_Frozen):
     for plausibility (the other defences hold)."""
 
 
+class DetailsSection(_Frozen):
+    """The holder's side of step 2, beyond what the agreement says."""
+
+    max_pending_per_partner: Annotated[int, Field(ge=1, le=10_000)] = 50
+    """Requests of one partner awaiting an officer's decision at once; beyond it a
+    new request is refused (RESOURCE_EXHAUSTED) until some are decided."""
+
+
 class MetricsSection(_Frozen):
     listen: HostPort
     """Where Prometheus scrapes ``/metrics`` (plain HTTP; keep it on a private address)."""
@@ -110,6 +118,7 @@ class NodeConfig(_Frozen):
     exchange: ExchangeSection = ExchangeSection()
     alerts: AlertsSection = AlertsSection()
     extraction: ExtractionSettings = ExtractionSettings()
+    details: DetailsSection = DetailsSection()
     metrics: MetricsSection | None = None
     """Absent: the node serves no metrics endpoint."""
 

@@ -69,6 +69,13 @@ class QuotaExceeded(ExchangeError):
     public_message = "daily quota exhausted"
 
 
+class PendingRequestsCapped(ExchangeError):
+    """A partner has as many step-2 requests awaiting review as the holder takes at
+    once; a slot frees when one is decided."""
+
+    public_message = "too many requests pending review"
+
+
 class ReferenceExpired(ExchangeError):
     """A hit reference past the lifetime the agreement gives it."""
 

@@ -141,6 +141,14 @@ class ReceivedRequests:
         ).fetchall()
         return [str(row[0]) for row in rows]
 
+    def pending_count(self, partner: str) -> int:
+        """How many of ``partner``'s requests await a decision."""
+        row = self._database.connection.execute(
+            "SELECT count(*) FROM details_received WHERE partner = ? AND status = ?",
+            (partner, RequestStatus.PENDING.value),
+        ).fetchone()
+        return int(row[0])
+
     def add(self, request: ReceivedRequest) -> bool:
         """Store a new request; False (and nothing stored) when its id is taken."""
         with self._database.transaction() as connection:

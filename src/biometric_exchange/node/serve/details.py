@@ -1,9 +1,11 @@
 """The holder's side of step 2: a partner's justified request for details.
 
 ``DetailsHandler`` enforces the agreement on an opened request (purpose,
-fields, hit reference, protection, quota), queues it and answers sealed:
-approved at once under automatic approval, else pending until an operator
-calls ``approve`` or ``deny``. Asking again with the same request id answers
+fields, hit reference, protection, quota) and our own cap on requests
+pending review per partner (``[details] max_pending_per_partner``: beyond it
+RESOURCE_EXHAUSTED, nothing stored, no quota used), queues it and answers
+sealed: approved at once under automatic approval, else pending until an
+operator calls ``approve`` or ``deny``. Asking again with the same request id answers
 the current state, unchecked and uncounted. An approved request discloses its
 fields once: the reply that carries them records ``delivered_at`` in the same
 transaction; later repeats get APPROVED without fields and a reason saying
@@ -23,6 +25,7 @@ from biometric_exchange.domain import RequestStatus
 from biometric_exchange.exceptions import (
     AgreementRefusal,
     InvalidInput,
+    PendingRequestsCapped,
     ReferenceExpired,
 )
 from biometric_exchange.node.link import Link
@@ -158,6 +161,10 @@ class DetailsHandler:
         if subject is None:
             raise AgreementRefusal(NOT_VALID_FOR_PARTY)
         policy.check_protected_disclosure(subject.person, purpose, node.today())
+        step2 = link.terms.step2
+        automatic = step2.approval is Approval.AUTOMATIC
+        if not automatic:
+            self._check_pending_cap()
         node.quotas.consume(
             node.today(),
             partner,
@@ -165,8 +172,6 @@ class DetailsHandler:
             1,
             link.terms.quotas.detail_requests_per_day,
         )
-        step2 = link.terms.step2
-        automatic = step2.approval is Approval.AUTOMATIC
         request = ReceivedRequest(
             partner=partner,
             request_id=query.request_id,
@@ -187,6 +192,16 @@ class DetailsHandler:
             assert stored is not None
             return stored
         return request
+
+    def _check_pending_cap(self) -> None:
+        """Refuse a request for review beyond ``[details] max_pending_per_partner``."""
+        cap = self._node.config.details.max_pending_per_partner
+        pending = self._requests.pending_count(self._link.code)
+        if pending >= cap:
+            raise PendingRequestsCapped(
+                f"step-2 requests of {self._link.code} pending review: {pending} of {cap}; "
+                "a slot frees when one is decided"
+            )
 
     def _expiry(self, reference: HitReference) -> dt.datetime:
         ttl = dt.timedelta(hours=self._link.terms.step1.hit_reference_ttl_hours)
