@@ -243,7 +243,8 @@ def test_existing_clear_database_is_sealed_at_first_open(
         assert version == len(MIGRATIONS)
     finally:
         node.close()
-    _assert_absent(_file_bytes(panama), [e.person for e in (*encounters, *entries)])
+    people = [e.person for e in encounters] + [e.person for e in entries]
+    _assert_absent(_file_bytes(panama), people)
     assert _column_types(panama, "encounters") == {"blob"}
     assert _column_types(panama, "watchlist") == {"blob"}
     assert custody_problems(panama) == []
