@@ -38,7 +38,7 @@ from biometric_exchange.synthetic import DemoDataset
 pytestmark = pytest.mark.integration
 
 PASSPHRASE = "correct horse battery staple"
-LEGACY_VERSION = 10
+LEGACY_VERSION = 11
 """The schema version before personal fields were sealed."""
 MIN_BYTES = 6
 """Shorter values could turn up by chance among sealed bytes; they are checked by
