@@ -12,6 +12,7 @@ from biometric_exchange.agreement import Purpose
 from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.matching import DEFAULT_THRESHOLD
 from biometric_exchange.regions import code_for_validator
+from biometric_exchange.store.evidence import DEFAULT_MAX_EVIDENCE
 from biometric_exchange.validation import describe
 
 CONFIG_FILENAME = "node.toml"
@@ -73,6 +74,8 @@ class ExchangeSection(_Frozen):
 class AlertsSection(_Frozen):
     movement_days: Annotated[int, Field(ge=1, le=365)] = 30
     """A partner's sighting of a person we encountered this recently is a MOVEMENT."""
+    max_evidence_per_alert: Annotated[int, Field(ge=10, le=100_000)] = DEFAULT_MAX_EVIDENCE
+    """Evidence items one alert keeps; further items are counted in one summary."""
 
 
 class ExtractionSettings(_Frozen):

@@ -221,6 +221,16 @@ Evidence = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class EvidenceOverflow:
+    """The items an alert did not keep once it held its cap of evidence: how many, by
+    rule and (identity conflicts) by differing field."""
+
+    items: int
+    by_rule: dict[str, int] = field(default_factory=dict)
+    by_field: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Alert:
     """An early-warning alert: one per subject and cause while open, with its evidence."""
 
@@ -242,6 +252,8 @@ class Alert:
     updated_at: dt.datetime | None = None
     acknowledged_by: str | None = None
     due_at: dt.datetime | None = None
+    evidence_overflow: EvidenceOverflow | None = None
+    """Items beyond the alert's evidence cap, counted rather than kept."""
 
 
 def utc_now() -> dt.datetime:

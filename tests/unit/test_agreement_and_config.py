@@ -336,6 +336,12 @@ def test_the_extraction_section_is_optional_and_overridable(tmp_path: Path) -> N
     )
 
 
+def test_the_evidence_cap_defaults_and_can_be_set(tmp_path: Path) -> None:
+    assert load_config(_config_dir(tmp_path, GOOD_CONFIG)).alerts.max_evidence_per_alert == 500
+    text = GOOD_CONFIG + "\n[alerts]\nmax_evidence_per_alert = 40\n"
+    assert load_config(_config_dir(tmp_path, text)).alerts.max_evidence_per_alert == 40
+
+
 def test_pair_dirs_configs_load(pair_dirs: tuple[Path, Path]) -> None:
     chile, panama = (load_config(d) for d in pair_dirs)
     assert (chile.node.name, chile.node.country) == ("node_chile", "CHL")
@@ -373,6 +379,14 @@ def test_pair_dirs_configs_load(pair_dirs: tuple[Path, Path]) -> None:
             r"extraction\.near_duplicate_fraction: .*less than 1",
         ),
         (GOOD_CONFIG + "\n[extraction]\nstrikes = 3\n", r"extraction\.strikes: Extra inputs"),
+        (
+            GOOD_CONFIG + "\n[alerts]\nmax_evidence_per_alert = 5\n",
+            r"alerts\.max_evidence_per_alert: .*greater than or equal to 10",
+        ),
+        (
+            GOOD_CONFIG + "\n[alerts]\nmax_evidence_per_alert = 1000000\n",
+            r"alerts\.max_evidence_per_alert: .*less than or equal to 100000",
+        ),
     ],
     ids=[
         "country",
@@ -390,6 +404,8 @@ def test_pair_dirs_configs_load(pair_dirs: tuple[Path, Path]) -> None:
         "purpose-typo",
         "extraction-fraction",
         "extraction-typo",
+        "evidence-cap-low",
+        "evidence-cap-high",
     ],
 )
 def test_config_errors_name_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:

@@ -18,7 +18,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from biometric_exchange.domain import Alert, AlertKind, AlertQueue, AlertStatus, Severity
+from biometric_exchange.domain import (
+    Alert,
+    AlertKind,
+    AlertQueue,
+    AlertStatus,
+    EvidenceOverflow,
+    Severity,
+)
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.jsonl import read_objects, write_objects
 
@@ -31,14 +38,6 @@ class ExportFormat(StrEnum):
 ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(Alert))
 _REQUIRED = ("alert_id", "kind", "severity", "created_at", "summary", "subject_key")
 _TIMES = ("created_at", "updated_at", "due_at")
-_TEXTS = (
-    "partner",
-    "encounter_id",
-    "watchlist_entry_id",
-    "hit_reference",
-    "category",
-    "acknowledged_by",
-)
 
 CSV_FIELDS = (
     "alert_id",
@@ -75,6 +74,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, EvidenceOverflow):
+        return dataclasses.asdict(value)
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, StrEnum):
@@ -97,6 +98,27 @@ def _time(raw: dict[str, Any], name: str) -> dt.datetime | None:
         return dt.datetime.fromisoformat(str(value))
     except ValueError as exc:
         raise InvalidInput(f"{name}: not an ISO 8601 time: {value!r}") from exc
+
+
+def _text(raw: dict[str, Any], name: str) -> str | None:
+    value = raw.get(name)
+    return None if value is None else str(value)
+
+
+def _overflow(value: Any) -> EvidenceOverflow | None:
+    """The overflow tally of ``alert_to_dict`` (None when absent)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput("evidence_overflow: expected an object")
+    try:
+        return EvidenceOverflow(
+            items=int(value["items"]),
+            by_rule={str(k): int(v) for k, v in dict(value.get("by_rule") or {}).items()},
+            by_field={str(k): int(v) for k, v in dict(value.get("by_field") or {}).items()},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"evidence_overflow: {exc}") from exc
 
 
 def alert_from_dict(raw: dict[str, Any]) -> Alert:
@@ -124,7 +146,13 @@ def alert_from_dict(raw: dict[str, Any]) -> Alert:
             evidence=tuple(evidence),
             updated_at=_time(raw, "updated_at"),
             due_at=_time(raw, "due_at"),
-            **{name: None if raw.get(name) is None else str(raw[name]) for name in _TEXTS},
+            evidence_overflow=_overflow(raw.get("evidence_overflow")),
+            partner=_text(raw, "partner"),
+            encounter_id=_text(raw, "encounter_id"),
+            watchlist_entry_id=_text(raw, "watchlist_entry_id"),
+            hit_reference=_text(raw, "hit_reference"),
+            category=_text(raw, "category"),
+            acknowledged_by=_text(raw, "acknowledged_by"),
         )
     except (ValueError, TypeError) as exc:
         raise InvalidInput(f"alert {raw.get('alert_id')!r}: {exc}") from exc
@@ -164,7 +192,8 @@ def csv_row(alert: Alert) -> dict[str, Any]:
         name: getattr(alert, name) for name in CSV_FIELDS if not name.startswith("evidence_")
     }
     row.update(
-        evidence_count=len(alert.evidence),
+        evidence_count=len(alert.evidence)
+        + (alert.evidence_overflow.items if alert.evidence_overflow else 0),
         evidence_key=first.get("key"),
         evidence_rule=first.get("rule"),
         evidence_source=first.get("source") or first.get("partner"),

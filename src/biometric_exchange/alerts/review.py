@@ -44,6 +44,7 @@ from biometric_exchange.regions import normalise_code
 from biometric_exchange.store.alerts import AlertFilter, AlertStore, alert_from_row
 from biometric_exchange.store.audit import AuditEvent, AuditLog, AuditOutcome
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.evidence import DEFAULT_MAX_EVIDENCE, SELECT_ALERTS, evidence_page
 
 _S = AlertStatus
 
@@ -258,9 +259,10 @@ class AlertReview:
             now = self._clock()
             self._write(connection, alert, to, officer, now, reason=reason, comment=note)
             updated = connection.execute(
-                "SELECT * FROM alerts WHERE alert_id = ?", (alert_id,)
+                f"{SELECT_ALERTS} WHERE a.alert_id = ?", (alert_id,)
             ).fetchone()
-            return alert_from_row(updated)
+            evidence = evidence_page(connection, alert_id, offset=0, limit=DEFAULT_MAX_EVIDENCE)
+            return alert_from_row(updated, evidence)
 
     @staticmethod
     def _check(

@@ -290,7 +290,7 @@ class Node:
             keys=keys,
             database=database,
             records=RecordStore(database, DataKeyring(keys_dir(node_dir)), config.node.country),
-            alerts=AlertStore(database),
+            alerts=AlertStore(database, max_evidence=config.alerts.max_evidence_per_alert),
             audit=audit,
             outbox=Outbox(database, clock),
             hit_references=HitReferences(database),

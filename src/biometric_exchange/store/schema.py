@@ -283,4 +283,41 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (peer, event, outcome, reason, hour)
     );
     """,
+    # Alert evidence as rows of its own (store.evidence), capped per alert with a
+    # summary of the rest; face groups for identity conflicts (store.face_groups).
+    """
+    CREATE TABLE alert_evidence (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id TEXT NOT NULL REFERENCES alerts (alert_id),
+        key TEXT NOT NULL,
+        item TEXT NOT NULL,
+        hit_reference TEXT,
+        occurrences INTEGER NOT NULL DEFAULT 1,
+        last_occurrence TEXT,
+        UNIQUE (alert_id, key)
+    );
+    CREATE INDEX alert_evidence_in_order ON alert_evidence (alert_id, seq);
+    INSERT OR IGNORE INTO alert_evidence (alert_id, key, item, hit_reference)
+        SELECT a.alert_id, COALESCE(CAST(json_extract(j.value, '$.key') AS TEXT), ''), j.value,
+        CAST(json_extract(j.value, '$.hit_reference') AS TEXT)
+        FROM alerts AS a, json_each(a.evidence) AS j
+        ORDER BY a.created_at, a.alert_id, j.key;
+    ALTER TABLE alerts ADD COLUMN evidence_count INTEGER NOT NULL DEFAULT 0;
+    UPDATE alerts SET evidence_count =
+        (SELECT count(*) FROM alert_evidence AS e WHERE e.alert_id = alerts.alert_id);
+    ALTER TABLE alerts DROP COLUMN evidence;
+    CREATE TABLE alert_evidence_overflow (
+        alert_id TEXT PRIMARY KEY REFERENCES alerts (alert_id),
+        items INTEGER NOT NULL,
+        by_rule TEXT NOT NULL,
+        by_field TEXT NOT NULL,
+        recent TEXT NOT NULL
+    );
+    CREATE INDEX alerts_by_partner ON alerts (partner, kind);
+    CREATE TABLE face_groups (
+        encounter_id TEXT PRIMARY KEY,
+        group_id TEXT NOT NULL,
+        identity TEXT NOT NULL
+    );
+    """,
 )
