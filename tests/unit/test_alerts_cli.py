@@ -261,6 +261,49 @@ def test_show_withholds_personal_keys_in_evidence(chl: Node, node_dir: Path) -> 
     assert "note=seen twice" in output
 
 
+def test_show_pages_the_evidence_and_sums_up_what_was_not_kept(chl: Node, node_dir: Path) -> None:
+    cap = chl.config.alerts.max_evidence_per_alert
+    items = tuple(
+        {
+            "key": f"identity:i{number:04d}",
+            "rule": "IDENTITY_CONFLICT",
+            "encounters": ["CHL-ENC-0001", f"CHL-ENC-{number + 2:04d}"],
+            "differences": ["names", "document_number"] if number % 2 else ["names"],
+        }
+        for number in range(cap + 21)
+    )
+    alert = Alert(
+        alert_id=new_alert_id(),
+        kind=AlertKind.IDENTITY_CONFLICT,
+        severity=Severity.HIGH,
+        created_at=dt.datetime.now(dt.UTC),
+        summary="encounter CHL-ENC-0002 shows the face of encounter CHL-ENC-0001",
+        subject_key="conflict:CHL-ENC-0001",
+        evidence=items,
+    )
+    raised = chl.alerts.raise_alert(alert)
+    assert (raised.evidence_added, raised.evidence_overflowed) == (cap, 21)
+
+    first = _ok(_bx("alerts", "show", "--operator", VIEWER, alert.alert_id, "--node", node_dir))
+    assert f"Evidence ({cap})" in first
+    assert f"showing 50 of {cap} evidence items (items 1-50, page 1 of 10; " in first
+    assert "next: --evidence-page 2)" in first
+    assert (
+        f"and 21 more items, counted but not kept (at most {cap} per alert): "
+        "IDENTITY_CONFLICT 21; differing fields: document_number 10, names 21"
+    ) in first
+    assert "identity:i0049" in first and "identity:i0050" not in first
+
+    last = _ok(
+        _bx(
+            "alerts", "show", "--operator", VIEWER, alert.alert_id, "--node", node_dir,
+            "--evidence-page", 5, "--page-size", 120,
+        )
+    )  # fmt: skip
+    assert f"showing 20 of {cap} evidence items (items 481-500, page 5 of 5)" in last
+    assert "identity:i0480" in last and "identity:i0479" not in last
+
+
 def test_show_unknown_alert_is_one_error(node_dir: Path, raised: dict[str, str]) -> None:
     _error(
         _bx("alerts", "show", "--operator", VIEWER, "ALR-000000000000", "--node", node_dir),

@@ -15,8 +15,10 @@ from biometric_exchange.cli.alerts_views import (
     alert_panel,
     alerts_table,
     evidence_extras,
+    evidence_paging,
     evidence_table,
     history_table,
+    overflow_line,
 )
 from biometric_exchange.cli.common import (
     NodeOption,
@@ -29,6 +31,9 @@ from biometric_exchange.cli.common import (
 from biometric_exchange.domain import AlertKind, AlertQueue, AlertStatus, Severity
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.store.alerts import AlertFilter
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
 
 
 def _parse_since(value: str | None) -> dt.datetime | None:
@@ -86,16 +91,38 @@ def list_alerts(
 
 
 @reports_errors
-def show(alert_id: AlertId, node: NodeOption, operator: OperatorOption = None) -> None:
-    """One alert: its fields, every evidence item and its review history."""
+def show(
+    alert_id: AlertId,
+    node: NodeOption,
+    operator: OperatorOption = None,
+    evidence_page: Annotated[
+        int, typer.Option(min=1, help="Which page of the evidence to show (from 1)")
+    ] = 1,
+    page_size: Annotated[
+        int, typer.Option(min=1, max=MAX_PAGE_SIZE, help="Evidence items per page")
+    ] = PAGE_SIZE,
+) -> None:
+    """One alert: its fields, its evidence (a page at a time) and its review history."""
     operator_id(operator)
     with opened_node(node) as opened:
         alert = get_alert(opened, alert_id)
         history = AlertReview(opened.database, opened.audit).history(alert_id)
+        total = opened.alerts.evidence_count(alert_id)
+        first = (evidence_page - 1) * page_size
+        items = opened.alerts.evidence(alert_id, offset=first, limit=page_size)
         console.print(alert_panel(alert, node_now(opened)))
-        console.print(evidence_table(alert))
-        for line in evidence_extras(alert):
+        console.print(evidence_table(items, total=total, first=first + 1))
+        for line in evidence_extras(items, first=first + 1):
             console.print(line, highlight=False)
+        paging = evidence_paging(
+            len(items), first + 1, total, page=evidence_page, per_page=page_size
+        )
+        overflow = overflow_line(
+            alert.evidence_overflow, opened.config.alerts.max_evidence_per_alert
+        )
+        for note in (paging, overflow):
+            if note is not None:
+                console.print(note, highlight=False)
         console.print(history_table(history))
 
 

@@ -7,6 +7,7 @@ data are withheld.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from rich import box
@@ -14,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from biometric_exchange.alerts.review import Transition, sla_due, sla_state
-from biometric_exchange.domain import Alert, Evidence, Severity, utc_now
+from biometric_exchange.domain import Alert, Evidence, EvidenceOverflow, Severity, utc_now
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
 
@@ -93,13 +94,14 @@ def _other(item: Evidence) -> str:
     )
 
 
-def evidence_table(alert: Alert) -> Table:
-    """Every evidence item of ``alert``, numbered; see ``evidence_extras`` for the rest."""
-    table = Table(title=f"Evidence ({len(alert.evidence)})", box=box.SIMPLE_HEAD, expand=False)
+def evidence_table(items: Sequence[Evidence], *, total: int, first: int = 1) -> Table:
+    """Evidence items numbered from ``first`` (one page of ``total``); see
+    ``evidence_extras`` for the keys without a column."""
+    table = Table(title=f"Evidence ({total})", box=box.SIMPLE_HEAD, expand=False)
     table.add_column("#", justify="right")
     for column, _ in _EVIDENCE_COLUMNS:
         table.add_column(column, overflow="fold")
-    for number, item in enumerate(alert.evidence, start=1):
+    for number, item in enumerate(items, start=first):
         row = [str(number)]
         for column, keys in _EVIDENCE_COLUMNS:
             value = _first(item, keys)
@@ -108,13 +110,45 @@ def evidence_table(alert: Alert) -> Table:
     return table
 
 
-def evidence_extras(alert: Alert) -> list[str]:
+def evidence_extras(items: Sequence[Evidence], *, first: int = 1) -> list[str]:
     """``#n: key=value; …`` for evidence keys without a column (personal ones withheld)."""
     return [
         f"#{number}: {other}"
-        for number, item in enumerate(alert.evidence, start=1)
+        for number, item in enumerate(items, start=first)
         if (other := _other(item))
     ]
+
+
+def evidence_paging(shown: int, first: int, total: int, *, page: int, per_page: int) -> str | None:
+    """``showing N of M evidence items …`` with the option to page on (None: all shown)."""
+    if shown >= total:
+        return None
+    pages = -(-total // per_page)
+    if not shown:
+        return f"no evidence items on page {page}: {total:,} items make {pages} pages"
+    last = first + shown - 1
+    where = f"items {first:,}-{last:,}, page {page} of {pages}"
+    step = f"; next: --evidence-page {page + 1}" if page < pages else ""
+    return f"showing {shown:,} of {total:,} evidence items ({where}{step})"
+
+
+def overflow_line(overflow: EvidenceOverflow | None, cap: int) -> str | None:
+    """``and N more items: …`` for the items the alert counted instead of keeping."""
+    if overflow is None or not overflow.items:
+        return None
+    rules = ", ".join(
+        f"{escape(rule)} {count:,}" for rule, count in sorted(overflow.by_rule.items())
+    )
+    line = (
+        f"and {overflow.items:,} more items, counted but not kept (at most {cap:,} per alert): "
+        f"{rules}"
+    )
+    if overflow.by_field:
+        fields = ", ".join(
+            f"{escape(name)} {count:,}" for name, count in sorted(overflow.by_field.items())
+        )
+        line += f"; differing fields: {fields}"
+    return line
 
 
 def history_table(transitions: list[Transition]) -> Table:
