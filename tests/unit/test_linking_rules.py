@@ -72,12 +72,27 @@ def test_same_face_under_another_identity_raises_a_conflict(
     run(pan, chl)
     (conflict,) = pan.alerts.list(kind=AlertKind.IDENTITY_CONFLICT)
     assert conflict.encounter_id == "PAN-ENC-ALIAS"
-    keys = {e["key"] for e in conflict.evidence}
-    assert keys == {f"{first.encounter_id}|PAN-ENC-ALIAS", "PAN-ENC-ALIAS|PAN-ENC-SAME"}
-    for item in conflict.evidence:
-        assert item["differences"] == ["names", "document_number"]
-        assert item["distance"] < 0.6
+    assert conflict.subject_key == f"conflict:{first.encounter_id}", "the face's first encounter"
+    (item,) = conflict.evidence
+    assert item["key"] == f"identity:{item['identity']}", "one item per identity, not per pair"
+    assert item["encounters"] == [first.encounter_id, "PAN-ENC-ALIAS"]
+    assert item["differences"] == ["names", "document_number"]
+    assert item["distance"] < 0.6
     assert "Other" not in conflict.summary, "summaries never carry names"
+    assert "Other" not in str(item) and "SYN-ALIAS001" not in str(item)
+
+    enrol(
+        pan,
+        recapture(
+            first, "PAN-ENC-ALIAS2", seed=6, given_name="Other", document_number="SYN-ALIAS001"
+        ),
+    )
+    run(pan, chl)
+    (again,) = pan.alerts.list(kind=AlertKind.IDENTITY_CONFLICT)
+    (repeat,) = again.evidence
+    assert (repeat["occurrences"], repeat["last_occurrence"]) == (2, "PAN-ENC-ALIAS2"), (
+        "the same alias again counts on its item"
+    )
 
 
 def test_two_hits_on_one_entry_carry_unrelated_references_and_both_resolve(

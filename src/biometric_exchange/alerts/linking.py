@@ -1,11 +1,11 @@
 """Rules that link records by face: ``IDENTITY_CONFLICT`` and ``MOVEMENT``.
 
-* ``IDENTITY_CONFLICT``: two encounters whose faces match (below the
-  threshold) carry different biographic identities — names, birth date,
-  nationality or document number. Found among our own encounters, and across
-  the partner's step-1 hits (two of our encounters hitting the same partner
-  reference, i.e. the same watchlisted face). The evidence names the fields
-  that differ, never their values.
+* ``IDENTITY_CONFLICT``: encounters whose faces match (below the threshold)
+  carry different biographic identities — names, birth date, nationality or
+  document number. Found among our own encounters: one alert per face group
+  (``node.send.conflicts``), one evidence item per identity that differs from
+  the group's first, keyed by the identity's keyed digest. The evidence names
+  the fields that differ, never their values.
 * ``MOVEMENT``: a partner's probe matches one of our own encounters within
   ``movement_days``: the person moved on between the two countries. Evidence:
   transit direction and dwell time. Only our own records and the probe we
@@ -17,6 +17,9 @@ Cases involving an unaccompanied minor go to the protection queue.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
 from dataclasses import dataclass
 
 from biometric_exchange.alerts.rules import PartnerSighting, RuleContext
@@ -32,23 +35,31 @@ from biometric_exchange.domain import (
 )
 from biometric_exchange.store.alerts import new_alert_id
 
+IDENTITY_FIELDS = ("names", "birth_date", "nationality", "document_number")
+"""What an identity is compared on (``sex`` and the rest are not identity here)."""
+
+
+def identity_fields(person: Person) -> dict[str, str]:
+    """The identity as compared: names case- and space-insensitively, the rest as given."""
+    return {
+        "names": " ".join(f"{person.given_name} {person.family_name}".casefold().split()),
+        "birth_date": person.birth_date.isoformat(),
+        "nationality": person.nationality,
+        "document_number": person.document_number,
+    }
+
 
 def identity_differences(a: Person, b: Person) -> list[str]:
     """Which identity fields differ (names compared case- and space-insensitively)."""
+    first, second = identity_fields(a), identity_fields(b)
+    return [name for name in IDENTITY_FIELDS if first[name] != second[name]]
 
-    def name(person: Person) -> str:
-        return " ".join(f"{person.given_name} {person.family_name}".casefold().split())
 
-    differences = []
-    if name(a) != name(b):
-        differences.append("names")
-    if a.birth_date != b.birth_date:
-        differences.append("birth_date")
-    if a.nationality != b.nationality:
-        differences.append("nationality")
-    if a.document_number != b.document_number:
-        differences.append("document_number")
-    return differences
+def identity_digest(key: bytes, person: Person) -> str:
+    """HMAC-SHA256 under ``key`` of the identity as compared (128 bits, hex): equal for
+    identities without differences, and no way back to a value without ``key``."""
+    message = json.dumps(identity_fields(person), sort_keys=True).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -61,26 +72,28 @@ class PartnerLink:
 
 def identity_conflict(
     encounter: Encounter,
-    other: Encounter,
+    anchor: Encounter,
     *,
     context: RuleContext,
     distance: float | None,
     differences: list[str],
+    identity: str,
     link: PartnerLink | None = None,
-    root: Encounter | None = None,
 ) -> Alert:
-    """``root``: the earliest encounter of that face, which names the subject
-    (one open alert gathers every other identity seen with it)."""
-    first, second = sorted((encounter.encounter_id, other.encounter_id))
-    minors = encounter.person.unaccompanied_minor or other.person.unaccompanied_minor
+    """``encounter`` shows the face of ``anchor`` (the first encounter of its face
+    group, which names the subject) under another identity, whose keyed digest is
+    ``identity``. One evidence item per identity: a later encounter under the same
+    identity is the same key (``distance``: to the encounter's nearest match)."""
+    minors = encounter.person.unaccompanied_minor or anchor.person.unaccompanied_minor
     if link is not None:
         subject_key = f"conflict:{link.partner}:{link.hit_reference}"
     else:
-        subject_key = f"conflict:{(root or other).encounter_id}"
+        subject_key = f"conflict:{anchor.encounter_id}"
     evidence: Evidence = {
-        "key": f"{first}|{second}",
+        "key": f"identity:{identity}",
         "rule": AlertKind.IDENTITY_CONFLICT.value,
-        "encounters": [first, second],
+        "identity": identity,
+        "encounters": [anchor.encounter_id, encounter.encounter_id],
         "differences": differences,
         "distance": round(distance, 6) if distance is not None else None,
         "threshold": context.threshold,
@@ -96,7 +109,7 @@ def identity_conflict(
         severity=Severity.HIGH,
         created_at=utc_now(),
         summary=f"encounter {encounter.encounter_id} shows the face of encounter "
-        f"{other.encounter_id} under another identity ({', '.join(differences)} differ){via}",
+        f"{anchor.encounter_id} under another identity ({', '.join(differences)} differ){via}",
         subject_key=subject_key,
         queue=AlertQueue.PROTECTION if minors else AlertQueue.ENFORCEMENT,
         partner=link.partner if link else None,

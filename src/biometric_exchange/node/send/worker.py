@@ -22,7 +22,6 @@ import numpy as np
 from biometric_exchange.agreement.commitment import commit, commitments_digest
 from biometric_exchange.agreement.policy import scope_facts
 from biometric_exchange.agreement.terms import ScopeRule
-from biometric_exchange.alerts.linking import identity_conflict, identity_differences
 from biometric_exchange.alerts.rules import watchlist_hit
 from biometric_exchange.domain import TEMPLATE_MODEL, Encounter
 from biometric_exchange.exceptions import ExchangeError, PartnerUnavailable, QuotaExceeded
@@ -30,6 +29,7 @@ from biometric_exchange.node.link import Link
 from biometric_exchange.node.protection import LinkProtection, link_protection
 from biometric_exchange.node.rpc import IDENTIFY
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.conflicts import link_identity
 from biometric_exchange.node.send.ping import check_partner_agreement
 from biometric_exchange.node.send.round_trip import round_trip
 from biometric_exchange.node.send.sightings import report_sightings
@@ -252,31 +252,9 @@ class ExchangeWorker:
             self._encounters.add(encounter)
 
     def _identity_conflicts(self, encounter: Encounter) -> None:
-        """The same face among our encounters under another identity."""
-        node = self._node
-        matches = [
-            m
-            for m in self._encounters.search(
-                encounter.template, threshold=node.config.matching.threshold
-            )
-            if m.encounter.encounter_id != encounter.encounter_id
-        ]
-        if not matches:
-            return
-        root = min((m.encounter for m in matches), key=lambda e: (e.encountered_at, e.encounter_id))
-        for match in matches:
-            differences = identity_differences(encounter.person, match.encounter.person)
-            if differences:
-                node.alerts.raise_alert(
-                    identity_conflict(
-                        encounter,
-                        match.encounter,
-                        context=node.local_rule_context(),
-                        distance=match.distance,
-                        differences=differences,
-                        root=root,
-                    )
-                )
+        """The same face among our encounters under another identity: one alert per
+        face group, at most one evidence row per encounter (``send.conflicts``)."""
+        link_identity(self._node, self._encounters, encounter)
 
     def _watchlist_hits(self, encounter: Encounter) -> None:
         node = self._node

@@ -1,0 +1,81 @@
+"""Identity conflicts among our own encounters, with work linear in what is new.
+
+Each checked encounter joins a face group: the group of its nearest match that
+has one, else a new group anchored on its earliest match (or on itself, with
+no match). When its identity differs from the anchor's, the group's one open
+``IDENTITY_CONFLICT`` alert gets one evidence item per distinct identity,
+keyed by the identity's digest; a repeat of a known identity counts one more
+occurrence on that item. Per encounter: one bounded search (``CANDIDATES``
+nearest), a fixed number of indexed reads and writes, at most one evidence
+row, however large the group. Two groups one encounter matches are not
+merged: it joins the nearer.
+"""
+
+from __future__ import annotations
+
+from biometric_exchange.alerts.linking import (
+    identity_conflict,
+    identity_differences,
+    identity_digest,
+)
+from biometric_exchange.domain import Encounter
+from biometric_exchange.node.index.encounters import EncounterIndex, EncounterMatch
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.store.alerts import Raised
+from biometric_exchange.store.face_groups import FaceGroups, Membership
+
+CANDIDATES = 5
+"""Nearest matches looked at per encounter."""
+
+
+def _earliest(matches: list[EncounterMatch]) -> Encounter:
+    return min((m.encounter for m in matches), key=lambda e: (e.encountered_at, e.encounter_id))
+
+
+def link_identity(node: Node, encounters: EncounterIndex, encounter: Encounter) -> Raised | None:
+    """Place ``encounter`` in its face group and raise (or join) the group's conflict
+    alert if its identity differs from the anchor's. A second call for the same
+    encounter changes nothing."""
+    groups = FaceGroups(node.database)
+    if groups.memberships([encounter.encounter_id]):
+        return None
+    key = groups.key()
+    identity = identity_digest(key, encounter.person)
+    matches = [
+        m
+        for m in encounters.search(
+            encounter.template, threshold=node.config.matching.threshold, k=CANDIDATES
+        )
+        if m.encounter.encounter_id != encounter.encounter_id
+    ]
+    if not matches:
+        groups.join(encounter.encounter_id, Membership(encounter.encounter_id, identity))
+        return None
+    seen = {m.encounter.encounter_id: m.encounter for m in matches}
+    known = groups.memberships(list(seen))
+    grouped = next((m for m in matches if m.encounter.encounter_id in known), None)
+    with node.database.transaction():
+        if grouped is not None:
+            group = known[grouped.encounter.encounter_id].group_id
+        else:
+            founder = _earliest(matches)
+            group = founder.encounter_id
+            known[group] = Membership(group, identity_digest(key, founder.person))
+            groups.join(group, known[group])
+        groups.join(encounter.encounter_id, Membership(group, identity))
+        anchor_identity = known.get(group) or groups.memberships([group]).get(group)
+        if anchor_identity is not None and anchor_identity.identity == identity:
+            return None
+        anchor = seen.get(group) or node.records.encounter(group) or matches[0].encounter
+        differences = identity_differences(encounter.person, anchor.person)
+        if not differences:
+            return None
+        alert = identity_conflict(
+            encounter,
+            anchor,
+            context=node.local_rule_context(),
+            distance=matches[0].distance,
+            differences=differences,
+            identity=identity,
+        )
+        return node.alerts.raise_alert(alert, occurrence=encounter.encounter_id)

@@ -1,0 +1,71 @@
+"""Which face group each of our checked encounters belongs to (``IDENTITY_CONFLICT``).
+
+A face group is a cluster of our encounters linked by face, named by its first
+encounter (the anchor). Each row keeps one encounter's group and the keyed
+digest of its identity (``alerts.linking.identity_digest``). The key is a
+secret this node draws once and keeps in ``meta``: digests tell equal
+identities apart inside this database and give no value away.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from biometric_exchange.store.database import Database
+
+IDENTITY_KEY = "identity_digest_key"
+"""The ``meta`` key of the identity-digest secret (32 random bytes, hex)."""
+
+
+@dataclass(frozen=True)
+class Membership:
+    group_id: str
+    identity: str
+    """The keyed digest of the encounter's identity."""
+
+
+class FaceGroups:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def key(self) -> bytes:
+        """The node's identity-digest secret, drawn on first use."""
+        row = self._database.connection.execute(
+            "SELECT value FROM meta WHERE key = ?", (IDENTITY_KEY,)
+        ).fetchone()
+        if row is not None:
+            return bytes.fromhex(row[0])
+        with self._database.transaction() as connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                (IDENTITY_KEY, secrets.token_hex(32)),
+            )
+            row = connection.execute(
+                "SELECT value FROM meta WHERE key = ?", (IDENTITY_KEY,)
+            ).fetchone()
+        return bytes.fromhex(row[0])
+
+    def memberships(self, encounter_ids: Sequence[str]) -> dict[str, Membership]:
+        """The groups of those of ``encounter_ids`` (a few) that have one."""
+        if not encounter_ids:
+            return {}
+        marks = ", ".join("?" * len(encounter_ids))
+        rows = self._database.connection.execute(
+            "SELECT encounter_id, group_id, identity FROM face_groups "  # noqa: S608
+            f"WHERE encounter_id IN ({marks})",
+            list(encounter_ids),
+        ).fetchall()
+        return {row[0]: Membership(row[1], row[2]) for row in rows}
+
+    def join(self, encounter_id: str, membership: Membership) -> bool:
+        """Put ``encounter_id`` in a group; False when it is in one already."""
+        with self._database.transaction() as connection:
+            return bool(
+                connection.execute(
+                    "INSERT OR IGNORE INTO face_groups (encounter_id, group_id, identity) "
+                    "VALUES (?, ?, ?)",
+                    (encounter_id, membership.group_id, membership.identity),
+                ).rowcount
+            )
