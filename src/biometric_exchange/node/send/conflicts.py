@@ -63,9 +63,9 @@ def link_identity(node: Node, encounters: EncounterIndex, encounter: Encounter) 
             known[group] = Membership(group, identity_digest(key, founder.person))
             groups.join(group, known[group])
         groups.join(encounter.encounter_id, Membership(group, identity))
-        anchor_identity = known.get(group) or groups.memberships([group]).get(group)
-        if anchor_identity is not None and anchor_identity.identity == identity:
-            return None
+        first = known.get(group) or groups.memberships([group]).get(group)
+        if first is not None and first.identity == identity:
+            return None  # the identity the group was first seen under
         anchor = seen.get(group) or node.records.encounter(group) or matches[0].encounter
         differences = identity_differences(encounter.person, anchor.person)
         if not differences:
