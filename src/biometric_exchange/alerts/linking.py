@@ -17,12 +17,11 @@ Cases involving an unaccompanied minor go to the protection queue.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 
 from biometric_exchange.alerts.rules import PartnerSighting, RuleContext
+from biometric_exchange.crypto.lookup import keyed_hash
 from biometric_exchange.domain import (
     Alert,
     AlertKind,
@@ -55,11 +54,12 @@ def identity_differences(a: Person, b: Person) -> list[str]:
     return [name for name in IDENTITY_FIELDS if first[name] != second[name]]
 
 
-def identity_digest(key: bytes, person: Person) -> str:
-    """HMAC-SHA256 under ``key`` of the identity as compared (128 bits, hex): equal for
-    identities without differences, and no way back to a value without ``key``."""
-    message = json.dumps(identity_fields(person), sort_keys=True).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+def identity_digest(lookup_key: bytes, person: Person) -> str:
+    """The keyed hash (``crypto.lookup``, under the node's lookup key; 128 bits, hex) of
+    the identity as compared: equal for identities without differences, and no way
+    back to a value without the key."""
+    fields = json.dumps(identity_fields(person), sort_keys=True)
+    return keyed_hash(lookup_key, "identity", fields)[:32]
 
 
 @dataclass(frozen=True)

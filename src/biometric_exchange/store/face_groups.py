@@ -2,50 +2,29 @@
 
 A face group is a cluster of our encounters linked by face, named by its first
 encounter (the anchor). Each row keeps one encounter's group and the keyed
-digest of its identity (``alerts.linking.identity_digest``). The key is a
-secret this node draws once and keeps in ``meta``: digests tell equal
-identities apart inside this database and give no value away.
+hash of its identity (``alerts.linking.identity_digest``, under the node's
+lookup key): equal identities match inside this database, and no value can
+be recomputed from a guess without the key.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from biometric_exchange.store.database import Database
-
-IDENTITY_KEY = "identity_digest_key"
-"""The ``meta`` key of the identity-digest secret (32 random bytes, hex)."""
 
 
 @dataclass(frozen=True)
 class Membership:
     group_id: str
     identity: str
-    """The keyed digest of the encounter's identity."""
+    """The keyed hash of the encounter's identity."""
 
 
 class FaceGroups:
     def __init__(self, database: Database) -> None:
         self._database = database
-
-    def key(self) -> bytes:
-        """The node's identity-digest secret, drawn on first use."""
-        row = self._database.connection.execute(
-            "SELECT value FROM meta WHERE key = ?", (IDENTITY_KEY,)
-        ).fetchone()
-        if row is not None:
-            return bytes.fromhex(row[0])
-        with self._database.transaction() as connection:
-            connection.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                (IDENTITY_KEY, secrets.token_hex(32)),
-            )
-            row = connection.execute(
-                "SELECT value FROM meta WHERE key = ?", (IDENTITY_KEY,)
-            ).fetchone()
-        return bytes.fromhex(row[0])
 
     def memberships(self, encounter_ids: Sequence[str]) -> dict[str, Membership]:
         """The groups of those of ``encounter_ids`` (a few) that have one."""
