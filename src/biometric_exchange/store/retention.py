@@ -77,10 +77,11 @@ def _purge_exchanged(
         f"SELECT alert_id FROM alerts WHERE partner IS NOT NULL AND {where} "  # noqa: S608
         "AND julianday(created_at) < julianday(?)"
     )
-    connection.execute(
-        f"DELETE FROM alert_transitions WHERE alert_id IN ({old_partner_alerts})",  # noqa: S608
-        params,
-    )
+    for table in ("alert_transitions", "alert_assignments", "notifications"):
+        connection.execute(
+            f"DELETE FROM {table} WHERE alert_id IN ({old_partner_alerts})",  # noqa: S608
+            params,
+        )
     alerts = connection.execute(
         f"DELETE FROM alerts WHERE alert_id IN ({old_partner_alerts})",  # noqa: S608
         params,
