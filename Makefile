@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Every extra: make demo and make test exercise faces, simulations,
 # evaluation and the benchmark. A node alone needs none of them.
-EXTRAS := dev,faces,sim,eval,bench
+EXTRAS := dev,faces,sim,eval,bench,console
 CONSTRAINTS := constraints.txt
 # face_recognition declares "dlib"; shims/dlib stands for it with dlib-bin.
 FACES := ./shims/dlib face_recognition==1.3.0
