@@ -2,12 +2,14 @@
 
 Each connection looks at the alerts table every ``events_poll_s`` (the number of
 alerts, the latest change, the latest assignment) and sends an ``alerts``
-event when that moved; the page then fetches its rows again with its own
-filters. The events carry no alert data, only a counter.
+event when that moved since the page was rendered (``?since=`` the token the
+page carries); the page then fetches its rows again with its own filters. The
+events carry no alert data, only a counter.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 
 import anyio
@@ -23,16 +25,20 @@ from biometric_exchange.console.sessions import SESSION_COOKIE, current
 PING_S = 15
 
 
-def alerts_signature(console: Console) -> tuple[int, str, int]:
-    """What moves when an alert is raised, joined by evidence, reviewed or assigned."""
+def alerts_signature(console: Console) -> str:
+    """A short token that changes when an alert is raised, joined by evidence, reviewed
+    or assigned (the page renders it; its event stream starts from it)."""
     row = console.node.database.connection.execute(
         "SELECT count(*), coalesce(max(updated_at), '') FROM alerts"
     ).fetchone()
-    return int(row[0]), str(row[1]), console.assignments.last_seq()
+    state = f"{int(row[0])}|{row[1]}|{console.assignments.last_seq()}"
+    return hashlib.sha256(state.encode()).hexdigest()[:16]
 
 
-async def _changes(request: Request, console: Console) -> AsyncIterator[dict[str, str]]:
-    last = await run_in_threadpool(alerts_signature, console)
+async def _changes(
+    request: Request, console: Console, since: str | None
+) -> AsyncIterator[dict[str, str]]:
+    last = since or await run_in_threadpool(alerts_signature, console)
     sent = 0
     while not await request.is_disconnected():
         await anyio.sleep(console.settings.events_poll_s)
@@ -50,4 +56,7 @@ async def alert_events(request: Request) -> Response:
     session = await run_in_threadpool(current, console, request.cookies.get(SESSION_COOKIE))
     if session is None:
         return unauthenticated(request)
-    return EventSourceResponse(_changes(request, console), ping=PING_S)
+    since = request.query_params.get("since")
+    if since is not None and not (len(since) == 16 and since.isalnum()):
+        since = None
+    return EventSourceResponse(_changes(request, console, since), ping=PING_S)

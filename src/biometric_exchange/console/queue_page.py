@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from biometric_exchange.console.events import alerts_signature
 from biometric_exchange.console.guard import Page, refusal
 from biometric_exchange.console.queue import QueueFilter, partners_seen, queue_rows
 from biometric_exchange.console.views import countdown
@@ -16,6 +17,7 @@ MAX_BULK = 200
 
 
 def _rows(page: Page, criteria: QueueFilter) -> dict[str, Any]:
+    since = alerts_signature(page.console)  # before the rows: a change after is an event
     now = page.console.now()
     rows = queue_rows(page.console, page.officer, criteria)
     return {
@@ -25,6 +27,7 @@ def _rows(page: Page, criteria: QueueFilter) -> dict[str, Any]:
         ],
         "criteria": criteria,
         "query": criteria.query(),
+        "since": since,
     }
 
 
