@@ -77,10 +77,10 @@ class SecurityHeaders:
         await self.app(scope, receive, sending)
 
 
-def _cookie(response: Response, console: Console, name: str, value: str) -> None:
-    response.set_cookie(
-        name, value, httponly=True, samesite="strict", secure=console.secure_cookies
-    )
+def _cookie(request: Request, response: Response, name: str, value: str) -> None:
+    """An HttpOnly, SameSite=Strict cookie, Secure whenever the console speaks HTTPS."""
+    secure = console_of(request).secure_cookies or request.url.scheme == "https"
+    response.set_cookie(name, value, httponly=True, samesite="strict", secure=secure)
 
 
 def _login_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
@@ -98,7 +98,7 @@ def _login_page(request: Request, error: str | None = None, status_code: int = 2
         },
         status_code=status_code,
     )
-    _cookie(response, console, LOGIN_COOKIE, token)
+    _cookie(request, response, LOGIN_COOKIE, token)
     return response
 
 
@@ -128,7 +128,7 @@ async def login(request: Request) -> Response:
     response = RedirectResponse(
         local_path(next_value if isinstance(next_value, str) else None), status_code=303
     )
-    _cookie(response, console, SESSION_COOKIE, token)
+    _cookie(request, response, SESSION_COOKIE, token)
     response.delete_cookie(LOGIN_COOKIE)
     return response
 
