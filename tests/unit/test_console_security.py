@@ -1,6 +1,7 @@
-"""The console's guard, without a browser (Starlette's test client): no page or action
-without a session, a CSRF token on every POST, disabled officers refused, sessions that
-expire (injected clock), roles and queues, and nothing beyond loopback without TLS."""
+"""The console without a browser (Starlette's test client): no page or action without a
+session, a CSRF token on every POST, disabled officers refused, sessions that expire
+(injected clock), roles and queues, nothing beyond loopback without TLS; then the pages
+behind the guard (assignment, bulk acknowledgement, step-2 denial, the node page)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,18 @@ from biometric_exchange.console.app import SECURITY_HEADERS, build_app
 from biometric_exchange.console.context import Console
 from biometric_exchange.console.officers import add_officer, set_disabled
 from biometric_exchange.console.server import Running, bind, choose_tls, exposure_check
-from biometric_exchange.domain import Alert, AlertKind, AlertQueue, AlertStatus, Severity
+from biometric_exchange.domain import (
+    Alert,
+    AlertKind,
+    AlertQueue,
+    AlertStatus,
+    RequestStatus,
+    Severity,
+)
 from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.store.alerts import new_alert_id
+from biometric_exchange.store.details import ReceivedRequest, ReceivedRequests
 from biometric_exchange.store.officers import Role
 
 PASSWORD = "a long synthetic password"
@@ -289,3 +298,86 @@ def test_the_console_serves_https_with_the_nodes_tls_certificate(nodes: dict[str
         with urllib.request.urlopen(f"{running.url}/login", context=context, timeout=10) as answer:
             assert answer.status == 200
             assert "secure" in answer.headers["set-cookie"].lower()
+
+
+# --- the pages behind the guard ------------------------------------------------------------
+
+
+def test_assignment_officers_take_alerts_supervisors_assign_them(site: Site) -> None:
+    add_officer(site.node, "sara", PASSWORD, role=Role.SUPERVISOR)
+    assign = f"/alerts/{site.enforcement}/assign"
+    csrf = site.sign_in("ana")
+    site.client.post(assign, data={"officer": "me", "csrf_token": csrf})
+    other = site.client.post(assign, data={"assignee": "luis", "csrf_token": csrf})
+    assert other.status_code == 409 and "only a supervisor" in other.text
+    mine = site.client.get("/queue?mine=1").text
+    assert site.enforcement in mine
+
+    csrf = site.sign_in("sara")
+    assert site.client.post(assign, data={"assignee": "eno", "csrf_token": csrf}).status_code == 200
+    refused = site.client.post(
+        f"/alerts/{site.protection}/assign", data={"assignee": "eno", "csrf_token": csrf}
+    )
+    assert refused.status_code == 409 and "not an active officer of the protection queue" in (
+        refused.text
+    )
+    held = Console.of(site.node).assignments.current()
+    assert held == {site.enforcement: "eno"}
+    audited = [
+        (e.officer, e.decision) for e in site.node.audit.entries() if e.event == "alert.assigned"
+    ]
+    assert audited == [("ana", "ana"), ("sara", "eno")]
+
+
+def test_bulk_acknowledgement_takes_one_review_step_per_alert(site: Site) -> None:
+    csrf = site.sign_in("ana")
+    answer = site.client.post(
+        "/queue/acknowledge",
+        data={"alert_id": [site.enforcement, site.protection, "ALR-NONE"], "csrf_token": csrf},
+    )
+    assert answer.status_code == 200
+    assert "no such alert in your queues" in answer.text
+    assert site.status(site.enforcement) is AlertStatus.ACKNOWLEDGED
+    assert site.status(site.protection) is AlertStatus.ACKNOWLEDGED
+    history = Console.of(site.node).review.history(site.enforcement)
+    assert [(t.to_status, t.operator) for t in history] == [(AlertStatus.ACKNOWLEDGED, "ana")]
+
+
+def test_a_step2_denial_needs_a_reason_and_is_recorded_with_the_officer(site: Site) -> None:
+    now = site.clock.now
+    requests = ReceivedRequests(site.node.database)
+    requests.add(
+        ReceivedRequest(
+            partner="PAN",
+            request_id="DR-TEST-0001",
+            hit_reference="HIT-test",
+            entry_id="CHL-WL-0001",
+            purpose="anti_trafficking",
+            justification="synthetic test",
+            officer_id="PAN-OFFICER-1",
+            fields=("names",),
+            status=RequestStatus.PENDING,
+            received_at=now,
+            due_at=now + dt.timedelta(hours=48),
+        )
+    )
+    csrf = site.sign_in("ana")
+    page = site.client.get("/requests").text
+    assert "DR-TEST-0001" in page and "due in 48 h 00 min" in page
+    deny = "/requests/PAN/DR-TEST-0001/deny"
+    bare = site.client.post(deny, data={"csrf_token": csrf})
+    assert bare.status_code == 409 and "needs a reason" in bare.text
+    assert site.client.post(deny, data={"reason": "not enough grounds", "csrf_token": csrf})
+    decided = requests.get("PAN", "DR-TEST-0001")
+    assert decided is not None and decided.status is RequestStatus.DENIED
+    assert decided.decided_by == "ana" and decided.reason == "not enough grounds"
+    again = site.client.post(deny, data={"reason": "twice", "csrf_token": csrf})
+    assert again.status_code == 409 and "only a pending request" in again.text
+
+
+def test_the_node_page_reports_agreements_the_outbox_and_the_audit_chain(site: Site) -> None:
+    site.sign_in("vera")
+    page = site.client.get("/node").text
+    assert "agreement with PAN" in page and "days left" in page
+    assert 'id="audit-chain">intact' in page
+    assert "none serves this folder" in page

@@ -188,6 +188,11 @@ def run_console(
         app = app_module.build_app(
             context.Console.of(opened, secure_cookies=tls is not None, reports_dir=reports_dir)
         )
+        if not any(not o.disabled for o in OfficerStore(opened.database).list()):
+            console.print(
+                f"no officer can sign in yet: bx officers add OFFICER_ID --node {node}",
+                markup=False,
+            )
         sock = server.bind(host, port)
         console.print(
             f"console of {opened.name} at {server.url_of(sock, tls)} (Ctrl-C stops it)",
