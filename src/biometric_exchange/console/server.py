@@ -9,12 +9,15 @@ thread (tests, screenshots).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
+import signal
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +112,26 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopping on SIGINT or SIGTERM with exit status 0 (uvicorn re-raises
+    the signal once stopped, which would end the process by it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def uvicorn_server(app: Starlette, tls: Tls | None) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
@@ -119,7 +142,7 @@ def uvicorn_server(app: Starlette, tls: Tls | None) -> uvicorn.Server:
         ssl_certfile=str(tls.cert) if tls else None,
         ssl_keyfile=str(tls.key) if tls else None,
     )
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 def url_of(sock: socket.socket, tls: Tls | None) -> str:
