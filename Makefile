@@ -5,13 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Every extra: make demo and make test exercise faces, simulations,
 # evaluation and the benchmark. A node alone needs none of them.
-EXTRAS := dev,faces,sim,eval,bench
+EXTRAS := dev,faces,sim,eval,bench,console
 CONSTRAINTS := constraints.txt
 # face_recognition declares "dlib"; shims/dlib stands for it with dlib-bin.
 FACES := ./shims/dlib face_recognition==1.3.0
 INSTALLER := "pip>=24" "setuptools>=77,<81" wheel
 
-.PHONY: all venv demo test lint typecheck unit pip-check lean-check constraints protos bench clean
+.PHONY: all venv demo test lint typecheck unit pip-check lean-check browser-check screenshots constraints protos bench clean
 
 all: test
 
@@ -46,8 +46,18 @@ unit: $(STAMP)
 # module's fixtures are set up once and its tests keep their order.
 PYTEST_PARALLEL := -n 2 --dist loadfile
 
-test: lint typecheck pip-check lean-check
+test: browser-check lint typecheck pip-check lean-check
 	$(BIN)/pytest $(PYTEST_PARALLEL)
+
+# The console's browser tests drive Debian's Chromium (never a browser of Playwright's).
+CHROMIUM ?= /usr/bin/chromium
+browser-check:
+	@test -x $(CHROMIUM) || { echo "make test: the console's browser tests need Chromium at $(CHROMIUM);" \
+	  "install Debian's package: sudo apt-get install -y chromium (.ci/run does this)"; exit 1; }
+
+# The README's console screenshots, from the demo data, by the browser tests.
+screenshots: $(STAMP) browser-check
+	BX_SCREENSHOTS_DIR=docs/images $(BIN)/pytest -q tests/integration/test_console_browser.py
 
 # A fresh venv with `pip install .` and no extra: the heavy stacks stay out,
 # pip check passes, bx starts and a node serves (about 20 s with a warm pip

@@ -38,10 +38,10 @@ check() {
   fi
 }
 
-# Modules that only the extras bring (faces, sim, eval, bench) or that the
-# runtime no longer needs at all (pandas, country_converter).
+# Modules that only the extras bring (faces, sim, eval, bench, console) or that
+# the runtime no longer needs at all (pandas, country_converter).
 for module in pandas sklearn matplotlib dlib face_recognition faker faiss \
-  country_converter; do
+  country_converter starlette uvicorn jinja2 argon2; do
   check "no $module" "$py" -c "
 import importlib.util, sys
 sys.exit(importlib.util.find_spec('$module') is not None)"
@@ -49,6 +49,7 @@ done
 check "pip check" "$py" -m pip check
 check "bx --help" "$venv/bin/bx" --help
 check "bx node run --help" "$venv/bin/bx" node run --help
+check "bx console --help" "$venv/bin/bx" console --help
 check "import biometric_exchange.node.process" "$py" -c "import biometric_exchange.node.process"
 # A pair made with the runtime's own tools; Chile's node serves, then stops on SIGTERM.
 check "bx node run serves a node" "$py" -c "

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import tomllib
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from biometric_exchange.agreement import Purpose
+from biometric_exchange.domain import Severity
 from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.matching import DEFAULT_THRESHOLD
 from biometric_exchange.regions import code_for_validator
@@ -115,6 +125,55 @@ class MetricsSection(_Frozen):
     """Where Prometheus scrapes ``/metrics`` (plain HTTP; keep it on a private address)."""
 
 
+class ConsoleSection(_Frozen):
+    """``bx console``: where it listens and how long a sign-in lasts."""
+
+    listen: HostPort = "127.0.0.1:8080"
+    """Loopback unless ``tls_cert`` and ``tls_key`` are given (or ``--node-tls``)."""
+    tls_cert: str | None = None
+    """A PEM certificate (chain) for HTTPS, relative to the node folder or absolute."""
+    tls_key: str | None = None
+    session_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
+    """A session unused this long ends."""
+    session_max_hours: Annotated[int, Field(ge=1, le=7 * 24)] = 12
+    """A session ends this long after sign-in, used or not."""
+    events_poll_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    """How often the live queue looks for new or changed alerts."""
+    reports_dir: str | None = None
+    """Simulation runs (``bx simulate``'s ``runs/``) the node page links to."""
+
+    @model_validator(mode="after")
+    def _pair(self) -> ConsoleSection:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key: give both or neither")
+        return self
+
+
+class NotificationFormat(StrEnum):
+    ALERTMANAGER = "alertmanager"
+    """A JSON list of alerts, as Alertmanager's ``POST /api/v2/alerts`` takes it."""
+    WEBHOOK = "webhook"
+    """Alertmanager's webhook message (version 4), as its receivers get it."""
+
+
+class NotificationsSection(_Frozen):
+    """Where critical alerts and SLA breaches are sent (``bx console`` delivers)."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
+    format: NotificationFormat = NotificationFormat.WEBHOOK
+    min_severity: Severity = Severity.CRITICAL
+    """Alerts at or above this severity are sent when raised."""
+    sla_breaches: bool = True
+    """Send an alert not acknowledged by its SLA deadline, whatever its severity."""
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 12
+    first_retry_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    """The first retry waits this long; each next one twice as long, up to ``max_retry_s``."""
+    max_retry_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    console_url: str | None = None
+    """The console's address, for links in the payload (``generatorURL``)."""
+
+
 class NodeConfig(_Frozen):
     node: NodeSection
     matching: MatchingSection = MatchingSection()
@@ -124,6 +183,9 @@ class NodeConfig(_Frozen):
     details: DetailsSection = DetailsSection()
     metrics: MetricsSection | None = None
     """Absent: the node serves no metrics endpoint."""
+    console: ConsoleSection = ConsoleSection()
+    notifications: NotificationsSection | None = None
+    """Absent: no notification is sent."""
 
 
 def load_config(node_dir: Path) -> NodeConfig:

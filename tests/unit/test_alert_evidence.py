@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from biometric_exchange.alerts.export import csv_row, read_jsonl, write_jsonl
+from biometric_exchange.alerts.export import csv_row, read_jsonl, with_deadline, write_jsonl
 from biometric_exchange.domain import (
     Alert,
     AlertKind,
@@ -154,7 +154,7 @@ def test_the_overflow_summary_survives_an_export(database: Database, tmp_path: P
     assert stored.evidence_overflow is not None
     path = tmp_path / "alerts.jsonl"
     write_jsonl([stored], path)
-    assert read_jsonl(path) == [stored]
+    assert read_jsonl(path) == [with_deadline(stored)]  # the export fills the deadline
     assert csv_row(stored)["evidence_count"] == 2
 
 

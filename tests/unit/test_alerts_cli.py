@@ -14,8 +14,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
-from biometric_exchange.alerts.export import CSV_FIELDS, read_jsonl
-from biometric_exchange.alerts.review import AlertReview, DismissalReason
+from biometric_exchange.alerts.export import CSV_FIELDS, read_jsonl, with_deadline
+from biometric_exchange.alerts.review import AlertReview, DismissalReason, sla_due
 from biometric_exchange.cli.alerts_watch import watch_alerts
 from biometric_exchange.cli.main import app
 from biometric_exchange.domain import (
@@ -477,9 +477,13 @@ def test_export_jsonl_round_trips(
 
     assert "exported 4 alerts to" in output
     read = read_jsonl(out)
-    assert read == chl.alerts.list()
+    assert read == [with_deadline(alert) for alert in chl.alerts.list()]
     acknowledged = next(a for a in read if a.alert_id == raised["chn"])
     assert acknowledged.acknowledged_by == "alice" and acknowledged.due_at is not None
+    stored = {alert.alert_id: alert for alert in chl.alerts.list()}
+    for alert in read:
+        assert alert.due_at == sla_due(stored[alert.alert_id]), alert.status
+    assert any(alert.status is AlertStatus.NEW for alert in read)
 
 
 def test_export_csv_flattens_evidence(
@@ -507,6 +511,9 @@ def test_export_csv_flattens_evidence(
         rows = list(reader)
     assert tuple(reader.fieldnames or ()) == CSV_FIELDS
     assert {row["alert_id"] for row in rows} == set(raised.values())
+    stored = {alert.alert_id: alert for alert in chl.alerts.list()}
+    for row in rows:  # every alert has its deadline, NEW ones included
+        assert row["due_at"] == sla_due(stored[row["alert_id"]]).isoformat()
     chn = next(row for row in rows if row["alert_id"] == raised["chn"])
     assert (chn["evidence_count"], chn["evidence_reference"], chn["evidence_purpose"]) == (
         "1",

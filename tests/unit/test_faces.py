@@ -36,7 +36,7 @@ from biometric_exchange.faces import (
     encode_image_details,
     load_image,
 )
-from biometric_exchange.images import is_marked_synthetic
+from biometric_exchange.images import face_image_path, is_marked_synthetic
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.synthetic.faces import (
     FacialHair,
@@ -364,6 +364,8 @@ def test_enroll_with_an_image(pair_dirs: tuple[Path, Path], face_png: Path, tmp_
         for encounter_id in ("ENC-FACE-1", "ENC-FACE-2"):
             stored = node.records.encounter(encounter_id)
             assert stored is not None and stored.template.tobytes() == expected
+            kept = face_image_path(chile, "encounters", encounter_id)  # for the console
+            assert kept is not None and kept.read_bytes() == face_png.read_bytes()
     finally:
         node.database.close()
 

@@ -5,6 +5,10 @@ JSON Lines holds one alert per line with all its fields and evidence;
 for spreadsheets: one row per alert with the evidence count and the first
 evidence item's main fields. CSV cells that a spreadsheet would read as a
 formula (leading ``= + - @``) are prefixed with ``'``.
+
+Both formats fill ``due_at`` for every alert: the acknowledgement deadline it
+is held to (``review.sla_due``), stored once acknowledged, computed from its
+severity while it is still NEW.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from biometric_exchange.alerts.review import sla_due
 from biometric_exchange.domain import (
     Alert,
     AlertKind,
@@ -85,9 +90,18 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def with_deadline(alert: Alert) -> Alert:
+    """``alert`` with ``due_at`` filled: its SLA deadline, stored or computed."""
+    if alert.due_at is not None:
+        return alert
+    return dataclasses.replace(alert, due_at=sla_due(alert))
+
+
 def alert_to_dict(alert: Alert) -> dict[str, Any]:
-    """Every field of ``alert`` as JSON-able values (times in ISO 8601)."""
-    return {name: _json_value(getattr(alert, name)) for name in ALERT_FIELDS}
+    """Every field of ``alert`` as JSON-able values (times in ISO 8601), the deadline
+    filled (``with_deadline``)."""
+    filled = with_deadline(alert)
+    return {name: _json_value(getattr(filled, name)) for name in ALERT_FIELDS}
 
 
 def _time(raw: dict[str, Any], name: str) -> dt.datetime | None:
@@ -159,7 +173,7 @@ def alert_from_dict(raw: dict[str, Any]) -> Alert:
 
 
 def write_jsonl(alerts: Iterable[Alert], path: Path) -> int:
-    """One JSON object per alert and line; return how many."""
+    """One JSON object per alert and line (deadline filled); return how many."""
     return write_objects((alert_to_dict(alert) for alert in alerts), path)
 
 
@@ -188,8 +202,9 @@ def _cell(value: Any) -> Any:
 def csv_row(alert: Alert) -> dict[str, Any]:
     """The flat CSV row of ``alert`` (keys are ``CSV_FIELDS``)."""
     first: dict[str, Any] = alert.evidence[0] if alert.evidence else {}
+    filled = with_deadline(alert)
     row: dict[str, Any] = {
-        name: getattr(alert, name) for name in CSV_FIELDS if not name.startswith("evidence_")
+        name: getattr(filled, name) for name in CSV_FIELDS if not name.startswith("evidence_")
     }
     row.update(
         evidence_count=len(alert.evidence)

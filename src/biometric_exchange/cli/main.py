@@ -72,6 +72,13 @@ class BxGroup(LazyGroup):
         "requests": _lazy(
             "details:requests_app", "Step 2 as holder: the partner's requests for details."
         ),
+        "console": _lazy(
+            "console:run_console",
+            "The operator console: a web page for the alert queue, step 2 and the node.",
+        ),
+        "officers": _lazy(
+            "console:officers_app", "Officer accounts of the operator console (bx console)."
+        ),
         "export": _lazy("nist:export_app", "Write a node's records in interchange formats."),
         "import": _lazy("nist:import_app", "Enrol records from interchange formats into a node."),
     }

@@ -19,6 +19,7 @@ from biometric_exchange.cli.face_input import (
 from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL, Encounter
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.faces import FaceEncoding, encode_image_details
+from biometric_exchange.images import keep_face_image
 from biometric_exchange.node.enrolment import enrol
 from biometric_exchange.node.presence import is_serving
 from biometric_exchange.recordfiles import encounter_from_dict, read_encounter, read_watchlist
@@ -102,6 +103,8 @@ def enroll(
     with opened_node(node) as opened:
         enrol(opened, encounter)
         console.print(f"enrolled {encounter.encounter_id} on {opened.config.node.name}")
+        if image is not None:  # the console shows it beside the watchlist photo
+            keep_face_image(opened.node_dir, "encounters", encounter.encounter_id, image)
         serving = is_serving(opened.node_dir)
         deadline = time.monotonic() + wait
         while serving and time.monotonic() < deadline:
@@ -157,3 +160,18 @@ def find_document(
         console.print(f"encounter {encounter_id}", markup=False, highlight=False)
     if not holders.watchlist and not holders.encounters:
         console.print("no record holds that document number")
+
+
+@watchlist_app.command("attach-image")
+@reports_errors
+def attach_image(
+    entry_id: Annotated[str, typer.Argument(help="A watchlist entry id", show_default=False)],
+    image: Annotated[Path, typer.Argument(help="A synthetic face PNG", show_default=False)],
+    node: NodeOption,
+) -> None:
+    """Keep a synthetic face image of a watchlist entry, for the console to show."""
+    with opened_node(node) as opened:
+        if opened.records.watchlist_category(entry_id) is None:
+            raise InvalidInput(f"{entry_id!r}: no such watchlist entry on {opened.name}")
+        kept = keep_face_image(opened.node_dir, "watchlist", entry_id, image)
+        console.print(f"image of {entry_id} kept as {kept}", markup=False)

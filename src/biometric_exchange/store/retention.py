@@ -77,7 +77,13 @@ def _purge_exchanged(
         f"SELECT alert_id FROM alerts WHERE partner IS NOT NULL AND {where} "  # noqa: S608
         "AND julianday(created_at) < julianday(?)"
     )
-    for table in ("alert_transitions", "alert_evidence", "alert_evidence_overflow"):
+    for table in (
+        "alert_transitions",
+        "alert_evidence",
+        "alert_evidence_overflow",
+        "alert_assignments",
+        "notifications",
+    ):
         connection.execute(
             f"DELETE FROM {table} WHERE alert_id IN ({old_partner_alerts})",  # noqa: S608
             params,

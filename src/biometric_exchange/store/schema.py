@@ -320,4 +320,47 @@ MIGRATIONS: tuple[str, ...] = (
         identity TEXT NOT NULL
     );
     """,
+    # The operator console: officers who sign in, their sessions, alert
+    # assignments and the notifications outbox (webhook deliveries).
+    """
+    CREATE TABLE officers (
+        officer_id TEXT PRIMARY KEY COLLATE NOCASE,
+        role TEXT NOT NULL,
+        queues TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        officer_id TEXT NOT NULL REFERENCES officers (officer_id),
+        csrf_token TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL
+    );
+    CREATE INDEX console_sessions_by_officer ON console_sessions (officer_id);
+    CREATE TABLE alert_assignments (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id TEXT NOT NULL REFERENCES alerts (alert_id),
+        officer_id TEXT,
+        assigned_by TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX alert_assignments_by_alert ON alert_assignments (alert_id, seq);
+    CREATE TABLE notifications (
+        notification_id TEXT PRIMARY KEY,
+        alert_id TEXT NOT NULL REFERENCES alerts (alert_id),
+        reason TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT,
+        UNIQUE (alert_id, reason)
+    );
+    CREATE INDEX notifications_due ON notifications (state, next_attempt_at);
+    """,
 )

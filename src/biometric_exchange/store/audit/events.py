@@ -33,6 +33,10 @@ class AuditEvent(StrEnum):
     DIGEST_RECEIVED = "audit_digest.received"
     # Alert review.
     ALERT_TRANSITION = "alert.transition"
+    ALERT_ASSIGNED = "alert.assigned"
+    # The operator console: officer accounts and sign-ins.
+    OFFICER_CHANGED = "officer.changed"
+    CONSOLE_SIGN_IN = "console.sign_in"
     # Aggregate counts for surge detection.
     AGGREGATES_SENT = "aggregates.sent"
     AGGREGATES_RECEIVED = "aggregates.received"
