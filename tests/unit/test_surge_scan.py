@@ -3,16 +3,22 @@ a real surge stands out, a partner's hidden counts only make the test cautious."
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import numpy as np
 import pytest
 
+from biometric_exchange.domain import DailyCount
+from biometric_exchange.node.runtime import Node
 from biometric_exchange.surge.detector import Series, assess_day
 from biometric_exchange.surge.exact import conditional_p
 from biometric_exchange.surge.impact import ALPHA, Impact
+from biometric_exchange.surge.monitor import Surge, raised_days, surge_alert, surges_of
 from biometric_exchange.surge.scan import Placed, scan, scan_one
+from biometric_exchange.surge.series import PartyCounts
 
+LAJAS = "PAN-DARIEN-LAJAS-BLANCAS"
 STEADY = [6, 5, 7, 6, 6, 8, 5, 6, 7, 6, 5, 6, 7, 6, 6, 5, 7, 6, 6, 6]
 """Twenty days around 6 a day."""
 
@@ -128,3 +134,32 @@ def test_hidden_counts_give_the_largest_p_they_could() -> None:
     assert test.p_value == pytest.approx(worst)
     # A hidden window day counts 0: it cannot make a surge.
     assert assess_day(Series((*low[:7], 0), (*high[:7], 4)), 7).p_value == 1.0  # type: ignore[union-attr]
+
+
+def test_days_raised_in_earlier_runs_stay_out_of_the_baseline() -> None:
+    """A run sees 17 days; a spike raised 13 days ago lies before the scan's first
+    tested day, yet later days must not count it: the alerts' evidence flags it."""
+    today = dt.date(2026, 3, 17)
+    first = today - dt.timedelta(days=16)
+    values = [6, 5, 7, 40, 6, 5, 7, 6, 6, 8, 5, 6, 7, 6, 6, 5, 30]
+    counts = [
+        DailyCount(first + dt.timedelta(days=d), "NPL", LAJAS, n) for d, n in enumerate(values)
+    ]
+    source = PartyCounts("PAN", counts, first)
+    spike = first + dt.timedelta(days=3)
+    (blind,) = surges_of([source], today)
+    (seen,) = surges_of([source], today, raised={("PAN", "NPL", LAJAS): {spike}})
+    assert blind.day == seen.day == today
+    assert (blind.assessment.baseline_days, seen.assessment.baseline_days) == (14, 13)
+    assert seen.assessment.baseline < blind.assessment.baseline
+
+
+def test_raised_days_are_read_from_the_alerts_evidence(nodes: dict[str, Node]) -> None:
+    pan = nodes["PAN"]
+    day = dt.date(2026, 3, 10)
+    assessment = scan_one([*STEADY, 40])[0][1]
+    surge = Surge("PAN", "NPL", LAJAS, day, assessment, Impact.CRITICAL)
+    pan.alerts.raise_alert(
+        surge_alert(surge, created_at=dt.datetime(2026, 3, 10, tzinfo=dt.UTC), partner=None)
+    )
+    assert raised_days(pan.alerts) == {("PAN", "NPL", LAJAS): {day}}

@@ -5,12 +5,16 @@ what its store would hold: its own counts of the window (unsuppressed) and each
 partner's counts as that partner shares them (``suppression.suppress``: 5 or
 more), a partner's series starting at the first day it shared anything. The
 surges of at least ``MIN_ALERT_IMPACT`` are those that raise or extend a
-FLOW_SURGE alert. No node, store or transport: only the counts and the monitor's
-own statistics, so a hundred seeds take seconds.
+FLOW_SURGE alert, and their days stay flagged in later runs as the alerts'
+evidence keeps them at a node (``monitor.raised_days``). No node, store or
+transport: only the counts and the monitor's own statistics, so a hundred
+seeds take seconds.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,7 +22,7 @@ from biometric_exchange.domain import DailyCount
 from biometric_exchange.simulation.surge_counts import WorldCounts
 from biometric_exchange.surge.impact import IMPACT_ORDER
 from biometric_exchange.surge.monitor import MIN_ALERT_IMPACT, WINDOW_DAYS, Surge, surges_of
-from biometric_exchange.surge.series import PartyCounts
+from biometric_exchange.surge.series import PartyCounts, SeriesKey
 from biometric_exchange.surge.suppression import SUPPRESSION_THRESHOLD, suppress
 
 
@@ -51,14 +55,16 @@ def replay(counts: WorldCounts) -> list[Raised]:
     shared = {node: [suppress(day) for day in days] for node, days in counts.by_node.items()}
     raised: list[Raised] = []
     held: set[tuple[str, str, str]] = set()
+    days: dict[str, dict[SeriesKey, set[dt.date]]] = {n: defaultdict(set) for n in counts.by_node}
     floor = IMPACT_ORDER.index(MIN_ALERT_IMPACT)
     for today in range(calendar.days):
         for node in counts.by_node:
             sources = _sources(counts, shared, node, today)
-            for surge in surges_of(sources, calendar.date(today)):
+            for surge in surges_of(sources, calendar.date(today), raised=days[node]):
                 key = (node, surge.subject_key, surge.evidence_key)
                 if IMPACT_ORDER.index(surge.impact) >= floor and key not in held:
                     held.add(key)
+                    days[node][(surge.party, surge.nationality, surge.border_point)].add(surge.day)
                     raised.append(Raised(node, today, surge, calendar.day_of(surge.day)))
     return raised
 

@@ -9,7 +9,10 @@ out of later evidence), and reports the surges of the last ``LOOKBACK_DAYS``
 days (today included, so a surge shows while the day runs: today's count so
 far against a whole day's exposure, which only makes the test cautious). A
 series starts at the party's first day of data: earlier days are not zeros.
-Each surge day is one evidence item of the open FLOW_SURGE alert of its
+Days a series raised in
+earlier runs (``raised_days``, the alerts' evidence) stay flagged for the
+scan, so a surge's days never become its baseline. Each surge day is one
+evidence item of the open FLOW_SURGE alert of its
 series (subject ``surge:{party}:{nationality}:{border_point}``), keyed
 ``{day}:{impact}``: re-running adds nothing, while a day whose count grows
 into a higher impact adds an item and raises the severity. An item already
@@ -24,7 +27,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from biometric_exchange.domain import (
@@ -40,7 +44,7 @@ from biometric_exchange.store.counts import DailyCounts
 from biometric_exchange.surge.detector import BASELINE_DAYS, Assessment
 from biometric_exchange.surge.impact import IMPACT_ORDER, Impact
 from biometric_exchange.surge.scan import scan
-from biometric_exchange.surge.series import PartyCounts, build_family
+from biometric_exchange.surge.series import PartyCounts, SeriesKey, build_family
 from biometric_exchange.surge.suppression import SUPPRESSION_THRESHOLD
 
 log = logging.getLogger(__name__)
@@ -108,11 +112,16 @@ class Surge:
 
 
 def surges_of(
-    sources: Iterable[PartyCounts], today: dt.date, *, lookback_days: int = LOOKBACK_DAYS
+    sources: Iterable[PartyCounts],
+    today: dt.date,
+    *,
+    lookback_days: int = LOOKBACK_DAYS,
+    raised: Mapping[SeriesKey, Collection[dt.date]] | None = None,
 ) -> list[Surge]:
     """Surges at each of the ``lookback_days`` days up to ``today``, every party's
-    series tested as one family per day (``surge.scan``)."""
-    start, family = build_family(sources, today)
+    series tested as one family per day (``surge.scan``); ``raised``: the days of each
+    series that raised a surge in earlier runs (``raised_days``)."""
+    start, family = build_family(sources, today, raised)
     days = (today - start).days + 1
     surges = [
         Surge(party, nationality, border_point, start + dt.timedelta(days=day), a, a.impact)
@@ -174,10 +183,27 @@ def window(today: dt.date, first_day: dt.date | None) -> tuple[dt.date, dt.date]
 
 
 def assess_counts(
-    counts: DailyCounts, own_party: str, partners: Iterable[str], today: dt.date
+    counts: DailyCounts,
+    own_party: str,
+    partners: Iterable[str],
+    today: dt.date,
+    *,
+    raised: Mapping[SeriesKey, Collection[dt.date]] | None = None,
 ) -> list[Surge]:
     """Surges in our own counts and in each partner's stored counts: one family a day."""
-    return surges_of(stored_counts(counts, own_party, partners, today), today)
+    sources = stored_counts(counts, own_party, partners, today)
+    return surges_of(sources, today, raised=raised)
+
+
+def raised_days(alerts: AlertStore) -> dict[SeriesKey, set[dt.date]]:
+    """The days of each series that a FLOW_SURGE alert holds as evidence (any status)."""
+    days: dict[SeriesKey, set[dt.date]] = defaultdict(set)
+    for alert in alerts.list(kind=AlertKind.FLOW_SURGE):
+        for item in alert.evidence:
+            party, nationality = str(item.get("party")), str(item.get("nationality"))
+            key = (party, nationality, str(item.get("border_point")))
+            days[key].add(dt.date.fromisoformat(str(item.get("day"))))
+    return dict(days)
 
 
 def stored_counts(

@@ -4,8 +4,9 @@ The family of a day is every series tested that day — at a node, its own and
 each partner's, every nationality and border point with enough history — whose
 exact test can reach ``ALPHA`` (``family.can_reach``). Holm's procedure over it
 bounds the chance of any false surge that day at ``ALPHA``. A day graded a
-surge is flagged: later days leave it out of their baselines and do not join
-it into a two-day window, so one excess raises one surge.
+surge is flagged, as is a day that raised one in an earlier run (``Placed.flagged``,
+from the alerts' evidence): later days leave it out of their baselines and do
+not join it into a two-day window, so one excess raises one surge.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class Placed:
 
     offset: int
     series: Series
+    flagged: frozenset[int] = frozenset()
+    """Days of the series (indices) that raised a surge before this scan."""
 
 
 def scan(
@@ -40,7 +43,7 @@ def scan(
 ) -> list[tuple[K, int, Assessment]]:
     """The surges of family days 0 to ``days - 1``: (key, family day, assessment),
     oldest day first; ``alpha`` is the family-wise error rate of each day."""
-    flagged: dict[K, set[int]] = {key: set() for key in family}
+    flagged: dict[K, set[int]] = {key: set(placed.flagged) for key, placed in family.items()}
     found: list[tuple[K, int, Assessment]] = []
     for day in range(days):
         tests: dict[K, DayTest] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from biometric_exchange.domain import DailyCount
@@ -52,14 +52,19 @@ def party_series(source: PartyCounts, today: dt.date) -> dict[SeriesKey, Series]
 
 
 def build_family(
-    sources: Iterable[PartyCounts], today: dt.date
+    sources: Iterable[PartyCounts],
+    today: dt.date,
+    raised: Mapping[SeriesKey, Collection[dt.date]] | None = None,
 ) -> tuple[dt.date, dict[SeriesKey, Placed]]:
-    """(day 0, every series placed on the axis from day 0 to ``today``)."""
+    """(day 0, every series placed on the axis from day 0 to ``today``), each with the
+    days in ``raised`` (days that raised a surge already) as flagged."""
     sources = [s for s in sources if s.first_day <= today]
     start = min((s.first_day for s in sources), default=today)
     family: dict[SeriesKey, Placed] = {}
     for source in sources:
         offset = (source.first_day - start).days
         for key, series in party_series(source, today).items():
-            family[key] = Placed(offset, series)
+            days = (raised or {}).get(key, ())
+            flagged = frozenset((day - source.first_day).days for day in days)
+            family[key] = Placed(offset, series, frozenset(i for i in flagged if i >= 0))
     return start, family
