@@ -75,9 +75,9 @@ def test_the_exact_test_holds_its_level_under_equal_rates(rate: float) -> None:
 
 
 def test_smallest_p_is_all_the_total_in_the_window() -> None:
-    assert smallest_p(2, 1, 0, 14) == pytest.approx(15.0**-2)
-    assert smallest_p(0, 1, 3, 14) == pytest.approx(15.0**-3)
-    assert smallest_p(0, 1, 0, 14) == 1.0
+    assert smallest_p(2, 1, 14) == pytest.approx(15.0**-2)
+    assert smallest_p(3, 2, 14) == pytest.approx(8.0**-3)
+    assert smallest_p(0, 1, 14) == 1.0
     assert not can_reach(15.0**-2, 1e-4)
     assert can_reach(15.0**-4, 1e-4)
 

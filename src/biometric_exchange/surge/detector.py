@@ -1,4 +1,4 @@
-"""One series on one day: its windows, its baseline, its exact p-value; impact grades.
+"""One series on one day: its windows, its baseline, its exact p-value, its assessment.
 
 A series is the daily counts of one (party, nationality, border point), oldest
 first. Each day is a range [low, high]: equal where the count is known, and 0
@@ -128,11 +128,21 @@ class Assessment:
         )
 
 
-def _window(
-    series: Series, index: int, days: int, flagged: Collection[int]
-) -> tuple[int, int, int, int] | None:
-    """(x, days, baseline total, baseline days) of the ``days``-long window ending at
-    ``index``; None when it joins a flagged day or its baseline is too short."""
+@dataclass(frozen=True)
+class Window:
+    """One window of a day and its baseline."""
+
+    count: int
+    days: int
+    baseline_total: int
+    baseline_days: int
+    first: int
+    """The baseline's first day (index)."""
+
+
+def _window(series: Series, index: int, days: int, flagged: Collection[int]) -> Window | None:
+    """The ``days``-long window ending at ``index`` and its baseline; None when it
+    joins a flagged day or its baseline is too short."""
     start = index - days + 1
     if start < 0 or any(start <= day < index for day in flagged):
         return None
@@ -142,7 +152,7 @@ def _window(
     if baseline_days < MIN_HISTORY_DAYS:
         return None
     total = series.high_total(first, start) - sum(series.high[day] for day in left_out)
-    return series.low_total(start, index + 1), days, total, baseline_days
+    return Window(series.low_total(start, index + 1), days, total, baseline_days, first)
 
 
 def assess_day(series: Series, index: int, flagged: Collection[int] = ()) -> DayTest | None:
@@ -151,14 +161,21 @@ def assess_day(series: Series, index: int, flagged: Collection[int] = ()) -> Day
     windows = [w for days in WINDOWS if (w := _window(series, index, days, flagged))]
     if not windows:
         return None
-    tested = [(conditional_p(*w), w) for w in windows]
-    p, (count, days, total, baseline_days) = min(tested, key=lambda t: (t[0], t[1][1]))
-    smallest = min(smallest_p(*w) for w in windows) * len(windows)
+    tested = [
+        (conditional_p(w.count, w.days, w.baseline_total, w.baseline_days), w) for w in windows
+    ]
+    p, best = min(tested, key=lambda t: (t[0], t[1].days))
+    # Every test of the day is exact given the total over all the days it uses: the
+    # family's criterion is a function of that total alone (high bounds: cautious).
+    first = min(w.first for w in windows)
+    used = [d for d in range(first, index) if d not in flagged]
+    total = sum(series.high[d] for d in used) + series.high[index]
+    smallest = min(smallest_p(total, w.days, w.baseline_days) for w in windows)
     return DayTest(
-        count=count,
-        window_days=days,
-        baseline=total / baseline_days,
-        baseline_days=baseline_days,
+        count=best.count,
+        window_days=best.days,
+        baseline=best.baseline_total / best.baseline_days,
+        baseline_days=best.baseline_days,
         p_value=min(1.0, p * len(windows)),
-        smallest=min(1.0, smallest),
+        smallest=min(1.0, smallest * len(windows)),
     )

@@ -30,9 +30,8 @@ def conditional_p(count: int, days: int, baseline_total: int, baseline_days: int
     return binomial_tail(count, count + baseline_total, share)
 
 
-def smallest_p(count: int, days: int, baseline_total: int, baseline_days: int) -> float:
-    """The smallest p the test could give with this total: all of it in the window.
+def smallest_p(total: int, days: int, baseline_days: int) -> float:
+    """The smallest p the test could give if ``total`` arrivals were all in the window.
     A test that cannot reach the level is left out of the family (Tarone 1990)."""
     share = days / (days + baseline_days)
-    n: int = count + baseline_total
-    return float(share**n)
+    return float(share**total)

@@ -4,8 +4,10 @@ Holm (1979) controls the family-wise error rate — the chance that any true nul
 of the family is rejected — at alpha under any dependence, and rejects at least
 what Bonferroni does. A discrete test whose smallest attainable p is not below
 alpha can never be rejected; counting it would only tighten the others' bounds, so
-the family is the tests that can reach alpha (Tarone 1990; valid because that
-smallest p depends only on the totals the exact test conditions on).
+the family is the tests that can reach alpha (Tarone 1990). Valid because that
+smallest p depends only on the total count over the days a series' tests use,
+and each test is exact given that total: the choice of family leaves every
+test's level as it was.
 """
 
 from __future__ import annotations
