@@ -7,7 +7,6 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from scipy.stats import poisson
 
 from biometric_exchange.crypto.envelope import open_envelope, read_header, seal
 from biometric_exchange.domain import AlertKind, AlertStatus, DailyCount, Encounter, Severity
@@ -19,14 +18,11 @@ from biometric_exchange.node.serve.local import InMemoryPeerTransport
 from biometric_exchange.node.surges import run_monitor
 from biometric_exchange.serde.aggregates import MAX_RANGE_DAYS, DayRange
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
-from biometric_exchange.surge.detector import (
-    MIN_EXPECTED,
-    Impact,
-    assess,
-    grade,
-    scan,
-)
-from biometric_exchange.surge.monitor import find_surges
+from biometric_exchange.surge.detector import MIN_EXPECTED, DayTest, Series, assess_day
+from biometric_exchange.surge.exact import conditional_p
+from biometric_exchange.surge.impact import Impact, grade
+from biometric_exchange.surge.monitor import TEST, find_surges
+from biometric_exchange.surge.scan import scan_one
 from biometric_exchange.surge.suppression import SUPPRESSION_THRESHOLD
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
@@ -194,7 +190,7 @@ def test_range_of_exactly_ninety_days_is_accepted(nodes: dict[str, Node]) -> Non
 def test_detects_a_change_point_within_two_days() -> None:
     rng = np.random.default_rng(2017)
     series = [*rng.poisson(6, 30).tolist(), *rng.poisson(30, 10).tolist()]
-    found = scan(series, start=30)
+    found = [(index, a) for index, a in scan_one(series) if index >= 30]
     assert found, "the surge was not detected"
     first_index, first = found[0]
     assert first_index <= 32
@@ -202,20 +198,20 @@ def test_detects_a_change_point_within_two_days() -> None:
 
 
 def test_flat_series_rarely_alert() -> None:
-    """A steady Poisson(6) flow over 60 days: under 2 % of such series ever alert
-    (the 1e-4 significance level, over 2 windows and ~50 days), none critically."""
+    """A steady Poisson(6) flow over 60 days: at most ALPHA (1e-4) a tested day, so
+    under 0.6 % of such series ever alert over their 53 tested days; none critically."""
     alerting = 0
     for seed in range(300):
         series = np.random.default_rng(seed).poisson(6, 60).tolist()
-        found = scan(series)
+        found = scan_one(series)
         assert all(a.impact is not Impact.CRITICAL for _, a in found)
         alerting += bool(found)
-    assert alerting / 300 < 0.02
+    assert alerting / 300 < 0.01
 
 
 def test_a_flat_series_raises_no_alert() -> None:
     series = np.random.default_rng(2017).poisson(6, 60).tolist()
-    assert scan(series) == []
+    assert scan_one(series) == []
 
 
 @pytest.mark.parametrize(
@@ -240,38 +236,48 @@ def test_impact_grading_boundaries(
     assert grade(count, expected, p) is impact
 
 
+def assess(count: int, history: list[int]) -> DayTest | None:
+    """``count`` after ``history``, as the day's test sees it."""
+    return assess_day(Series.of([*history, count]), len(history))
+
+
 def test_assessment_needs_seven_days_and_uses_the_last_fourteen() -> None:
     assert assess(20, [6] * 6) is None
     short = assess(20, [6] * 7)
     assert short is not None and short.baseline == 6
     long = assess(20, [100] * 10 + [6] * 14)
     assert long is not None
-    assert long.baseline == 6
+    assert long.baseline == 6 and long.baseline_days == 14
     assert long.window_days == 1
-    assert long.p_value == pytest.approx(2 * poisson.sf(19, 6)), "two windows: Bonferroni"
+    assert long.p_value == pytest.approx(2 * conditional_p(20, 1, 84, 14)), "two windows"
     assert long.ratio == pytest.approx(20 / 6)
 
 
 def test_a_rise_over_two_days_is_tested_as_one_window() -> None:
-    """15 then 15 against a baseline of 6: neither day alone is significant, together they are."""
+    """16 then 16 against a baseline of 6: neither day alone is significant, together they are."""
     history = [6] * 14
-    assert assess(15, history) is not None and assess(15, history).impact is None  # type: ignore[union-attr]
-    second = assess(15, [*history, 15])
+    first = scan_one([*history, 16])
+    assert first == []
+    second = assess(16, [*history, 16])
     assert second is not None
     assert second.window_days == 2
-    assert second.count == 30 and second.expected == pytest.approx(12.0)
-    assert second.p_value == pytest.approx(2 * poisson.sf(29, 12.0))
-    assert second.impact is Impact.MEDIUM
+    assert second.count == 32 and second.expected == pytest.approx(12.0)
+    assert second.p_value == pytest.approx(2 * conditional_p(32, 2, 84, 14))
+    ((day, found),) = scan_one([*history, 16, 16])
+    assert day == 15 and found.impact is Impact.MEDIUM
 
 
-def test_an_absent_flow_is_tested_against_the_floor() -> None:
+def test_an_absent_flow_needs_no_floor_in_the_test() -> None:
+    """After 14 empty days the exact test needs no floor (p = (1/15)^x, times 2 windows);
+    the floor only keeps the ratio finite."""
     quiet = assess(1, [0] * 14)
-    assert quiet is not None and quiet.expected == MIN_EXPECTED and quiet.impact is None
-    few = assess(5, [0] * 14)
-    assert few is not None and few.impact is None, "five new arrivals are not yet a surge"
-    arrival = assess(8, [0] * 14)
-    assert arrival is not None
-    assert arrival.p_value == pytest.approx(2 * poisson.sf(7, MIN_EXPECTED))
+    assert quiet is not None and quiet.expected == MIN_EXPECTED
+    assert quiet.p_value == pytest.approx(2 / 15)
+    assert scan_one([0] * 14 + [3]) == [], "three new arrivals are not yet a surge"
+    ((_, few),) = scan_one([0] * 14 + [5])
+    assert few.p_value == pytest.approx(2 / 15**5)
+    assert few.impact is Impact.HIGH, "p above 1e-6: not critical"
+    ((_, arrival),) = scan_one([0] * 14 + [8])
     assert arrival.impact is Impact.CRITICAL
 
 
@@ -351,7 +357,8 @@ def test_monitor_raises_flow_surge_on_both_sides_and_is_idempotent(
     assert item["baseline"] == pytest.approx(86 / 14, abs=1e-3)
     assert item["p_value"] < 1e-6
     assert {item["party"], item["nationality"], item["border_point"]} == {"PAN", "CHN", LAJAS}
-    assert (item["rule"], item["test"]) == ("FLOW_SURGE", "poisson")
+    assert (item["rule"], item["test"]) == ("FLOW_SURGE", TEST)
+    assert (item["family"], item["window_days"], item["baseline_days"]) == (1, 1, 14)
     # The suppressed IND flow never reached CHL.
     kept = stored(chl, today - dt.timedelta(days=20), today)
     assert {c.nationality for c in kept} == {"CHN"}

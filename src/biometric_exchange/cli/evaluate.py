@@ -1,5 +1,6 @@
 """``bx evaluate``: accuracy report (DET, EER, FPIR/FNIR per gallery size) on synthetic data;
-with ``--protection`` template protection, with ``--attack`` template extraction."""
+with ``--protection`` template protection, with ``--attack`` template extraction, with
+``--surge`` the surge monitor's false surges and detection delay."""
 
 from __future__ import annotations
 
@@ -101,10 +102,57 @@ def evaluate(
     ] = None,
     json_path: Annotated[
         Path | None,
-        typer.Option("--json", help="With --attack: write the report here", show_default=False),
+        typer.Option(
+            "--json", help="With --attack or --surge: write the report here", show_default=False
+        ),
+    ] = None,
+    surge: Annotated[
+        str | None,
+        typer.Option(
+            help="Measure the surge monitor instead, on a scenario (e.g. demo): false surges "
+            "over --runs seeds from --seed, then detection and delay of an injected surge",
+            show_default=False,
+        ),
+    ] = None,
+    runs: Annotated[int, typer.Option(help="With --surge: seeds (runs) per condition")] = 100,
+    surge_size: Annotated[
+        float | None,
+        typer.Option(
+            help="With --surge: extra arrivals a day [default: the scenario's, else 10]",
+            show_default=False,
+        ),
+    ] = None,
+    surge_start: Annotated[
+        int | None,
+        typer.Option(
+            help="With --surge: the surge's first day (0 = the first simulated day) "
+            "[default: the scenario's, else 3/5 of its days]",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Measure verification and identification accuracy on seeded synthetic templates."""
+    if surge is not None:
+        from biometric_exchange.cli.evaluate_surge import run_surge  # noqa: PLC0415
+
+        if out is not None or attack is not None or protection is not None:
+            raise InvalidInput("--surge: not with --out, --attack or --protection")
+        run_surge(
+            surge,
+            runs=runs,
+            seed=seed,
+            size=surge_size,
+            start=surge_start,
+            json_path=json_path,
+            console=console,
+        )
+        return
+    for name, given in (
+        ("--surge-size", surge_size is not None),
+        ("--surge-start", surge_start is not None),
+    ):
+        if given:
+            raise InvalidInput(f"{name}: only with --surge")
     if attack is not None:
         from biometric_exchange.cli.evaluate_attack import run_attack  # noqa: PLC0415
 

@@ -12,7 +12,13 @@ from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.send.aggregates import request_aggregates
 from biometric_exchange.node.transport import PeerTransport
 from biometric_exchange.serde.aggregates import DayRange
-from biometric_exchange.surge.monitor import WINDOW_DAYS, MonitorReport, assess_counts, raise_surges
+from biometric_exchange.surge.monitor import (
+    WINDOW_DAYS,
+    MonitorReport,
+    assess_counts,
+    raise_surges,
+    raised_days,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +39,9 @@ def run_monitor(
             report.partner_refreshed = True
         except ExchangeError as exc:
             log.warning("surge monitor: %s counts not refreshed: %s", code, exc)
-    report.surges = assess_counts(node.counts, node.country, node.partner_codes, today)
+    report.surges = assess_counts(
+        node.counts, node.country, node.partner_codes, today, raised=raised_days(node.alerts)
+    )
     created_at = dt.datetime.fromtimestamp(node.clock() / 1000, tz=dt.UTC)
     raise_surges(
         node.alerts, report.surges, report, created_at=created_at, partners=node.partner_codes

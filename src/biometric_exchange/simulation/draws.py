@@ -61,6 +61,10 @@ class Draw:
     calendar: Calendar
     model: TemplateModel = field(default_factory=TemplateModel)
     next_number: int = 1
+    names_seed: int | None = None
+    """The name pools' seed (the seed by default). Which names the pools hold changes
+    no other draw, so a study that needs no names passes a fixed one: the Faker pools
+    are then built once for all its seeds."""
 
     def __post_init__(self) -> None:
         sequence = np.random.SeedSequence(self.seed)
@@ -68,7 +72,8 @@ class Draw:
             name: np.random.default_rng(child)
             for name, child in zip(STREAMS, sequence.spawn(len(STREAMS)), strict=True)
         }
-        self.pools = NamePools(self.seed, NAME_POOL_SIZE)
+        names_seed = self.seed if self.names_seed is None else self.names_seed
+        self.pools = NamePools(names_seed, NAME_POOL_SIZE)
         self.document_offset = int(sequence.generate_state(1, np.uint64)[0]) % DOCUMENT_SPACE
 
     @cached_property

@@ -35,15 +35,13 @@ from biometric_exchange.simulation.draws import Calendar, Draw, concat_people
 from biometric_exchange.simulation.flow import (
     Encounters,
     SurgeTruth,
-    corridor_flow,
-    corridor_journeys,
     encounters_from,
     merge_columns,
     merge_encounters,
     mexico_flow,
-    surge_arrivals,
 )
 from biometric_exchange.simulation.listings import MEXICO, Listings, draw_listings
+from biometric_exchange.simulation.moving import draw_moving
 from biometric_exchange.simulation.scenario import Scenario
 from biometric_exchange.synthetic.identities import People
 from biometric_exchange.synthetic.templates import Matrix
@@ -189,28 +187,8 @@ def draw_world(scenario: Scenario, calendar: Calendar) -> World:
     draw = Draw(scenario.seed, calendar)
     rngs, model = draw.rngs, draw.model
     n = scenario.population.migrants
-    fraud_faces = np.sort(
-        rngs["people"].choice(n, round(n * scenario.population.fraud_share), replace=False)
-    ).astype(np.int64)
-    fraud = np.zeros(n, dtype=np.bool_)
-    fraud[fraud_faces] = True
-    travellers = draw.people("people", n, adult=fraud)
-    aliases = draw.people(
-        "people",
-        fraud_faces.size,
-        sex=travellers.sex[fraud_faces],
-        adult=np.ones(fraud_faces.size, dtype=np.bool_),
-    )
-    lead_days = scenario.population.lead_days
-    journeys = corridor_journeys(draw, travellers, fraud, lead_days=lead_days)
-    columns = [corridor_flow(draw, journeys, fraud)]
-    moving_parts = [travellers]
-    surge = None
-    if scenario.surge is not None:
-        arrivals, surge_columns, surge = surge_arrivals(draw, scenario.surge, first_face=n)
-        moving_parts.append(arrivals)
-        columns.append(surge_columns)
-    moving = concat_people(moving_parts)
+    drawn = draw_moving(scenario, draw)
+    moving = drawn.moving
     countries = scenario.nodes.countries
     with_mexico = MEXICO in countries
     fillers_each = scenario.watchlist.fillers
@@ -237,11 +215,11 @@ def draw_world(scenario: Scenario, calendar: Calendar) -> World:
             )
         )
     latents = np.concatenate(latent_parts)
-    encounters = encounters_from(draw, merge_columns(columns), latents, noise)
+    encounters = encounters_from(draw, merge_columns(drawn.columns), latents, noise)
     if with_mexico:
         mexico = encounters_from(
             draw,
-            mexico_flow(draw, journeys, fraud),
+            mexico_flow(draw, drawn.journeys, drawn.fraud),
             latents,
             noise,
             captures=draw.mexico_rngs["captures"],
@@ -251,8 +229,8 @@ def draw_world(scenario: Scenario, calendar: Calendar) -> World:
         scenario=scenario,
         calendar=calendar,
         people=people,
-        aliases=aliases,
-        fraud_faces=fraud_faces,
+        aliases=drawn.aliases,
+        fraud_faces=drawn.fraud_faces,
         travellers=n,
         surge_faces=np.arange(n, split, dtype=np.int64),
         encounters=encounters,
@@ -261,11 +239,11 @@ def draw_world(scenario: Scenario, calendar: Calendar) -> World:
             scenario.watchlist,
             countries,
             moving=moving,
-            fraud_faces=fraud_faces,
+            fraud_faces=drawn.fraud_faces,
             latents=latents,
             noise=noise,
         ),
-        surge=surge,
+        surge=drawn.surge,
         latents=latents,
         noise=noise,
     )

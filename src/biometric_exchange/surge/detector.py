@@ -1,151 +1,181 @@
-"""Surge detection on daily counts: a moving baseline and one-sided Poisson tests.
+"""One series on one day: its windows, its baseline, its exact p-value, its assessment.
 
 A series is the daily counts of one (party, nationality, border point), oldest
-first; a day without a count is 0 in our own series, and the largest count
-suppression can hide (4) in a partner's. Each day is tested over two
-windows — the day alone, and the day with the day before — so a sudden jump
-shows at once and a slower one within two days:
+first. Each day is a range [low, high]: equal where the count is known, and 0
+to the largest count suppression can hide (4) where a partner left it out. Day
+``d`` is tested over up to ``WINDOWS`` — the day alone, and the day with the day
+before unless that day was flagged already, so an excess is evidence once:
 
-* baseline = mean of the ``BASELINE_DAYS`` (14) days before the window; at
-  least ``MIN_HISTORY_DAYS`` (7) are needed, else the day is not assessed;
-* expected λ = window length * max(baseline, ``MIN_EXPECTED``) (0.5), so a flow
-  that was absent can still be tested;
-* p = P(X ≥ x | λ) for X ~ Poisson(λ), x the window's count; the smaller of the
-  two p-values, times 2 (Bonferroni), is the day's p, and ratio = x / λ of
-  that window.
+* baseline: the ``BASELINE_DAYS`` (14) days before the window, less the days
+  already flagged (a surge does not raise its own baseline); at least
+  ``MIN_HISTORY_DAYS`` (7) must remain, else the window is not tested;
+* p: the exact conditional test (``exact``) of the window's count, read at its
+  low bounds, against the baseline's total, read at its high bounds — the
+  largest p whatever suppression hid;
+* the day's p is the smaller window p times the number of windows tested
+  (Bonferroni); ``scan`` then corrects across the day's family (``family``).
 
-A day is a surge only when p < ``SIGNIFICANCE`` (1e-4): about one false alarm
-per 10 000 days of a steady series, so a node watching a hundred series sees a
-spurious alert every few months, not every day. Its impact, graded like
-Frontex border sections by the size of the increase, is low (x ≥ 1.5λ), medium
-(≥ 2λ), high (≥ 3λ) or critical (≥ 5λ and p < 1e-6). The ratio bounds keep
-large, steady flows from alerting on statistically significant but
-operationally small increases. Pure functions, no I/O.
+The impact (``impact.grade``) weighs the window's count against
+λ = window days * max(baseline mean, ``MIN_EXPECTED``). Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from functools import cached_property
+from itertools import accumulate
 
-from scipy.stats import poisson
+from biometric_exchange.surge.exact import conditional_p, smallest_p
+from biometric_exchange.surge.impact import ALPHA, Impact, grade
 
 BASELINE_DAYS = 14
 MIN_HISTORY_DAYS = 7
 MIN_EXPECTED = 0.5
-"""The floor of λ: a baseline of 0 would make any arrival infinitely unlikely."""
-
-
-class Impact(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-IMPACT_ORDER: tuple[Impact, ...] = (Impact.LOW, Impact.MEDIUM, Impact.HIGH, Impact.CRITICAL)
-"""Lowest first."""
-
-
-SIGNIFICANCE = 1e-4
-"""A day is a surge only below this (Bonferroni-corrected) p-value."""
+"""The floor of the baseline rate in λ, for the ratio only (the test needs none)."""
 WINDOWS = (1, 2)
-"""Window lengths in days, ending on the assessed day."""
+"""Window lengths in days, ending on the tested day."""
 
 
 @dataclass(frozen=True)
-class ImpactLevel:
-    impact: Impact
-    max_p: float
-    """p must be strictly below this."""
-    min_ratio: float
-    """x / λ must be at least this."""
+class Series:
+    """Daily counts as [low, high] per day, oldest first."""
+
+    low: tuple[int, ...]
+    high: tuple[int, ...]
+
+    @classmethod
+    def of(cls, counts: Sequence[int]) -> Series:
+        """A series of known counts."""
+        return cls(tuple(counts), tuple(counts))
+
+    def __len__(self) -> int:
+        return len(self.low)
+
+    @cached_property
+    def _low_sums(self) -> tuple[int, ...]:
+        return (0, *accumulate(self.low))
+
+    @cached_property
+    def _high_sums(self) -> tuple[int, ...]:
+        return (0, *accumulate(self.high))
+
+    def low_total(self, first: int, stop: int) -> int:
+        """Sum of the low bounds of days [first, stop)."""
+        return self._low_sums[stop] - self._low_sums[first]
+
+    def high_total(self, first: int, stop: int) -> int:
+        """Sum of the high bounds of days [first, stop)."""
+        return self._high_sums[stop] - self._high_sums[first]
 
 
-IMPACT_LEVELS: tuple[ImpactLevel, ...] = (
-    ImpactLevel(Impact.CRITICAL, 1e-6, 5.0),
-    ImpactLevel(Impact.HIGH, SIGNIFICANCE, 3.0),
-    ImpactLevel(Impact.MEDIUM, SIGNIFICANCE, 2.0),
-    ImpactLevel(Impact.LOW, SIGNIFICANCE, 1.5),
-)
-"""Highest first: the first level whose bounds hold is the impact."""
+@dataclass(frozen=True)
+class DayTest:
+    """The tested window of one day (the one with the smaller p)."""
+
+    count: int
+    window_days: int
+    baseline: float
+    """Mean per baseline day (high bounds)."""
+    baseline_days: int
+    p_value: float
+    """The smaller window p times the windows tested."""
+    smallest: float
+    """The smallest p this day's test could have given (Tarone's criterion)."""
+
+    @property
+    def expected(self) -> float:
+        return self.window_days * max(self.baseline, MIN_EXPECTED)
+
+    @property
+    def ratio(self) -> float:
+        return self.count / self.expected
 
 
 @dataclass(frozen=True)
 class Assessment:
-    """One day against its baseline; ``impact`` is None when it is not a surge.
-
-    ``count``, ``expected`` and ``ratio`` are those of the window that gave the
-    smallest p-value (``window_days`` long); ``p_value`` is Bonferroni-corrected.
-    """
+    """One day of one series after the family-wise correction; ``impact`` None when
+    it is not a surge. ``count`` and ``ratio`` are those of the tested window."""
 
     count: int
     baseline: float
     expected: float
     """λ = window_days * max(baseline, MIN_EXPECTED)."""
     p_value: float
+    """Holm-adjusted over the day's family."""
     ratio: float
-    """count / expected."""
     impact: Impact | None
     window_days: int = 1
+    raw_p: float = 1.0
+    """Before the family correction (windows already counted)."""
+    family: int = 1
+    """Tests in the day's family."""
+    baseline_days: int = BASELINE_DAYS
+
+    @classmethod
+    def of(cls, test: DayTest, adjusted: float, family: int, alpha: float = ALPHA) -> Assessment:
+        return cls(
+            count=test.count,
+            baseline=test.baseline,
+            expected=test.expected,
+            p_value=adjusted,
+            ratio=test.ratio,
+            impact=grade(test.count, test.expected, adjusted, alpha),
+            window_days=test.window_days,
+            raw_p=test.p_value,
+            family=family,
+            baseline_days=test.baseline_days,
+        )
 
 
-def p_value(count: int, expected: float) -> float:
-    """P(X ≥ count) for X ~ Poisson(expected)."""
-    return float(poisson.sf(count - 1, expected))
+@dataclass(frozen=True)
+class Window:
+    """One window of a day and its baseline."""
+
+    count: int
+    days: int
+    baseline_total: int
+    baseline_days: int
+    first: int
+    """The baseline's first day (index)."""
 
 
-def grade(count: int, expected: float, p: float) -> Impact | None:
-    """The impact level of ``count`` against ``expected`` with p-value ``p``."""
-    for level in IMPACT_LEVELS:
-        if p < level.max_p and count >= level.min_ratio * expected:
-            return level.impact
-    return None
-
-
-def _window(
-    count: int, history: Sequence[int], days: int
-) -> tuple[int, float, float, float] | None:
-    """(x, baseline, λ, p) for the ``days``-long window ending with ``count``."""
-    earlier = history[: len(history) - (days - 1)]
-    window = earlier[-BASELINE_DAYS:]
-    if len(window) < MIN_HISTORY_DAYS:
+def _window(series: Series, index: int, days: int, flagged: Collection[int]) -> Window | None:
+    """The ``days``-long window ending at ``index`` and its baseline; None when it
+    joins a flagged day or its baseline is too short."""
+    start = index - days + 1
+    if start < 0 or any(start <= day < index for day in flagged):
         return None
-    total = count + sum(history[len(history) - (days - 1) :]) if days > 1 else count
-    baseline = sum(window) / len(window)
-    expected = days * max(baseline, MIN_EXPECTED)
-    return total, baseline, expected, p_value(total, expected)
-
-
-def assess(count: int, history: Sequence[int]) -> Assessment | None:
-    """Test ``count`` against ``history`` (previous days, oldest first). None when
-    fewer than ``MIN_HISTORY_DAYS`` days precede even the one-day window."""
-    tested = {days: _window(count, history, days) for days in WINDOWS}
-    available = {days: found for days, found in tested.items() if found is not None}
-    if not available:
+    first = max(0, start - BASELINE_DAYS)
+    left_out = [day for day in flagged if first <= day < start]
+    baseline_days = start - first - len(left_out)
+    if baseline_days < MIN_HISTORY_DAYS:
         return None
-    days, (total, baseline, expected, p) = min(
-        available.items(), key=lambda item: (item[1][3], item[0])
-    )
-    corrected = min(1.0, p * len(available))
-    return Assessment(
-        count=total,
-        baseline=baseline,
-        expected=expected,
-        p_value=corrected,
-        ratio=total / expected,
-        impact=grade(total, expected, corrected),
-        window_days=days,
-    )
+    total = series.high_total(first, start) - sum(series.high[day] for day in left_out)
+    return Window(series.low_total(start, index + 1), days, total, baseline_days, first)
 
 
-def scan(series: Sequence[int], *, start: int = 0) -> list[tuple[int, Assessment]]:
-    """Assess each day of ``series`` from index ``start`` on against the days before it;
-    return (index, assessment) for the days that are surges."""
-    found = []
-    for index in range(max(start, 0), len(series)):
-        assessment = assess(series[index], series[:index])
-        if assessment is not None and assessment.impact is not None:
-            found.append((index, assessment))
-    return found
+def assess_day(series: Series, index: int, flagged: Collection[int] = ()) -> DayTest | None:
+    """Test day ``index`` of ``series`` (days in ``flagged`` raised a surge already).
+    None when no window has ``MIN_HISTORY_DAYS`` of baseline."""
+    windows = [w for days in WINDOWS if (w := _window(series, index, days, flagged))]
+    if not windows:
+        return None
+    tested = [
+        (conditional_p(w.count, w.days, w.baseline_total, w.baseline_days), w) for w in windows
+    ]
+    p, best = min(tested, key=lambda t: (t[0], t[1].days))
+    # Every test of the day is exact given the total over all the days it uses: the
+    # family's criterion is a function of that total alone (high bounds: cautious).
+    first = min(w.first for w in windows)
+    used = [d for d in range(first, index) if d not in flagged]
+    total = sum(series.high[d] for d in used) + series.high[index]
+    smallest = min(smallest_p(total, w.days, w.baseline_days) for w in windows)
+    return DayTest(
+        count=best.count,
+        window_days=best.days,
+        baseline=best.baseline_total / best.baseline_days,
+        baseline_days=best.baseline_days,
+        p_value=min(1.0, p * len(windows)),
+        smallest=min(1.0, smallest * len(windows)),
+    )
