@@ -38,9 +38,9 @@ check() {
   fi
 }
 
-# Modules that only the extras bring (faces, sim, eval, bench) or that the
+# Modules that only the extras bring (faces, sim, eval, bench, blind) or that the
 # runtime no longer needs at all (pandas, country_converter).
-for module in pandas sklearn matplotlib dlib face_recognition faker faiss \
+for module in pandas sklearn matplotlib dlib face_recognition faker faiss tenseal \
   country_converter; do
   check "no $module" "$py" -c "
 import importlib.util, sys
