@@ -135,22 +135,22 @@ def _block(
     scale = seal.rescale_prime
     total: Cipher | None = None
     for giant in reversed(range(DIM // baby)):
-        inner: Cipher | None = None
-        for step, cipher in enumerate(steps):
-            plain = seal.encode(weights[giant * baby + step], at=seal.top, scale=scale)
-            product = seal.multiply_plain(cipher, plain)
-            if inner is None:
-                inner = product
-            else:
-                seal.add_inplace(inner, product)
-        assert inner is not None
-        if total is None:
-            total = inner
-        else:
+        if total is not None:
             total = seal.rotate(total, baby, context.galois_keys)
-            seal.add_inplace(total, inner)
-    assert total is not None
-    seal.add_inplace(total, seal.multiply_plain(norm, seal.encode(-mask, at=seal.top, scale=scale)))
+        for step, cipher in enumerate(steps):
+            row = weights[giant * baby + step]
+            if not row.any():  # SEAL refuses a product with zero (a zero template)
+                continue
+            product = seal.multiply_plain(cipher, seal.encode(row, at=seal.top, scale=scale))
+            if total is None:
+                total = product
+            else:
+                seal.add_inplace(total, product)
+    norm_term = seal.multiply_plain(norm, seal.encode(-mask, at=seal.top, scale=scale))
+    if total is None:
+        total = norm_term
+    else:
+        seal.add_inplace(total, norm_term)
     seal.rescale_inplace(total)
     if not seal.at_last_level(total):  # pragma: no cover - fixed parameters
         raise InvalidInput("reply not at the last level")

@@ -35,7 +35,7 @@ PROBES_PER_REQUEST = 1
 """A blind request carries one probe: its reply is a ciphertext per 4,096 slots
 (131 KB each; 28 blocks, 3.7 MB, at 100,000 entries) and must fit gRPC's 4 MB."""
 
-MARGIN = 1e-6
+MARGIN = 5e-6
 """Half-width of the band of τ² - d² in which a decision is reported undecided. The
 largest CKKS error measured on τ² - d² is about 1e-8 (``bx bench blind``)."""
 MASK_SPAN_BITS = 16
