@@ -22,7 +22,14 @@ from typing import Any
 
 from biometric_exchange.domain import RequestStatus
 from biometric_exchange.node.ledger import REPLY, REQUEST
-from biometric_exchange.node.rpc import EXCHANGE_AGGREGATES, IDENTIFY, REPORT_SIGHTINGS, RPCS
+from biometric_exchange.node.rpc import (
+    BLIND_IDENTIFY,
+    BLIND_REVEAL,
+    EXCHANGE_AGGREGATES,
+    IDENTIFY,
+    REPORT_SIGHTINGS,
+    RPCS,
+)
 from biometric_exchange.simulation.detections import Detection
 from biometric_exchange.simulation.exchange import accepted, detail_number
 from biometric_exchange.simulation.record import RunRecord
@@ -33,6 +40,8 @@ from biometric_exchange.store.outbox import OutboxState
 
 STEP_NAMES = {
     "Identify": "step 1",
+    "BlindIdentify": "blind step 1",
+    "BlindReveal": "blind step 1 reveal",
     "ReportSightings": "sightings",
     "RequestDetails": "step 2",
     "ExchangeAggregates": "aggregates",
@@ -40,7 +49,9 @@ STEP_NAMES = {
     "Ping": "ping",
 }
 """How the report names each RPC's exchange, in the order it lists them."""
-WORKER_RPCS = frozenset({IDENTIFY.name, REPORT_SIGHTINGS.name})
+WORKER_RPCS = frozenset(
+    {IDENTIFY.name, BLIND_IDENTIFY.name, BLIND_REVEAL.name, REPORT_SIGHTINGS.name}
+)
 """Made by the exchange worker: inside the node processes over gRPC."""
 ABOUT_A_PERSON = ("biometric", "personal", "protected", "watchlist")
 
