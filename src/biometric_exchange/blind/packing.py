@@ -98,7 +98,7 @@ def paired(constants: Floats, r: Floats, u: Floats) -> Complexes:
 class Layout:
     """One probe's private slot order: the gallery row in each slot, -1 for a decoy."""
 
-    rows: Indices
+    rows: NDArray[np.int32]
 
     @property
     def slots(self) -> int:
@@ -118,7 +118,7 @@ def new_layout(entries: int) -> Layout:
     """``entries`` rows and their decoys in a fresh random order."""
     slots = slot_count(entries)
     order = permutation(slots)
-    return Layout(np.where(order < entries, order, -1))
+    return Layout(np.where(order < entries, order, -1).astype(np.int32))
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ from biometric_exchange.serde.blind import (
 from biometric_exchange.serde.identify import HitOut, IdentifyQuery, ProbeIn
 
 log = logging.getLogger(__name__)
+TIMEOUT_S = 60.0
+"""A blind request's deadline, at least: the holder may wait 30 s for the partner's
+previous probe, then spends up to a few seconds on this one (docs/blind.md)."""
 
 
 @dataclass
@@ -127,12 +130,14 @@ def _ask(
         context=keys.blob if with_context else None,
         probes=(probe,),
     )
+    link = session.link
     return round_trip(
-        session.link,
+        link,
         transport,
         BLIND_IDENTIFY,
         blind_request_to_bytes(blind_query),
         blind_answer_from_bytes,
+        timeout=max(link.node.config.exchange.request_timeout_s, TIMEOUT_S),
         sent={
             "purpose": query.purpose,
             "probes": 1,

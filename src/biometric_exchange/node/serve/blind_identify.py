@@ -169,6 +169,7 @@ class BlindIdentifyHandler:
             "commitments": commitments_digest(p.commitment for p in probes),
             "mode": Step1Mode.BLIND.value,
             "context": query.context_digest[:16],
+            "context_required": evaluated.checked.context is None,
         }
 
     def answer(self, evaluated: _Evaluated) -> tuple[bytes, Mapping[str, Any]]:
