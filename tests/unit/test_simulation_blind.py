@@ -23,6 +23,7 @@ def _scenario(name: str, step1: dict[str, str]) -> Scenario:
             "population": {"migrants": 150, "lead_days": 10},
             "watchlist": {"prevalence": 0.08, "fillers": 50},
             "agreement": {"overrides": {"scope": {"population": "all"}, "step1": step1}},
+            "step2": {"share": 1.0, "fields": ["nationality", "watchlist_category"]},
         },
         name,
     )
@@ -60,10 +61,14 @@ def test_no_template_crosses_in_clear_and_the_ciphertexts_are_accounted(
     assert blind["disclosure"]["unopened_envelopes"] == 0
 
 
-def test_the_blind_run_finds_the_plain_runs_hits(runs: dict[str, dict[str, Any]]) -> None:
+def test_the_blind_run_finds_the_plain_runs_hits_and_step2_follows(
+    runs: dict[str, dict[str, Any]],
+) -> None:
     plain, blind = runs["plain"], runs["blind"]
     assert plain["disclosure"]["step1_replies"]["hits"] > 0
     assert blind["disclosure"]["step1_replies"] == plain["disclosure"]["step1_replies"]
+    assert blind["disclosure"]["step2"] == plain["disclosure"]["step2"]
+    assert plain["exchange"]["by_node"]["PAN"]["step2_requests_sent"] > 0
     for country in ("CHL", "PAN"):
         for key in ("probes_sent", "probes_with_hits", "step2_requests_sent"):
             assert (
