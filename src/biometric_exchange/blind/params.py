@@ -37,7 +37,8 @@ PROBES_PER_REQUEST = 1
 
 MARGIN = 5e-6
 """Half-width of the band of τ² - d² in which a decision is reported undecided. The
-largest CKKS error measured on τ² - d² is about 1e-8 (``bx bench blind``)."""
+largest CKKS error measured on τ² - d² is 2.1e-7 over 2,000 probes on 10,000 entries
+(``bx bench blind --agreement-probes 2000``): 24 times inside."""
 MASK_SPAN_BITS = 16
 """Each slot's mask r is log-uniform over a factor of 2**16."""
 PAIR_RATIO = 2.0
