@@ -45,7 +45,7 @@ from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.workspace import create_pair
-from tests.wiring import handlers, in_memory
+from tests.wiring import amend, handlers, in_memory
 from tests.wiring import worker as make_worker
 
 COMMITMENT = bytes(range(32))
@@ -318,3 +318,15 @@ def test_a_decision_inside_the_margin_is_counted_never_claimed(
     make_worker(pan, blind["CHL"]).run_once()
     assert last(pan, "identify.reveal_sent").detail["undecided"] == 1
     assert not pan.alerts.partner_hits("CHL")
+
+
+def test_the_daily_probe_quota_holds_blind_probes_before_any_evaluation(
+    blind: dict[str, Node], dataset: DemoDataset
+) -> None:
+    chl = blind["CHL"]
+    amend(blind, lambda terms: terms["quotas"].update(probes_per_day=1))
+    open_round(blind, listed(dataset, "CHL-WL-0012"))
+    with pytest.raises(PartnerUnavailable, match="RESOURCE_EXHAUSTED"):
+        open_round(blind, listed(dataset, "CHL-WL-0015"))
+    refused = last(chl, "identify.received")
+    assert refused.outcome == "rejected" and "quota" in refused.detail["reason"]
