@@ -4,6 +4,7 @@ ciphertexts and contexts are refused, and blind decisions equal plain matching."
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 import numpy as np
 import pytest
@@ -33,6 +34,11 @@ def public(keys: SecretContext) -> PublicContext:
 def test_the_holders_context_cannot_hold_a_secret_key(
     keys: SecretContext, public: PublicContext
 ) -> None:
+    # The holder evaluates with a PublicContext, a type with no place for a secret key
+    # (mypy refuses holder code that reaches for one), and never sees a SecretContext.
+    assert typing.get_type_hints(evaluate)["context"] is PublicContext
+    assert "secret_key" not in PublicContext.__slots__
+    assert not issubclass(SecretContext, PublicContext)
     assert keys.is_private() and not public.is_private()
     assert not hasattr(public, "secret_key")
     with pytest.raises(AttributeError):
