@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Every extra: make demo and make test exercise faces, simulations,
-# evaluation and the benchmark. A node alone needs none of them.
-EXTRAS := dev,faces,sim,eval,bench,console
+# evaluation, the benchmark, the console and blind identify. A node alone needs none
+# of them (a node under a blind agreement needs `blind`).
+EXTRAS := dev,faces,sim,eval,bench,console,blind
 CONSTRAINTS := constraints.txt
 # face_recognition declares "dlib"; shims/dlib stands for it with dlib-bin.
 FACES := ./shims/dlib face_recognition==1.3.0

@@ -36,6 +36,10 @@ class ConfigError(ExchangeError):
     """A node's configuration, keys or agreement cannot be loaded."""
 
 
+class BlindUnavailable(ConfigError):
+    """Blind identify was asked for where TenSEAL (the ``blind`` extra) is not installed."""
+
+
 class InvalidEnvelope(ExchangeError):
     """An envelope failed to open.
 
@@ -121,3 +125,23 @@ class StepOneSuspended(QuotaExceeded, ExtractionRefusal):
     """Step 1 is held for a partner for the rest of the UTC day after guard refusals."""
 
     public_message = "step 1 suspended until midnight UTC"
+
+
+class BlindRoundExpired(ExchangeError):
+    """A blind reveal names a round the holder no longer holds (expired, answered, or
+    lost with a restart): the requester asks again from the start."""
+
+    public_message = "round expired"
+
+
+class BlindClaimRefused(AgreementRefusal, ExtractionRefusal):
+    """A blind reveal naming slots the holder did not give as possible hits: out of
+    range, repeated, more than a hit can be, a decoy, or probes not of the round."""
+
+    public_message = "claim refused"
+
+
+class BlindBusy(ExchangeError):
+    """The holder is already evaluating a blind probe of this partner: ask again."""
+
+    public_message = "busy, ask again"

@@ -18,7 +18,7 @@ import tomli_w
 
 from biometric_exchange import SYNTHETIC_NOTICE, agreement
 from biometric_exchange.agreement.document import parse as parse_agreement
-from biometric_exchange.agreement.terms import Purpose, TemplateProtectionScheme
+from biometric_exchange.agreement.terms import Purpose, Step1Mode, TemplateProtectionScheme
 from biometric_exchange.config import (
     AGREEMENT_FILENAME,
     AGREEMENTS_DIRNAME,
@@ -125,10 +125,13 @@ def init_agreement(
     scope: agreement.Scope | None = None,
     terms_file: Path = TERMS_FILE,
     protection: TemplateProtectionScheme | None = None,
+    step1_mode: Step1Mode | None = None,
 ) -> agreement.AgreementDocument:
-    """Draft from the terms file (``scope`` and ``protection`` overriding it), have both
-    parties sign it, install it in both."""
+    """Draft from the terms file (``scope``, ``protection`` and ``step1_mode`` overriding
+    it), have both parties sign it, install it in both."""
     terms = agreement.load_terms(terms_file)
+    if step1_mode is not None:
+        terms = {**terms, "step1": {**terms.get("step1", {}), "mode": step1_mode.value}}
     if scope is not None:
         terms = {**terms, "scope": {**terms.get("scope", {}), "population": scope.value}}
     if protection is not None:
@@ -186,6 +189,7 @@ def create_pair(
     *,
     scope: agreement.Scope | None = None,
     protection: TemplateProtectionScheme | None = None,
+    step1_mode: Step1Mode | None = None,
 ) -> tuple[Path, Path]:
     """Fresh Chile and Panama node folders on free loopback ports, keyed and agreed."""
     specs = (
@@ -195,7 +199,13 @@ def create_pair(
     for spec in specs:
         write_node_config(spec)
         init_keys(spec.directory, spec.name, spec.country)
-    init_agreement(specs[0].directory, specs[1].directory, scope=scope, protection=protection)
+    init_agreement(
+        specs[0].directory,
+        specs[1].directory,
+        scope=scope,
+        protection=protection,
+        step1_mode=step1_mode,
+    )
     return specs[0].directory, specs[1].directory
 
 

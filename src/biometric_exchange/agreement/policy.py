@@ -20,6 +20,7 @@ from biometric_exchange.agreement.terms import (
     Purpose,
     Scope,
     ScopeRule,
+    Step1Mode,
     TemplateProtectionTerms,
 )
 from biometric_exchange.domain import LegalStatus, Person
@@ -81,6 +82,18 @@ class Policy:
     def template_protection(self) -> TemplateProtectionTerms:
         """The scheme and epoch templates are protected with ("none" by default)."""
         return self.terms.template_protection
+
+    @property
+    def step1_mode(self) -> Step1Mode:
+        return self.terms.step1.mode
+
+    def check_step1_mode(self, mode: Step1Mode) -> None:
+        """Step 1 must travel the way the agreement says (a template never crosses in
+        clear under a blind agreement)."""
+        if mode is not self.terms.step1.mode:
+            raise AgreementRefusal(
+                f"step 1 is {self.terms.step1.mode.value} under this agreement, not {mode.value}"
+            )
 
     def check_same_agreement(self, agreement_id: str, agreement_hash: str) -> None:
         if agreement_id != self.document.id:

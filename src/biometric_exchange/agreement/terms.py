@@ -30,6 +30,16 @@ class Confidence(StrEnum):
     """A named band of the holder's threshold (``step1.bands``)."""
 
 
+class Step1Mode(StrEnum):
+    """How a step-1 probe crosses (docs/blind.md)."""
+
+    PLAIN = "plain"
+    """The template inside the sealed envelope; the holder matches it (the default)."""
+    BLIND = "blind"
+    """The template encrypted under the requester's own key (CKKS): the holder computes
+    masked decisions it cannot read, the requester reads only which slots hit."""
+
+
 class ScopeRule(StrEnum):
     """The scope rule a sender applied to a probe; the facts stay with the sender."""
 
@@ -103,6 +113,10 @@ def _default_bands() -> tuple[ConfidenceBand, ...]:
 
 
 class Step1Terms(_Frozen):
+    mode: Annotated[Step1Mode, Field(exclude_if=lambda value: value is Step1Mode.PLAIN)] = (
+        Step1Mode.PLAIN
+    )
+    """Left out of the canonical form while "plain", like every default added later."""
     disclosure: Disclosure = Disclosure.HIT_AND_CATEGORY
     max_candidates: Annotated[int, Field(ge=1, le=20)] = 3
     max_probes_per_request: Annotated[int, Field(ge=1, le=1000)] = 64
@@ -120,6 +134,8 @@ class Step1Terms(_Frozen):
 
     @model_validator(mode="after")
     def _bands_wide(self) -> Step1Terms:
+        if self.mode is Step1Mode.BLIND and self.confidence is not Confidence.NONE:
+            raise ValueError("step1.confidence: a blind step 1 has no distance to band")
         bands = self.bands
         if not 1 <= len(bands) <= MAX_BANDS:
             raise ValueError(f"step1.bands: 1 to {MAX_BANDS} bands")
@@ -228,6 +244,9 @@ class Terms(_Frozen):
     def _consistent(self) -> Terms:
         if self.effective_until <= self.effective_from:
             raise ValueError("effective_until must be after effective_from")
+        protected = self.template_protection.scheme is not TemplateProtectionScheme.NONE
+        if self.step1.mode is Step1Mode.BLIND and protected:
+            raise ValueError("step1.mode: blind step 1 and template_protection exclude each other")
         unknown = [p.value for p in self.step2.fields if p not in self.purposes]
         if unknown:
             raise ValueError(f"step2.fields names purposes not allowed: {', '.join(unknown)}")

@@ -143,15 +143,16 @@ def subject_encountered_by_partner(
     category: WatchlistCategory,
     entry_unaccompanied_minor: bool,
     hit_reference: str,
-    distance: float,
+    distance: float | None,
 ) -> Alert:
-    """The holder's side of a partner hit: our subject was seen by the partner."""
+    """The holder's side of a partner hit: our subject was seen by the partner (no
+    distance under a blind step 1: the holder never learns it)."""
     evidence: Evidence = {
         "key": f"{sighting.partner}:{sighting.probe_ref}",
         "partner": sighting.partner,
         "encounter_point": sighting.encounter_point,
         "encountered_at": _moment(sighting.encountered_at),
-        "distance": round(distance, 6),
+        "distance": None if distance is None else round(distance, 6),
         "threshold": context.threshold,
         "hit_reference": hit_reference,
         "agreement_id": context.agreement_id,

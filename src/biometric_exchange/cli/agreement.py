@@ -11,7 +11,7 @@ from rich.table import Table
 
 from biometric_exchange.agreement import AgreementDocument, Scope, draft, dumps, load, load_terms
 from biometric_exchange.agreement.document import parse
-from biometric_exchange.agreement.terms import TemplateProtectionScheme
+from biometric_exchange.agreement.terms import Step1Mode, TemplateProtectionScheme
 from biometric_exchange.cli.common import (
     NodeDir,
     NodeOption,
@@ -53,9 +53,20 @@ def init(
         TemplateProtectionScheme | None,
         typer.Option(help="Protect exchanged templates with this scheme (epoch 1)"),
     ] = None,
+    step1_mode: Annotated[
+        Step1Mode | None,
+        typer.Option("--step1-mode", help="Override the terms' step-1 mode (blind: docs/blind.md)"),
+    ] = None,
 ) -> None:
     """Draft from the terms, sign with both nodes' keys, install in both: one-step setup."""
-    document = init_agreement(first, second, scope=scope, terms_file=terms, protection=protection)
+    document = init_agreement(
+        first,
+        second,
+        scope=scope,
+        terms_file=terms,
+        protection=protection,
+        step1_mode=step1_mode,
+    )
     console.print(f"agreement {document.id} signed by both parties; hash {document.hash}")
     codes = [party.code for party in document.parties]
     console.print(
@@ -188,7 +199,7 @@ def terms_table(document: AgreementDocument) -> Table:
     step1 = terms.step1
     table.add_row(
         "step 1",
-        f"{step1.disclosure}; up to {step1.max_candidates} candidates per probe, "
+        f"{step1.mode}; {step1.disclosure}; up to {step1.max_candidates} candidates per probe, "
         f"{step1.max_probes_per_request} probes per request; references expire after "
         f"{step1.hit_reference_ttl_hours} h",
     )

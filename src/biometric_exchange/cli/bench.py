@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from biometric_exchange.bench import blind as blind_bench
 from biometric_exchange.bench import matching as benchmark
 from biometric_exchange.cli.common import console
 
@@ -35,4 +36,44 @@ def match(
     console.print(benchmark.format_report(report), markup=False, highlight=False)
     if json_path is not None:
         json_path.write_text(benchmark.to_json(report))
+        console.print(f"figures written to {json_path}")
+
+
+@bench_app.command("blind")
+def blind(
+    watchlist: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--watchlist", help="Watchlist sizes (repeatable; 1k, 10k and 100k by default)"
+        ),
+    ] = None,
+    probes: Annotated[int, typer.Option(min=2, help="Probes per repetition, half mated")] = 4,
+    repeats: Annotated[int, typer.Option(min=3, help="Repetitions per size")] = 3,
+    agreement_probes: Annotated[
+        int, typer.Option(min=0, help="Also compare blind and plain hits on this many probes")
+    ] = 0,
+    agreement_watchlist: Annotated[
+        int, typer.Option(min=1, help="Watchlist size of the agreement check")
+    ] = 10_000,
+    jobs: Annotated[int, typer.Option(min=1, help="Processes for the agreement check")] = 1,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the figures to this file")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 2024,
+) -> None:
+    """Blind identify (CKKS) against plain matching: the holder's seconds per probe, bytes
+    each way, the same hits; with --agreement-probes, the hits of many probes compared."""
+    settings = blind_bench.Settings(
+        sizes=tuple(watchlist) if watchlist else blind_bench.SIZES,
+        probes=probes,
+        repeats=repeats,
+        agreement_probes=agreement_probes,
+        agreement_size=agreement_watchlist,
+        jobs=jobs,
+        seed=seed,
+    )
+    report = blind_bench.run(settings, progress=lambda line: console.print(f"[dim]{line}[/]"))
+    console.print(blind_bench.format_report(report), markup=False, highlight=False)
+    if json_path is not None:
+        json_path.write_text(blind_bench.to_json(report))
         console.print(f"figures written to {json_path}")

@@ -29,7 +29,7 @@ def simulate(
         str,
         typer.Argument(
             help="A scenario in simulations/ (darien_corridor, corridor_three, surge, "
-            "identity_fraud, threshold_sweep, demo) or the path of a scenario file",
+            "identity_fraud, threshold_sweep, demo, demo_blind) or the path of a scenario file",
             show_default=False,
         ),
     ],

@@ -12,11 +12,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from biometric_exchange import blind
 from biometric_exchange.agreement import AgreementDocument, Party, Terms
 from biometric_exchange.agreement.policy import Policy
-from biometric_exchange.agreement.terms import Purpose
+from biometric_exchange.agreement.terms import Purpose, Step1Mode
 from biometric_exchange.alerts.rules import RuleContext
 from biometric_exchange.crypto.envelope import EnvelopeContext
+from biometric_exchange.exceptions import BlindUnavailable
 
 if TYPE_CHECKING:
     from biometric_exchange.node.runtime import Node
@@ -35,6 +37,11 @@ class Link:
     """Our keys and the partner's pins under this agreement: made once, used by every call."""
 
     def __post_init__(self) -> None:
+        if self.policy.step1_mode is Step1Mode.BLIND and not blind.available():
+            raise BlindUnavailable(
+                f'agreement {self.policy.document.id}: step1.mode = "blind" needs TenSEAL; '
+                f"{blind.INSTALL_HINT}"
+            )
         partner = self.policy.document.partner_of(self.node.country)
         object.__setattr__(self, "partner", partner)
         context = EnvelopeContext(

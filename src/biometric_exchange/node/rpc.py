@@ -143,6 +143,22 @@ REPORT_SIGHTINGS = _sealed(
     (_E.SIGHTINGS_RECEIVED, _E.SIGHTINGS_REPLY_SENT),
 )
 
+BLIND_IDENTIFY = _sealed(
+    "BlindIdentify",
+    "blind_identify",
+    (pb.MESSAGE_TYPE_BLIND_IDENTIFY_REQUEST, pb.MESSAGE_TYPE_BLIND_IDENTIFY_RESPONSE),
+    # Audited as step 1 is: the same events, probes and commitments as Identify.
+    (_E.IDENTIFY_SENT, _E.IDENTIFY_REPLY_RECEIVED),
+    (_E.IDENTIFY_RECEIVED, _E.IDENTIFY_REPLY_SENT),
+)
+BLIND_REVEAL = _sealed(
+    "BlindReveal",
+    "blind_reveal",
+    (pb.MESSAGE_TYPE_BLIND_REVEAL_REQUEST, pb.MESSAGE_TYPE_BLIND_REVEAL_RESPONSE),
+    (_E.REVEAL_SENT, _E.REVEAL_REPLY_RECEIVED),
+    (_E.REVEAL_RECEIVED, _E.REVEAL_REPLY_SENT),
+)
+
 RPCS: tuple[Rpc[Any, Any], ...] = (
     PING,
     IDENTIFY,
@@ -150,6 +166,8 @@ RPCS: tuple[Rpc[Any, Any], ...] = (
     AUDIT_DIGEST,
     EXCHANGE_AGGREGATES,
     REPORT_SIGHTINGS,
+    BLIND_IDENTIFY,
+    BLIND_REVEAL,
 )
 """Every method of the service, in the order ``exchange.proto`` declares them."""
 

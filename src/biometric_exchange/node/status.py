@@ -12,6 +12,9 @@ import grpc
 from biometric_exchange.exceptions import (
     AgreementMismatch,
     AgreementRefusal,
+    BlindBusy,
+    BlindClaimRefused,
+    BlindRoundExpired,
     ExchangeError,
     HitCapExceeded,
     ImplausibleProbe,
@@ -30,10 +33,12 @@ STATUS_TABLE: tuple[tuple[type[ExchangeError], grpc.StatusCode, str], ...] = (
     (InvalidEnvelope, grpc.StatusCode.UNAUTHENTICATED, InvalidEnvelope.public_message),
     (PeerNotAuthorized, grpc.StatusCode.UNAUTHENTICATED, PeerNotAuthorized.public_message),
     (NearDuplicateProbe, grpc.StatusCode.PERMISSION_DENIED, NearDuplicateProbe.public_message),
+    (BlindClaimRefused, grpc.StatusCode.PERMISSION_DENIED, BlindClaimRefused.public_message),
     (AgreementRefusal, grpc.StatusCode.PERMISSION_DENIED, AgreementRefusal.public_message),
     (HitCapExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED, HitCapExceeded.public_message),
     (StepOneSuspended, grpc.StatusCode.RESOURCE_EXHAUSTED, StepOneSuspended.public_message),
     (QuotaExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED, QuotaExceeded.public_message),
+    (BlindBusy, grpc.StatusCode.RESOURCE_EXHAUSTED, BlindBusy.public_message),
     (
         PendingRequestsCapped,
         grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -44,6 +49,8 @@ STATUS_TABLE: tuple[tuple[type[ExchangeError], grpc.StatusCode, str], ...] = (
     (ImplausibleProbe, grpc.StatusCode.INVALID_ARGUMENT, ImplausibleProbe.public_message),
     (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT, "malformed request"),
     (PartnerUnavailable, grpc.StatusCode.UNAVAILABLE, "temporarily unavailable"),
+    # Retried by the caller (ABORTED is retryable): a new round from the start.
+    (BlindRoundExpired, grpc.StatusCode.ABORTED, BlindRoundExpired.public_message),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from biometric_exchange.agreement.commitment import COMMITMENT_BYTES
@@ -73,17 +74,21 @@ def identify_request_to_bytes(query: IdentifyQuery) -> bytes:
     return to_bytes(message)
 
 
-def _scope_rule(probe: pb.Probe, field_name: str) -> ScopeRule:
-    rule = _RULES_BACK.get(probe.scope_rule)
+def rule_to_proto(rule: ScopeRule) -> pb.ScopeRule.ValueType:
+    return _RULES[rule]
+
+
+def rule_from_proto(value: pb.ScopeRule.ValueType, field_name: str) -> ScopeRule:
+    rule = _RULES_BACK.get(value)
     if rule is None:
         raise InvalidInput(f"{field_name}.scope_rule: no scope rule stated")
     return rule
 
 
-def _commitment(probe: pb.Probe, field_name: str) -> bytes:
-    if len(probe.scope_commitment) != COMMITMENT_BYTES:
+def commitment_from_proto(value: bytes, field_name: str) -> bytes:
+    if len(value) != COMMITMENT_BYTES:
         raise InvalidInput(f"{field_name}.scope_commitment: {COMMITMENT_BYTES} bytes expected")
-    return bytes(probe.scope_commitment)
+    return bytes(value)
 
 
 def identify_request_from_bytes(
@@ -105,8 +110,8 @@ def identify_request_from_bytes(
                 template=template_from_proto(
                     probe.template, field_name=f"{field_name}.template", model_id=template_model
                 ),
-                scope_rule=_scope_rule(probe, field_name),
-                commitment=_commitment(probe, field_name),
+                scope_rule=rule_from_proto(probe.scope_rule, field_name),
+                commitment=commitment_from_proto(probe.scope_commitment, field_name),
             )
         )
     purpose = check_ref(message.purpose, "purpose")
@@ -114,28 +119,33 @@ def identify_request_from_bytes(
 
 
 def identify_response_to_bytes(results: dict[str, list[HitOut]]) -> bytes:
-    message = pb.IdentifyResponse(
-        results=[
-            pb.ProbeResult(
-                probe_ref=probe_ref,
-                hit=bool(hits),
-                hits=[
-                    pb.Hit(
-                        hit_reference=h.hit_reference, category=h.category, confidence=h.confidence
-                    )
-                    for h in hits
-                ],
-            )
-            for probe_ref, hits in results.items()
-        ]
-    )
-    return to_bytes(message)
+    return to_bytes(pb.IdentifyResponse(results=results_to_proto(results)))
+
+
+def results_to_proto(results: dict[str, list[HitOut]]) -> list[pb.ProbeResult]:
+    """Per probe hit/no-hit and its hits (Identify's and BlindReveal's replies)."""
+    return [
+        pb.ProbeResult(
+            probe_ref=probe_ref,
+            hit=bool(hits),
+            hits=[
+                pb.Hit(hit_reference=h.hit_reference, category=h.category, confidence=h.confidence)
+                for h in hits
+            ],
+        )
+        for probe_ref, hits in results.items()
+    ]
 
 
 def identify_response_from_bytes(body: bytes) -> dict[str, list[HitOut]]:
     message = parse_message(pb.IdentifyResponse, body, "identify response: not a valid message")
+    return results_from_proto(message.results)
+
+
+def results_from_proto(found: Iterable[pb.ProbeResult]) -> dict[str, list[HitOut]]:
+    """Inverse of ``results_to_proto``, validated."""
     results: dict[str, list[HitOut]] = {}
-    for index, result in enumerate(message.results):
+    for index, result in enumerate(found):
         field_name = f"results[{index}]"
         probe_ref = check_ref(result.probe_ref, f"{field_name}.probe_ref")
         if probe_ref in results:

@@ -22,7 +22,14 @@ from typing import Any
 
 from biometric_exchange.domain import RequestStatus
 from biometric_exchange.node.ledger import REPLY, REQUEST
-from biometric_exchange.node.rpc import EXCHANGE_AGGREGATES, IDENTIFY, REPORT_SIGHTINGS, RPCS
+from biometric_exchange.node.rpc import (
+    BLIND_IDENTIFY,
+    BLIND_REVEAL,
+    EXCHANGE_AGGREGATES,
+    IDENTIFY,
+    REPORT_SIGHTINGS,
+    RPCS,
+)
 from biometric_exchange.simulation.detections import Detection
 from biometric_exchange.simulation.exchange import accepted, detail_number
 from biometric_exchange.simulation.record import RunRecord
@@ -33,6 +40,8 @@ from biometric_exchange.store.outbox import OutboxState
 
 STEP_NAMES = {
     "Identify": "step 1",
+    "BlindIdentify": "blind step 1",
+    "BlindReveal": "blind step 1 reveal",
     "ReportSightings": "sightings",
     "RequestDetails": "step 2",
     "ExchangeAggregates": "aggregates",
@@ -40,7 +49,9 @@ STEP_NAMES = {
     "Ping": "ping",
 }
 """How the report names each RPC's exchange, in the order it lists them."""
-WORKER_RPCS = frozenset({IDENTIFY.name, REPORT_SIGHTINGS.name})
+WORKER_RPCS = frozenset(
+    {IDENTIFY.name, BLIND_IDENTIFY.name, BLIND_REVEAL.name, REPORT_SIGHTINGS.name}
+)
 """Made by the exchange worker: inside the node processes over gRPC."""
 ABOUT_A_PERSON = ("biometric", "personal", "protected", "watchlist")
 
@@ -76,11 +87,12 @@ def steps(record: RunRecord, subjects: Subjects) -> list[dict[str, Any]]:
     the ledger, and what of each class concerned people not listed."""
     ledger, out = record.wire.ledger, []
     order = list(STEP_NAMES)
+    unused = _unused_step1(record)
     for rpc in sorted(RPCS, key=lambda r: order.index(r.name) if r.name in order else len(order)):
         for direction in (REQUEST, REPLY):
             measured = record.workers_metered or rpc.name not in WORKER_RPCS
             fields = ledger.fields(rpc.name, direction)
-            if measured and not fields:
+            if (measured and not fields) or rpc.name in unused:
                 continue
             items: set[tuple[str, str, str, str]] = set()
             classes: Counter[str] = Counter()
@@ -106,6 +118,22 @@ def steps(record: RunRecord, subjects: Subjects) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def _unused_step1(record: RunRecord) -> frozenset[str]:
+    """The step-1 RPCs no link used (blind or plain, from the senders' audit logs), so
+    that a run over gRPC does not list the other mode's calls as not measured."""
+    sent = [
+        entry.detail.get("mode") == "blind"
+        for node in record.nodes.values()
+        for entry in accepted(node.audit, AuditEvent.IDENTIFY_SENT)
+    ]
+    unused = set()
+    if not any(sent):
+        unused |= {BLIND_IDENTIFY.name, BLIND_REVEAL.name}
+    if all(sent) and sent:
+        unused.add(IDENTIFY.name)
+    return frozenset(unused)
 
 
 def link_crossings(

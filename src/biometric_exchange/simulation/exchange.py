@@ -39,7 +39,10 @@ def volume(record: RunRecord, scenario: Scenario) -> dict[str, Any]:
     for country, node in record.nodes.items():
         audit = node.audit
         sent = accepted(audit, AuditEvent.IDENTIFY_SENT)
-        replies = accepted(audit, AuditEvent.IDENTIFY_REPLY_RECEIVED)
+        # A blind step 1's hits come with the reveal's reply.
+        replies = accepted(audit, AuditEvent.IDENTIFY_REPLY_RECEIVED) + accepted(
+            audit, AuditEvent.REVEAL_REPLY_RECEIVED
+        )
         received = accepted(audit, AuditEvent.IDENTIFY_RECEIVED)
         details = [
             e for e in accepted(audit, AuditEvent.DETAILS_SENT) if not e.detail.get("repeat")

@@ -79,9 +79,11 @@ def link_metrics(
             rules = Rules.of(scenario.terms(sender, holder))
             quota = daily_probe_quota(scenario, sender, holder)
             sent = _accepted(record.nodes[sender].audit, AuditEvent.IDENTIFY_SENT, holder)
-            replies = _accepted(
-                record.nodes[sender].audit, AuditEvent.IDENTIFY_REPLY_RECEIVED, holder
-            )
+            replies = [
+                entry
+                for event in (AuditEvent.IDENTIFY_REPLY_RECEIVED, AuditEvent.REVEAL_REPLY_RECEIVED)
+                for entry in _accepted(record.nodes[sender].audit, event, holder)
+            ]
             refused = Counter(
                 not_sent_reason(reason)
                 for (_, partner), reason in record.nodes[sender].not_sent.items()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from biometric_exchange.node.ledger import REPLY, REQUEST, Reference
-from biometric_exchange.node.rpc import IDENTIFY, REQUEST_DETAILS
+from biometric_exchange.node.rpc import BLIND_REVEAL, IDENTIFY, REQUEST_DETAILS
 from biometric_exchange.simulation.record import RunRecord
 from biometric_exchange.simulation.truth import GroundTruth
 
@@ -39,7 +39,8 @@ class Subjects:
         self._request_hit: dict[tuple[str, str, str], str] = {}
         for (rpc, direction, caller, holder, refs), _ in record.wire.about.items():
             named = dict(refs)
-            if (rpc, direction) == (IDENTIFY.name, REPLY) and "hit_reference" in named:
+            step1_reply = rpc in (IDENTIFY.name, BLIND_REVEAL.name) and direction == REPLY
+            if step1_reply and "hit_reference" in named:
                 self._hit_probe[(caller, holder, named["hit_reference"])] = named["probe_ref"]
             if (rpc, direction) == (REQUEST_DETAILS.name, REQUEST) and "hit_reference" in named:
                 self._request_hit[(caller, holder, named["request_id"])] = named["hit_reference"]

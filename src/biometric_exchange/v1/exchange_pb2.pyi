@@ -47,6 +47,14 @@ class _DisclosureEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Disclosure
     """A protected category (asylum seeker, refugee, unaccompanied minor)."""
     DISCLOSURE_WATCHLIST: _Disclosure.ValueType  # 4
     """The holder's watchlist category of a hit."""
+    DISCLOSURE_ENCRYPTED_BIOMETRIC: _Disclosure.ValueType  # 5
+    """A face template encrypted under its sender's own key (blind identify): the
+    recipient computes on it and cannot read it.
+    """
+    DISCLOSURE_MASKED_DECISIONS: _Disclosure.ValueType  # 6
+    """Masked, encrypted comparisons with the holder's watchlist (blind identify): the
+    recipient decrypts them and reads only which slots are hits.
+    """
 
 class Disclosure(_Disclosure, metaclass=_DisclosureEnumTypeWrapper):
     """What a field discloses about a person when it crosses the border."""
@@ -61,6 +69,14 @@ DISCLOSURE_PROTECTED: Disclosure.ValueType  # 3
 """A protected category (asylum seeker, refugee, unaccompanied minor)."""
 DISCLOSURE_WATCHLIST: Disclosure.ValueType  # 4
 """The holder's watchlist category of a hit."""
+DISCLOSURE_ENCRYPTED_BIOMETRIC: Disclosure.ValueType  # 5
+"""A face template encrypted under its sender's own key (blind identify): the
+recipient computes on it and cannot read it.
+"""
+DISCLOSURE_MASKED_DECISIONS: Disclosure.ValueType  # 6
+"""Masked, encrypted comparisons with the holder's watchlist (blind identify): the
+recipient decrypts them and reads only which slots are hits.
+"""
 Global___Disclosure: _TypeAlias = Disclosure  # noqa: Y015
 
 class _MessageType:
@@ -80,6 +96,10 @@ class _MessageTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageTy
     MESSAGE_TYPE_AGGREGATES_RESPONSE: _MessageType.ValueType  # 8
     MESSAGE_TYPE_SIGHTINGS_REQUEST: _MessageType.ValueType  # 9
     MESSAGE_TYPE_SIGHTINGS_RESPONSE: _MessageType.ValueType  # 10
+    MESSAGE_TYPE_BLIND_IDENTIFY_REQUEST: _MessageType.ValueType  # 11
+    MESSAGE_TYPE_BLIND_IDENTIFY_RESPONSE: _MessageType.ValueType  # 12
+    MESSAGE_TYPE_BLIND_REVEAL_REQUEST: _MessageType.ValueType  # 13
+    MESSAGE_TYPE_BLIND_REVEAL_RESPONSE: _MessageType.ValueType  # 14
 
 class MessageType(_MessageType, metaclass=_MessageTypeEnumTypeWrapper): ...
 
@@ -94,6 +114,10 @@ MESSAGE_TYPE_AGGREGATES_REQUEST: MessageType.ValueType  # 7
 MESSAGE_TYPE_AGGREGATES_RESPONSE: MessageType.ValueType  # 8
 MESSAGE_TYPE_SIGHTINGS_REQUEST: MessageType.ValueType  # 9
 MESSAGE_TYPE_SIGHTINGS_RESPONSE: MessageType.ValueType  # 10
+MESSAGE_TYPE_BLIND_IDENTIFY_REQUEST: MessageType.ValueType  # 11
+MESSAGE_TYPE_BLIND_IDENTIFY_RESPONSE: MessageType.ValueType  # 12
+MESSAGE_TYPE_BLIND_REVEAL_REQUEST: MessageType.ValueType  # 13
+MESSAGE_TYPE_BLIND_REVEAL_RESPONSE: MessageType.ValueType  # 14
 Global___MessageType: _TypeAlias = MessageType  # noqa: Y015
 
 class _ScopeRule:
@@ -789,6 +813,244 @@ class SightingsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SightingsResponse: _TypeAlias = SightingsResponse  # noqa: Y015
+
+@_typing.final
+class BlindContext(_message.Message):
+    """The caller's public CKKS evaluation context (docs/blind.md): its public key and
+    the rotation keys, in Microsoft SEAL's serialisation. There is no field for a
+    secret key: the holder evaluates and cannot decrypt.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_FIELD_NUMBER: _builtins.int
+    PUBLIC_KEY_FIELD_NUMBER: _builtins.int
+    GALOIS_KEYS_FIELD_NUMBER: _builtins.int
+    scheme: _builtins.str
+    """The parameter set, e.g. "ckks-n8192-q60.50.60-s50-rot1.16"; the holder
+    refuses any other.
+    """
+    public_key: _builtins.bytes
+    galois_keys: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        scheme: _builtins.str = ...,
+        public_key: _builtins.bytes = ...,
+        galois_keys: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["galois_keys", b"galois_keys", "public_key", b"public_key", "scheme", b"scheme"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlindContext: _TypeAlias = BlindContext  # noqa: Y015
+
+@_typing.final
+class BlindProbe(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROBE_REF_FIELD_NUMBER: _builtins.int
+    SCOPE_RULE_FIELD_NUMBER: _builtins.int
+    SCOPE_COMMITMENT_FIELD_NUMBER: _builtins.int
+    ENCRYPTED_TEMPLATE_FIELD_NUMBER: _builtins.int
+    ENCRYPTED_NORM_FIELD_NUMBER: _builtins.int
+    probe_ref: _builtins.str
+    """Opaque reference chosen by the sender; identifies nobody."""
+    scope_rule: Global___ScopeRule.ValueType
+    scope_commitment: _builtins.bytes
+    """As Probe.scope_commitment."""
+    encrypted_template: _builtins.bytes
+    """The template replicated across the slots, encrypted under the sender's key."""
+    encrypted_norm: _builtins.bytes
+    """The template's squared norm, encrypted under the sender's key."""
+    def __init__(
+        self,
+        *,
+        probe_ref: _builtins.str = ...,
+        scope_rule: Global___ScopeRule.ValueType = ...,
+        scope_commitment: _builtins.bytes = ...,
+        encrypted_template: _builtins.bytes = ...,
+        encrypted_norm: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["encrypted_norm", b"encrypted_norm", "encrypted_template", b"encrypted_template", "probe_ref", b"probe_ref", "scope_commitment", b"scope_commitment", "scope_rule", b"scope_rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlindProbe: _TypeAlias = BlindProbe  # noqa: Y015
+
+@_typing.final
+class BlindIdentifyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    MAX_CANDIDATES_FIELD_NUMBER: _builtins.int
+    CONTEXT_DIGEST_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    PROBES_FIELD_NUMBER: _builtins.int
+    purpose: _builtins.str
+    max_candidates: _builtins.int
+    context_digest: _builtins.str
+    """Hex SHA-256 of the context the probes are encrypted under (docs/blind.md)."""
+    @_builtins.property
+    def context(self) -> Global___BlindContext:
+        """The context itself, when the holder said it does not hold it."""
+
+    @_builtins.property
+    def probes(self) -> _containers.RepeatedCompositeFieldContainer[Global___BlindProbe]: ...
+    def __init__(
+        self,
+        *,
+        purpose: _builtins.str = ...,
+        max_candidates: _builtins.int = ...,
+        context_digest: _builtins.str = ...,
+        context: Global___BlindContext | None = ...,
+        probes: _abc.Iterable[Global___BlindProbe] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "context_digest", b"context_digest", "max_candidates", b"max_candidates", "probes", b"probes", "purpose", b"purpose"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlindIdentifyRequest: _TypeAlias = BlindIdentifyRequest  # noqa: Y015
+
+@_typing.final
+class BlindProbeReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROBE_REF_FIELD_NUMBER: _builtins.int
+    BLOCKS_FIELD_NUMBER: _builtins.int
+    probe_ref: _builtins.str
+    @_builtins.property
+    def blocks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """One ciphertext per block of 4,096 slots: each slot a masked pair of
+        comparisons with one watchlist entry or a decoy, in an order only the holder
+        knows and draws afresh for every probe.
+        """
+
+    def __init__(
+        self,
+        *,
+        probe_ref: _builtins.str = ...,
+        blocks: _abc.Iterable[_builtins.bytes] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocks", b"blocks", "probe_ref", b"probe_ref"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlindProbeReply: _TypeAlias = BlindProbeReply  # noqa: Y015
+
+@_typing.final
+class BlindIdentifyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTEXT_REQUIRED_FIELD_NUMBER: _builtins.int
+    ROUND_ID_FIELD_NUMBER: _builtins.int
+    PROBES_FIELD_NUMBER: _builtins.int
+    MAX_HITS_FIELD_NUMBER: _builtins.int
+    context_required: _builtins.bool
+    """Set (and nothing else) when the holder does not hold the context the request
+    names: ask again with the context.
+    """
+    round_id: _builtins.str
+    """Names this round in the reveal; fresh and random."""
+    max_hits: _builtins.int
+    """The most slots a reveal may name per probe (the agreement's and the holder's
+    candidate limit): a count, not a score.
+    """
+    @_builtins.property
+    def probes(self) -> _containers.RepeatedCompositeFieldContainer[Global___BlindProbeReply]: ...
+    def __init__(
+        self,
+        *,
+        context_required: _builtins.bool = ...,
+        round_id: _builtins.str = ...,
+        probes: _abc.Iterable[Global___BlindProbeReply] | None = ...,
+        max_hits: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context_required", b"context_required", "max_hits", b"max_hits", "probes", b"probes", "round_id", b"round_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlindIdentifyResponse: _TypeAlias = BlindIdentifyResponse  # noqa: Y015
+
+@_typing.final
+class BlindClaim(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROBE_REF_FIELD_NUMBER: _builtins.int
+    SLOTS_FIELD_NUMBER: _builtins.int
+    probe_ref: _builtins.str
+    @_builtins.property
+    def slots(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Slot numbers, counted across the probe's blocks from 0."""
+
+    def __init__(
+        self,
+        *,
+        probe_ref: _builtins.str = ...,
+        slots: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["probe_ref", b"probe_ref", "slots", b"slots"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlindClaim: _TypeAlias = BlindClaim  # noqa: Y015
+
+@_typing.final
+class BlindRevealRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROUND_ID_FIELD_NUMBER: _builtins.int
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    round_id: _builtins.str
+    @_builtins.property
+    def claims(self) -> _containers.RepeatedCompositeFieldContainer[Global___BlindClaim]:
+        """One claim per probe of the round, in the round's order."""
+
+    def __init__(
+        self,
+        *,
+        round_id: _builtins.str = ...,
+        claims: _abc.Iterable[Global___BlindClaim] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims", "round_id", b"round_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlindRevealRequest: _TypeAlias = BlindRevealRequest  # noqa: Y015
+
+@_typing.final
+class BlindRevealResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProbeResult]: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___ProbeResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlindRevealResponse: _TypeAlias = BlindRevealResponse  # noqa: Y015
 
 DISCLOSURE_FIELD_NUMBER: _builtins.int
 disclosure: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOptions, Global___Disclosure.ValueType]

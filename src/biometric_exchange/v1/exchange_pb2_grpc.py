@@ -64,6 +64,16 @@ class ExchangeStub:
                 request_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
                 response_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
                 _registered_method=True)
+        self.BlindIdentify = channel.unary_unary(
+                '/biometric_exchange.v1.Exchange/BlindIdentify',
+                request_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+                response_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+                _registered_method=True)
+        self.BlindReveal = channel.unary_unary(
+                '/biometric_exchange.v1.Exchange/BlindReveal',
+                request_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+                response_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+                _registered_method=True)
 
 
 class ExchangeServicer:
@@ -118,6 +128,24 @@ class ExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BlindIdentify(self, request, context):
+        """Step 1 under a blind agreement (step1.mode = "blind"), first half: probes
+        encrypted under the caller's own key in; per probe, masked encrypted
+        decisions about every watchlist entry the holder may search, in a slot order
+        private to the holder, out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BlindReveal(self, request, context):
+        """Second half: the slots the caller read as hits in; per probe hit/no-hit and
+        fresh opaque hit references out, as Identify answers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -148,6 +176,16 @@ def add_ExchangeServicer_to_server(servicer, server):
             ),
             'ReportSightings': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportSightings,
+                    request_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+                    response_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+            ),
+            'BlindIdentify': grpc.unary_unary_rpc_method_handler(
+                    servicer.BlindIdentify,
+                    request_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+                    response_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+            ),
+            'BlindReveal': grpc.unary_unary_rpc_method_handler(
+                    servicer.BlindReveal,
                     request_deserializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
                     response_serializer=biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
             ),
@@ -312,6 +350,60 @@ class Exchange:
             request,
             target,
             '/biometric_exchange.v1.Exchange/ReportSightings',
+            biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+            biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BlindIdentify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/biometric_exchange.v1.Exchange/BlindIdentify',
+            biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
+            biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BlindReveal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/biometric_exchange.v1.Exchange/BlindReveal',
             biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.SerializeToString,
             biometric__exchange_dot_v1_dot_exchange__pb2.SealedEnvelope.FromString,
             options,

@@ -65,6 +65,16 @@ class ExchangeStub:
     """After a hit, and only for hits: where and when the sender encountered
     the holder's subject, for the holder's alert.
     """
+    BlindIdentify: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]
+    """Step 1 under a blind agreement (step1.mode = "blind"), first half: probes
+    encrypted under the caller's own key in; per probe, masked encrypted
+    decisions about every watchlist entry the holder may search, in a slot order
+    private to the holder, out.
+    """
+    BlindReveal: _grpc.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]
+    """Second half: the slots the caller read as hits in; per probe hit/no-hit and
+    fresh opaque hit references out, as Identify answers.
+    """
 
 @_typing.type_check_only
 class ExchangeAsyncStub(ExchangeStub):
@@ -92,6 +102,16 @@ class ExchangeAsyncStub(ExchangeStub):
     ReportSightings: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]  # type: ignore[assignment]
     """After a hit, and only for hits: where and when the sender encountered
     the holder's subject, for the holder's alert.
+    """
+    BlindIdentify: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]  # type: ignore[assignment]
+    """Step 1 under a blind agreement (step1.mode = "blind"), first half: probes
+    encrypted under the caller's own key in; per probe, masked encrypted
+    decisions about every watchlist entry the holder may search, in a slot order
+    private to the holder, out.
+    """
+    BlindReveal: _aio.UnaryUnaryMultiCallable[_exchange_pb2.SealedEnvelope, _exchange_pb2.SealedEnvelope]  # type: ignore[assignment]
+    """Second half: the slots the caller read as hits in; per probe hit/no-hit and
+    fresh opaque hit references out, as Identify answers.
     """
 
 class ExchangeServicer(metaclass=_abc_1.ABCMeta):
@@ -153,6 +173,28 @@ class ExchangeServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_exchange_pb2.SealedEnvelope, _abc.Awaitable[_exchange_pb2.SealedEnvelope]]:
         """After a hit, and only for hits: where and when the sender encountered
         the holder's subject, for the holder's alert.
+        """
+
+    @_abc_1.abstractmethod
+    def BlindIdentify(
+        self,
+        request: _exchange_pb2.SealedEnvelope,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exchange_pb2.SealedEnvelope, _abc.Awaitable[_exchange_pb2.SealedEnvelope]]:
+        """Step 1 under a blind agreement (step1.mode = "blind"), first half: probes
+        encrypted under the caller's own key in; per probe, masked encrypted
+        decisions about every watchlist entry the holder may search, in a slot order
+        private to the holder, out.
+        """
+
+    @_abc_1.abstractmethod
+    def BlindReveal(
+        self,
+        request: _exchange_pb2.SealedEnvelope,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exchange_pb2.SealedEnvelope, _abc.Awaitable[_exchange_pb2.SealedEnvelope]]:
+        """Second half: the slots the caller read as hits in; per probe hit/no-hit and
+        fresh opaque hit references out, as Identify answers.
         """
 
 def add_ExchangeServicer_to_server(servicer: ExchangeServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -21,7 +21,7 @@ import numpy as np
 
 from biometric_exchange.agreement.commitment import commit, commitments_digest
 from biometric_exchange.agreement.policy import scope_facts
-from biometric_exchange.agreement.terms import ScopeRule
+from biometric_exchange.agreement.terms import ScopeRule, Step1Mode
 from biometric_exchange.alerts.rules import watchlist_hit
 from biometric_exchange.domain import TEMPLATE_MODEL, Encounter
 from biometric_exchange.exceptions import ExchangeError, PartnerUnavailable, QuotaExceeded
@@ -29,6 +29,7 @@ from biometric_exchange.node.link import Link
 from biometric_exchange.node.protection import LinkProtection, link_protection
 from biometric_exchange.node.rpc import IDENTIFY
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.blind import BlindClient
 from biometric_exchange.node.send.conflicts import link_identity
 from biometric_exchange.node.send.ping import check_partner_agreement
 from biometric_exchange.node.send.round_trip import round_trip
@@ -103,6 +104,8 @@ class ExchangeWorker:
         self._monotonic = monotonic
         self._protections: dict[str, tuple[Link, LinkProtection | None]] = {}
         """Each link's template protection, derived once per link."""
+        self._blind = BlindClient()
+        """Each link's keys for a blind step 1 (``step1.mode = "blind"``)."""
 
     def scope_refusal(self, encounter: Encounter, link: Link) -> str | None:
         """Why ``link``'s agreement forbids sending this encounter, or None."""
@@ -343,6 +346,8 @@ class ExchangeWorker:
                 for p, template in zip(batch, templates, strict=True)
             ),
         )
+        if link.policy.step1_mode is Step1Mode.BLIND:
+            return self._blind.identify(link, self._transports[link.code], query)
         return round_trip(
             link,
             self._transports[link.code],

@@ -18,6 +18,8 @@ from google.protobuf.message import Message
 from biometric_exchange.node.link import Link
 from biometric_exchange.node.rpc import (
     AUDIT_DIGEST,
+    BLIND_IDENTIFY,
+    BLIND_REVEAL,
     EXCHANGE_AGGREGATES,
     IDENTIFY,
     PING,
@@ -28,6 +30,8 @@ from biometric_exchange.node.rpc import (
 )
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.serve.aggregates import AggregatesHandler
+from biometric_exchange.node.serve.blind_identify import BlindIdentifyHandler
+from biometric_exchange.node.serve.blind_reveal import BlindRevealHandler
 from biometric_exchange.node.serve.details import DetailsHandler
 from biometric_exchange.node.serve.digest import AuditDigestHandler
 from biometric_exchange.node.serve.identify import IdentifyHandler
@@ -54,6 +58,8 @@ HANDLERS: Mapping[str, HandlerFactory] = {
     AUDIT_DIGEST.name: lambda link, _services: AuditDigestHandler(link),
     EXCHANGE_AGGREGATES.name: lambda link, _services: AggregatesHandler(link),
     REPORT_SIGHTINGS.name: lambda link, _services: SightingsHandler(link),
+    BLIND_IDENTIFY.name: BlindIdentifyHandler,
+    BLIND_REVEAL.name: BlindRevealHandler,
 }
 """Each RPC's handler, by method name (every row of ``RPCS`` has one)."""
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from biometric_exchange.agreement.commitment import commitments_digest
+from biometric_exchange.agreement.terms import Step1Mode
 from biometric_exchange.alerts.linking import movement
 from biometric_exchange.alerts.rules import (
     PartnerSighting,
@@ -140,6 +141,7 @@ class IdentifyHandler:
         self._guard.check_not_held(link.today())
         query = identify_request_from_bytes(body, template_model=self.template_model)
         policy = link.policy
+        policy.check_step1_mode(Step1Mode.PLAIN)
         purpose = policy.purpose(query.purpose)
         policy.check_probe_count(len(query.probes))
         for index, probe in enumerate(query.probes):

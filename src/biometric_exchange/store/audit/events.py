@@ -10,6 +10,11 @@ class AuditEvent(StrEnum):
     IDENTIFY_RECEIVED = "identify.received"
     IDENTIFY_REPLY_SENT = "identify.reply_sent"
     IDENTIFY_REPLY_RECEIVED = "identify.reply_received"
+    # Blind step 1's second half (its first half is audited as identify.*).
+    REVEAL_SENT = "identify.reveal_sent"
+    REVEAL_RECEIVED = "identify.reveal_received"
+    REVEAL_REPLY_SENT = "identify.reveal_reply_sent"
+    REVEAL_REPLY_RECEIVED = "identify.reveal_reply_received"
     PEER_REFUSED = "peer.refused"
     # A partner's Ping (counted: store.call_counts).
     PING_RECEIVED = "ping.received"

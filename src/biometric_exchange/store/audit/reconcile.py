@@ -23,6 +23,8 @@ DIGEST_EVENT_PREFIXES = ("identify.", "details.")
 COUNTERPART: dict[str, str] = {
     "identify.sent": "identify.received",
     "identify.reply_sent": "identify.reply_received",
+    "identify.reveal_sent": "identify.reveal_received",
+    "identify.reveal_reply_sent": "identify.reveal_reply_received",
     "details.sent": "details.received",
     "details.reply_sent": "details.reply_received",
 }
