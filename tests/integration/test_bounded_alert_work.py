@@ -12,6 +12,7 @@ Panama's own conflict linking.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -204,3 +205,53 @@ def test_the_cap_keeps_an_alert_bounded_and_counts_the_rest(
     assert sum(i.get("occurrences", 1) for i in kept) + overflow.items == conflicting, (
         "every alias encounter is counted once: on its kept item or in the summary"
     )
+
+
+def test_one_face_on_the_partners_watchlist_hit_by_every_probe_stays_linear(
+    pair_dirs: tuple[Path, Path], dataset: DemoDataset
+) -> None:
+    """The same traveller, now on Chile's watchlist: every one of the 1,000 probes
+    hits the one entry (Chile's per-entry hit cap raised for the test, its other
+    guards as shipped). Each hit gets its own fresh reference; Panama's alerts grow
+    one per encounter, Chile's one alert for its subject keeps its cap of evidence
+    and counts the rest."""
+    chl_dir, pan_dir = pair_dirs
+    with (chl_dir / "node.toml").open("a", encoding="utf-8") as config:
+        config.write("\n[extraction]\nmax_hits_per_entry_per_day = 10000\n")
+    pan, chl = Node.open(pan_dir), Node.open(chl_dir)
+    try:
+        encounters = traveller(pan, ENCOUNTERS, IDENTITIES)
+        entry = dataclasses.replace(
+            dataset.watchlists["CHL"][0], entry_id="CHL-WL-ALIASES", template=encounters[0].template
+        )
+        chl.records.add_watchlist([entry])
+        counting = CountingAlerts(pan)
+        pan.alerts = counting
+
+        work(pan, chl, encounters)
+
+        hits = pan.alerts.partner_hits("CHL")
+        assert len(hits) == ENCOUNTERS and {a.encounter_id for a in hits} == {
+            e.encounter_id for e in encounters
+        }
+        assert len(pan.alerts.received_references("CHL")) == ENCOUNTERS, "fresh references"
+        # one raise per hit plus one per alias encounter's conflict: linear
+        assert counting.raise_calls == ENCOUNTERS + ENCOUNTERS - ENCOUNTERS // IDENTITIES
+        the_conflict(pan)  # still one conflict alert for the group
+
+        (seen,) = [
+            a
+            for a in chl.alerts.list(AlertFilter(open_only=True))
+            if a.watchlist_entry_id == entry.entry_id
+        ]
+        kept = chl.alerts.evidence_count(seen.alert_id)
+        overflow = seen.evidence_overflow
+        assert kept == chl.alerts.max_evidence
+        assert overflow is not None
+        # each probe brings two items: the hit, then Panama's sighting report
+        assert kept + overflow.items == 2 * ENCOUNTERS
+        assert sum(overflow.by_rule.values()) == overflow.items
+        assert chl.alerts.list(kind=AlertKind.EXTRACTION_SUSPECTED) == []
+    finally:
+        pan.close()
+        chl.close()
