@@ -36,9 +36,7 @@ class CompactGallery(Gallery):
         super().__init__(dim, tile_size=tile_size)
 
     def _new_store(self) -> Store:
-        self._quantized = QuantizedRows(
-            self._dim, self._directory, numpy_only=self._numpy_only
-        )
+        self._quantized = QuantizedRows(self._dim, self._directory, numpy_only=self._numpy_only)
         return self._quantized
 
     def close(self) -> None:

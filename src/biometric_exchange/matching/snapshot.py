@@ -17,6 +17,7 @@ import io
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +60,17 @@ def save_snapshot(path: Path, gallery: Gallery, data_key: bytes) -> None:
     _write_atomically(Path(path), [MAGIC, nonce, sealed])
 
 
-def load_snapshot(path: Path, data_key: bytes, *, tile_size: int | None = None) -> Gallery:
-    """The gallery saved at ``path``; SnapshotError if it does not open under ``data_key``."""
+def load_snapshot(
+    path: Path,
+    data_key: bytes,
+    *,
+    tile_size: int | None = None,
+    gallery: Callable[[int], Gallery] | None = None,
+) -> Gallery:
+    """The gallery saved at ``path``; SnapshotError if it does not open under ``data_key``.
+
+    ``gallery(size)`` makes the empty gallery to fill (a ``CompactGallery`` for a
+    large one, say); ``Gallery(dim, tile_size=...)`` by default."""
     aead = AESGCM(_check_key(data_key))
     blob = Path(path).read_bytes()
     head = len(MAGIC) + NONCE_BYTES
@@ -81,13 +91,14 @@ def load_snapshot(path: Path, data_key: bytes, *, tile_size: int | None = None) 
         ids = _decode_ids(offsets, id_bytes, templates, path)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"{path}: snapshot content is not readable: {exc}") from exc
-    gallery = (
-        Gallery(templates.shape[1])
-        if tile_size is None
-        else Gallery(templates.shape[1], tile_size=tile_size)
-    )
-    gallery.add(ids, templates)
-    return gallery
+    if gallery is not None:
+        made = gallery(len(ids))
+    elif tile_size is None:
+        made = Gallery(templates.shape[1])
+    else:
+        made = Gallery(templates.shape[1], tile_size=tile_size)
+    made.add(ids, templates)
+    return made
 
 
 def _decode_ids(

@@ -15,9 +15,10 @@ from numpy.typing import NDArray
 from biometric_exchange.agreement.policy import category_of
 from biometric_exchange.agreement.terms import ProtectedCategory
 from biometric_exchange.combine import Combiner
+from biometric_exchange.config import MatchingSection
 from biometric_exchange.domain import Template, WatchlistCategory, utc_now
 from biometric_exchange.exceptions import ExchangeError
-from biometric_exchange.matching import Gallery, load_snapshot, save_snapshot
+from biometric_exchange.matching import CompactGallery, Gallery, load_snapshot, save_snapshot
 from biometric_exchange.store.records import RecordStore, WatchlistLabel
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ class WatchlistIndex:
     instead of a minute); entries no longer in force are then removed from the
     loaded gallery. A snapshot that does not open or does not match the store
     is rebuilt from the rows.
+
+    ``settings`` (``[matching]``): from ``compact_from`` entries on, the
+    gallery is a ``CompactGallery`` (int8 codes, the same answers); searches
+    of concurrent calls wait up to ``batch_window_ms`` to share a pass.
     """
 
     def __init__(
@@ -101,12 +106,14 @@ class WatchlistIndex:
         cache_dir: Path | None = None,
         data_key: Callable[[], bytes] | None = None,
         today: Callable[[], dt.date] | None = None,
+        settings: MatchingSection | None = None,
     ) -> None:
         """``today`` dates the entries' validity (the node's clock; the system's by default)."""
         self._today = today or (lambda: utc_now().date())
         self._records = records
         self._cache_dir = cache_dir
         self._data_key = data_key
+        self._settings = settings or MatchingSection()
         self._lock = threading.Lock()
         self._snapshot = self._build()
         self._entries: WatchlistEntries | None = None
@@ -122,7 +129,7 @@ class WatchlistIndex:
         gallery = self._cached(generation, every)
         if gallery is None:
             entries = list(self._records.watchlist())
-            gallery = Gallery()
+            gallery = self._new_gallery(len(entries))
             if entries:
                 gallery.add([e.entry_id for e in entries], np.stack([e.template for e in entries]))
             self._store(gallery, generation)
@@ -136,6 +143,13 @@ class WatchlistIndex:
             _protected(labels),
         )
 
+    def _new_gallery(self, size: int) -> Gallery:
+        """An empty gallery for ``size`` entries: compact from ``compact_from`` on (its
+        originals in an unlinked file beside the database, or the system's temp dir)."""
+        if size and size >= self._settings.compact_from:
+            return CompactGallery(directory=self._cache_dir)
+        return Gallery()
+
     def _path(self, generation: int) -> Path | None:
         if self._cache_dir is None or self._data_key is None:
             return None
@@ -146,7 +160,7 @@ class WatchlistIndex:
         if path is None or self._data_key is None or not path.exists():
             return None
         try:
-            gallery = load_snapshot(path, self._data_key())
+            gallery = load_snapshot(path, self._data_key(), gallery=self._new_gallery)
         except ExchangeError as exc:
             log.warning("watchlist snapshot %s not used (%s); rebuilding", path.name, exc)
             return None
@@ -217,6 +231,7 @@ class WatchlistIndex:
                         lambda batch: self._search_batch(batch, threshold, k),
                         max_items=MAX_BATCH_PROBES,
                         size=len,
+                        window=self._settings.batch_window_ms / 1000.0,
                     ),
                 )
         return combiner
