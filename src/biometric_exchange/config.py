@@ -59,10 +59,6 @@ class MatchingSection(_Frozen):
     batch_window_ms: Annotated[float, Field(ge=0, le=2)] = 1.0
     """A search that finds no other running waits up to this long (from its arrival)
     for concurrent calls to join its pass; 0: no wait, a pass takes whoever is waiting."""
-    shared_snapshot: bool = False
-    """Decrypt the watchlist snapshot into shared memory (``/dev/shm``, mode 0600),
-    where a restart or a second process of the node maps it again without
-    decrypting: plaintext templates in RAM outside the process (never on disk)."""
 
 
 class ExchangeSection(_Frozen):

@@ -89,7 +89,6 @@ def test_defaults_batch_and_go_compact_for_large_watchlists() -> None:
     settings = MatchingSection()
     assert 0 < settings.batch_window_ms <= 2
     assert settings.compact_from == 100_000
-    assert settings.shared_snapshot is False
 
 
 def _ids(index: WatchlistIndex, dataset: DemoDataset) -> list[list[str]]:

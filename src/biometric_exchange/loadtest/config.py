@@ -49,6 +49,10 @@ class LoadConfig:
     holder_blas_threads: int | None = None
     """BLAS threads of the holder process (and of the matching-alone process);
     inherited from this environment when None."""
+    compact_from: int | None = None
+    """The holder's ``[matching] compact_from``; the node's default when None."""
+    batch_window_ms: float | None = None
+    """The holder's ``[matching] batch_window_ms``; the node's default when None."""
     seed: int = 2017
     workdir: Path | None = None
     """Where the pair is built (kept); a temporary folder (removed) when None."""
@@ -94,6 +98,15 @@ class LoadConfig:
         """Every probe the driver may send today, each a distinct capture: the holder
         refuses a repeat of a recent probe under another reference."""
         return self.single_probes_needed + self.batch_calls_needed * self.batch_size
+
+    def holder_matching(self) -> dict[str, int | float]:
+        """The ``[matching]`` settings the run gives the holder (its defaults otherwise)."""
+        found: dict[str, int | float] = {}
+        if self.compact_from is not None:
+            found["compact_from"] = self.compact_from
+        if self.batch_window_ms is not None:
+            found["batch_window_ms"] = self.batch_window_ms
+        return found
 
     def holder_environment(self) -> dict[str, str]:
         if self.holder_blas_threads is None:

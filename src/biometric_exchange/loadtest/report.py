@@ -92,6 +92,7 @@ def describe(report: LoadReport) -> list[str]:
     lines = [
         f"{report.cpu_count} CPUs; holder BLAS threads "
         + (str(blas) if blas is not None else "inherited")
+        + f"; holder [matching] {config.holder_matching() or 'defaults'}"
         + f"; watchlist {config.watchlist} synthetic entries generated in "
         f"{report.generate_s:.1f} s, added (RecordStore.add_watchlist, {INSERT_BATCH} a "
         f"transaction) in {report.insert_s:.1f} s "

@@ -22,6 +22,8 @@ from biometric_exchange.matching import CompactGallery, Gallery, load_snapshot, 
 from biometric_exchange.store.records import RecordStore, WatchlistLabel
 
 log = logging.getLogger(__name__)
+SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - tmpfs: RAM, not a shared temp dir
+"""Where a compact gallery's originals live (the system's temp dir where absent)."""
 MAX_BATCH_PROBES = 1024
 """Most probes searched in one pass (the engine's own block)."""
 
@@ -144,10 +146,11 @@ class WatchlistIndex:
         )
 
     def _new_gallery(self, size: int) -> Gallery:
-        """An empty gallery for ``size`` entries: compact from ``compact_from`` on (its
-        originals in an unlinked file beside the database, or the system's temp dir)."""
+        """An empty gallery for ``size`` entries: compact from ``compact_from`` on. Its
+        float32 originals (read only to re-rank a shortlist) go to an unlinked file in
+        shared memory (``/dev/shm``, RAM), so no plaintext template reaches the disk."""
         if size and size >= self._settings.compact_from:
-            return CompactGallery(directory=self._cache_dir)
+            return CompactGallery(directory=SHARED_MEMORY if SHARED_MEMORY.is_dir() else None)
         return Gallery()
 
     def _path(self, generation: int) -> Path | None:
