@@ -84,13 +84,13 @@ def test_panels_round_trip_rows_and_removals() -> None:
 
 
 def test_equal_to_exact_float_on_a_large_gallery(tmp_path: Path) -> None:
-    ids, rows, queries = _population(150_000, 2_000, seed=7)
+    ids, rows, queries = _population(100_000, 1_000, seed=7)
     exact, compact = _pair(ids, rows, tmp_path)
     with compact:
         hits = exact.search(queries, k=3, threshold=0.6)
         _same(compact.search(queries, k=3, threshold=0.6), hits)
-        assert 500 < int(np.count_nonzero(hits.ids[:, 0] != "")) < 1_500
-        _same(compact.search(queries[:500], k=10), exact.search(queries[:500], k=10))
+        assert 250 < int(np.count_nonzero(hits.ids[:, 0] != "")) < 750
+        _same(compact.search(queries[:200], k=10), exact.search(queries[:200], k=10))
         for probe in queries[::100]:  # the one-probe path
             _same(
                 compact.search(probe, k=3, threshold=0.6), exact.search(probe, k=3, threshold=0.6)

@@ -13,9 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
+
 from biometric_exchange.domain import TEMPLATE_DIM
+from biometric_exchange.matching.columns import ColumnBlocks
 from biometric_exchange.matching.gallery import DEFAULT_TILE_SIZE, Gallery, Store
-from biometric_exchange.matching.quantized import QuantizedRows
+from biometric_exchange.matching.panels import CodePanels
+from biometric_exchange.matching.quantized import Originals, QuantizedRows
 
 
 class CompactGallery(Gallery):
@@ -34,6 +38,21 @@ class CompactGallery(Gallery):
         self._numpy_only = numpy_only
         self._quantized: QuantizedRows | None = None
         super().__init__(dim, tile_size=tile_size)
+
+    @classmethod
+    def from_parts(
+        cls,
+        ids: list[str],
+        parts: tuple[CodePanels, ColumnBlocks[np.float32], Originals],
+        *,
+        tile_size: int = DEFAULT_TILE_SIZE,
+    ) -> CompactGallery:
+        """A gallery over existing codes, side values and originals (a mapped snapshot)."""
+        gallery = cls(parts[0].dim, tile_size=tile_size)
+        gallery._quantized = QuantizedRows(parts[0].dim, parts=parts)
+        gallery._rows = gallery._quantized
+        gallery._index.append(gallery._index.check_new(ids))
+        return gallery
 
     def _new_store(self) -> Store:
         self._quantized = QuantizedRows(self._dim, self._directory, numpy_only=self._numpy_only)

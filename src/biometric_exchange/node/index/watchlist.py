@@ -19,6 +19,7 @@ from biometric_exchange.config import MatchingSection
 from biometric_exchange.domain import Template, WatchlistCategory, utc_now
 from biometric_exchange.exceptions import ExchangeError
 from biometric_exchange.matching import CompactGallery, Gallery, load_snapshot, save_snapshot
+from biometric_exchange.matching.snapshot import discard_images
 from biometric_exchange.store.records import RecordStore, WatchlistLabel
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,10 @@ class WatchlistIndex:
     is rebuilt from the rows.
 
     ``settings`` (``[matching]``): from ``compact_from`` entries on, the
-    gallery is a ``CompactGallery`` (int8 codes, the same answers); searches
-    of concurrent calls wait up to ``batch_window_ms`` to share a pass.
+    gallery is a ``CompactGallery`` (int8 codes, the same answers), which
+    searches the snapshot's decrypted image in place (mapped from
+    ``/dev/shm``; left there for the next process with ``shared_snapshot``);
+    searches of concurrent calls wait up to ``batch_window_ms`` to share a pass.
     """
 
     def __init__(
@@ -109,8 +112,12 @@ class WatchlistIndex:
         data_key: Callable[[], bytes] | None = None,
         today: Callable[[], dt.date] | None = None,
         settings: MatchingSection | None = None,
+        shared_dir: Path | None = SHARED_MEMORY,
     ) -> None:
-        """``today`` dates the entries' validity (the node's clock; the system's by default)."""
+        """``today`` dates the entries' validity (the node's clock; the system's by default);
+        ``shared_dir`` holds decrypted images and originals (``/dev/shm``; the system's
+        temp dir and anonymous memory when it is None or absent)."""
+        self._shared = shared_dir if shared_dir is not None and shared_dir.is_dir() else None
         self._today = today or (lambda: utc_now().date())
         self._records = records
         self._cache_dir = cache_dir
@@ -150,7 +157,7 @@ class WatchlistIndex:
         float32 originals (read only to re-rank a shortlist) go to an unlinked file in
         shared memory (``/dev/shm``, RAM), so no plaintext template reaches the disk."""
         if size and size >= self._settings.compact_from:
-            return CompactGallery(directory=SHARED_MEMORY if SHARED_MEMORY.is_dir() else None)
+            return CompactGallery(directory=self._shared)
         return Gallery()
 
     def _path(self, generation: int) -> Path | None:
@@ -163,7 +170,13 @@ class WatchlistIndex:
         if path is None or self._data_key is None or not path.exists():
             return None
         try:
-            gallery = load_snapshot(path, self._data_key(), gallery=self._new_gallery)
+            gallery = load_snapshot(
+                path,
+                self._data_key(),
+                gallery=self._new_gallery,
+                image_dir=self._shared,
+                keep_image=self._settings.shared_snapshot,
+            )
         except ExchangeError as exc:
             log.warning("watchlist snapshot %s not used (%s); rebuilding", path.name, exc)
             return None
@@ -179,6 +192,8 @@ class WatchlistIndex:
         for old in path.parent.glob("watchlist-*.snapshot"):
             old.unlink(missing_ok=True)
         save_snapshot(path, gallery, self._data_key())
+        if self._shared is not None:
+            discard_images(self._shared, path.parent, keep=path)
 
     def refresh(self) -> None:
         """Rebuild when another process changed the watchlist."""
