@@ -103,7 +103,8 @@ def describe(report: LoadReport) -> list[str]:
         lines.extend(_run_lines(run))
     single = report.matching_single
     lines.append(
-        f"matching alone (Gallery.search, fresh process, {config.watchlist} entries): 1 probe "
+        f"matching alone (the holder's kind of gallery, fresh process, {config.watchlist} "
+        "entries): 1 probe "
         f"p50 {single.serial_p50_ms:.2f} ms; {single.concurrent_cost_ms:.2f} ms per search "
         f"with {single.concurrent_threads} threads"
     )
