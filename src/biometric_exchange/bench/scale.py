@@ -33,6 +33,7 @@ from biometric_exchange.bench.matching import (
     _probes,
     _require,
 )
+from biometric_exchange.bench.opening import Opening, measure_opening
 from biometric_exchange.matching import CompactGallery, Gallery, SearchResult
 from biometric_exchange.matching.gallery import DEFAULT_THRESHOLD
 from biometric_exchange.matching.quantized import kernel_name
@@ -56,6 +57,8 @@ class ScaleSettings:
     threshold: float = DEFAULT_THRESHOLD
     check: int = 10_000
     """Probes of the int8-vs-float equality check (0: none)."""
+    opening: bool = True
+    """int8: also save a sealed snapshot and open it in fresh processes (``opening``)."""
     single_reads: float = 2e8
     """Q = 1 makes about this many row reads per repetition (20 to 200 calls)."""
     settle_s: float = 0.3
@@ -79,6 +82,7 @@ class ScaleReport:
     check_probes: int = 0
     check_hits: dict[int, int] = field(default_factory=dict)
     loadavg: list[tuple[float, float, float]] = field(default_factory=list)
+    openings: list[Opening] = field(default_factory=list)
 
 
 def run_scale(settings: ScaleSettings, progress: Progress = print) -> ScaleReport:
@@ -110,6 +114,12 @@ def run_scale(settings: ScaleSettings, progress: Progress = print) -> ScaleRepor
                 probes = _probes(model, latents, settings.check, rng)
                 same, hits = _identical(settings, contenders, probes)
                 report.identical[size], report.check_hits[size] = same, hits
+            if settings.opening and "int8" in contenders:
+                progress(f"N={size}: sealed snapshot, opened in fresh processes")
+                probes = _probes(model, latents, 50, rng)
+                report.openings.append(
+                    measure_opening(contenders["int8"].target, Path(folder), probes)
+                )
             for closing in contenders.values():
                 close = getattr(closing.target, "close", None)
                 if callable(close):
@@ -280,6 +290,14 @@ def format_scale(report: ScaleReport) -> str:
             f"N={size} int8 vs exact float on {report.check_probes} probes "
             f"({report.check_hits[size]} with a hit under the threshold; top-k and hits): "
             f"identical: {'yes' if same else 'no'}"
+        )
+    for item in report.openings:
+        lines.append(
+            f"N={item.gallery} snapshot {item.snapshot_mib:,.0f} MiB sealed "
+            f"(save {item.save_s:.1f} s); "
+            f"opened in a fresh process in {item.open_s:.1f} s, resident {item.resident_mib:,.0f} "
+            f"MiB after {item.single_qps:.0f} one-probe searches/s; shared image: first "
+            f"{item.shared_first_s:.1f} s, next process {item.shared_again_s:.1f} s"
         )
     lines.append("load average: " + " -> ".join(f"{a[0]:.2f}" for a in report.loadavg))
     return "\n".join(lines)

@@ -29,6 +29,9 @@ def match(
     check: Annotated[
         int, typer.Option(help="With --sizes: probes of the int8-vs-float equality check")
     ] = 10_000,
+    queries: Annotated[
+        str, typer.Option(help="With --sizes: probe counts Q, comma-separated")
+    ] = "1,100,1000",
 ) -> None:
     """Engine vs FAISS vs scikit-learn: queries/s, memory, compact mode, snapshot load.
 
@@ -39,7 +42,7 @@ def match(
     if warning:
         console.print(f"[yellow]{warning}[/]")
     if sizes is not None:
-        _scale(sizes, mode, repeats=repeats, seed=seed, check=check)
+        _scale(sizes, mode, queries, repeats=repeats, seed=seed, check=check)
         return
     settings = benchmark.settings_for(quick=quick, repeats=repeats, seed=seed)
     try:
@@ -53,18 +56,21 @@ def match(
         console.print(f"figures written to {json_path}")
 
 
-def _scale(sizes: str, mode: str, *, repeats: int, seed: int, check: int) -> None:
+def _scale(sizes: str, mode: str, queries: str, *, repeats: int, seed: int, check: int) -> None:
     from biometric_exchange.bench import scale  # noqa: PLC0415 - FAISS loads on use
 
     try:
         counts = tuple(int(part.replace("_", "")) for part in sizes.split(",") if part.strip())
+        probe_counts = tuple(int(part) for part in queries.split(",") if part.strip())
     except ValueError as exc:
         raise typer.BadParameter(
             "expected sizes such as 1000000,10000000", param_hint="--sizes"
         ) from exc
     modes = tuple(part.strip() for part in mode.split(",") if part.strip())
-    if not counts or min(counts) < 1 or not modes or not set(modes) <= set(scale.MODES):
-        raise typer.BadParameter("sizes >= 1; modes among float, int8", param_hint="--sizes/--mode")
+    if not counts or min(counts) < 1 or not probe_counts or min(probe_counts) < 1:
+        raise typer.BadParameter("sizes and probe counts >= 1", param_hint="--sizes/--queries")
+    if not modes or not set(modes) <= set(scale.MODES):
+        raise typer.BadParameter("modes among float, int8", param_hint="--sizes/--mode")
     settings = scale.ScaleSettings(
         sizes=counts, modes=modes, repeats=repeats, seed=seed, check=check
     )
