@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from biometric_exchange.bench.matching import (
     BenchUnavailable,
     Progress,
-    _gallery_data,
+    _captures,
     _probes,
     _require,
 )
@@ -94,7 +94,7 @@ def run_scale(settings: ScaleSettings, progress: Progress = print) -> ScaleRepor
     model = TemplateModel()
     for size in settings.sizes:
         progress(f"N={size}: generating templates")
-        latents, rows = _gallery_data(model, size, rng)
+        rows, latents = _data(model, size, rng)
         ids = [f"g{i:08d}" for i in range(size)]
         with tempfile.TemporaryDirectory() as folder:
             contenders, memory = _contenders(
@@ -169,6 +169,24 @@ def _contenders(
         memory["int8"] = compact.nbytes / _MIB
         memory["faiss-sq8"] = sq.ntotal * sq.sa_code_size() / _MIB
     return found, memory
+
+
+MATED_POOL = 200_000
+"""Latents kept for mated probes (the rows they were captured from come first)."""
+
+
+def _data(model: TemplateModel, size: int, rng: np.random.Generator) -> tuple[Floats, Floats]:
+    """(size, dim) captures made chunk by chunk, and the latents of the first
+    ``MATED_POOL`` of them (at 10M, all the latents would be 5 GB more)."""
+    rows = np.empty((size, model.dim), dtype=np.float32)
+    kept = np.empty((min(size, MATED_POOL), model.dim), dtype=np.float32)
+    for start in range(0, size, 100_000):
+        stop = min(size, start + 100_000)
+        latents = rng.normal(0.0, model.identity_scale, (stop - start, model.dim))
+        rows[start:stop] = _captures(model, latents.astype(np.float32), rng)
+        if start < len(kept):
+            kept[start : min(stop, len(kept))] = latents[: len(kept) - start]
+    return rows, kept
 
 
 def _ceilings(rows: Floats, modes: tuple[str, ...]) -> dict[str, Callable[[], object]]:

@@ -101,6 +101,12 @@ def describe(report: LoadReport) -> list[str]:
     ]
     for run in report.runs:
         lines.extend(_run_lines(run))
+    if report.holder_passes is not None:
+        searches, passes = report.holder_passes
+        lines.append(
+            f"holder: {searches} watchlist searches in {passes} passes "
+            f"({searches / max(passes, 1):.1f} a pass, warm-up calls included)"
+        )
     single = report.matching_single
     lines.append(
         f"matching alone (the holder's kind of gallery, fresh process, {config.watchlist} "
