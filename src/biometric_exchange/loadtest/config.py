@@ -15,6 +15,19 @@ from biometric_exchange.node.server import SERVER_THREADS
 TARGET_SINGLE_CALLS_PER_S = 300.0
 """Single-probe Identify throughput the reference implementation aims at (16 clients)."""
 TARGET_SINGLE_P99_MS = 50.0
+NATIONAL_SCALE = 1_000_000
+"""From this watchlist size on, the national-scale targets apply instead."""
+TARGET_NATIONAL_CALLS_PER_S = 100.0
+TARGET_NATIONAL_P99_MS = 100.0
+
+
+def single_targets(watchlist: int) -> tuple[float, float]:
+    """(calls/s, p99 ms) a single-probe run at 16 clients aims at for this watchlist."""
+    if watchlist >= NATIONAL_SCALE:
+        return TARGET_NATIONAL_CALLS_PER_S, TARGET_NATIONAL_P99_MS
+    return TARGET_SINGLE_CALLS_PER_S, TARGET_SINGLE_P99_MS
+
+
 TARGET_BATCH_OVERHEAD = 0.25
 """A batch of probes may cost at most this much more than searching the gallery alone."""
 SERVER_WORKERS = SERVER_THREADS
