@@ -124,12 +124,25 @@ KERNEL(2, 2)
 KERNEL(4, 1)
 KERNEL(8, 1)
 
+/* Rows a stretch: every probe block runs over one stretch of panels (256 KiB of
+   codes at 128-d) while it is in the core's cache, so several probes cost one
+   read of the codes from memory. */
+#define STRETCH_ROWS 2048
+
 static void scores_vnni(const Job *job) {
-    Py_ssize_t i = 0;
-    for (; i + 8 <= job->count; i += 8) kernel_8(job, i);
-    for (; i + 4 <= job->count; i += 4) kernel_4(job, i);
-    for (; i + 2 <= job->count; i += 2) kernel_2(job, i);
-    for (; i < job->count; i++) kernel_1(job, i);
+    for (Py_ssize_t first = 0; first < job->rows; first += STRETCH_ROWS) {
+        Job part = *job;
+        part.panels = job->panels + (first / 16) * job->groups * 16;
+        part.rows = job->rows - first < STRETCH_ROWS ? job->rows - first : STRETCH_ROWS;
+        part.scales = job->scales + first;
+        part.norms = job->norms + first;
+        part.out = job->out + first;
+        Py_ssize_t i = 0;
+        for (; i + 8 <= job->count; i += 8) kernel_8(&part, i);
+        for (; i + 4 <= job->count; i += 4) kernel_4(&part, i);
+        for (; i + 2 <= job->count; i += 2) kernel_2(&part, i);
+        for (; i < job->count; i++) kernel_1(&part, i);
+    }
 }
 
 static int has_vnni(void) {
