@@ -18,6 +18,7 @@ import numpy as np
 from biometric_exchange.domain import TEMPLATE_DIM
 from biometric_exchange.matching.columns import ColumnBlocks
 from biometric_exchange.matching.gallery import DEFAULT_TILE_SIZE, Gallery, Store
+from biometric_exchange.matching.idindex import IdIndex
 from biometric_exchange.matching.panels import CodePanels
 from biometric_exchange.matching.quantized import Originals, QuantizedRows
 
@@ -42,16 +43,17 @@ class CompactGallery(Gallery):
     @classmethod
     def from_parts(
         cls,
-        ids: list[str],
+        ids: IdIndex,
         parts: tuple[CodePanels, ColumnBlocks[np.float32], Originals],
         *,
         tile_size: int = DEFAULT_TILE_SIZE,
     ) -> CompactGallery:
-        """A gallery over existing codes, side values and originals (a mapped snapshot)."""
+        """A gallery over existing ids, codes, side values and originals (a mapped
+        snapshot), row ``r`` of each being the same entry."""
         gallery = cls(parts[0].dim, tile_size=tile_size)
         gallery._quantized = QuantizedRows(parts[0].dim, parts=parts)
         gallery._rows = gallery._quantized
-        gallery._index.append(gallery._index.check_new(ids))
+        gallery._index = ids
         return gallery
 
     def _new_store(self) -> Store:

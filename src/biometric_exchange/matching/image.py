@@ -28,7 +28,9 @@ from numpy.typing import NDArray
 from biometric_exchange.matching.columns import BLOCK_COLUMNS, ColumnBlocks
 from biometric_exchange.matching.compact import CompactGallery
 from biometric_exchange.matching.gallery import Gallery
+from biometric_exchange.matching.idindex import IdIndex
 from biometric_exchange.matching.mapped import MappedRows
+from biometric_exchange.matching.packedids import PackedIds
 from biometric_exchange.matching.panels import LANES, CodePanels, groups_for
 from biometric_exchange.matching.quantized import quantize
 
@@ -131,18 +133,36 @@ def _sections(gallery: Gallery, offsets: bytes, ids: bytes) -> list[Iterator[byt
 
 @dataclass(frozen=True)
 class Image:
-    """A read image: ids and views of its sections."""
+    """A read image: views of its sections."""
 
-    ids: list[str]
+    id_offsets: NDArray[np.int64]
+    id_bytes: NDArray[np.uint8]
     codes: CodePanels
     side: ColumnBlocks[np.float32]
     originals: Floats
 
+    @property
+    def count(self) -> int:
+        return len(self.id_offsets) - 1
+
+    def ids(self) -> list[str]:
+        """The ids as strings, in insertion order."""
+        raw = self.id_bytes.tobytes()
+        bounds = self.id_offsets.tolist()
+        return [raw[bounds[i] : bounds[i + 1]].decode() for i in range(self.count)]
+
     def compact(self, *, tile_size: int | None = None) -> CompactGallery:
+        """A compact gallery over the image; its ids stay packed (``PackedIds``)."""
         parts = (self.codes, self.side, MappedRows(self.originals))
+        ids: IdIndex
+        if PackedIds.usable(self.id_bytes):
+            ids = PackedIds(self.id_offsets, self.id_bytes)
+        else:
+            ids = IdIndex()
+            ids.append(ids.check_new(self.ids()))
         if tile_size is None:
-            return CompactGallery.from_parts(self.ids, parts)
-        return CompactGallery.from_parts(self.ids, parts, tile_size=tile_size)
+            return CompactGallery.from_parts(ids, parts)
+        return CompactGallery.from_parts(ids, parts, tile_size=tile_size)
 
 
 def read_image(buffer: Any) -> Image:
@@ -164,11 +184,13 @@ def read_image(buffer: Any) -> Image:
         raise ImageError("header does not match its sections")
     at = layout.offsets()
     offsets = np.frombuffer(view, np.int64, count + 1, at[0])
-    raw = bytes(view[at[1] : at[1] + layout.id_bytes])
-    if offsets[0] != 0 or offsets[-1] != len(raw) or np.any(np.diff(offsets) < 0):
+    raw = np.frombuffer(view, np.uint8, layout.id_bytes, at[1])
+    if offsets[0] != 0 or offsets[-1] != len(raw) or np.any(np.diff(offsets) <= 0):
         raise ImageError("id offsets are inconsistent")
-    bounds = offsets.tolist()
-    ids = [raw[bounds[i] : bounds[i + 1]].decode() for i in range(count)]
+    try:
+        raw.tobytes().decode()
+    except UnicodeDecodeError as exc:
+        raise ImageError("ids are not UTF-8") from exc
     panels = np.frombuffer(view, np.int32, -(-count // LANES) * groups * LANES, at[2])
     panels = panels.reshape(-1, groups, LANES)
     per_block = BLOCK_COLUMNS // LANES
@@ -179,7 +201,8 @@ def read_image(buffer: Any) -> Image:
         sides.append(np.frombuffer(view, np.float32, 3 * rows, at[3] + 12 * first).reshape(3, rows))
     originals = np.frombuffer(view, np.float32, count * dim, at[4]).reshape(count, dim)
     return Image(
-        ids,
+        offsets,
+        raw,
         CodePanels.from_blocks(dim, blocks, count),
         ColumnBlocks.from_blocks(3, np.float32, sides, count),
         originals,

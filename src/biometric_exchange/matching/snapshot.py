@@ -103,14 +103,14 @@ def load_snapshot(
         ) from exc
     except (ImageError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"{path}: snapshot content is not readable: {exc}") from exc
-    made = gallery(len(image.ids)) if gallery is not None else None
+    made = gallery(image.count) if gallery is not None else None
     if isinstance(made, CompactGallery):
         made.close()
         return image.compact(tile_size=tile_size)
     if made is None:
         dim = image.codes.dim
         made = Gallery(dim) if tile_size is None else Gallery(dim, tile_size=tile_size)
-    made.add(image.ids, image.originals)
+    made.add(image.ids(), image.originals)
     return made
 
 
