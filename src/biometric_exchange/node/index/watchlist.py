@@ -94,8 +94,9 @@ class WatchlistIndex:
     snapshot file named by the watchlist generation, so a restart loads the
     gallery in one read instead of opening every row (1M entries: about 7 s
     instead of a minute); entries no longer in force are then removed from the
-    loaded gallery. A snapshot that does not open or does not match the store
-    is rebuilt from the rows.
+    loaded gallery (and so would entries the store no longer has: the store's
+    labels are read once, for the entries in force). A snapshot that does not
+    open or lacks an entry in force is rebuilt from the rows.
 
     ``settings`` (``[matching]``): from ``compact_from`` entries on, the
     gallery is a ``CompactGallery`` (int8 codes, the same answers), which
@@ -134,15 +135,17 @@ class WatchlistIndex:
         today = self._today()
         labels = self._records.watchlist_labels(valid_on=today)
         in_force = {label.entry_id for label in labels}
-        every = {label.entry_id for label in self._records.watchlist_labels()}
-        gallery = self._cached(generation, every)
-        if gallery is None:
+        found = self._cached(generation, in_force)
+        if found is None:
             entries = list(self._records.watchlist())
             gallery = self._new_gallery(len(entries))
             if entries:
                 gallery.add([e.entry_id for e in entries], np.stack([e.template for e in entries]))
             self._store(gallery, generation)
-        expired = [entry_id for entry_id in gallery.ids if entry_id not in in_force]
+            ids = gallery.ids
+        else:
+            gallery, ids = found
+        expired = [entry_id for entry_id in ids if entry_id not in in_force]
         if expired:
             gallery.remove(expired)
         return _Snapshot(
@@ -165,7 +168,11 @@ class WatchlistIndex:
             return None
         return self._cache_dir / f"watchlist-g{generation}.snapshot"
 
-    def _cached(self, generation: int, expected: set[str]) -> Gallery | None:
+    def _cached(
+        self, generation: int, in_force: set[str]
+    ) -> tuple[Gallery, tuple[str, ...]] | None:
+        """The snapshot of ``generation`` and its ids, if it opens and holds every entry in
+        force (entries it holds beyond those are removed as expired ones are)."""
         path = self._path(generation)
         if path is None or self._data_key is None or not path.exists():
             return None
@@ -180,10 +187,11 @@ class WatchlistIndex:
         except ExchangeError as exc:
             log.warning("watchlist snapshot %s not used (%s); rebuilding", path.name, exc)
             return None
-        if set(gallery.ids) != expected:
+        ids = gallery.ids
+        if not in_force.issubset(ids):
             log.warning("watchlist snapshot %s does not match the store; rebuilding", path.name)
             return None
-        return gallery
+        return gallery, ids
 
     def _store(self, gallery: Gallery, generation: int) -> None:
         path = self._path(generation)
