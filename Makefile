@@ -19,7 +19,7 @@ all: test
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml $(CONSTRAINTS) shims/dlib/pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml $(CONSTRAINTS) shims/dlib/pyproject.toml src/biometric_exchange/matching/_int8scores.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade -c $(CONSTRAINTS) $(INSTALLER)
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) $(FACES) -e ".[$(EXTRAS)]"
 	touch $(STAMP)

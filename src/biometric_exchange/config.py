@@ -64,6 +64,17 @@ class NodeSection(_Frozen):
 class MatchingSection(_Frozen):
     threshold: Annotated[float, Field(gt=0, le=2)] = DEFAULT_THRESHOLD
     max_candidates: Annotated[int, Field(ge=1, le=50)] = 3
+    compact_from: Annotated[int, Field(ge=0)] = 100_000
+    """Watchlists of at least this many entries are searched as int8 codes
+    (``CompactGallery``: the same answers, a quarter of the memory read); 0: always."""
+    batch_window_ms: Annotated[float, Field(ge=0, le=2)] = 1.0
+    """A search that finds no other running waits up to this long (from its arrival)
+    for concurrent calls to join its pass; 0: no wait, a pass takes whoever is waiting."""
+    shared_snapshot: bool = False
+    """Leave the decrypted watchlist snapshot in shared memory (``/dev/shm``, mode
+    0600) for a restart or another process of the node to map without decrypting:
+    plaintext templates in RAM outside the process until the watchlist changes
+    (never on disk). Off: each process decrypts into memory of its own."""
 
 
 class ExchangeSection(_Frozen):

@@ -99,7 +99,7 @@ def test_quantisation_residual_bounds_the_real_error() -> None:
     matrix = np.vstack([faces(rng, 50), np.zeros((1, DIM)), np.full((1, DIM), 1e-30)])
     matrix = matrix.astype(np.float32)
     codes, side = quantize(matrix)
-    decoded = codes.T.astype(np.float32) * side[0][:, None]
+    decoded = codes.T.astype(np.float64) * side[0].astype(np.float64)[:, None]  # h = s c exactly
     error = np.linalg.norm(matrix.astype(np.float64) - decoded, axis=1)
     assert codes.dtype == np.int8
     assert np.all(np.abs(codes.astype(int)) <= 127)

@@ -22,11 +22,29 @@ def match(
     ] = None,
     repeats: Annotated[int, typer.Option(min=3, help="Repetitions per figure")] = 3,
     seed: Annotated[int, typer.Option(help="Random seed")] = 2024,
+    sizes: Annotated[
+        str | None,
+        typer.Option(help="Gallery sizes, comma-separated: float and int8 side by side"),
+    ] = None,
+    mode: Annotated[str, typer.Option(help="With --sizes: float, int8 or both")] = "float,int8",
+    check: Annotated[
+        int, typer.Option(help="With --sizes: probes of the int8-vs-float equality check")
+    ] = 10_000,
+    queries: Annotated[
+        str, typer.Option(help="With --sizes: probe counts Q, comma-separated")
+    ] = "1,100,1000",
 ) -> None:
-    """Engine vs FAISS vs scikit-learn: queries/s, memory, compact mode, snapshot load."""
+    """Engine vs FAISS vs scikit-learn: queries/s, memory, compact mode, snapshot load.
+
+    With --sizes: the float and int8 engines against FAISS IndexFlatL2 and
+    IndexScalarQuantizer (8-bit) at Q = 1, 100, 1000, with the memory-read
+    ceiling and an equality check of int8 against float."""
     warning = benchmark.blas_warning()
     if warning:
         console.print(f"[yellow]{warning}[/]")
+    if sizes is not None:
+        _scale(sizes, mode, queries, repeats=repeats, seed=seed, check=check)
+        return
     settings = benchmark.settings_for(quick=quick, repeats=repeats, seed=seed)
     try:
         report = benchmark.run(settings, progress=lambda line: console.print(f"[dim]{line}[/]"))
@@ -77,3 +95,29 @@ def blind(
     if json_path is not None:
         json_path.write_text(blind_bench.to_json(report))
         console.print(f"figures written to {json_path}")
+
+
+def _scale(sizes: str, mode: str, queries: str, *, repeats: int, seed: int, check: int) -> None:
+    from biometric_exchange.bench import scale  # noqa: PLC0415 - FAISS loads on use
+
+    try:
+        counts = tuple(int(part.replace("_", "")) for part in sizes.split(",") if part.strip())
+        probe_counts = tuple(int(part) for part in queries.split(",") if part.strip())
+    except ValueError as exc:
+        raise typer.BadParameter(
+            "expected sizes such as 1000000,10000000", param_hint="--sizes"
+        ) from exc
+    modes = tuple(part.strip() for part in mode.split(",") if part.strip())
+    if not counts or min(counts) < 1 or not probe_counts or min(probe_counts) < 1:
+        raise typer.BadParameter("sizes and probe counts >= 1", param_hint="--sizes/--queries")
+    if not modes or not set(modes) <= set(scale.MODES):
+        raise typer.BadParameter("modes among float, int8", param_hint="--sizes/--mode")
+    settings = scale.ScaleSettings(
+        sizes=counts, modes=modes, repeats=repeats, seed=seed, check=check
+    )
+    try:
+        report = scale.run_scale(settings, progress=lambda line: console.print(f"[dim]{line}[/]"))
+    except scale.BenchUnavailable as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    console.print(scale.format_scale(report), markup=False, highlight=False)

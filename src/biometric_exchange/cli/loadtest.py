@@ -41,6 +41,20 @@ def loadtest(
             help="BLAS threads of the holder process (default: inherited)",
         ),
     ] = None,
+    compact_from: Annotated[
+        int | None,
+        typer.Option(
+            "--compact-from",
+            help="Holder's [matching] compact_from (default: the node's default)",
+        ),
+    ] = None,
+    batch_window_ms: Annotated[
+        float | None,
+        typer.Option(
+            "--batch-window-ms",
+            help="Holder's [matching] batch_window_ms (default: the node's default)",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic templates")] = 2017,
     workdir: Annotated[
         Path | None,
@@ -69,6 +83,8 @@ def loadtest(
         serial_batch_calls=serial_batch_calls,
         hit_rate=hit_rate,
         holder_blas_threads=holder_blas_threads,
+        compact_from=compact_from,
+        batch_window_ms=batch_window_ms,
         seed=seed,
         workdir=workdir,
     )

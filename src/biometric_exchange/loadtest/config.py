@@ -15,6 +15,19 @@ from biometric_exchange.node.server import SERVER_THREADS
 TARGET_SINGLE_CALLS_PER_S = 300.0
 """Single-probe Identify throughput the reference implementation aims at (16 clients)."""
 TARGET_SINGLE_P99_MS = 50.0
+NATIONAL_SCALE = 1_000_000
+"""From this watchlist size on, the national-scale targets apply instead."""
+TARGET_NATIONAL_CALLS_PER_S = 100.0
+TARGET_NATIONAL_P99_MS = 100.0
+
+
+def single_targets(watchlist: int) -> tuple[float, float]:
+    """(calls/s, p99 ms) a single-probe run at 16 clients aims at for this watchlist."""
+    if watchlist >= NATIONAL_SCALE:
+        return TARGET_NATIONAL_CALLS_PER_S, TARGET_NATIONAL_P99_MS
+    return TARGET_SINGLE_CALLS_PER_S, TARGET_SINGLE_P99_MS
+
+
 TARGET_BATCH_OVERHEAD = 0.25
 """A batch of probes may cost at most this much more than searching the gallery alone."""
 SERVER_WORKERS = SERVER_THREADS
@@ -49,6 +62,10 @@ class LoadConfig:
     holder_blas_threads: int | None = None
     """BLAS threads of the holder process (and of the matching-alone process);
     inherited from this environment when None."""
+    compact_from: int | None = None
+    """The holder's ``[matching] compact_from``; the node's default when None."""
+    batch_window_ms: float | None = None
+    """The holder's ``[matching] batch_window_ms``; the node's default when None."""
     seed: int = 2017
     workdir: Path | None = None
     """Where the pair is built (kept); a temporary folder (removed) when None."""
@@ -94,6 +111,15 @@ class LoadConfig:
         """Every probe the driver may send today, each a distinct capture: the holder
         refuses a repeat of a recent probe under another reference."""
         return self.single_probes_needed + self.batch_calls_needed * self.batch_size
+
+    def holder_matching(self) -> dict[str, int | float]:
+        """The ``[matching]`` settings the run gives the holder (its defaults otherwise)."""
+        found: dict[str, int | float] = {}
+        if self.compact_from is not None:
+            found["compact_from"] = self.compact_from
+        if self.batch_window_ms is not None:
+            found["batch_window_ms"] = self.batch_window_ms
+        return found
 
     def holder_environment(self) -> dict[str, str]:
         if self.holder_blas_threads is None:

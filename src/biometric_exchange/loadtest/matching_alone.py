@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biometric_exchange.config import MatchingSection
 from biometric_exchange.loadtest.config import (
     MAX_CANDIDATES,
     SERVER_WORKERS,
@@ -21,15 +22,22 @@ from biometric_exchange.loadtest.config import (
 )
 from biometric_exchange.loadtest.data import GeneratedData, Matrix, watchlist_ids
 from biometric_exchange.loadtest.results import MatchingStats
-from biometric_exchange.matching import Gallery
+from biometric_exchange.matching import CompactGallery, Gallery
 
 
 def time_matching(
-    templates: Matrix, probes: Matrix, *, per_search: int, repeats: int, threads: int
+    templates: Matrix,
+    probes: Matrix,
+    *,
+    per_search: int,
+    repeats: int,
+    threads: int,
+    compact: bool = False,
 ) -> MatchingStats:
     """The holder's search (exact top-k under the threshold), alone: one at a time,
-    then ``threads`` at once as the server's workers would run them."""
-    gallery = Gallery()
+    then ``threads`` at once as the server's workers would run them. ``compact``:
+    on int8 codes, as the holder searches a watchlist of ``compact_from`` entries."""
+    gallery = CompactGallery() if compact else Gallery()
     gallery.add(watchlist_ids(len(templates)), templates)
     span = max(1, len(probes) - per_search + 1)
     batches = [probes[(i * per_search) % span :][:per_search] for i in range(repeats)]
@@ -67,7 +75,7 @@ def time_matching(
 
 
 def _matching_job(
-    folder: str, batch_size: int, repeats: int, with_batch: bool
+    folder: str, batch_size: int, repeats: int, with_batch: bool, compact: bool
 ) -> tuple[MatchingStats, MatchingStats | None]:
     """In a fresh process: the searches alone on the arrays saved in ``folder``."""
     base = Path(folder)
@@ -78,6 +86,7 @@ def _matching_job(
         per_search=1,
         repeats=max(repeats, 50),
         threads=SERVER_WORKERS,
+        compact=compact,
     )
     if not with_batch:
         return single, None
@@ -87,6 +96,7 @@ def _matching_job(
         per_search=batch_size,
         repeats=repeats,
         threads=SERVER_WORKERS,
+        compact=compact,
     )
     return single, batch
 
@@ -100,12 +110,16 @@ def matching_alone(
     np.save(folder / "watchlist.npy", data.watchlist.templates)
     np.save(folder / "single.npy", data.single_probes)
     np.save(folder / "batch.npy", data.batch_probes)
+    threshold = config.compact_from
+    if threshold is None:
+        threshold = MatchingSection().compact_from
+    compact = config.watchlist >= threshold
     context = multiprocessing.get_context("spawn")
     try:
         with temporary_environment(config.holder_environment()), context.Pool(1) as pool:
             return pool.apply(
                 _matching_job,
-                (str(folder), config.batch_size, config.matching_repeats, with_batch),
+                (str(folder), config.batch_size, config.matching_repeats, with_batch, compact),
             )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

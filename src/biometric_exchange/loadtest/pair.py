@@ -58,7 +58,22 @@ def prepare_pair(config: LoadConfig, workdir: Path) -> tuple[Path, Path]:
 
     amend_pair_agreement(chile_dir, panama_dir, fit_the_run)
     _replays_allowed(chile_dir)
+    _matching_settings(chile_dir, config.holder_matching())
     return chile_dir, panama_dir
+
+
+def _matching_settings(holder_dir: Path, settings: dict[str, int | float]) -> None:
+    """The run's ``[matching]`` settings, in the holder's section (made if missing)."""
+    if not settings:
+        return
+    config = holder_dir / "node.toml"
+    text = config.read_text(encoding="utf-8")
+    lines = "".join(f"{name} = {value}\n" for name, value in settings.items())
+    if "[matching]\n" in text:
+        text = text.replace("[matching]\n", "[matching]\n" + lines, 1)
+    else:
+        text += "\n[matching]\n" + lines
+    config.write_text(text, encoding="utf-8")
 
 
 def _replays_allowed(holder_dir: Path) -> None:

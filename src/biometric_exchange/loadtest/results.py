@@ -141,6 +141,8 @@ class LoadReport:
     matching_single: MatchingStats
     matching_batch: MatchingStats | None
     verdicts: tuple[Verdict, ...] = field(default=())
+    holder_passes: tuple[int, int] | None = None
+    """(searches, passes over the watchlist) the holder logged when it stopped."""
 
     @property
     def runs(self) -> tuple[RunStats, ...]:

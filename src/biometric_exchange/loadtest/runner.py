@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -98,6 +99,7 @@ def _run(config: LoadConfig, workdir: Path, progress: Callable[[str], None]) -> 
     progress(f"generating {config.watchlist} synthetic watchlist templates")
     data = generate_data(config)
     holder, caller = Node.open(chile_dir), Node.open(panama_dir)
+    holder_log = workdir / "logs" / f"{chile_dir.name}.log"
     process = None
     try:
         progress(f"adding them to {chile_dir.name} in batches of {INSERT_BATCH}")
@@ -107,7 +109,7 @@ def _run(config: LoadConfig, workdir: Path, progress: Callable[[str], None]) -> 
         progress("starting the holder node process")
         started = time.perf_counter()
         with temporary_environment(config.holder_environment()):
-            process = start_node_process(chile_dir, workdir / "logs" / f"{chile_dir.name}.log")
+            process = start_node_process(chile_dir, holder_log)
         wait_serving(chile_dir, process, timeout=600)
         start_s = time.perf_counter() - started
         session = _Session(config, holder, caller, process, progress)
@@ -134,5 +136,18 @@ def _run(config: LoadConfig, workdir: Path, progress: Callable[[str], None]) -> 
         serial_batch=serial_batch,
         matching_single=matching_single,
         matching_batch=matching_batch,
+        holder_passes=_passes(holder_log),
     )
     return replace(report, verdicts=verdicts(report))
+
+
+_PASSES = re.compile(r"watchlist: (\d+) searches in (\d+) passes")
+
+
+def _passes(log: Path) -> tuple[int, int] | None:
+    """(searches, passes) from the holder's log line at stop, if it wrote one."""
+    try:
+        found = _PASSES.findall(log.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    return (int(found[-1][0]), int(found[-1][1])) if found else None

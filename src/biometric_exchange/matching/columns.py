@@ -32,6 +32,17 @@ class ColumnBlocks(Generic[Scalar]):
         self._blocks: list[NDArray[Scalar]] = []
         self._size = 0
 
+    @classmethod
+    def from_blocks(
+        cls, height: int, dtype: type[Scalar], blocks: list[NDArray[Scalar]], size: int
+    ) -> ColumnBlocks[Scalar]:
+        """A store over existing (height, block) blocks, such as read-only views of a
+        mapped file; a block is copied before its first write."""
+        store = cls(height, dtype)
+        store._blocks = list(blocks)
+        store._size = size
+        return store
+
     @property
     def size(self) -> int:
         return self._size
@@ -56,6 +67,10 @@ class ColumnBlocks(Generic[Scalar]):
 
     def gather(self, rows: Rows) -> NDArray[Scalar]:
         """Columns ``rows`` (1-D, any order) as a (height, len(rows)) array."""
+        if rows.size and int(rows[-1]) - int(rows[0]) + 1 == rows.size:
+            first, last = divmod(int(rows[0]), self.block), int(rows[-1]) // self.block
+            if first[0] == last and bool(np.all(np.diff(rows) == 1)):  # one run in one block
+                return self._blocks[first[0]][:, first[1] : first[1] + rows.size].copy()
         out = np.empty((self.height, rows.size), dtype=self._dtype)
         index, offset = np.divmod(rows, self.block)
         if len(self._blocks) == 1:
@@ -74,6 +89,8 @@ class ColumnBlocks(Generic[Scalar]):
         index, offset = np.divmod(targets, self.block)
         for part in np.unique(index).tolist():
             where = np.flatnonzero(index == part)
+            if not self._blocks[part].flags.writeable:
+                self._blocks[part] = np.array(self._blocks[part])
             self._blocks[part][:, offset[where]] = values[:, where]
 
     def truncate(self, size: int) -> None:
@@ -103,6 +120,8 @@ class ColumnBlocks(Generic[Scalar]):
 
     def _reserve(self, index: int, needed: int) -> None:
         part = self._blocks[index]
+        if not part.flags.writeable:
+            part = self._blocks[index] = np.array(part)
         if needed <= part.shape[1]:
             return
         capacity = min(self.block, max(needed, 2 * part.shape[1], 16))

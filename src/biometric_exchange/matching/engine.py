@@ -6,9 +6,10 @@
 2. The shortlisted rows are re-ranked exactly (``exact.rerank``).
 3. A probe is answered only if no row left out could rank within its top k
    (or, with a threshold, be a hit): every left-out row has score >= floor,
-   so its distance is at least ``sqrt(floor + |q|^2 - err) - residual``,
-   where ``err`` bounds the float32 error of a score and ``residual`` bounds
-   how far the scored templates are from the real ones (0 unless quantised).
+   so its distance is at least ``sqrt(floor + |q~|^2 - err) - residual``,
+   where ``q~`` is the probe as scored (``Source.prepare``), ``err`` bounds
+   the float32 error of a score and ``residual`` bounds how far the scored
+   templates and probe are from the real ones (0 unless quantised).
    That lower bound must clear the k-th exact distance (and the threshold) by
    the float32 rounding band, since equal float32 distances rank by id.
 4. Probes that fail retry with a shortlist 8x wider, then scan exactly.
@@ -30,6 +31,7 @@ from numpy.typing import NDArray
 
 from biometric_exchange.matching import exact
 from biometric_exchange.matching.parallel import available_cores
+from biometric_exchange.matching.probes import Probes
 from biometric_exchange.matching.result import PAD_ID, SearchResult
 from biometric_exchange.matching.shortlist import shortlist
 
@@ -73,9 +75,13 @@ class Source(Protocol):
         """Shortlist entries beyond k."""
         ...
 
+    def prepare(self, queries: Floats) -> Probes:
+        """The probes as ``score`` takes them, with their norms and residuals."""
+        ...
+
     def spans(self, width: int) -> Iterator[tuple[int, int]]: ...
-    def score(self, probes: Floats, start: int, stop: int, out: Floats) -> None:
-        """``out[i, j] = |g|^2 + probes[i] . (g, 1)`` for rows ``start + j``."""
+    def score(self, probes: Probes, start: int, stop: int, out: Floats) -> None:
+        """``out[i, j] ~ |g~|^2 - 2 q~_i . g~`` for rows ``start + j`` (C-contiguous ``out``)."""
         ...
 
     def gather(self, rows: Rows) -> Floats:
@@ -146,7 +152,6 @@ def _search_block(
             source,
             ids=ids,
             queries=queries[pending],
-            qnorms=qnorms[pending],
             top=top,
             width=width,
             threshold=threshold,
@@ -166,7 +171,6 @@ def _attempt(
     *,
     ids: NDArray[np.object_],
     queries: Floats,
-    qnorms: Wide,
     top: int,
     width: int,
     threshold: float | None,
@@ -174,26 +178,25 @@ def _attempt(
 ) -> tuple[Rows, Floats, NDArray[np.bool_]]:
     """Shortlist, re-rank and prove; returns rows, distances and which probes are proven."""
     count, dim = queries.shape
-    error = (dim + 8) * EPS32 * (qnorms + 2.0 * source.max_sqnorm)
-    limit = _score_limit(threshold, qnorms, error, source.residual)
-    augmented = np.empty((count, dim + 1), dtype=np.float32)
-    augmented[:, :dim] = queries
-    augmented[:, :dim] *= -2.0
-    augmented[:, dim] = 1.0
-    tile = _tile_width(count, source.size, tile_size)
-    spans = list(source.spans(tile))
+    prepared = source.prepare(queries)
+    scored = prepared.sqnorms
+    residual = source.residual + prepared.residual
+    error = (dim + 8) * EPS32 * (scored + 2.0 * source.max_sqnorm)
+    limit = _score_limit(threshold, scored, error, residual)
+    spans = list(source.spans(_tile_width(count, source.size, tile_size)))
+    tile = max(stop - start for start, stop in spans)
     scores = count * source.size
     workers = min(available_cores(), len(spans)) if scores >= _PARALLEL_MIN_SCORES else 1
 
     def score(start: int, stop: int, out: Floats) -> None:
-        source.score(augmented, start, stop, out)
+        source.score(prepared, start, stop, out)
 
     short = shortlist(spans, score, limit=limit, width=width, tile_width=tile, workers=workers)
     rows, dist, wide = exact.rerank(source.gather, ids, queries, short.rows, top)
     if width >= source.size:
         return rows, dist, np.ones(count, dtype=bool)
     with np.errstate(invalid="ignore"):
-        bound = np.sqrt(np.maximum(short.floor + qnorms - error, 0.0)) - source.residual
+        bound = np.sqrt(np.maximum(short.floor + scored - error, 0.0)) - residual
     cut = wide[:, top - 1] * (1.0 + _BAND)
     if threshold is not None:
         cut = np.minimum(cut, threshold * (1.0 + _BAND))
@@ -201,11 +204,11 @@ def _attempt(
     return rows, dist, safe
 
 
-def _score_limit(threshold: float | None, qnorms: Wide, error: Wide, residual: float) -> Floats:
+def _score_limit(threshold: float | None, qnorms: Wide, error: Wide, residual: Wide) -> Floats:
     """Per probe, a float32 score above which no row can be a hit (+inf: no threshold).
 
     A hit has distance < threshold, so its score is at most
-    ``(threshold + residual)^2 - |q|^2 + err``; the extra band and err leave
+    ``(threshold + residual)^2 - |q~|^2 + err``; the extra band and err leave
     room for the float64 arithmetic of the proof in ``_attempt``.
     """
     if threshold is None:

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from biometric_exchange.matching.columns import BLOCK_COLUMNS, ColumnBlocks
+from biometric_exchange.matching.probes import Probes, float_probes
 
 Rows = NDArray[np.intp]
 Floats = NDArray[np.float32]
@@ -66,11 +67,14 @@ class FloatRows:
         norms = self._columns.row(self._dim)
         self._max_sqnorm = float(norms.max()) if norms.size else 0.0
 
+    def prepare(self, queries: Floats) -> Probes:
+        return float_probes(queries)
+
     def spans(self, width: int) -> Iterator[tuple[int, int]]:
         return self._columns.spans(width)
 
-    def score(self, probes: Floats, start: int, stop: int, out: Floats) -> None:
-        score_tile(probes, self._columns.view(start, stop), out)
+    def score(self, probes: Probes, start: int, stop: int, out: Floats) -> None:
+        score_tile(probes.form, self._columns.view(start, stop), out)
 
     def gather(self, rows: Rows) -> Floats:
         columns = self._columns.gather(rows.ravel())

@@ -19,7 +19,7 @@ on an unchanged gallery are safe: ``search`` never writes to the gallery.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -129,3 +129,9 @@ class Gallery:
         """Ids and their (n, dim) float32 templates, in insertion order."""
         rows = self._index.rows_in_insertion_order()
         return self._index.in_insertion_order, self._rows.export(rows)
+
+    def export_chunks(self, size: int) -> Iterator[NDArray[np.float32]]:
+        """The templates of ``export()``, ``size`` rows at a time (bounded memory)."""
+        rows = self._index.rows_in_insertion_order()
+        for start in range(0, rows.size, size):
+            yield self._rows.export(rows[start : start + size])

@@ -28,7 +28,8 @@ from biometric_exchange.matching.parallel import run_on_cores
 Rows = NDArray[np.intp]
 Floats = NDArray[np.float32]
 ScoreTile = Callable[[int, int, Floats], None]
-"""``score(start, stop, out)``: write the scores of rows start..stop-1 into ``out``."""
+"""``score(start, stop, out)``: write the scores of rows start..stop-1 into ``out``
+(C-contiguous)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def shortlist(
         best = _Best(limit, width, shared)
         buffer = np.empty((count, tile_width), dtype=np.float32)
         for start, stop in pending:
-            out = buffer[:, : stop - start]
+            out = buffer.reshape(-1)[: count * (stop - start)].reshape(count, stop - start)
             score(start, stop, out)
             best.offer(out, start)
         return best

@@ -1,37 +1,41 @@
-"""A gallery on disk as one AES-256-GCM-sealed file.
+"""A gallery on disk as one sealed file, opened into memory the OS can share.
 
-File: ``MAGIC || nonce (12 bytes) || AESGCM(data_key).encrypt(nonce, plain, AD)``
-with a random nonce and the associated data naming the format and version,
-so a file of another kind or version fails to open. The plaintext is three
-``.npy`` records written with ``allow_pickle=False`` (never pickle): the
-int64 offsets of each id in the next record, the UTF-8 bytes of the ids, and
-the (n, dim) float32 templates, in the gallery's insertion order.
-
-AESGCM seals at most 2 GiB - 1 in one call, which caps a snapshot at about
-4.1 million 128-d templates.
+Format v2 (``MAGIC``): the gallery's image (``image``: ids, int8 code
+panels, side values, float32 originals) sealed as a stream of AES-256-GCM
+chunks (``sealedstream``) under the node's data key, so the file is
+encrypted and authenticated at rest, with no size cap. Opening decrypts
+the image chunk by chunk into a mapping (``placement``): a compact gallery
+then searches the mapped codes in place (nothing quantised or copied, so
+10M entries open in the time it takes to decrypt and read them), and with
+``keep_image`` the decrypted image stays in shared memory for the next
+process. Format v1 files (one AES-GCM seal of three ``.npy`` records) still
+open (``snapshot_v1``).
 """
 
 from __future__ import annotations
 
-import io
 import os
-import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from numpy.typing import NDArray
-
 from biometric_exchange.exceptions import ExchangeError, InvalidInput
+from biometric_exchange.matching import placement, snapshot_v1
+from biometric_exchange.matching.compact import CompactGallery
 from biometric_exchange.matching.gallery import Gallery
+from biometric_exchange.matching.image import ImageError, image_pieces, read_image
+from biometric_exchange.matching.sealedstream import (
+    StreamError,
+    last_tag,
+    open_chunks,
+    seal_pieces,
+    verify_last,
+)
 
-MAGIC = b"BXGSNAP\x01"
-ASSOCIATED_DATA = b"biometric-exchange/matching/gallery-snapshot/v1"
-NONCE_BYTES = 12
+MAGIC = b"BXGSNAP\x02"
+CONTEXT = b"biometric-exchange/matching/gallery-snapshot/v2"
 KEY_BYTES = 32
-MAX_PLAINTEXT = 2**31 - 1
+__all__ = ["MAGIC", "SnapshotError", "discard_images", "load_snapshot", "save_snapshot"]
 
 
 class SnapshotError(ExchangeError):
@@ -40,85 +44,13 @@ class SnapshotError(ExchangeError):
 
 def save_snapshot(path: Path, gallery: Gallery, data_key: bytes) -> None:
     """Write ``gallery`` to ``path`` (atomically, mode 0600), sealed under ``data_key``."""
-    aead = AESGCM(_check_key(data_key))
-    ids, templates = gallery.export()
-    encoded = [ident.encode() for ident in ids]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(item) for item in encoded], out=offsets[1:])
-    plain = io.BytesIO()
-    np.save(plain, offsets, allow_pickle=False)
-    np.save(plain, np.frombuffer(b"".join(encoded), dtype=np.uint8), allow_pickle=False)
-    np.save(plain, templates, allow_pickle=False)
-    if plain.tell() > MAX_PLAINTEXT:
-        raise InvalidInput(
-            f"gallery: {len(ids)} templates make a {plain.tell()} byte snapshot; "
-            f"one AES-GCM seal holds at most {MAX_PLAINTEXT} bytes"
-        )
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    sealed = aead.encrypt(nonce, plain.getbuffer(), ASSOCIATED_DATA)
-    _write_atomically(Path(path), [MAGIC, nonce, sealed])
-
-
-def load_snapshot(path: Path, data_key: bytes, *, tile_size: int | None = None) -> Gallery:
-    """The gallery saved at ``path``; SnapshotError if it does not open under ``data_key``."""
-    aead = AESGCM(_check_key(data_key))
-    blob = Path(path).read_bytes()
-    head = len(MAGIC) + NONCE_BYTES
-    if len(blob) < head or blob[: len(MAGIC)] != MAGIC:
-        raise SnapshotError(f"{path}: not a gallery snapshot (format v1)")
-    try:
-        plain = aead.decrypt(blob[len(MAGIC) : head], memoryview(blob)[head:], ASSOCIATED_DATA)
-    except InvalidTag as exc:
-        raise SnapshotError(
-            f"{path}: snapshot does not decrypt: wrong data key, or the file was altered"
-        ) from exc
-    del blob
-    stream = io.BytesIO(plain)
-    try:
-        offsets = np.load(stream, allow_pickle=False)
-        id_bytes = np.load(stream, allow_pickle=False)
-        templates = np.load(stream, allow_pickle=False)
-        ids = _decode_ids(offsets, id_bytes, templates, path)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SnapshotError(f"{path}: snapshot content is not readable: {exc}") from exc
-    gallery = (
-        Gallery(templates.shape[1])
-        if tile_size is None
-        else Gallery(templates.shape[1], tile_size=tile_size)
-    )
-    gallery.add(ids, templates)
-    return gallery
-
-
-def _decode_ids(
-    offsets: NDArray[np.int64],
-    id_bytes: NDArray[np.uint8],
-    templates: NDArray[np.float32],
-    path: Path,
-) -> list[str]:
-    count = templates.shape[0]
-    if (
-        templates.ndim != 2
-        or templates.dtype != np.float32
-        or offsets.dtype != np.int64
-        or id_bytes.dtype != np.uint8
-        or offsets.shape != (count + 1,)
-        or offsets[0] != 0
-        or offsets[-1] != id_bytes.size
-        or np.any(np.diff(offsets) < 0)
-    ):
-        raise SnapshotError(f"{path}: snapshot content is inconsistent")
-    raw = id_bytes.tobytes()
-    bounds = offsets.tolist()
-    return [raw[bounds[i] : bounds[i + 1]].decode() for i in range(count)]
-
-
-def _write_atomically(path: Path, parts: list[bytes]) -> None:
+    key = _check_key(data_key)
+    path = Path(path)
+    size, pieces = image_pieces(gallery)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "wb") as file:
-            for part in parts:
-                file.write(part)
+            seal_pieces(file, key, MAGIC, CONTEXT, size=size, pieces=pieces)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, 0o600)
@@ -126,6 +58,71 @@ def _write_atomically(path: Path, parts: list[bytes]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def load_snapshot(
+    path: Path,
+    data_key: bytes,
+    *,
+    tile_size: int | None = None,
+    gallery: Callable[[int], Gallery] | None = None,
+    image_dir: Path | None = None,
+    keep_image: bool = False,
+) -> Gallery:
+    """The gallery saved at ``path``; SnapshotError if it does not open under ``data_key``.
+
+    ``gallery(size)`` chooses the kind: when it gives a ``CompactGallery``, the
+    result searches the mapped image in place; otherwise its rows are copied in
+    (``Gallery(dim, tile_size=...)`` by default). ``image_dir`` holds the
+    decrypted image (anonymous memory without it); ``keep_image`` leaves it
+    there for the next process to map (``placement``).
+    """
+    key = _check_key(data_key)
+    path = Path(path)
+    if _magic(path) == snapshot_v1.MAGIC:
+        try:
+            return snapshot_v1.load(path, key, tile_size=tile_size, gallery=gallery)
+        except snapshot_v1.V1Error as exc:
+            raise SnapshotError(f"{path}: {exc}") from exc
+    try:
+        memory = None
+        name = None
+        if keep_image and image_dir is not None:
+            name = placement.image_name(path, last_tag(path, MAGIC))
+            size = verify_last(path, key, MAGIC, CONTEXT)
+            memory = placement.existing(image_dir, name, size)
+        if memory is None:
+            size, chunks = open_chunks(path, key, MAGIC, CONTEXT)
+            memory = placement.mapped(image_dir, size, lambda: chunks, name=name)
+        image = read_image(memory)
+    except StreamError as exc:
+        if "not a sealed stream" in str(exc):
+            raise SnapshotError(f"{path}: not a gallery snapshot (format v1 or v2)") from exc
+        raise SnapshotError(
+            f"{path}: snapshot does not decrypt: wrong data key, or the file was altered"
+        ) from exc
+    except (ImageError, UnicodeDecodeError) as exc:
+        raise SnapshotError(f"{path}: snapshot content is not readable: {exc}") from exc
+    made = gallery(image.count) if gallery is not None else None
+    if isinstance(made, CompactGallery):
+        made.close()
+        return image.compact(tile_size=tile_size)
+    if made is None:
+        dim = image.codes.dim
+        made = Gallery(dim) if tile_size is None else Gallery(dim, tile_size=tile_size)
+    made.add(image.ids(), image.originals)
+    return made
+
+
+def discard_images(image_dir: Path, sealed_dir: Path, keep: Path | None = None) -> None:
+    """Remove the shared images of snapshots in ``sealed_dir``, but that of ``keep``."""
+    name = placement.image_name(keep, last_tag(keep, MAGIC)) if keep is not None else None
+    placement.discard(image_dir, sealed_dir, name)
+
+
+def _magic(path: Path) -> bytes:
+    with path.open("rb") as file:
+        return file.read(len(MAGIC))
 
 
 def _check_key(data_key: bytes) -> bytes:

@@ -264,6 +264,7 @@ class Node:
             cache_dir=self.database.path.parent,
             data_key=self.current_data_key,
             today=self.today,
+            settings=self.config.matching,
         )
 
     def current_data_key(self) -> bytes:

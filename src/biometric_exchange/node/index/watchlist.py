@@ -15,12 +15,16 @@ from numpy.typing import NDArray
 from biometric_exchange.agreement.policy import category_of
 from biometric_exchange.agreement.terms import ProtectedCategory
 from biometric_exchange.combine import Combiner
+from biometric_exchange.config import MatchingSection
 from biometric_exchange.domain import Template, WatchlistCategory, utc_now
 from biometric_exchange.exceptions import ExchangeError
-from biometric_exchange.matching import Gallery, load_snapshot, save_snapshot
+from biometric_exchange.matching import CompactGallery, Gallery, load_snapshot, save_snapshot
+from biometric_exchange.matching.snapshot import discard_images
 from biometric_exchange.store.records import RecordStore, WatchlistLabel
 
 log = logging.getLogger(__name__)
+SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - tmpfs: RAM, not a shared temp dir
+"""Where a compact gallery's originals live (the system's temp dir where absent)."""
 MAX_BATCH_PROBES = 1024
 """Most probes searched in one pass (the engine's own block)."""
 
@@ -90,8 +94,15 @@ class WatchlistIndex:
     snapshot file named by the watchlist generation, so a restart loads the
     gallery in one read instead of opening every row (1M entries: about 7 s
     instead of a minute); entries no longer in force are then removed from the
-    loaded gallery. A snapshot that does not open or does not match the store
-    is rebuilt from the rows.
+    loaded gallery (and so would entries the store no longer has: the store's
+    labels are read once, for the entries in force). A snapshot that does not
+    open or lacks an entry in force is rebuilt from the rows.
+
+    ``settings`` (``[matching]``): from ``compact_from`` entries on, the
+    gallery is a ``CompactGallery`` (int8 codes, the same answers), which
+    searches the snapshot's decrypted image in place (mapped from
+    ``/dev/shm``; left there for the next process with ``shared_snapshot``);
+    searches of concurrent calls wait up to ``batch_window_ms`` to share a pass.
     """
 
     def __init__(
@@ -101,12 +112,18 @@ class WatchlistIndex:
         cache_dir: Path | None = None,
         data_key: Callable[[], bytes] | None = None,
         today: Callable[[], dt.date] | None = None,
+        settings: MatchingSection | None = None,
+        shared_dir: Path | None = SHARED_MEMORY,
     ) -> None:
-        """``today`` dates the entries' validity (the node's clock; the system's by default)."""
+        """``today`` dates the entries' validity (the node's clock; the system's by default);
+        ``shared_dir`` holds decrypted images and originals (``/dev/shm``; the system's
+        temp dir and anonymous memory when it is None or absent)."""
+        self._shared = shared_dir if shared_dir is not None and shared_dir.is_dir() else None
         self._today = today or (lambda: utc_now().date())
         self._records = records
         self._cache_dir = cache_dir
         self._data_key = data_key
+        self._settings = settings or MatchingSection()
         self._lock = threading.Lock()
         self._snapshot = self._build()
         self._entries: WatchlistEntries | None = None
@@ -118,15 +135,17 @@ class WatchlistIndex:
         today = self._today()
         labels = self._records.watchlist_labels(valid_on=today)
         in_force = {label.entry_id for label in labels}
-        every = {label.entry_id for label in self._records.watchlist_labels()}
-        gallery = self._cached(generation, every)
-        if gallery is None:
+        found = self._cached(generation, in_force)
+        if found is None:
             entries = list(self._records.watchlist())
-            gallery = Gallery()
+            gallery = self._new_gallery(len(entries))
             if entries:
                 gallery.add([e.entry_id for e in entries], np.stack([e.template for e in entries]))
             self._store(gallery, generation)
-        expired = [entry_id for entry_id in gallery.ids if entry_id not in in_force]
+            ids = gallery.ids
+        else:
+            gallery, ids = found
+        expired = [entry_id for entry_id in ids if entry_id not in in_force]
         if expired:
             gallery.remove(expired)
         return _Snapshot(
@@ -136,24 +155,43 @@ class WatchlistIndex:
             _protected(labels),
         )
 
+    def _new_gallery(self, size: int) -> Gallery:
+        """An empty gallery for ``size`` entries: compact from ``compact_from`` on. Its
+        float32 originals (read only to re-rank a shortlist) go to an unlinked file in
+        shared memory (``/dev/shm``, RAM), so no plaintext template reaches the disk."""
+        if size and size >= self._settings.compact_from:
+            return CompactGallery(directory=self._shared)
+        return Gallery()
+
     def _path(self, generation: int) -> Path | None:
         if self._cache_dir is None or self._data_key is None:
             return None
         return self._cache_dir / f"watchlist-g{generation}.snapshot"
 
-    def _cached(self, generation: int, expected: set[str]) -> Gallery | None:
+    def _cached(
+        self, generation: int, in_force: set[str]
+    ) -> tuple[Gallery, tuple[str, ...]] | None:
+        """The snapshot of ``generation`` and its ids, if it opens and holds every entry in
+        force (entries it holds beyond those are removed as expired ones are)."""
         path = self._path(generation)
         if path is None or self._data_key is None or not path.exists():
             return None
         try:
-            gallery = load_snapshot(path, self._data_key())
+            gallery = load_snapshot(
+                path,
+                self._data_key(),
+                gallery=self._new_gallery,
+                image_dir=self._shared,
+                keep_image=self._settings.shared_snapshot,
+            )
         except ExchangeError as exc:
             log.warning("watchlist snapshot %s not used (%s); rebuilding", path.name, exc)
             return None
-        if set(gallery.ids) != expected:
+        ids = gallery.ids
+        if not in_force.issubset(ids):
             log.warning("watchlist snapshot %s does not match the store; rebuilding", path.name)
             return None
-        return gallery
+        return gallery, ids
 
     def _store(self, gallery: Gallery, generation: int) -> None:
         path = self._path(generation)
@@ -162,6 +200,8 @@ class WatchlistIndex:
         for old in path.parent.glob("watchlist-*.snapshot"):
             old.unlink(missing_ok=True)
         save_snapshot(path, gallery, self._data_key())
+        if self._shared is not None:
+            discard_images(self._shared, path.parent, keep=path)
 
     def refresh(self) -> None:
         """Rebuild when another process changed the watchlist."""
@@ -217,6 +257,7 @@ class WatchlistIndex:
                         lambda batch: self._search_batch(batch, threshold, k),
                         max_items=MAX_BATCH_PROBES,
                         size=len,
+                        window=self._settings.batch_window_ms / 1000.0,
                     ),
                 )
         return combiner
