@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from biometric_exchange.alerts.evidence_columns import PERSONAL_KEYS
 from biometric_exchange.alerts.linking import identity_differences
-from biometric_exchange.cli.alerts_views import PERSONAL_KEYS
 from biometric_exchange.domain import Alert, AlertKind, Encounter, Evidence
 from biometric_exchange.node.enrolment import enrol_many
 from biometric_exchange.node.runtime import Node

@@ -14,29 +14,11 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from biometric_exchange.alerts.evidence_columns import EVIDENCE_COLUMNS, PERSONAL_KEYS, SHOWN_KEYS
 from biometric_exchange.alerts.review import Transition, sla_due, sla_state
 from biometric_exchange.domain import Alert, Evidence, EvidenceOverflow, Severity, utc_now
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
-
-PERSONAL_KEYS = frozenset(
-    {"name", "names", "given_name", "family_name", "birth_date", "document_number"}
-)
-"""Evidence keys never printed (rules do not write them; this is a safeguard)."""
-
-_EVIDENCE_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("key", ("key",)),
-    ("rule", ("rule",)),
-    ("source", ("source", "partner")),
-    ("reference", ("hit_reference",)),
-    ("distance", ("distance",)),
-    ("threshold", ("threshold",)),
-    ("agreement", ("agreement_id",)),
-    ("purpose", ("purpose",)),
-    ("point", ("border_point", "encounter_point")),
-    ("time", ("encountered_at",)),
-)
-_SHOWN_KEYS = frozenset(key for _, keys in _EVIDENCE_COLUMNS for key in keys)
 
 
 def _severity(severity: Severity) -> str:
@@ -90,7 +72,7 @@ def _other(item: Evidence) -> str:
     return "; ".join(
         f"{escape(key)}=" + ("(withheld)" if key in PERSONAL_KEYS else _text(value))
         for key, value in sorted(item.items())
-        if key not in _SHOWN_KEYS and value is not None
+        if key not in SHOWN_KEYS and value is not None
     )
 
 
@@ -99,11 +81,11 @@ def evidence_table(items: Sequence[Evidence], *, total: int, first: int = 1) -> 
     ``evidence_extras`` for the keys without a column."""
     table = Table(title=f"Evidence ({total})", box=box.SIMPLE_HEAD, expand=False)
     table.add_column("#", justify="right")
-    for column, _ in _EVIDENCE_COLUMNS:
+    for column, _ in EVIDENCE_COLUMNS:
         table.add_column(column, overflow="fold")
     for number, item in enumerate(items, start=first):
         row = [str(number)]
-        for column, keys in _EVIDENCE_COLUMNS:
+        for column, keys in EVIDENCE_COLUMNS:
             value = _first(item, keys)
             row.append(_when(value) if column == "time" and value is not None else _text(value))
         table.add_row(*row)

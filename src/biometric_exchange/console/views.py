@@ -13,28 +13,10 @@ from typing import Any
 
 from starlette.templating import Jinja2Templates
 
+from biometric_exchange.alerts.evidence_columns import EVIDENCE_COLUMNS, PERSONAL_KEYS, SHOWN_KEYS
 from biometric_exchange.domain import Evidence
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
-
-PERSONAL_KEYS = frozenset(
-    {"name", "names", "given_name", "family_name", "birth_date", "document_number"}
-)
-"""Evidence keys never shown (rules do not write them; this is a safeguard)."""
-
-EVIDENCE_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("key", ("key",)),
-    ("rule", ("rule",)),
-    ("source", ("source", "partner")),
-    ("reference", ("hit_reference",)),
-    ("distance", ("distance",)),
-    ("threshold", ("threshold",)),
-    ("agreement", ("agreement_id",)),
-    ("purpose", ("purpose",)),
-    ("point", ("border_point", "encounter_point")),
-    ("time", ("encountered_at",)),
-)
-_SHOWN = frozenset(key for _, keys in EVIDENCE_COLUMNS for key in keys)
 
 
 def when(value: dt.datetime | str | None) -> str:
@@ -85,7 +67,7 @@ def evidence_row(item: Evidence) -> dict[str, str]:
     row["other"] = "; ".join(
         f"{key}=" + ("(withheld)" if key in PERSONAL_KEYS else _value(value))
         for key, value in sorted(item.items())
-        if key not in _SHOWN and value is not None
+        if key not in SHOWN_KEYS and value is not None
     )
     return row
 
