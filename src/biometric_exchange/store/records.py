@@ -223,6 +223,19 @@ class RecordStore:
         for row in rows:
             yield self._watchlist_entry(row)
 
+    def watchlist_templates(self) -> tuple[list[str], list[Template]]:
+        """Every entry's id and template (in force or not, ordered by id), no personal
+        field opened: what a gallery is built from."""
+        rows = self._database.connection.execute(
+            "SELECT entry_id, template_sealed FROM watchlist ORDER BY entry_id"
+        ).fetchall()
+        ids = [str(row["entry_id"]) for row in rows]
+        templates = [
+            open_template(self._data_key, "watchlist", row["entry_id"], row["template_sealed"])
+            for row in rows
+        ]
+        return ids, templates
+
     def watchlist_entry(self, entry_id: str) -> WatchlistEntry | None:
         """One entry by id, in force or not, its template opened."""
         row = self._database.connection.execute(

@@ -137,10 +137,10 @@ class WatchlistIndex:
         in_force = {label.entry_id for label in labels}
         found = self._cached(generation, in_force)
         if found is None:
-            entries = list(self._records.watchlist())
-            gallery = self._new_gallery(len(entries))
-            if entries:
-                gallery.add([e.entry_id for e in entries], np.stack([e.template for e in entries]))
+            entry_ids, templates = self._records.watchlist_templates()
+            gallery = self._new_gallery(len(entry_ids))
+            if entry_ids:
+                gallery.add(entry_ids, np.stack(templates))
             self._store(gallery, generation)
             ids = gallery.ids
         else:
