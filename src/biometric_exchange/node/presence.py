@@ -16,9 +16,9 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from biometric_exchange.config import DATABASE_PATH
 from biometric_exchange.exceptions import ConfigError
@@ -66,7 +66,6 @@ class RunningState:
     reloads: int = 0
     """How many reloads the process has attempted (successful or not)."""
     last_reload: ReloadOutcome | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, indent=2)
@@ -95,7 +94,6 @@ class RunningState:
                 if last
                 else None
             ),
-            extra=raw.get("extra", {}),
         )
 
 
