@@ -13,15 +13,17 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from biometric_exchange.agreement.document import parse
 from biometric_exchange.agreement.policy import scope_facts
 from biometric_exchange.crypto import pki
 from biometric_exchange.domain import Encounter
 from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.node.enrolment import enrol
+from biometric_exchange.node.live import LiveConfiguration
 from biometric_exchange.node.metrics import NodeMetrics
 from biometric_exchange.node.presence import Presence, RunningState, is_serving, read_state
 from biometric_exchange.node.rpc import Rpc
-from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.runtime import Node, agreement_files
 from biometric_exchange.node.send.worker import ExchangeWorker
 from biometric_exchange.node.services import Services
 from biometric_exchange.node.tls import TLS_SERVER_NAME
@@ -189,3 +191,36 @@ def test_connections_refused_at_the_tls_layer_are_counted_in_metrics(
     assert value("bx_tls_connections_with_calls_total") == 1
     assert value("bx_tls_connections_total") == 4
     assert value("bx_tls_connections_refused") == 3
+
+
+def test_items_wait_for_an_agreement_on_disk_and_never_drop_on_a_broken_install(
+    tmp_path: Path,
+) -> None:
+    folders = create_federation(tmp_path)
+    chile_dir = folders["CHL"]
+    mexico_file = next(
+        path for path in agreement_files(chile_dir) if parse(path).partner_of("CHL").code == "MEX"
+    )
+    kept = mexico_file.read_bytes()
+    mexico_file.unlink()
+    config = chile_dir / "node.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "[node]\n", "[node]\nwatch_agreements = false\n", 1
+        ),
+        encoding="utf-8",
+    )
+    chile = Node.open(chile_dir)
+    try:
+        live = LiveConfiguration(chile)
+        assert not live.awaits("MEX")  # no agreement on disk: revoked, not waited for
+        mexico_file.write_bytes(kept)
+        assert live.awaits("MEX")  # on disk, not loaded: the item waits
+        panama_file = next(
+            p for p in agreement_files(chile_dir) if parse(p).partner_of("CHL").code == "PAN"
+        )
+        panama_file.write_text("not an agreement", encoding="utf-8")
+        assert live.awaits("ARG")  # the files do not load: wait rather than drop
+        assert chile.partner_codes == ["PAN"]  # nothing loaded without a request
+    finally:
+        chile.database.close()

@@ -90,7 +90,7 @@ class LiveConfiguration:
         self._lock = threading.Lock()
         self._started_ms = node.clock() if started_ms is None else started_ms
         self._watch = node.config.node.watch_agreements
-        self._on_disk: tuple[AgreementsFingerprint, frozenset[str]] | None = None
+        self._on_disk: tuple[AgreementsFingerprint, frozenset[str] | None] | None = None
         self.reloads = 0
         self.last: ReloadOutcome | None = None
 
@@ -117,20 +117,25 @@ class LiveConfiguration:
     def awaits(self, partner: str) -> bool:
         """For an item to a partner we hold no link to: True when an agreement with
         them is on disk but not loaded (the item waits for a reload), False when
-        none is (revoked: the item cannot be sent)."""
+        none is (revoked: the item cannot be sent). While the files on disk do not
+        load, the item waits too: nothing is dropped on a half-done installation."""
         self.check()
         if partner in self._node.partner_codes:
             return False  # loaded just now
-        return partner in self._partners_on_disk()
+        on_disk = self._partners_on_disk()
+        return on_disk is None or partner in on_disk
 
-    def _partners_on_disk(self) -> frozenset[str]:
+    def _partners_on_disk(self) -> frozenset[str] | None:
+        """The partners of the agreements on disk; None when they do not load."""
         fingerprint = agreements_fingerprint(self._node.node_dir)
         if self._on_disk is None or self._on_disk[0] != fingerprint:
             try:
-                documents = load_agreements(self._node.node_dir, self._node.country)
+                partners: frozenset[str] | None = frozenset(
+                    load_agreements(self._node.node_dir, self._node.country)
+                )
             except (ExchangeError, OSError):
-                documents = {}
-            self._on_disk = (fingerprint, frozenset(documents))
+                partners = None
+            self._on_disk = (fingerprint, partners)
         return self._on_disk[1]
 
     def _reload(self) -> ReloadOutcome:
