@@ -86,7 +86,7 @@ class RecordStore:
         self._country = country
         self._lookup: bytes | None = None
         if has_clear_rows(database):
-            seal_clear_rows(database, data_key, self._lookup_key())
+            seal_clear_rows(database, data_key, self.lookup_key())
         seal_clear_disclosures(database, data_key)
 
     @property
@@ -94,7 +94,9 @@ class RecordStore:
         """The keys records are sealed under (other stores of the node seal with them)."""
         return self._data_key
 
-    def _lookup_key(self) -> bytes:
+    def lookup_key(self) -> bytes:
+        """The node's key for keyed hashes (document numbers, identity digests), opened
+        once per store; rotation re-seals it without changing it."""
         if self._lookup is None:
             self._lookup = load_lookup_key(self._database, self._data_key)
         return self._lookup
@@ -120,7 +122,7 @@ class RecordStore:
             (
                 record_id,
                 *person_values(
-                    self._data_key, self._lookup_key(), "encounters", record_id, encounter.person
+                    self._data_key, self.lookup_key(), "encounters", record_id, encounter.person
                 ),
                 encounter.encountered_at.isoformat(),
                 encounter.border_point,
@@ -196,7 +198,7 @@ class RecordStore:
                 entry.entry_id,
                 entry.category.value,
                 *person_values(
-                    self._data_key, self._lookup_key(), "watchlist", entry.entry_id, entry.person
+                    self._data_key, self.lookup_key(), "watchlist", entry.entry_id, entry.person
                 ),
                 entry.valid_until.isoformat() if entry.valid_until else None,
                 seal_template(self._data_key, "watchlist", entry.entry_id, entry.template),
@@ -273,7 +275,7 @@ class RecordStore:
     def document_holders(self, document_number: str) -> DocumentHolders:
         """The encounters and watchlist entries holding ``document_number`` (upper or
         lower case, blanks ignored), found by its keyed hash."""
-        digest = document_hash(self._lookup_key(), document_number)
+        digest = document_hash(self.lookup_key(), document_number)
         connection = self._database.connection
         encounters = connection.execute(
             "SELECT encounter_id FROM encounters WHERE document_hash = ? ORDER BY encounter_id",

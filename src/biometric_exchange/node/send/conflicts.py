@@ -23,7 +23,6 @@ from biometric_exchange.node.index.encounters import EncounterIndex, EncounterMa
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.store.alerts import Raised
 from biometric_exchange.store.face_groups import FaceGroups, Membership
-from biometric_exchange.store.lookup_key import load_lookup_key
 
 CANDIDATES = 5
 """Nearest matches looked at per encounter."""
@@ -40,7 +39,7 @@ def link_identity(node: Node, encounters: EncounterIndex, encounter: Encounter) 
     groups = FaceGroups(node.database)
     if groups.memberships([encounter.encounter_id]):
         return None
-    key = load_lookup_key(node.database, node.records.data_keys)
+    key = node.records.lookup_key()
     identity = identity_digest(key, encounter.person)
     matches = [
         m
