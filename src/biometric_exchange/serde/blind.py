@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from biometric_exchange.agreement.terms import ScopeRule
 from biometric_exchange.blind.public import ContextBlob, EncryptedProbe
 from biometric_exchange.exceptions import InvalidInput
-from biometric_exchange.serde.common import check_ref, parse_message, to_bytes
+from biometric_exchange.serde.common import check_new_ref, check_ref, parse_message, to_bytes
 from biometric_exchange.serde.identify import (
     HitOut,
     commitment_from_proto,
@@ -110,9 +110,7 @@ def blind_request_from_bytes(body: bytes) -> BlindQuery:
     seen: set[str] = set()
     for index, probe in enumerate(message.probes):
         field_name = f"probes[{index}]"
-        ref = check_ref(probe.probe_ref, f"{field_name}.probe_ref")
-        if ref in seen:
-            raise InvalidInput(f"{field_name}.probe_ref: duplicate reference")
+        ref = check_new_ref(probe.probe_ref, f"{field_name}.probe_ref", seen)
         seen.add(ref)
         probes.append(
             BlindProbeIn(
@@ -162,9 +160,7 @@ def blind_answer_from_bytes(body: bytes) -> BlindAnswer:
     blocks: dict[str, tuple[bytes, ...]] = {}
     for index, probe in enumerate(message.probes):
         field_name = f"probes[{index}]"
-        ref = check_ref(probe.probe_ref, f"{field_name}.probe_ref")
-        if ref in blocks:
-            raise InvalidInput(f"{field_name}.probe_ref: duplicate reference")
+        ref = check_new_ref(probe.probe_ref, f"{field_name}.probe_ref", blocks)
         if not 0 < len(probe.blocks) <= MAX_BLOCKS:
             raise InvalidInput(f"{field_name}.blocks: 1 to {MAX_BLOCKS} blocks expected")
         blocks[ref] = tuple(
@@ -192,9 +188,7 @@ def claims_from_bytes(body: bytes) -> BlindClaims:
     slots: dict[str, tuple[int, ...]] = {}
     for index, claim in enumerate(message.claims):
         field_name = f"claims[{index}]"
-        ref = check_ref(claim.probe_ref, f"{field_name}.probe_ref")
-        if ref in slots:
-            raise InvalidInput(f"{field_name}.probe_ref: duplicate reference")
+        ref = check_new_ref(claim.probe_ref, f"{field_name}.probe_ref", slots)
         if len(claim.slots) > MAX_SLOTS_CLAIMED:
             raise InvalidInput(f"{field_name}.slots: at most {MAX_SLOTS_CLAIMED}")
         slots[ref] = tuple(claim.slots)

@@ -7,6 +7,7 @@ model id; nothing is ever pickled. Every failure names the field.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Container
 from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
@@ -86,3 +87,12 @@ def check_ref(value: str, field_name: str) -> str:
     if not value or len(value) > MAX_REF_LENGTH or not value.isprintable():
         raise InvalidInput(f"{field_name}: must be 1 to {MAX_REF_LENGTH} printable characters")
     return value
+
+
+def check_new_ref(value: str, field_name: str, seen: Container[str]) -> str:
+    """``check_ref``, refused as well when ``seen`` holds it already: a reference
+    stands once in a message."""
+    ref = check_ref(value, field_name)
+    if ref in seen:
+        raise InvalidInput(f"{field_name}: duplicate reference")
+    return ref

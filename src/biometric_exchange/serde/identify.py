@@ -10,6 +10,7 @@ from biometric_exchange.agreement.terms import ScopeRule
 from biometric_exchange.domain import TEMPLATE_MODEL, Template
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.serde.common import (
+    check_new_ref,
     check_ref,
     check_text,
     parse_message,
@@ -100,9 +101,7 @@ def identify_request_from_bytes(
     seen: set[str] = set()
     for index, probe in enumerate(message.probes):
         field_name = f"probes[{index}]"
-        ref = check_ref(probe.probe_ref, f"{field_name}.probe_ref")
-        if ref in seen:
-            raise InvalidInput(f"{field_name}.probe_ref: duplicate reference")
+        ref = check_new_ref(probe.probe_ref, f"{field_name}.probe_ref", seen)
         seen.add(ref)
         probes.append(
             ProbeIn(
@@ -147,9 +146,7 @@ def results_from_proto(found: Iterable[pb.ProbeResult]) -> dict[str, list[HitOut
     results: dict[str, list[HitOut]] = {}
     for index, result in enumerate(found):
         field_name = f"results[{index}]"
-        probe_ref = check_ref(result.probe_ref, f"{field_name}.probe_ref")
-        if probe_ref in results:
-            raise InvalidInput(f"{field_name}.probe_ref: duplicate reference")
+        probe_ref = check_new_ref(result.probe_ref, f"{field_name}.probe_ref", results)
         results[probe_ref] = [
             HitOut(
                 hit_reference=check_ref(hit.hit_reference, f"{field_name}.hit_reference"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.serde.common import (
-    check_ref,
+    check_new_ref,
     check_text,
     from_ms,
     parse_message,
@@ -48,9 +48,7 @@ def sightings_request_from_bytes(body: bytes, *, limit: int) -> list[Sighting]:
     seen: set[str] = set()
     for index, sighting in enumerate(message.sightings):
         field_name = f"sightings[{index}]"
-        reference = check_ref(sighting.hit_reference, f"{field_name}.hit_reference")
-        if reference in seen:
-            raise InvalidInput(f"{field_name}.hit_reference: duplicate reference")
+        reference = check_new_ref(sighting.hit_reference, f"{field_name}.hit_reference", seen)
         seen.add(reference)
         point = check_text(sighting.encounter_point, f"{field_name}.encounter_point")
         if not point:
