@@ -21,6 +21,15 @@ from tests.integration.conftest import ServedPair, served_pair_in
 pytestmark = pytest.mark.integration
 
 
+def _planted(dataset: DemoDataset) -> set[str]:
+    """Panama's encounters of extra-regional people on Chile's watchlist."""
+    return {
+        c.encounter_id
+        for c in dataset.ground_truth
+        if c.enrolling_country == "PAN" and c.holder_country == "CHL" and c.extra_regional
+    }
+
+
 def _recaptured(encounter: Encounter) -> Template:
     """Another capture of the same face (the holder refuses a near-duplicate probe)."""
     rng = np.random.default_rng(int.from_bytes(encounter.encounter_id.encode()[-4:], "big"))
@@ -42,11 +51,7 @@ def test_a_planted_hit_is_found_through_protected_templates(
     chl, pan = protected_pair.chile, protected_pair.panama
     protection = link_protection(pan.link("CHL"))
     assert protection is not None and protection.model_id == "bx-protected/iom/epoch-1"
-    planted = {
-        c.encounter_id
-        for c in dataset.ground_truth
-        if c.enrolling_country == "PAN" and c.holder_country == "CHL" and c.extra_regional
-    }
+    planted = _planted(dataset)
     for encounter in dataset.encounters["PAN"]:
         enrol(pan, encounter)
     protected_pair.exchange(pan)
@@ -73,11 +78,7 @@ def test_rotated_protection_is_loaded_by_running_nodes_without_a_restart(
 
     protection = link_protection(pan.link("CHL"))
     assert protection is not None and protection.model_id == "bx-protected/iom/epoch-2"
-    planted = {
-        c.encounter_id
-        for c in dataset.ground_truth
-        if c.enrolling_country == "PAN" and c.holder_country == "CHL" and c.extra_regional
-    }
+    planted = _planted(dataset)
     again = [
         dataclasses.replace(e, encounter_id=f"{e.encounter_id}-R", template=_recaptured(e))
         for e in dataset.encounters["PAN"]
