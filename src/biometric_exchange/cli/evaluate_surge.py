@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from biometric_exchange import SYNTHETIC_NOTICE
@@ -64,13 +63,12 @@ def run_surge(
 
     loaded = load_scenario(resolve(scenario, scenario_folder()))
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
-    ) as bar:
-        task = bar.add_task("starting", total=runs)
+    from biometric_exchange.cli.progress import steps  # noqa: PLC0415
+
+    with steps("starting", runs) as bar:
 
         def progress(what: str, done: int, total: int) -> None:
-            bar.update(task, description=what, completed=done, total=total)
+            bar.update(what, done, total)
 
         report = run_surge_study(
             loaded, runs=runs, first_seed=seed, size=size, start=start, progress=progress
