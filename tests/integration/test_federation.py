@@ -132,7 +132,9 @@ def test_ping_answers_with_the_callers_agreement(corridor: ServedNodes) -> None:
 
 def test_node_health_probes_every_partner(corridor: ServedNodes) -> None:
     result = CliRunner().invoke(
-        app, ["node", "health", str(corridor["PAN"].node_dir), "--partner"], env={"COLUMNS": "200"}
+        app,
+        ["node", "health", "-n", str(corridor["PAN"].node_dir), "--partners"],
+        env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())  # table titles wrap

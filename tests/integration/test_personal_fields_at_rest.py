@@ -334,7 +334,7 @@ def test_backup_and_restore_keep_personal_fields_readable(
     out = tmp_path / "pan.bxkeys"
     env = {PASSPHRASE_ENV: PASSPHRASE}
     runner = CliRunner()
-    backup = ["keys", "backup", "--node", str(pan.node_dir), "--out", str(out)]
+    backup = ["keys", "backup", "--node", str(pan.node_dir), "--output", str(out)]
     assert runner.invoke(app, backup, env=env).exit_code == 0
     shutil.rmtree(keys_dir(pan.node_dir))
     restore = ["keys", "restore", "--node", str(pan.node_dir), "--from", str(out)]

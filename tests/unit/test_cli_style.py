@@ -9,8 +9,8 @@ from enum import Enum
 import pytest
 from typer import Context
 from typer._click.core import Command, Parameter
-from typer.core import TyperGroup as Group
 from typer.core import TyperArgument as Argument
+from typer.core import TyperGroup as Group
 from typer.core import TyperOption as Option
 from typer.main import get_command
 
@@ -42,7 +42,7 @@ def _commands() -> Iterator[tuple[str, Command]]:
     root = get_command(app)
 
     def walk(path: str, command: Command, parent: Context | None) -> Iterator[tuple[str, Command]]:
-        context = Context(command, info_name=path.split()[-1], parent=parent)
+        context = Context(command, info_name=path.rsplit(maxsplit=1)[-1], parent=parent)
         if isinstance(command, Group):
             for name in command.list_commands(context):
                 child = command.get_command(context, name)
@@ -117,7 +117,7 @@ def test_the_officer_is_always_operator_from_bx_operator(path: str) -> None:
 @pytest.mark.parametrize("path", sorted(COMMANDS))
 def test_every_listing_takes_the_same_format_choices(path: str) -> None:
     command = COMMANDS[path]
-    listing = path in LISTINGS or path.split()[-1] in LISTING_NAMES
+    listing = path in LISTINGS or path.rsplit(maxsplit=1)[-1] in LISTING_NAMES
     assert listing == (path in LISTINGS), f"{path}: a listing; add it to LISTINGS"
     option = _named(command, "--format")
     if listing:

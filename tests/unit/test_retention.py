@@ -244,7 +244,7 @@ def test_cli_run_prints_the_counts(pair_dirs: tuple[Path, Path]) -> None:
         node.database.close()
     later = (NOW + dt.timedelta(days=3650)).isoformat()
     result = CliRunner().invoke(
-        retention_app, ["run", "--node", str(node_dir), "--now", later, "--officer", "OFC-2"]
+        retention_app, ["run", "--node", str(node_dir), "--now", later, "--operator", "OFC-2"]
     )
     assert result.exit_code == 0, result.output
     assert "seen_messages purged: 1" in result.output

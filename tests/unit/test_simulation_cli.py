@@ -28,7 +28,7 @@ def test_simulate_writes_a_report(tmp_path: Path) -> None:
     path = tmp_path / "cli.toml"
     path.write_text(SCENARIO, encoding="utf-8")
     out = tmp_path / "report"
-    result = CliRunner().invoke(app, ["simulate", str(path), "--out", str(out), "--seed", "4"])
+    result = CliRunner().invoke(app, ["simulate", str(path), "--output", str(out), "--seed", "4"])
     assert result.exit_code == 0, result.output
     assert "SYNTHETIC DATA ONLY" in result.output
     assert "in-process" in result.output

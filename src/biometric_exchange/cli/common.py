@@ -18,7 +18,12 @@ import typer
 from rich.console import Console
 
 from biometric_exchange import logs
-from biometric_exchange.exceptions import ConfigError, ExchangeError, InvalidInput
+from biometric_exchange.exceptions import (
+    AgreementRefusal,
+    ConfigError,
+    ExchangeError,
+    InvalidInput,
+)
 
 if TYPE_CHECKING:
     from biometric_exchange.node.link import Link
@@ -101,8 +106,10 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 
 def exit_code_of(error: ExchangeError) -> int:
-    """2 for bad input (arguments, files, configuration), 1 for a check that failed."""
-    return EXIT_USAGE if isinstance(error, InvalidInput | ConfigError) else EXIT_FAILED
+    """2 for bad input (arguments, files, configuration, a request the agreement does not
+    allow), 1 for a check that failed (a broken chain, a partner's refusal…)."""
+    usage = isinstance(error, InvalidInput | ConfigError | AgreementRefusal)
+    return EXIT_USAGE if usage else EXIT_FAILED
 
 
 def reports_errors(function: Callable[P, R]) -> Callable[P, R]:
