@@ -14,9 +14,9 @@ import pytest
 # (pytest-xdist's workers set 80); tests of the width itself run ``bx`` as a process.
 os.environ["COLUMNS"] = "200"
 
-from biometric_exchange.node.runtime import Node  # noqa: E402
-from biometric_exchange.synthetic import DemoDataset, build_demo_dataset  # noqa: E402
-from biometric_exchange.workspace import create_pair  # noqa: E402
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.synthetic import DemoDataset, build_demo_dataset
+from biometric_exchange.workspace import create_pair
 
 SEED = 2017
 
