@@ -132,7 +132,7 @@ def _health_rows(node: Node, partner: Link | None) -> list[dict[str, str]]:
     then (when serving) each service reflection lists, status ``listed``."""
     from biometric_exchange.node.rpc import SERVICE as EXCHANGE_SERVICE  # noqa: PLC0415
 
-    name = f"{partner.code} (partner of {node.name})" if partner else node.name
+    name = f"{partner.code}'s node (partner of {node.name})" if partner else node.name
     overall = health_status(node, partner=partner)
     rows = [
         {"node": name, "service": SERVER, "status": overall},
