@@ -1,5 +1,5 @@
 """Shell completion of values: alert and request ids of the node named before them
-(``bx alerts show -n node_panama ALR-<TAB>``), and scenario names.
+(``bx alerts show -n node_panama ALR-<TAB>``). Scenario names: ``cli.scenarios``.
 
 Install it once with ``bx --install-completion`` (bash, zsh, fish, PowerShell).
 A completion never fails loudly: anything unreadable completes to nothing.
@@ -47,11 +47,3 @@ def received_request_ids(ctx: typer.Context, incomplete: str) -> list[str]:
         incomplete,
         lambda node: (r.request_id for r in ReceivedRequests(node.database).queue()),
     )
-
-
-def scenario_names(incomplete: str) -> list[str]:
-    """Scenario names of the scenario folder (``simulations/``)."""
-    from biometric_exchange.cli.simulate import scenario_folder  # noqa: PLC0415
-
-    names = sorted(path.stem for path in scenario_folder().glob("*.toml"))
-    return [name for name in names if name.startswith(incomplete)]

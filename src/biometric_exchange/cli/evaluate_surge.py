@@ -57,7 +57,7 @@ def run_surge(
     console: Console,
 ) -> None:
     # Deferred: the simulation package (numpy, Faker) loads only for this command.
-    from biometric_exchange.cli.simulate import scenario_folder  # noqa: PLC0415
+    from biometric_exchange.cli.scenarios import scenario_folder  # noqa: PLC0415
     from biometric_exchange.simulation.scenario import load_scenario, resolve  # noqa: PLC0415
     from biometric_exchange.simulation.surge_study import run_surge_study  # noqa: PLC0415
 

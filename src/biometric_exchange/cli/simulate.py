@@ -13,17 +13,8 @@ from rich.table import Table
 
 from biometric_exchange import SYNTHETIC_NOTICE
 from biometric_exchange.cli.common import console, reports_errors
-from biometric_exchange.cli.completion import scenario_names
 from biometric_exchange.cli.progress import steps
-
-SCENARIOS = Path("simulations")
-"""Where scenario names are looked up (from the current folder)."""
-SHIPPED = Path(__file__).resolve().parents[3] / "simulations"
-"""The scenarios of a source checkout, when run from elsewhere."""
-
-
-def scenario_folder() -> Path:
-    return SCENARIOS if SCENARIOS.is_dir() or not SHIPPED.is_dir() else SHIPPED
+from biometric_exchange.cli.scenarios import scenario_folder, scenario_names
 
 
 @reports_errors
