@@ -26,6 +26,8 @@ from tests.unit.test_cli_style import LISTINGS
 
 runner = CliRunner()
 OPERATOR = {"BX_OPERATOR": "viewer-007"}
+REFERENCES = ("HR-7F3A9C2B11D04E58A", "HR-0B1C5D6E7F8091A2B")
+"""Hit references as long as real ones, so that a narrow table would have to break them."""
 
 
 def _bx(*args: object) -> Result:
@@ -53,7 +55,7 @@ def _alert(reference: str) -> Alert:
 def chile(nodes: dict[str, Node]) -> tuple[Path, list[str]]:
     """Chile's folder with two alerts and an audit entry; the alerts' ids."""
     node = nodes["CHL"]
-    ids = [node.alerts.raise_alert(_alert(ref)).alert_id for ref in ("HR-1", "HR-2")]
+    ids = [node.alerts.raise_alert(_alert(ref)).alert_id for ref in REFERENCES]
     for number in range(3):
         node.audit.record(
             AuditEvent.IDENTIFY_SENT, AuditOutcome.ACCEPTED, peer="PAN", message_id=f"m-{number}"
@@ -104,11 +106,11 @@ def test_alert_listing_as_json_carries_the_alerts(chile: tuple[Path, list[str]])
     node_dir, ids = chile
     listed = json.loads(_bx("alerts", "list", "-n", node_dir, "--format", "json").stdout)
     assert [row["alert_id"] for row in listed] == ids
-    assert {row["hit_reference"] for row in listed} == {"HR-1", "HR-2"}
+    assert {row["hit_reference"] for row in listed} == set(REFERENCES)
     assert all(row["sla"].startswith("due in") for row in listed)
     shown = json.loads(_bx("alerts", "show", ids[1], "-n", node_dir, "--format", "json").stdout)
     assert shown["alert_id"] == ids[1] and shown["evidence_total"] == 1
-    assert shown["evidence"][0]["hit_reference"] == "HR-2" and shown["history"] == []
+    assert shown["evidence"][0]["hit_reference"] == REFERENCES[1] and shown["history"] == []
 
 
 def test_version() -> None:
@@ -159,6 +161,12 @@ def test_piped_tables_follow_columns(chile: tuple[Path, list[str]]) -> None:
         assert max(widths) > 60 if columns == 120 else True
         # An id is never broken across lines, however narrow the table.
         assert set(re.findall(r"ALR-[0-9A-F]{12}", shown)) == set(ids)
+        one = _run_bx(
+            "alerts", "show", ids[0][:-3], "-n", node_dir, "--operator", "v-1", columns=columns
+        )
+        assert max(len(line) for line in one.splitlines()) <= columns
+        for whole in (ids[0], REFERENCES[0], f"ref:{REFERENCES[0]}"):
+            assert whole in one, (columns, whole)
 
 
 def _export(node_dir: Path, path: Path) -> list[str]:

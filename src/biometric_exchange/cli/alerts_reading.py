@@ -16,7 +16,9 @@ from biometric_exchange.cli.alerts_views import (
     alerts_table,
     evidence_extras,
     evidence_paging,
+    evidence_records,
     evidence_table,
+    fits,
     history_table,
     overflow_line,
 )
@@ -162,7 +164,10 @@ def show(
             emit_document(fmt, document, lambda: [], rows=evidence)
             return
         console.print(alert_panel(alert, node_now(opened)))
-        console.print(evidence_table(items, total=total, first=first + 1))
+        table = evidence_table(items, total=total, first=first + 1)
+        if not fits(console.width, table):
+            table = evidence_records(items, total=total, first=first + 1)
+        console.print(table)
         for line in evidence_extras(items, first=first + 1):
             console.print(line, highlight=False)
         paging = evidence_paging(

@@ -172,7 +172,7 @@ def find_document(
 def _holders_table(rows: list[dict[str, str]]) -> RenderableType:
     if not rows:
         return "no record holds that document number"
-    table = Table("record", "id", title=f"Records holding the document number ({len(rows)})")
+    table = Table("record", "id", title=f"Document holders ({len(rows)})")
     table.columns[1].no_wrap = True
     for row in rows:
         table.add_row(row["record"], row["id"])
