@@ -2,7 +2,7 @@
 
 stdout stays for results (``--format json``); when stderr is piped (logs, CI) each
 new step, and each tenth of a counted step, prints one line such as
-``day 12/30: 40%``.
+``simulating day 12: 12/30 (40%)``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class Steps:
         self._task: TaskID | None = None
 
     def start_bar(self) -> Progress:
+        """Show a live bar instead of lines (for a terminal); the caller enters it."""
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
