@@ -48,7 +48,7 @@ def alert_row(alert: Alert, now: dt.datetime) -> dict[str, Any]:
     and its SLA state, without the evidence (``bx alerts show`` has it)."""
     row = alert_to_dict(alert)
     del row["evidence"], row["evidence_overflow"]
-    return {"sla": sla_state(alert, now), **row}
+    return {"alert_id": row.pop("alert_id"), "sla": sla_state(alert, now), **row}
 
 
 def _withheld(item: Evidence) -> dict[str, Any]:
