@@ -14,7 +14,6 @@ from rich.table import Table
 from biometric_exchange.cli.common import (
     EXIT_FAILED,
     NodeOption,
-    PartnerOption,
     configure_logging,
     console,
     fail,
@@ -107,7 +106,12 @@ def health(
     partners: Annotated[
         bool, typer.Option("--partners", help="Probe every partner's node instead")
     ] = False,
-    partner: PartnerOption = None,
+    partner: Annotated[
+        str | None,
+        typer.Option(
+            "--partner", help="Probe this partner's node (a country code)", show_default=False
+        ),
+    ] = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """gRPC health of each service, and the services listed by reflection; exit 1 when
