@@ -3,8 +3,8 @@
 #   scripts/run_pair.sh                                   # node_chile and node_panama
 #   scripts/run_pair.sh node_chile node_panama node_mexico
 # Needs keys and agreements first:
-#   bx keys init node_chile && bx keys init node_panama
-#   bx agreement init node_chile node_panama
+#   bx keys init -n node_chile && bx keys init -n node_panama
+#   bx agreement init -n node_chile --partner-node node_panama
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BX="${BX:-.venv/bin/bx}"
@@ -15,7 +15,7 @@ folders=("$@")
 
 pids=()
 for folder in "${folders[@]}"; do
-  "$BX" node run "$folder" &
+  "$BX" node run -n "$folder" &
   pids+=($!)
 done
 

@@ -346,7 +346,7 @@ def test_config_and_sizes_are_validated() -> None:
 def test_cli_reports_a_bad_size(tmp_path: Path) -> None:
     app = typer.Typer()
     app.command()(evaluate)
-    result = CliRunner().invoke(app, ["--out", str(tmp_path), "--sizes", "1000,abc"])
+    result = CliRunner().invoke(app, ["--output", str(tmp_path), "--sizes", "1000,abc"])
     assert result.exit_code == 2
     assert not (tmp_path / "report.json").exists()
 
@@ -356,7 +356,7 @@ def test_cli_quick_run_writes_the_report(tmp_path: Path) -> None:
     app.command()(evaluate)
     out = tmp_path / "eval"
     result = CliRunner().invoke(
-        app, ["--out", str(out), "--quick", "--seed", "3", "--sizes", "100,1000,100000"]
+        app, ["--output", str(out), "--quick", "--seed", "3", "--sizes", "100,1000,100000"]
     )
     assert result.exit_code == 0, result.output
     assert "open-set identification" in result.output

@@ -76,7 +76,7 @@ def test_configure_logging_writes_json_lines_or_text() -> None:
 
 def test_an_unknown_log_format_is_refused_naming_the_option() -> None:
     result = CliRunner().invoke(
-        app, ["node", "run", "node_chile"], env={"BX_LOG_FORMAT": "xml", "COLUMNS": "200"}
+        app, ["node", "run", "-n", "node_chile"], env={"BX_LOG_FORMAT": "xml", "COLUMNS": "200"}
     )
     assert result.exit_code == 2
     assert "--log-format" in result.output and "'xml'" in result.output

@@ -13,6 +13,7 @@ import typer
 
 from biometric_exchange import SYNTHETIC_NOTICE
 from biometric_exchange.cli.common import console, reports_errors
+from biometric_exchange.cli.progress import steps
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.synthetic.templates import TemplateModel, parse_effect
 
@@ -35,7 +36,8 @@ def evaluate(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out",
+            "--output",
+            "-o",
             help="Output folder: report.json and PNGs (not with --attack)",
             show_default=False,
         ),
@@ -136,7 +138,7 @@ def evaluate(
         from biometric_exchange.cli.evaluate_surge import run_surge  # noqa: PLC0415
 
         if out is not None or attack is not None or protection is not None:
-            raise InvalidInput("--surge: not with --out, --attack or --protection")
+            raise InvalidInput("--surge: not with --output, --attack or --protection")
         run_surge(
             surge,
             runs=runs,
@@ -157,7 +159,7 @@ def evaluate(
         from biometric_exchange.cli.evaluate_attack import run_attack  # noqa: PLC0415
 
         if out is not None:
-            raise InvalidInput("--out: not used with --attack (write the report with --json)")
+            raise InvalidInput("--output: not used with --attack (write the report with --json)")
         run_attack(
             attack,
             baseline=baseline,
@@ -179,7 +181,7 @@ def evaluate(
         if given:
             raise InvalidInput(f"{name}: only with --attack")
     if out is None:
-        raise InvalidInput("--out: required (or --attack)")
+        raise InvalidInput("--output: required (or --attack)")
     # Deferred: numpy/scipy/matplotlib would slow every other bx command's start.
     from biometric_exchange.evaluation import EvaluationConfig, run_evaluation  # noqa: PLC0415
     from biometric_exchange.evaluation.report import print_summary, write_report  # noqa: PLC0415
@@ -201,9 +203,9 @@ def evaluate(
         config = replace(config, max_searched=max_searched)
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     started = time.perf_counter()
-    with console.status("evaluating") as status:
-        evaluation = run_evaluation(config, status.update)
-        status.update("writing report.json and figures")
+    with steps("evaluating") as progress:
+        evaluation = run_evaluation(config, progress.update)
+        progress.update("writing report.json and figures")
         report = write_report(evaluation, out)
     print_summary(report, console)
     console.print(f"written to {out}/ in {time.perf_counter() - started:.1f} s")
