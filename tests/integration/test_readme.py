@@ -58,17 +58,18 @@ def prepare_folder(tmp_path: Path) -> Path:
     for name in ("node_chile", "node_panama"):
         (folder / name).mkdir()
         config = (ROOT / name / "node.toml").read_text(encoding="utf-8")
-        config = re.sub(r'listen = "127\.0\.0\.1:\d+"', f'listen = "127.0.0.1:{free_port()}"', config)
+        address = f'listen = "127.0.0.1:{free_port()}"'
+        config = re.sub(r'listen = "127\.0\.0\.1:\d+"', address, config)
         (folder / name / "node.toml").write_text(config, encoding="utf-8")
     (folder / "scripts").symlink_to(ROOT / "scripts")
-    (folder / ".venv").symlink_to(Path(sys.executable).resolve().parent.parent)
+    (folder / ".venv").symlink_to(Path(sys.prefix))
     return folder
 
 
 def run_bash(commands: list[str], folder: Path, env: dict[str, str]) -> str:
     script = "set -euo pipefail\n" + "\n".join(commands) + "\n"
-    result = subprocess.run(  # noqa: S603 - the README's own commands
-        ["bash", "-c", script],  # noqa: S607
+    result = subprocess.run(
+        ["bash", "-c", script],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -81,9 +82,20 @@ def run_bash(commands: list[str], folder: Path, env: dict[str, str]) -> str:
 
 
 def alert_kinds(folder: Path, node: str, env: dict[str, str]) -> set[str]:
-    result = subprocess.run(  # noqa: S603 - our own command
-        [sys.executable, "-m", "biometric_exchange.cli", "alerts", "list", "-n", node]
-        + ["--format", "json"],
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "biometric_exchange.cli",
+            "alerts",
+            "list",
+            "-n",
+            node,
+            "--format",
+            "json",
+            "--operator",
+            "readme-test",
+        ],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -99,13 +111,13 @@ def test_readme_hand_run_block_raises_alerts_on_both_nodes(tmp_path: Path) -> No
     setup, exchange = blocks["setup"], blocks["exchange"]
     assert setup[-1] == RUN_PAIR, "the setup block ends by starting the pair"
     folder = prepare_folder(tmp_path)
-    venv_bin = Path(sys.executable).resolve().parent
+    venv_bin = Path(sys.prefix) / "bin"
     env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}"}
     env.pop("BX_OPERATOR", None)
 
     run_bash(setup[:-1], folder, env)
     log = (tmp_path / "run_pair.log").open("wb")
-    pair = subprocess.Popen(  # noqa: S603 - the repository's script
+    pair = subprocess.Popen(
         [str(folder / RUN_PAIR)],
         cwd=folder,
         env=env,
