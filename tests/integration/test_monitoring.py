@@ -27,16 +27,21 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from biometric_exchange.config import CONFIG_FILENAME
 from biometric_exchange.domain import AlertStatus, Encounter
+from biometric_exchange.exceptions import ExchangeError, PartnerUnavailable
 from biometric_exchange.node.enrolment import enrol
 from biometric_exchange.node.metrics import NodeMetrics, serve_metrics
 from biometric_exchange.node.process import run_node
+from biometric_exchange.node.reachability import ObservedTransport, Outcome, Reachability
+from biometric_exchange.node.rpc import IDENTIFY
 from biometric_exchange.node.runtime import Node, system_clock
 from biometric_exchange.node.server import EXCHANGE_SERVICE, RunningServer, start_server
 from biometric_exchange.node.services import Services
 from biometric_exchange.node.tls import channel_credentials, channel_options
+from biometric_exchange.node.transport import GrpcPeerTransport
 from biometric_exchange.store.alerts import AlertFilter
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
+from biometric_exchange.v1 import exchange_pb2 as pb
 from biometric_exchange.v1 import server_reflection_pb2 as v1
 from biometric_exchange.v1 import server_reflection_pb2_grpc as v1_grpc
 from biometric_exchange.workspace import create_pair, free_port
@@ -188,6 +193,29 @@ def test_a_partner_up_once_it_answers_and_the_outbox_empties(
     assert value(samples, "bx_outbox_pending", partner="CHL") == 0
 
 
+def test_a_refusal_is_an_answer_and_no_answer_is_down(watched: Watched) -> None:
+    """What ``bx_partner_up`` is made of, over real mTLS: Chile refuses an envelope that
+    does not open (UNAUTHENTICATED: up); a port nobody serves does not answer (down)."""
+    reachability = Reachability(lambda: 0.0)
+    link = watched.panama.link("CHL")
+    refusing = ObservedTransport(GrpcPeerTransport(link), "CHL", reachability)
+    nobody = ObservedTransport(
+        GrpcPeerTransport(link, endpoint=f"127.0.0.1:{free_port()}"), "NOBODY", reachability
+    )
+    try:
+        with pytest.raises(ExchangeError):
+            refusing.call(IDENTIFY, pb.SealedEnvelope(), timeout=5)
+        with pytest.raises(PartnerUnavailable):
+            nobody.call(IDENTIFY, pb.SealedEnvelope(), timeout=5)
+    finally:
+        refusing.close()
+        nobody.close()
+    refused = reachability.last("CHL")
+    assert refused is not None and refused.up  # the holder's refusal code is an answer
+    assert refused.reason not in {"OK", "UNAVAILABLE", "DEADLINE_EXCEEDED"}
+    assert reachability.last("NOBODY") == Outcome(False, 0.0, "UNAVAILABLE")
+
+
 def _oldest_new_by_queue(node: Node) -> dict[str, dt.datetime]:
     oldest: dict[str, dt.datetime] = {}
     for alert in node.alerts.list(AlertFilter(open_only=True)):
@@ -250,13 +278,19 @@ def test_served_calls_under_the_names_stock_grpc_dashboards_query(watched: Watch
         code="OK",
     )
     assert ours == handled  # the project's first names still count the same calls
+    every_code = sum(
+        count
+        for (name, labels), count in samples.items()
+        if name == "grpc_server_handled_total" and set(identify.items()) <= set(labels)
+    )
+    assert every_code >= handled
     for name in (
         "grpc_server_started_total",
         "grpc_server_msg_received_total",
-        "grpc_server_msg_sent_total",
         "grpc_server_handling_seconds_count",
     ):
-        assert value(samples, name, **identify) == handled, name
+        assert value(samples, name, **identify) == every_code, name
+    assert value(samples, "grpc_server_msg_sent_total", **identify) == handled  # replies sent
     ping = {**identify, "grpc_method": "Ping"}
     assert (value(samples, "grpc_server_handled_total", **ping, grpc_code="OK") or 0) >= 1
 
@@ -394,8 +428,8 @@ def test_every_dashboard_query_reads_metrics_a_running_node_exports(watched: Wat
 
 
 def test_a_partner_that_stops_answering_is_down_at_the_next_check(watched: Watched) -> None:
-    """Runs last: stops Chile. Panama's next partner check (due after 30 s on its
-    clock, moved on here) finds no answer."""
+    """Runs last: stops Chile. Panama's next partner check (due 30 s after the last
+    answer on its clock, moved on here) finds no answer."""
     watched.stop_chile()
     watched.clock.advance(31)
     eventually(lambda: _up(watched, 0), timeout=30)

@@ -27,7 +27,7 @@ from biometric_exchange.node.link import Link
 from biometric_exchange.node.live import LiveConfiguration, PartnerTransports
 from biometric_exchange.node.metrics import NodeMetrics
 from biometric_exchange.node.presence import Presence
-from biometric_exchange.node.reachability import CHECK_INTERVAL_S, ObservedTransport, Reachability
+from biometric_exchange.node.reachability import ObservedTransport, Reachability
 from biometric_exchange.node.runtime import Clock, Node, system_clock
 from biometric_exchange.node.send.details import poll_pending
 from biometric_exchange.node.send.ping import ping
@@ -65,7 +65,7 @@ def surge_interval_s() -> float:
 
 class _Chores:
     """The node's own work between calls: the outbox, step-2 re-asks, the surge
-    monitor, a Ping to each partner not heard from for ``CHECK_INTERVAL_S``.
+    monitor, a Ping to each partner not heard from for a while (``Reachability.quiet``).
 
     Each chore survives its own errors (logged): what it was doing stays pending
     for the next round.
@@ -117,7 +117,7 @@ class _Chores:
     def _check_partners(self) -> None:
         """Ping each partner no call has reached (or failed to reach) for a while: its
         outcome is what ``bx_partner_up`` shows for an idle link."""
-        for partner in self._reachability.quiet(self._node.partner_codes, CHECK_INTERVAL_S):
+        for partner in self._reachability.quiet(self._node.partner_codes):
             try:
                 ping(self._node.link(partner), self._transports[partner], timeout=CHECK_TIMEOUT_S)
             except ExchangeError:  # recorded as the partner's state, logged when it changes

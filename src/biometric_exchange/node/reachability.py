@@ -5,8 +5,8 @@ outcome in ``Reachability``: a reply, or an error status the partner's server
 sent (a refusal, an exhausted quota), means up; no answer (``UNAVAILABLE``:
 refused connection, failed TLS handshake; ``DEADLINE_EXCEEDED``) means down.
 A change is logged once. The node process pings a partner it has not heard
-from for ``CHECK_INTERVAL_S`` (``process``), so an idle link is known too;
-``bx_partner_up`` exports the state.
+from for ``CHECK_INTERVAL_S``, or for ``RECHECK_DOWN_S`` when it was down
+(``process``), so an idle link is known too; ``bx_partner_up`` exports the state.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 CHECK_INTERVAL_S = 30.0
 """A partner not heard from for this long is pinged."""
+RECHECK_DOWN_S = 5.0
+"""A partner whose last call got no answer is pinged again this soon."""
 NO_ANSWER = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 """Status codes that mean the partner's server did not answer."""
 
@@ -75,13 +77,18 @@ class Reachability:
         with self._lock:
             return self._last.get(partner)
 
-    def quiet(self, partners: Iterable[str], interval_s: float = CHECK_INTERVAL_S) -> list[str]:
-        """Partners with no call ended in the last ``interval_s`` seconds."""
+    def quiet(self, partners: Iterable[str]) -> list[str]:
+        """Partners to check now: not called yet, no call ended for ``CHECK_INTERVAL_S``,
+        or down and not called for ``RECHECK_DOWN_S``."""
         now = self._clock()
         with self._lock:
-            return [
-                p for p in partners if p not in self._last or now - self._last[p].at >= interval_s
-            ]
+            last = {p: self._last.get(p) for p in partners}
+        return [
+            partner
+            for partner, outcome in last.items()
+            if outcome is None
+            or now - outcome.at >= (CHECK_INTERVAL_S if outcome.up else RECHECK_DOWN_S)
+        ]
 
     def snapshot(self) -> dict[str, Outcome]:
         with self._lock:
