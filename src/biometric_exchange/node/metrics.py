@@ -1,5 +1,6 @@
 """Prometheus metrics of one node: gRPC calls as they are served, store figures
-read at scrape time, partner reachability, the process itself; served over HTTP
+read at scrape time, the process itself (and, in a node process, partner
+reachability: ``reachability``); served over HTTP
 at ``[metrics] listen`` in node.toml.
 
 Each node has its own ``CollectorRegistry`` (tests run several nodes in one
@@ -43,7 +44,6 @@ from biometric_exchange.node.call_metrics import (
     service_and_method,
 )
 from biometric_exchange.node.link import Link
-from biometric_exchange.node.reachability import Reachability, ReachabilityCollector
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.store.quotas import QuotaKind
@@ -284,19 +284,18 @@ def serve_metrics(listen: str, registry: CollectorRegistry) -> MetricsServer:
 
 
 class NodeMetrics:
-    """A node's own registry (the call instruments, the store collector, partner
-    reachability, the process's CPU, memory, file descriptors and garbage
-    collection) and, when node.toml has a ``[metrics]`` section, its HTTP endpoint."""
+    """A node's own registry (the call instruments, the store collector, the process's
+    CPU, memory, file descriptors and garbage collection; the node process adds
+    partner reachability) and, when node.toml has a ``[metrics]`` section, its HTTP
+    endpoint."""
 
     def __init__(self, node: Node) -> None:
         self._node = node
         self.registry = CollectorRegistry()
         self.tls = TlsConnections()
         self.interceptor = MetricsInterceptor(self.registry, self.tls)
-        self.reachability = Reachability(lambda: node.clock() / 1000)
         self.registry.register(StoreCollector(node))
         self.registry.register(self.tls)
-        self.registry.register(ReachabilityCollector(self.reachability))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)

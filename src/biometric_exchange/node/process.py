@@ -27,7 +27,11 @@ from biometric_exchange.node.link import Link
 from biometric_exchange.node.live import LiveConfiguration, PartnerTransports
 from biometric_exchange.node.metrics import NodeMetrics
 from biometric_exchange.node.presence import Presence
-from biometric_exchange.node.reachability import ObservedTransport, Reachability
+from biometric_exchange.node.reachability import (
+    ObservedTransport,
+    Reachability,
+    ReachabilityCollector,
+)
 from biometric_exchange.node.runtime import Clock, Node, system_clock
 from biometric_exchange.node.send.details import poll_pending
 from biometric_exchange.node.send.ping import ping
@@ -188,7 +192,8 @@ def _serve(
     metrics = NodeMetrics(node)
     running = start_server(node, services, interceptors=[metrics.interceptor])
     metrics.follow_tls(running.credentials)
-    reachability = metrics.reachability
+    reachability = Reachability(lambda: node.clock() / 1000)
+    metrics.registry.register(ReachabilityCollector(reachability))
 
     def open_transport(link: Link) -> PeerTransport:
         return ObservedTransport(GrpcPeerTransport(link), link.code, reachability)
