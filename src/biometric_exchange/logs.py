@@ -95,11 +95,6 @@ def set_node(name: str) -> None:
         logging.setLogRecordFactory(with_node)
 
 
-def current_node() -> str | None:
-    """The name ``set_node`` gave this process, if any."""
-    return _node_name
-
-
 class RepeatLimiter(logging.Filter):
     """Lets an identical record through once per ``window_s`` seconds; the next one
     let through says how many were held back (``suppressed``), so a loop failing

@@ -27,3 +27,11 @@ def test_the_last_outcome_wins() -> None:
     outcome = reachability.last("CHL")
     assert outcome is not None and outcome.up and outcome.reason == "PERMISSION_DENIED"
     assert reachability.last("MEX") is None
+
+
+def test_a_clock_set_back_does_not_hold_the_next_check_back() -> None:
+    now = [10_000.0]
+    reachability = Reachability(lambda: now[0])
+    reachability.record("CHL", True, "OK")
+    now[0] -= 3600  # e.g. corrected by NTP
+    assert reachability.quiet(["CHL"]) == ["CHL"]

@@ -54,6 +54,13 @@ def _answered(error: Exception) -> tuple[bool, str]:
     return not isinstance(error, PartnerUnavailable), type(error).__name__
 
 
+def _due(outcome: Outcome | None, now: float) -> bool:
+    if outcome is None:
+        return True
+    elapsed = now - outcome.at
+    return elapsed < 0 or elapsed >= (CHECK_INTERVAL_S if outcome.up else RECHECK_DOWN_S)
+
+
 class Reachability:
     """The last outcome per partner; safe to record from any thread."""
 
@@ -79,16 +86,12 @@ class Reachability:
 
     def quiet(self, partners: Iterable[str]) -> list[str]:
         """Partners to check now: not called yet, no call ended for ``CHECK_INTERVAL_S``,
-        or down and not called for ``RECHECK_DOWN_S``."""
+        down and not called for ``RECHECK_DOWN_S``, or last called "in the future" (the
+        clock was set back: a check now rather than after the jump's length)."""
         now = self._clock()
         with self._lock:
             last = {p: self._last.get(p) for p in partners}
-        return [
-            partner
-            for partner, outcome in last.items()
-            if outcome is None
-            or now - outcome.at >= (CHECK_INTERVAL_S if outcome.up else RECHECK_DOWN_S)
-        ]
+        return [partner for partner, outcome in last.items() if _due(outcome, now)]
 
     def snapshot(self) -> dict[str, Outcome]:
         with self._lock:
