@@ -8,14 +8,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from biometric_exchange.config import load_config
+from biometric_exchange.config import CONFIG_FILENAME
 from biometric_exchange.crypto.keys import init_keys
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.workspace import create_federation, init_agreement
@@ -79,25 +78,25 @@ def test_three_nodes_prefixed_and_stopped_by_ctrl_c(
 def test_a_node_that_fails_stops_the_others_and_gives_its_status(
     corridor: dict[str, Path], tmp_path: Path
 ) -> None:
-    folders = corridor
-    host, port = load_config(folders["MEX"]).node.listen.rsplit(":", 1)
-    with socket.socket() as taken:  # Mexico's port in use: its node cannot start
-        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the last run's TIME_WAIT
-        taken.bind((host, int(port)))
-        taken.listen()
+    config = corridor["MEX"] / CONFIG_FILENAME
+    valid = config.read_text(encoding="utf-8")
+    config.write_text(valid + "\n[matching]\nthreshold = -1\n", encoding="utf-8")
+    try:  # Mexico's node refuses its configuration and exits
         alone = subprocess.run(
-            [BX, "node", "run", str(folders["MEX"])], check=False, capture_output=True, timeout=60
+            [BX, "node", "run", str(corridor["MEX"])], check=False, capture_output=True, timeout=60
         )
-        assert alone.returncode != 0
+        assert alone.returncode != 0 and b"threshold" in alone.stderr
         output = tmp_path / "out.log"
-        script = _start(list(folders.values()), output)
+        script = _start([corridor["CHL"], corridor["MEX"]], output)
         try:
             assert script.wait(timeout=60) == alone.returncode
         finally:
             if script.poll() is None:
                 os.killpg(script.pid, signal.SIGKILL)
+    finally:
+        config.write_text(valid, encoding="utf-8")
     lines = _lines(output)
-    assert any(line.startswith("[MEX] ") and "cannot listen" in line for line in lines), lines
+    assert any(line.startswith("[MEX] ") and "threshold" in line for line in lines), lines
     assert all(PREFIXED.match(line) for line in lines), lines
 
 
