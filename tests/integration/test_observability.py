@@ -244,6 +244,7 @@ def test_every_log_line_is_json_with_the_standard_fields(
         documents = [json.loads(line) for line in lines]
         for document in documents:
             assert {"time", "level", "logger", "message"} <= set(document)
+            assert document["node"] == country  # every line, every logger
         messages = " ".join(d["message"] for d in documents)
         assert "serving on" in messages and "metrics at http://127.0.0.1:" in messages
         assert not [name for name in names if name in path.read_text(encoding="utf-8")]

@@ -1,4 +1,5 @@
-"""The node's gRPC server: Exchange, health checking and reflection, mTLS only."""
+"""The node's gRPC server: Exchange, health checking and reflection (v1 and v1alpha),
+mTLS only."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.node.reflection import enable_server_reflection
 from biometric_exchange.node.rpc import SERVICE
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.serve import PartnerHandlerTable
@@ -76,9 +77,7 @@ def start_server(
     server.add_generic_rpc_handlers((servicer.generic_handler(),))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (EXCHANGE_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    enable_server_reflection((EXCHANGE_SERVICE, health.SERVICE_NAME), server)
     address = listen or node.config.node.listen
     credentials = LiveServerCredentials(node)
     try:
