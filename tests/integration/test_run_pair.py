@@ -28,6 +28,10 @@ BX = Path(sys.executable).parent / "bx"
 PREFIXED = re.compile(r"^\[(CHL|PAN|MEX)\] ")
 
 
+CHL_MEX = "chile_mexico.toml"
+PAN_MEX = "panama_mexico.toml"
+
+
 def _start(folders: list[Path], output: Path) -> subprocess.Popen[bytes]:
     with output.open("wb") as sink:
         return subprocess.Popen(
@@ -83,7 +87,10 @@ def test_a_node_that_fails_stops_the_others_and_gives_its_status(
     config.write_text(valid + "\n[matching]\nthreshold = -1\n", encoding="utf-8")
     try:  # Mexico's node refuses its configuration and exits
         alone = subprocess.run(
-            [BX, "node", "run", str(corridor["MEX"])], check=False, capture_output=True, timeout=60
+            [BX, "node", "run", "-n", str(corridor["MEX"])],
+            check=False,
+            capture_output=True,
+            timeout=60,
         )
         assert alone.returncode != 0 and b"threshold" in alone.stderr
         output = tmp_path / "out.log"
@@ -119,9 +126,9 @@ def test_a_fresh_clone_is_told_the_commands_to_run_first(tmp_path: Path) -> None
     assert result.returncode == 2 and result.stdout == ""
     terms = "src/biometric_exchange/agreement"
     assert result.stderr.splitlines()[1:] == [
-        f"  bx keys init {mexico}",
-        f"  bx agreement init {chile} {mexico} --terms {terms}/chile_mexico.toml",
-        f"  bx agreement init {panama} {mexico} --terms {terms}/panama_mexico.toml",
+        f"  bx keys init -n {mexico}",
+        f"  bx agreement init -n {chile} --partner-node {mexico} --terms {terms}/{CHL_MEX}",
+        f"  bx agreement init -n {panama} --partner-node {mexico} --terms {terms}/{PAN_MEX}",
     ]
     for line in result.stderr.splitlines()[1:]:  # the commands printed do make the corridor
         subprocess.run([BX, *line.split()[1:]], check=True, capture_output=True, cwd=ROOT)
