@@ -86,7 +86,9 @@ def try_open(
     return opened.body
 
 
-def opens_with_none(envelope: pb.SealedEnvelope, router_dir: Path, folders: FederationFolders) -> bool:
+def opens_with_none(
+    envelope: pb.SealedEnvelope, router_dir: Path, folders: FederationFolders
+) -> bool:
     """True when no key made of the router's files opens ``envelope``."""
     for candidate in router_candidates(router_dir):
         try:

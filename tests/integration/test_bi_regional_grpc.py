@@ -75,7 +75,9 @@ def test_five_members_over_grpc_mesh_and_router(tmp_path: Path) -> None:
             "world": scenario.world.model_copy(update={"migrants": 250, "listed_share": 0.8}),
         }
     )
-    world = restrict(build_world(scenario, today=dt.datetime.now(dt.UTC).date()), tuple(SMALL["members"]))
+    world = restrict(
+        build_world(scenario, today=dt.datetime.now(dt.UTC).date()), tuple(SMALL["members"])
+    )
     generated = small_federation(tmp_path)
     expected = expected_hits(world, generated.pairs)
 
@@ -90,7 +92,9 @@ def test_five_members_over_grpc_mesh_and_router(tmp_path: Path) -> None:
     assert router.partner_hits == mesh.partner_hits
     assert mesh.pending == router.pending == 0
     assert router.router_tally.calls["identify"] == router.member_tally.calls["identify"] > 0
-    assert router.router_audit["route.forwarded/accepted"] == sum(router.member_tally.calls.values())
+    assert router.router_audit["route.forwarded/accepted"] == sum(
+        router.member_tally.calls.values()
+    )
 
     # Every envelope the router forwarded, request or reply: none opens with what it holds.
     assert len(crossing.envelopes) == 2 * (
@@ -110,10 +114,12 @@ def test_over_grpc_the_router_refuses_a_pair_without_terms(tmp_path: Path) -> No
     scenario = scenario.model_copy(
         update={"days": 1, "world": scenario.world.model_copy(update={"migrants": 5})}
     )
-    world = restrict(build_world(scenario, today=dt.datetime.now(dt.UTC).date()), tuple(SMALL["members"]))
+    world = restrict(
+        build_world(scenario, today=dt.datetime.now(dt.UTC).date()), tuple(SMALL["members"])
+    )
     folders = small_federation(tmp_path)
-    from biometric_exchange.simulation.biregional.grpc_run import serve  # noqa: PLC0415
-    from biometric_exchange.simulation.biregional.run import TopologyRun  # noqa: PLC0415
+    from biometric_exchange.simulation.biregional.grpc_run import serve
+    from biometric_exchange.simulation.biregional.run import TopologyRun
 
     with serve(folders, "router", TopologyRun("router"), world) as served:
         col = served.nodes["COL"]
@@ -135,15 +141,18 @@ def test_over_grpc_the_router_refuses_a_pair_without_terms(tmp_path: Path) -> No
             assert raised.value.code() is grpc.StatusCode.PERMISSION_DENIED
             assert raised.value.details() == "no terms between these members"
             # And with terms (Panama), the same call is forwarded and answered.
-            assert method(
-                pb.PingRequest(
-                    sender="COL",
-                    agreement_hash=col.link("PAN").policy.agreement_hash,
-                    sent_at_ms=col.clock(),
-                ),
-                timeout=10,
-                metadata=((ROUTE_TO, "PAN"),),
-            ).party == "PAN"
+            assert (
+                method(
+                    pb.PingRequest(
+                        sender="COL",
+                        agreement_hash=col.link("PAN").policy.agreement_hash,
+                        sent_at_ms=col.clock(),
+                    ),
+                    timeout=10,
+                    metadata=((ROUTE_TO, "PAN"),),
+                ).party
+                == "PAN"
+            )
         mex: Node = served.nodes["MEX"]
         assert not [e for e in mex.audit.entries() if e.peer == "COL"]
     database = Database(folders.router / DATABASE_FILENAME)

@@ -64,7 +64,9 @@ class Federation:
     closers: list[Any] = field(default_factory=list)
 
 
-def open_router(folders: Any, nodes: dict[str, Node], **changes: Any) -> tuple[Router, Recorded, Database]:
+def open_router(
+    folders: Any, nodes: dict[str, Node], **changes: Any
+) -> tuple[Router, Recorded, Database]:
     services = {code: Services.of(node) for code, node in nodes.items()}
     onward = Recorded(LocalHolders(nodes, services))
     config = load_router_config(folders.router).model_copy(update=changes)
@@ -86,7 +88,9 @@ def federation(tmp_path: Path) -> Iterator[Federation]:
 def identify_envelope(sender: Node, context: EnvelopeContext) -> pb.SealedEnvelope:
     query = IdentifyQuery("anti_trafficking", (probe("probe-0", template(7)),), 1)
     return seal(
-        context, pb.MESSAGE_TYPE_IDENTIFY_REQUEST, identify_request_to_bytes(query),
+        context,
+        pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
+        identify_request_to_bytes(query),
         now_ms=sender.clock(),
     )
 
@@ -119,7 +123,9 @@ def test_the_router_forwards_envelopes_it_cannot_open(federation: Federation) ->
     (entry,) = federation.router.audit.entries()
     assert (entry.event, entry.outcome, entry.peer) == ("route.forwarded", "accepted", "PAN")
     assert entry.detail["to"] == "CRI" and entry.detail["method"] == "Identify"
-    received = [e for e in federation.nodes["CRI"].audit.entries() if e.event == "identify.received"]
+    received = [
+        e for e in federation.nodes["CRI"].audit.entries() if e.event == "identify.received"
+    ]
     assert [(e.peer, e.outcome) for e in received] == [("PAN", "accepted")]
 
 
@@ -145,7 +151,9 @@ def test_a_member_cannot_reach_a_partner_it_has_no_terms_with(federation: Federa
         RoutedTransport(federation.router, "COL", "MEX").call(IDENTIFY, envelope, timeout=5)
     assert raised.value.code is grpc.StatusCode.PERMISSION_DENIED
     refused = federation.router.audit.entries()
-    assert [(e.event, e.outcome, e.peer) for e in refused] == [("route.refused", "rejected", "COL")] * 2
+    assert [(e.event, e.outcome, e.peer) for e in refused] == [
+        ("route.refused", "rejected", "COL")
+    ] * 2
     assert refused[0].detail["reason"] == "no terms between COL and MEX"
     assert federation.onward.crossed == []
     assert not [e for e in mex.audit.entries() if e.peer == "COL"], "nothing reached Mexico"
@@ -198,13 +206,17 @@ def test_the_holder_status_reaches_the_member_unchanged(federation: Federation) 
     pan = federation.nodes["PAN"]
     query = IdentifyQuery("border_security", (probe("probe-0", template(8)),), 1)
     envelope = seal(
-        pan.link("MEX").envelope, pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
-        identify_request_to_bytes(query), now_ms=pan.clock(),
+        pan.link("MEX").envelope,
+        pb.MESSAGE_TYPE_IDENTIFY_REQUEST,
+        identify_request_to_bytes(query),
+        now_ms=pan.clock(),
     )
     with pytest.raises(RemoteRefusal) as raised:
         RoutedTransport(federation.router, "PAN", "MEX").call(IDENTIFY, envelope, timeout=5)
     assert raised.value.code is grpc.StatusCode.PERMISSION_DENIED
     (entry,) = federation.router.audit.entries()
     assert (entry.event, entry.outcome, entry.detail["status"]) == (
-        "route.forwarded", "failed", "PERMISSION_DENIED",
+        "route.forwarded",
+        "failed",
+        "PERMISSION_DENIED",
     )

@@ -116,8 +116,13 @@ def _bi_regional(path: Path, *, out: Path | None, seed: int | None, over_grpc: b
         "mesh and router, in-process"
     )
     started = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         task = bar.add_task("starting", total=loaded.days)
 
         def progress(what: str, done: int, total: int) -> None:
@@ -125,8 +130,13 @@ def _bi_regional(path: Path, *, out: Path | None, seed: int | None, over_grpc: b
 
         metrics = run_bi_regional(loaded, federation, folder, progress=progress)
     table = Table(title="Mesh and router on one world (synthetic)")
-    for column in ("topology", "calls / encounter", "bytes / encounter", "Identify ms (median)",
-                   "hits found / expected"):
+    for column in (
+        "topology",
+        "calls / encounter",
+        "bytes / encounter",
+        "Identify ms (median)",
+        "hits found / expected",
+    ):
         table.add_column(column)
     for name, run in metrics["topologies"].items():
         table.add_row(

@@ -56,7 +56,7 @@ def pair_of(key: str, members: tuple[str, ...]) -> tuple[str, str]:
     """``"PAN-MEX"`` as two members in the description's order."""
     parts = key.split("-")
     if len(parts) != 2 or parts[0] == parts[1] or not all(p in members for p in parts):
-        raise ValueError(f"{key!r}: name a pair as two different members, e.g. \"PAN-MEX\"")
+        raise ValueError(f'{key!r}: name a pair as two different members, e.g. "PAN-MEX"')
     first, second = sorted(parts, key=members.index)
     return first, second
 

@@ -70,11 +70,14 @@ def generate(
     router_ca = (router_dir / "keys" / "ca.crt").read_text(encoding="utf-8")
     folders: dict[str, Path] = {}
     for code in federation.members:
-        folders[code] = _node_folder(
-            workdir, code, threshold, _partner_purposes(code, terms_files)
-        )
-        membership = {"router": {"name": ROUTER_NAME, "endpoint": router_endpoint,
-                                 "ca_certificate": router_ca}}
+        folders[code] = _node_folder(workdir, code, threshold, _partner_purposes(code, terms_files))
+        membership = {
+            "router": {
+                "name": ROUTER_NAME,
+                "endpoint": router_endpoint,
+                "ca_certificate": router_ca,
+            }
+        }
         (folders[code] / MEMBERSHIP_FILENAME).write_text(
             tomli_w.dumps(membership), encoding="utf-8"
         )
@@ -138,4 +141,3 @@ def _router_config(
         },
     }
     (router_dir / ROUTER_FILENAME).write_text(tomli_w.dumps(document), encoding="utf-8")
-

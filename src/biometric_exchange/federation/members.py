@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-RCM = frozenset(
-    {"BLZ", "CAN", "CRI", "SLV", "USA", "GTM", "HND", "MEX", "NIC", "PAN", "DOM"}
-)
+RCM = frozenset({"BLZ", "CAN", "CRI", "SLV", "USA", "GTM", "HND", "MEX", "NIC", "PAN", "DOM"})
 """Regional Conference on Migration (Puebla Process)."""
 SACM = frozenset(
     {"ARG", "BOL", "BRA", "CHL", "COL", "ECU", "GUY", "PRY", "PER", "SUR", "URY", "VEN"}

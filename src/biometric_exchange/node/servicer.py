@@ -100,9 +100,7 @@ class ExchangeServicer:
         """The calling partner's code; aborts the call when the caller is none."""
         try:
             if self._router is not None:
-                member = self._router.member(
-                    context.auth_context(), context.invocation_metadata()
-                )
+                member = self._router.member(context.auth_context(), context.invocation_metadata())
                 if member is not None:
                     return member
             return self._authorizer.check(context.auth_context())

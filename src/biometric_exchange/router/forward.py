@@ -87,7 +87,9 @@ class Router:
         self._clock = clock
         self._timeout = timeout
 
-    def forward(self, member: str, route_to: str, rpc: Rpc[Request, Reply], request: Request) -> Reply:
+    def forward(
+        self, member: str, route_to: str, rpc: Rpc[Request, Reply], request: Request
+    ) -> Reply:
         """``request`` from ``member`` to ``route_to``: the partner's reply, or an error
         (``HolderStatus`` for the partner's own, an ``ExchangeError`` for ours)."""
         facts: dict[str, Any] = {"method": rpc.name, "to": route_to, "bytes": request.ByteSize()}
@@ -95,7 +97,11 @@ class Router:
             self._check(member, route_to, rpc, request, facts)
         except ExchangeError as exc:
             self.audit.record(
-                AuditEvent.ROUTE_REFUSED, AuditOutcome.REJECTED, peer=member, reason=str(exc), **facts
+                AuditEvent.ROUTE_REFUSED,
+                AuditOutcome.REJECTED,
+                peer=member,
+                reason=str(exc),
+                **facts,
             )
             raise
         try:

@@ -20,7 +20,12 @@ from cryptography import x509
 from google.protobuf.message import DecodeError, Message
 
 from biometric_exchange.crypto import pki
-from biometric_exchange.exceptions import ConfigError, ExchangeError, InvalidInput, PeerNotAuthorized
+from biometric_exchange.exceptions import (
+    ConfigError,
+    ExchangeError,
+    InvalidInput,
+    PeerNotAuthorized,
+)
 from biometric_exchange.node.membership import ROUTE_TO, ROUTED_FOR
 from biometric_exchange.node.rpc import RPCS, SERVICE, Rpc
 from biometric_exchange.node.status import status_for
@@ -47,8 +52,8 @@ class MemberAuthorizer:
         self._lock = threading.Lock()
 
     def check(self, context: grpc.ServicerContext) -> str:
-        pems = context.auth_context().get("x509_pem_cert") or []
-        pem = pems[0] if pems else b""
+        pems: list[bytes] | bytes = context.auth_context().get("x509_pem_cert") or []
+        pem: bytes = pems if isinstance(pems, bytes) else (pems[0] if pems else b"")
         if not pem:
             raise PeerNotAuthorized("no client certificate")
         with self._lock:

@@ -111,7 +111,9 @@ def serve(
         yield Served(nodes, services, router, running)
 
 
-def ways_over_grpc(served: Served, topology: str) -> tuple[dict[str, dict[str, PeerTransport]], list[PeerTransport]]:
+def ways_over_grpc(
+    served: Served, topology: str
+) -> tuple[dict[str, dict[str, PeerTransport]], list[PeerTransport]]:
     """Each member's gRPC transport to each partner (direct, or through the router)."""
     ways: dict[str, dict[str, PeerTransport]] = {}
     opened: list[PeerTransport] = []
@@ -143,7 +145,7 @@ def run_topology_over_grpc(
     with serve(folders, topology, result, world, onward=onward) as served:
         ways, opened = ways_over_grpc(served, topology)
         try:
-            run_days(served.nodes, served.services, ways, world, result, progress)
+            run_days(served.nodes, served.services, ways, world, result, progress=progress)
         finally:
             for way in opened:
                 way.close()

@@ -25,7 +25,9 @@ def plot_comparison(metrics: dict[str, Any], folder: Path) -> list[Path]:
     ):
         members = [r[member_key] / max(r["encounters"], 1) / scale for r in runs]
         onward = [r[onward_key] / max(r["encounters"], 1) / scale for r in runs]
-        axes.bar(topologies, members, color=[COLOURS[t] for t in topologies], label="member ↔ next hop")
+        axes.bar(
+            topologies, members, color=[COLOURS[t] for t in topologies], label="member ↔ next hop"
+        )
         axes.bar(topologies, onward, bottom=members, color="#999999", label="router ↔ holder")
         axes.set_title(title)
         axes.legend(fontsize=8)
@@ -48,8 +50,13 @@ def plot_comparison(metrics: dict[str, Any], folder: Path) -> list[Path]:
     expected = [r["expected_partner_hits"] for r in runs]
     found = [r["found_expected"] for r in runs]
     axes.bar([p - 0.2 for p in positions], expected, width=0.4, color="#cccccc", label="expected")
-    axes.bar([p + 0.2 for p in positions], found, width=0.4,
-             color=[COLOURS[t] for t in topologies], label="found")
+    axes.bar(
+        [p + 0.2 for p in positions],
+        found,
+        width=0.4,
+        color=[COLOURS[t] for t in topologies],
+        label="found",
+    )
     axes.set_xticks(list(positions), topologies)
     axes.set_title("Hits on a partner's watchlist (synthetic truth)")
     axes.legend(fontsize=8)

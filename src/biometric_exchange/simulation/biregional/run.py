@@ -125,7 +125,7 @@ def run_topology(
                 else:
                     way = RoutedTransport(router, code, link.code)
                 ways[code][link.code] = way
-        run_days(nodes, services, ways, world, result, progress)
+        run_days(nodes, services, ways, world, result, progress=progress)
         if router is not None:
             read_router_audit(router, result)
     finally:
@@ -147,6 +147,7 @@ def run_days(
     ways: dict[str, dict[str, PeerTransport]],
     world: World,
     result: TopologyRun,
+    *,
     progress: Progress,
 ) -> None:
     """Each day, every member enrols its encounters, then every outbox is drained;
@@ -177,7 +178,8 @@ def read_router_audit(router: Router, result: TopologyRun) -> None:
     result.router_chain_entries = router.audit.verify()
     result.router_audit.update(f"{e.event}/{e.outcome}" for e in entries)
     result.router_audit_fields = sorted(
-        {"at", "event", "peer", "message_id", "outcome"} | {key for e in entries for key in e.detail}
+        {"at", "event", "peer", "message_id", "outcome"}
+        | {key for e in entries for key in e.detail}
     )
 
 

@@ -53,7 +53,9 @@ class World:
         return self.encounters.get(day, {}).get(member, [])
 
     def all_encounters(self) -> list[Encounter]:
-        return [e for by_member in self.encounters.values() for es in by_member.values() for e in es]
+        return [
+            e for by_member in self.encounters.values() for es in by_member.values() for e in es
+        ]
 
 
 def restrict(world: World, members: tuple[str, ...]) -> World:
@@ -132,7 +134,9 @@ def build_world(scenario: BiRegionalScenario, *, today: dt.date) -> World:
             watchlists[lister].append(_entry(rng, model, f"{lister}-W{traveller}", person, latent))
     for code in members:
         for filler in range(spec.fillers):
-            person = _person(rng, 10_000_000 + filler, start, str(rng.choice(NATIONALITIES, p=weights)))
+            person = _person(
+                rng, 10_000_000 + filler, start, str(rng.choice(NATIONALITIES, p=weights))
+            )
             watchlists[code].append(
                 _entry(rng, model, f"{code}-F{filler:05d}", person, model.latent(rng))
             )
