@@ -11,7 +11,7 @@ same folders serve both topologies: mesh (members call each other) and router
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,12 @@ from biometric_exchange.agreement.terms import Purpose
 from biometric_exchange.config import CONFIG_FILENAME, load_config
 from biometric_exchange.crypto.keys import init_keys, load_keys
 from biometric_exchange.federation.description import Federation
-from biometric_exchange.node.membership import MEMBERSHIP_FILENAME
+from biometric_exchange.node.membership import (
+    MEMBERSHIP_FILENAME,
+    Membership,
+    load_membership,
+    membership_document,
+)
 from biometric_exchange.router.config import ROUTER_FILENAME, init_router_keys
 from biometric_exchange.workspace import free_port, init_agreement, purpose_allowed
 
@@ -85,6 +90,23 @@ def generate(
         init_agreement(folders[first], folders[second], terms_file=path)
     _router_config(router_dir, federation, folders, router_endpoint, pairs)
     return FederationFolders(folders, router_dir, tuple(pairs))
+
+
+def write_membership(node_dir: Path, membership: Membership) -> None:
+    text = tomli_w.dumps({"synthetic": True, **membership_document(membership)})
+    (node_dir / MEMBERSHIP_FILENAME).write_text(text, encoding="utf-8")
+
+
+def choose_topology(folders: FederationFolders, topology: str) -> None:
+    """Make every member's node process reach its partners through the router
+    (``router``) or directly (``mesh``): ``membership.toml``'s ``route``."""
+    if topology not in ("mesh", "router"):
+        raise ValueError(f"topology: {topology!r} is neither mesh nor router")
+    for node_dir in folders.nodes.values():
+        membership = load_membership(node_dir)
+        if membership is None:
+            raise ValueError(f"{node_dir}: no {MEMBERSHIP_FILENAME}")
+        write_membership(node_dir, replace(membership, route=topology == "router"))
 
 
 def _node_folder(

@@ -33,6 +33,8 @@ class Membership:
     """The router's name."""
     endpoint: str
     ca_certificate_pem: bytes
+    route: bool = False
+    """Reach partners through the router (router topology) rather than directly (mesh)."""
 
     def ca(self) -> x509.Certificate:
         return pki.load_certificate(self.ca_certificate_pem)
@@ -46,10 +48,28 @@ def load_membership(node_dir: Path) -> Membership | None:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         table = raw["router"]
+        route = table.get("route", False)
+        if not isinstance(route, bool):
+            raise TypeError("router.route must be true or false")
         membership = Membership(
-            str(table["name"]), str(table["endpoint"]), str(table["ca_certificate"]).encode()
+            str(table["name"]),
+            str(table["endpoint"]),
+            str(table["ca_certificate"]).encode(),
+            route,
         )
         membership.ca()
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: router.name, endpoint and ca_certificate: {exc}") from exc
     return membership
+
+
+def membership_document(membership: Membership) -> dict[str, dict[str, str | bool]]:
+    """``membership.toml``'s table for ``membership``."""
+    return {
+        "router": {
+            "name": membership.router,
+            "endpoint": membership.endpoint,
+            "ca_certificate": membership.ca_certificate_pem.decode(),
+            "route": membership.route,
+        }
+    }

@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 from biometric_exchange.node.live import LiveConfiguration, PartnerTransports
 from biometric_exchange.node.metrics import NodeMetrics
 from biometric_exchange.node.presence import Presence
+from biometric_exchange.node.routed import open_partner_transport
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.send.details import poll_pending
 from biometric_exchange.node.send.worker import ExchangeWorker
@@ -160,7 +161,7 @@ def _serve(
     metrics = NodeMetrics(node)
     running = start_server(node, services, interceptors=[metrics.interceptor])
     metrics.follow_tls(running.credentials)
-    transports = PartnerTransports(node)
+    transports = PartnerTransports(node, open_partner_transport(node.node_dir))
     live = LiveConfiguration(node, presence=presence, followers=(transports.refresh,))
     worker = ExchangeWorker(node, services, transports, awaits=live.awaits, stop=stop)
     chores = _Chores(node, worker, transports, live)

@@ -10,7 +10,8 @@ with that member (signed by them, sealed to us).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -19,9 +20,10 @@ from google.protobuf.message import Message
 from biometric_exchange.crypto import pki
 from biometric_exchange.exceptions import PeerNotAuthorized
 from biometric_exchange.node.link import Link
-from biometric_exchange.node.membership import ROUTE_TO, ROUTED_FOR, Membership
+from biometric_exchange.node.membership import ROUTE_TO, ROUTED_FOR, Membership, load_membership
 from biometric_exchange.node.rpc import RPCS, Rpc
 from biometric_exchange.node.tls import channel_credentials, channel_options
+from biometric_exchange.node.transport import GrpcPeerTransport, PeerTransport
 
 Request = TypeVar("Request", bound=Message)
 Reply = TypeVar("Reply", bound=Message)
@@ -56,6 +58,20 @@ class RoutedGrpcTransport:
 
     def close(self) -> None:
         self._channel.close()
+
+
+def open_partner_transport(node_dir: Path) -> Callable[[Link], PeerTransport]:
+    """How the node process reaches a partner: through the router when its membership
+    says ``route = true``, else directly."""
+    membership = load_membership(node_dir)
+    if membership is None or not membership.route:
+        return GrpcPeerTransport
+    routed = membership
+
+    def open_routed(link: Link) -> PeerTransport:
+        return RoutedGrpcTransport(link, routed)
+
+    return open_routed
 
 
 class RouterCallers:

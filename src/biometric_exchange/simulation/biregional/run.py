@@ -170,7 +170,7 @@ def run_days(
         _drain(workers)
     result.seconds = time.perf_counter() - started
     progress(f"{result.topology}: done", days, days)
-    _collect(result, nodes, world)
+    collect(result, nodes, world)
 
 
 def read_router_audit(router: Router, result: TopologyRun) -> None:
@@ -192,7 +192,7 @@ def _drain(workers: list[ExchangeWorker]) -> None:
                 busy = True
 
 
-def _collect(result: TopologyRun, nodes: dict[str, Node], world: World) -> None:
+def collect(result: TopologyRun, nodes: dict[str, Node], world: World) -> None:
     for code, node in nodes.items():
         result.pending += node.outbox.depth()
         for alert in node.alerts.list():
