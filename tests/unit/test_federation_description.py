@@ -35,7 +35,10 @@ def test_the_conferences_members() -> None:
         ({"members": ["PAN", "PAN"]}, "test: members: each member at most once"),
         ({"members": ["PAN", "ZZZ"]}, "test: members: "),
         ({"without_terms": ["PAN-CHL"]}, "without_terms.PAN-CHL: 'PAN-CHL': name a pair"),
-        ({"without_terms": ["PAN-COL", "COL-PAN"]}, "without_terms.COL-PAN: the pair is named twice"),
+        (
+            {"without_terms": ["PAN-COL", "COL-PAN"]},
+            "without_terms.COL-PAN: the pair is named twice",
+        ),
         ({"pairs": {"PAN": {}}}, "pairs.PAN: 'PAN': name a pair"),
         ({"router": {"calls_per_member_per_day": 0}}, "test: router.calls_per_member_per_day: "),
         ({"colour": "red"}, "test: colour: Extra inputs are not permitted"),
