@@ -14,14 +14,14 @@ import pytest
 from google.protobuf.message import Message
 
 from biometric_exchange.crypto.keys import load_keys
-from biometric_exchange.node.membership import ROUTE_TO, load_membership
+from biometric_exchange.node.membership import ROUTE_TO, ROUTED_FOR, load_membership
 from biometric_exchange.node.rpc import PING, Rpc
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.tls import channel_credentials, channel_options
 from biometric_exchange.node.transport import PeerTransport
-from biometric_exchange.router.config import DATABASE_FILENAME
-from biometric_exchange.simulation.biregional.grpc_run import run_topology_over_grpc
-from biometric_exchange.simulation.biregional.run import copy_folders, expected_hits
+from biometric_exchange.router.config import DATABASE_FILENAME, RouterKeys
+from biometric_exchange.simulation.biregional.grpc_run import run_topology_over_grpc, serve
+from biometric_exchange.simulation.biregional.run import TopologyRun, copy_folders, expected_hits
 from biometric_exchange.simulation.biregional.scenario import load_bi_regional
 from biometric_exchange.simulation.biregional.world import build_world, restrict
 from biometric_exchange.store.audit import AuditLog
@@ -118,8 +118,6 @@ def test_over_grpc_the_router_refuses_a_pair_without_terms(tmp_path: Path) -> No
         build_world(scenario, today=dt.datetime.now(dt.UTC).date()), tuple(SMALL["members"])
     )
     folders = small_federation(tmp_path)
-    from biometric_exchange.simulation.biregional.grpc_run import serve
-    from biometric_exchange.simulation.biregional.run import TopologyRun
 
     with serve(folders, "router", TopologyRun("router"), world) as served:
         col = served.nodes["COL"]
@@ -154,6 +152,25 @@ def test_over_grpc_the_router_refuses_a_pair_without_terms(tmp_path: Path) -> No
                 == "PAN"
             )
         mex: Node = served.nodes["MEX"]
+        # Even the router's own certificate cannot make Mexico serve Colombia: Mexico
+        # holds no agreement with it.
+        keys = RouterKeys(folders.router)
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=mex.keys.ca_certificate_pem,
+            private_key=keys.tls_key_pem,
+            certificate_chain=keys.tls_certificate_pem,
+        )
+        with grpc.secure_channel(
+            mex.config.node.listen, credentials, options=channel_options()
+        ) as channel:
+            method = channel.unary_unary(
+                PING.path,
+                request_serializer=pb.PingRequest.SerializeToString,
+                response_deserializer=pb.PingResponse.FromString,
+            )
+            with pytest.raises(grpc.RpcError) as raised:
+                method(request, timeout=10, metadata=((ROUTED_FOR, "COL"),))
+            assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED
         assert not [e for e in mex.audit.entries() if e.peer == "COL"]
     database = Database(folders.router / DATABASE_FILENAME)
     try:
