@@ -1,6 +1,6 @@
 """Mesh against router on the bi_regional world, in-process, timed over several runs.
 
-    .venv/bin/python benchmarks/bi_regional.py [--runs 3] [--scenario simulations/bi_regional.toml]
+    .venv/bin/python benchmarks/bi_regional.py [--runs 3] [--scenario FILE] [--out DIR]
 
 Each run is ``bx simulate bi_regional`` (both topologies on one world). Prints, per
 topology, the median over the runs of the whole run's exchange time and of the median
@@ -26,14 +26,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scenario", type=Path, default=Path("simulations/bi_regional.toml"))
+    parser.add_argument("--out", type=Path, help="Keep the last run's report here")
     args = parser.parse_args()
     scenario, federation = load_bi_regional(args.scenario)
     samples: dict[str, dict[str, list[float]]] = {}
     walls = []
     for run in range(args.runs):
-        with tempfile.TemporaryDirectory() as out:
+        with tempfile.TemporaryDirectory() as scratch:
+            out = args.out if args.out and run == args.runs - 1 else Path(scratch)
             started = time.perf_counter()
-            metrics = run_bi_regional(scenario, federation, Path(out))
+            metrics = run_bi_regional(scenario, federation, out)
             walls.append(time.perf_counter() - started)
         for topology, figures in metrics["topologies"].items():
             for key in KEYS:

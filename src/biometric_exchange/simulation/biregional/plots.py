@@ -59,7 +59,7 @@ def plot_comparison(metrics: dict[str, Any], folder: Path) -> list[Path]:
     )
     axes.set_xticks(list(positions), topologies)
     axes.set_title("Hits on a partner's watchlist (synthetic truth)")
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="lower center")
     figure.tight_layout()
     recall = folder / "recall.png"
     figure.savefig(recall, dpi=DPI, format="png")
