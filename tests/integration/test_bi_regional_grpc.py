@@ -71,8 +71,8 @@ def test_five_members_over_grpc_mesh_and_router(tmp_path: Path) -> None:
     scenario, _ = load_bi_regional(SCENARIO)
     scenario = scenario.model_copy(
         update={
-            "days": 5,
-            "world": scenario.world.model_copy(update={"migrants": 250, "listed_share": 0.8}),
+            "days": 4,
+            "world": scenario.world.model_copy(update={"migrants": 160, "listed_share": 1.0}),
         }
     )
     world = restrict(

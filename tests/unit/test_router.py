@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 from biometric_exchange.crypto.envelope import EnvelopeContext, seal
 from biometric_exchange.crypto.keys import load_keys
 from biometric_exchange.exceptions import ExchangeError
+from biometric_exchange.federation.generate import FederationFolders
 from biometric_exchange.node.rpc import IDENTIFY, PING, Rpc
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.services import Services
@@ -25,6 +26,7 @@ from biometric_exchange.router.config import DATABASE_FILENAME, load_router_conf
 from biometric_exchange.router.forward import Router
 from biometric_exchange.router.local import LocalHolders, RoutedTransport
 from biometric_exchange.serde.identify import IdentifyQuery, identify_request_to_bytes
+from biometric_exchange.simulation.biregional.run import copy_folders
 from biometric_exchange.store.database import Database
 from biometric_exchange.v1 import exchange_pb2 as pb
 from tests.probes import probe
@@ -74,9 +76,15 @@ def open_router(
     return Router(config, database, onward, clock=lambda: NOON), onward, database
 
 
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> FederationFolders:
+    """Keys and agreements made once; each test works on its own copy."""
+    return small_federation(tmp_path_factory.mktemp("generated"))
+
+
 @pytest.fixture
-def federation(tmp_path: Path) -> Iterator[Federation]:
-    folders = small_federation(tmp_path)
+def federation(tmp_path: Path, generated: FederationFolders) -> Iterator[Federation]:
+    folders = copy_folders(generated, tmp_path / "copy")
     nodes = {code: Node.open(path) for code, path in folders.nodes.items()}
     router, onward, database = open_router(folders, nodes)
     yield Federation(folders, nodes, router, onward, database)
