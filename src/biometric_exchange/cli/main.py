@@ -51,7 +51,7 @@ class BxGroup(LazyGroup):
         ),
         "federation": _lazy(
             "federation:app",
-            "A federation of RCM and SACM members: folders, router, its gRPC run.",
+            "A federation of RCM and SACM members: folders, router, gRPC run.",
         ),
         "keys": _lazy(
             "keys:app", "A node's keys: create, back up, restore, check, rotate the data key."
