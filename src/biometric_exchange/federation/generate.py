@@ -76,15 +76,8 @@ def generate(
     folders: dict[str, Path] = {}
     for code in federation.members:
         folders[code] = _node_folder(workdir, code, threshold, _partner_purposes(code, terms_files))
-        membership = {
-            "router": {
-                "name": ROUTER_NAME,
-                "endpoint": router_endpoint,
-                "ca_certificate": router_ca,
-            }
-        }
-        (folders[code] / MEMBERSHIP_FILENAME).write_text(
-            tomli_w.dumps(membership), encoding="utf-8"
+        write_membership(
+            folders[code], Membership(ROUTER_NAME, router_endpoint, router_ca.encode())
         )
     for (first, second), path in terms_files.items():
         init_agreement(folders[first], folders[second], terms_file=path)
