@@ -50,6 +50,10 @@ class BxGroup(LazyGroup):
             "Run a scenario through the corridor's nodes (Chile and Panama, and Mexico when the\n"
             "scenario names it) and write its report.",
         ),
+        "federation": _lazy(
+            "federation:app",
+            "A federation of RCM and SACM members: folders, router, gRPC run.",
+        ),
         "keys": _lazy(
             "keys:app", "A node's keys: create, back up, restore, check, rotate the data key."
         ),

@@ -23,7 +23,8 @@ def simulate(
         str,
         typer.Argument(
             help="A scenario in simulations/ (darien_corridor, corridor_three, surge, "
-            "identity_fraud, threshold_sweep, demo, demo_blind) or the path of a scenario file",
+            "identity_fraud, threshold_sweep, demo, demo_blind, bi_regional) or the path of "
+            "a scenario file",
             show_default=False,
             autocompletion=scenario_names,
         ),
@@ -53,10 +54,14 @@ def simulate(
     """Run a scenario through the corridor's nodes (Chile and Panama, and Mexico when the
     scenario names it) and write its report."""
     # Deferred: numpy, scipy and matplotlib would slow every other bx command's start.
+    from biometric_exchange.cli.bi_regional import run_if_bi_regional  # noqa: PLC0415
     from biometric_exchange.simulation.scenario import load_scenario, resolve  # noqa: PLC0415
     from biometric_exchange.simulation.study import default_out, run_study  # noqa: PLC0415
 
-    loaded = load_scenario(resolve(scenario, scenario_folder()))
+    path = resolve(scenario, scenario_folder())
+    if run_if_bi_regional(path, out=out, seed=seed, over_grpc=over_grpc):
+        return
+    loaded = load_scenario(path)
     if seed is not None:
         loaded = loaded.with_seed(seed)
     folder = output or default_out(loaded)

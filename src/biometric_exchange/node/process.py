@@ -32,6 +32,7 @@ from biometric_exchange.node.reachability import (
     Reachability,
     ReachabilityCollector,
 )
+from biometric_exchange.node.routed import open_partner_transport
 from biometric_exchange.node.runtime import Clock, Node, system_clock
 from biometric_exchange.node.send.details import poll_pending
 from biometric_exchange.node.send.ping import ping
@@ -39,7 +40,7 @@ from biometric_exchange.node.send.worker import ExchangeWorker
 from biometric_exchange.node.server import start_server
 from biometric_exchange.node.services import Services
 from biometric_exchange.node.surges import run_monitor
-from biometric_exchange.node.transport import GrpcPeerTransport, PeerTransport
+from biometric_exchange.node.transport import PeerTransport
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.2
@@ -194,9 +195,10 @@ def _serve(
     metrics.follow_tls(running.credentials)
     reachability = Reachability(lambda: node.clock() / 1000)
     metrics.registry.register(ReachabilityCollector(reachability))
+    open_direct_or_routed = open_partner_transport(node.node_dir)
 
     def open_transport(link: Link) -> PeerTransport:
-        return ObservedTransport(GrpcPeerTransport(link), link.code, reachability)
+        return ObservedTransport(open_direct_or_routed(link), link.code, reachability)
 
     transports = PartnerTransports(node, open_transport)
     live = LiveConfiguration(node, presence=presence, followers=(transports.refresh,))

@@ -13,7 +13,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.node.membership import load_membership
 from biometric_exchange.node.reflection import enable_server_reflection
+from biometric_exchange.node.routed import RouterCallers
 from biometric_exchange.node.rpc import SERVICE
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.serve import PartnerHandlerTable
@@ -68,11 +70,13 @@ def start_server(
         interceptors=list(interceptors),
     )
 
+    membership = load_membership(node.node_dir)
     servicer = ExchangeServicer(
         PartnerHandlerTable(node, services),
         PartnerAuthorizer(node),
         node.audit,
         node.refusals,
+        RouterCallers(membership) if membership is not None else None,
     )
     server.add_generic_rpc_handlers((servicer.generic_handler(),))
     health_servicer = health.HealthServicer()
