@@ -24,16 +24,18 @@ def generate_folders(
     description: Annotated[
         Path, typer.Argument(help="A federation file, or a scenario with a [federation] table")
     ],
-    out: Annotated[Path, typer.Option(help="Folder to create (must not exist)")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder to create (must not exist)")
+    ],
 ) -> None:
     """Node folders, keys, signed agreements and the router folder (synthetic)."""
     from biometric_exchange.federation import load_federation  # noqa: PLC0415
     from biometric_exchange.federation.generate import generate  # noqa: PLC0415
 
     federation = load_federation(description)
-    if out.exists():
-        raise typer.BadParameter(f"{out} exists", param_hint="--out")
-    folders = generate(federation, out)
+    if output.exists():
+        raise typer.BadParameter(f"{output} exists", param_hint="--output")
+    folders = generate(federation, output)
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     console.print(
         f"{len(folders.nodes)} node folders, {len(folders.pairs)} agreements, router in "
@@ -83,15 +85,18 @@ def run_router(
 @reports_errors
 def run_processes(
     scenario: Annotated[str, typer.Argument(help="A bi-regional scenario (bi_regional)")],
-    out: Annotated[
+    output: Annotated[
         Path | None,
         typer.Option(
-            help="Report folder [default: runs/<scenario>-<seed>-grpc]", show_default=False
+            "--output",
+            "-o",
+            help="Report folder [default: runs/<scenario>-<seed>-grpc]",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
     """The scenario's grpc_subset as node processes over mutual TLS, mesh then router."""
-    from biometric_exchange.cli.simulate import scenario_folder  # noqa: PLC0415
+    from biometric_exchange.cli.scenarios import scenario_folder  # noqa: PLC0415
     from biometric_exchange.simulation.biregional.process_study import (  # noqa: PLC0415
         run_process_study,
     )
@@ -101,7 +106,7 @@ def run_processes(
     from biometric_exchange.simulation.scenario import resolve  # noqa: PLC0415
 
     loaded, federation = load_bi_regional(resolve(scenario, scenario_folder()))
-    folder = out or Path("runs") / f"{loaded.name}-{loaded.seed}-grpc"
+    folder = output or Path("runs") / f"{loaded.name}-{loaded.seed}-grpc"
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     console.print(f"members {', '.join(loaded.grpc_subset)}: node processes, mesh then router")
     metrics = run_process_study(loaded, federation, folder)

@@ -59,7 +59,7 @@ def simulate(
     from biometric_exchange.simulation.study import default_out, run_study  # noqa: PLC0415
 
     path = resolve(scenario, scenario_folder())
-    if run_if_bi_regional(path, out=out, seed=seed, over_grpc=over_grpc):
+    if run_if_bi_regional(path, out=output, seed=seed, over_grpc=over_grpc):
         return
     loaded = load_scenario(path)
     if seed is not None:
