@@ -30,7 +30,7 @@ from biometric_exchange.evaluation.scenario import (
     reference_threshold,
 )
 from biometric_exchange.exceptions import InvalidInput
-from biometric_exchange.matching import PAD_ID, Gallery
+from biometric_exchange.matching import PAD_ID, CompactGallery, Gallery
 from biometric_exchange.synthetic.templates import TemplateModel, paired_distances
 
 # -- the subject bootstrap ------------------------------------------------------------
@@ -110,15 +110,22 @@ def test_merged_chunk_searches_equal_one_search_of_the_whole_gallery() -> None:
     whole.add(ids, rows)
     expected = whole.search(probes, k=5)
     merged = _TopK(probes.shape[0], 5)
-    for start in range(0, 3000, 700):
-        chunk = Gallery(16)
-        chunk.add(ids[start : start + 700], rows[start : start + 700])
-        found = chunk.search(probes, k=5)
+    for start in range(0, 3000, 700):  # int8 chunks, as the evaluation searches them
+        with CompactGallery(16) as chunk:
+            chunk.add(ids[start : start + 700], rows[start : start + 700])
+            found = chunk.search(probes, k=5)
         merged.merge(slice(0, probes.shape[0]), found.ids, found.distances)
     np.testing.assert_array_equal(merged.distances, expected.distances)
     expected_rows = np.vectorize(lambda i: -1 if i == PAD_ID else int(i))(expected.ids)
     np.testing.assert_array_equal(merged.rows, expected_rows)
     assert merged.rows[0, :3].tolist() == [10, 1700, 2500]
+    nearest = _TopK(probes.shape[0], 5)  # rank 1 only, as for the non-mated probes
+    for start in range(0, 3000, 1000):
+        with CompactGallery(16) as chunk:
+            chunk.add(ids[start : start + 1000], rows[start : start + 1000])
+            found = chunk.search(probes, k=1)
+        nearest.merge(slice(0, probes.shape[0]), found.ids, found.distances)
+    np.testing.assert_array_equal(nearest.distances[:, 0], expected.distances[:, 0])
 
 
 # -- strata and quality ---------------------------------------------------------------

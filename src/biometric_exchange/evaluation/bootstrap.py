@@ -31,7 +31,7 @@ from biometric_exchange.exceptions import InvalidInput
 
 REPLICATES = 1000
 CONFIDENCE = 0.95
-BLOCK = 25
+BLOCK = 10
 """Replicates drawn at a time (bounds memory: BLOCK x subjects counts)."""
 Counts = NDArray[np.float64]
 """(replicates, subjects) multinomial counts, as floats for weighted sums."""
@@ -126,6 +126,7 @@ class Sample:
         self.first = np.asarray(first, dtype=np.intp).ravel()[order]
         self.second = None if second is None else np.asarray(second, dtype=np.intp).ravel()[order]
         self._total = total
+        self._cached: tuple[Counts, Counts] | None = None
 
     def __len__(self) -> int:
         return int(self.values.size)
@@ -137,7 +138,7 @@ class Sample:
     def total(self, counts: Counts) -> FloatArray:
         if self._total is not None:
             return self._total(counts)
-        result: FloatArray = self.weights(counts).sum(axis=1)
+        result: FloatArray = self.cumulative(counts)[:, -1]
         return result
 
     def subset(
@@ -149,34 +150,63 @@ class Sample:
         part.first = self.first[keep]
         part.second = None if self.second is None else self.second[keep]
         part._total = total
+        part._cached = None
         return part
+
+    def cumulative(self, counts: Counts) -> Counts:
+        """(b, n + 1): weight of the entries before each sorted position (kept per block)."""
+        if self._cached is not None and self._cached[0] is counts:
+            return self._cached[1]
+        cum = np.zeros((counts.shape[0], self.values.size + 1))
+        np.cumsum(self.weights(counts), axis=1, out=cum[:, 1:])
+        self._cached = (counts, cum)
+        return cum
 
     def rates(self, counts: Counts, thresholds: ArrayLike) -> Counts:
         """(b, T): weighted fraction strictly below each threshold (NaN if no weight)."""
-        t = np.asarray(thresholds, dtype=np.float64)
-        at = np.searchsorted(self.values, t, side="left")
-        cum = np.zeros((counts.shape[0], self.values.size + 1))
-        np.cumsum(self.weights(counts), axis=1, out=cum[:, 1:])
+        at = np.searchsorted(self.values, np.asarray(thresholds, dtype=np.float64), side="left")
         total = self.total(counts)
         with np.errstate(invalid="ignore", divide="ignore"):
-            result: Counts = cum[:, at] / total[:, None]
+            result: Counts = self.cumulative(counts)[:, at] / total[:, None]
         result[total == 0] = np.nan
+        return result
+
+    def rates_above(self, counts: Counts, thresholds: ArrayLike) -> Counts:
+        """(b, T): weighted fraction at or above each threshold (NaN if no weight).
+
+        Right for a sample that keeps only its upper tail (entries below the
+        smallest threshold asked may be missing, ``total`` counts them).
+        """
+        at = np.searchsorted(self.values, np.asarray(thresholds, dtype=np.float64), side="left")
+        cum = self.cumulative(counts)
+        total = self.total(counts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            result: Counts = (cum[:, -1:] - cum[:, at]) / total[:, None]
+        result[total == 0] = np.nan
+        return result
+
+    def rates_above_at(self, counts: Counts, thresholds: FloatArray) -> FloatArray:
+        """(b,): ``rates_above`` at one threshold per replicate."""
+        at = np.searchsorted(self.values, thresholds, side="left")
+        cum = self.cumulative(counts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            result: FloatArray = (cum[:, -1] - cum[np.arange(counts.shape[0]), at]) / self.total(
+                counts
+            )
         return result
 
     def rates_at(self, counts: Counts, thresholds: FloatArray) -> FloatArray:
         """(b,): weighted fraction below one threshold per replicate."""
-        cum = np.zeros((counts.shape[0], self.values.size + 1))
-        np.cumsum(self.weights(counts), axis=1, out=cum[:, 1:])
         at = np.searchsorted(self.values, thresholds, side="left")
-        total = self.total(counts)
         with np.errstate(invalid="ignore", divide="ignore"):
-            result: FloatArray = cum[np.arange(counts.shape[0]), at] / total
+            result: FloatArray = self.cumulative(counts)[
+                np.arange(counts.shape[0]), at
+            ] / self.total(counts)
         return result
 
     def threshold_for_rate(self, counts: Counts, rate: float) -> FloatArray:
         """(b,): per replicate, the largest t with weighted fraction below t <= ``rate``."""
-        weights = self.weights(counts)
-        inclusive = np.cumsum(weights, axis=1)
+        inclusive = self.cumulative(counts)[:, 1:]
         allowed = np.floor(rate * self.total(counts) * (1 + 1e-12))
         result = np.full(counts.shape[0], np.inf)
         for r in range(counts.shape[0]):

@@ -43,7 +43,7 @@ from biometric_exchange.evaluation.metrics import (
     cmc,
     rank1_mate_distances,
 )
-from biometric_exchange.matching import PAD_ID, Gallery
+from biometric_exchange.matching import PAD_ID, CompactGallery
 from biometric_exchange.synthetic.templates import TemplateModel
 
 SEARCH = "search"
@@ -194,10 +194,12 @@ class _Searches:
 
     Chunk ``c`` of the gallery is drawn from its own seed, so it can be drawn
     twice: once to keep the latents of the entries whose mates search, once to
-    be searched. Each chunk is searched exactly (``Gallery``) and the per-probe
+    be searched. Each chunk is searched exactly (``CompactGallery``: int8
+    shortlist, exact re-rank, the float engine's answers) and the per-probe
     top-k lists are merged by (float32 distance, row), the engine's own ranking
     (ids are zero-padded rows, so id order is row order): the answers equal
-    those of one search of the whole gallery.
+    those of one search of the whole gallery. Non-mated probes ask for rank 1
+    only, mated ones for the top ``max_rank``.
     """
 
     def __init__(
@@ -270,12 +272,14 @@ class _Searches:
             progress(f"searching gallery rows {start:,}-{stop:,}")
             # Probes still searching: the non-mated ones and the mates of sizes >= stop.
             active = offsets[1 + sum(n >= stop for n in self.sizes)]
-            chunk = Gallery(self.model.dim)
-            chunk.add(
-                [_gallery_id(i) for i in range(start, stop)], cohort.captures(rng, self.model)
-            )
-            found = chunk.search(probes[:active], k=k)
-            best.merge(slice(0, active), found.ids, found.distances)
+            with CompactGallery(self.model.dim) as chunk:
+                ids = [_gallery_id(i) for i in range(start, stop)]
+                chunk.add(ids, cohort.captures(rng, self.model))
+                # Non-mated searches need only rank 1; mated ones the top k.
+                for which, top in ((slice(0, offsets[1]), 1), (slice(offsets[1], active), k)):
+                    if which.stop > which.start:
+                        found = chunk.search(probes[which], k=top)
+                        best.merge(which, found.ids, found.distances)
             if stop in self.mates:
                 i = 1 + largest_first.index(stop)
                 rows = best.rows[offsets[i] : offsets[i + 1]]
@@ -299,13 +303,15 @@ class _TopK:
         self.rows = np.full((probes, k), -1, dtype=np.int64)
 
     def merge(self, which: slice, ids: NDArray[np.object_], distances: NDArray[np.float32]) -> None:
+        """Merge a chunk's top-``j`` answer (j <= k) into the lists of probes ``which``."""
+        j = ids.shape[1]
         flat = np.asarray([-1 if i == PAD_ID else int(i) for i in ids.ravel()], dtype=np.int64)
-        rows = np.concatenate([self.rows[which], flat.reshape(ids.shape)], axis=1)
-        dist = np.concatenate([self.distances[which], distances], axis=1)
+        rows = np.concatenate([self.rows[which, :j], flat.reshape(ids.shape)], axis=1)
+        dist = np.concatenate([self.distances[which, :j], distances], axis=1)
         big = np.where(rows < 0, np.iinfo(np.int64).max, rows)
-        order = np.lexsort((big, dist), axis=-1)[:, : self.rows.shape[1]]
-        self.rows[which] = np.take_along_axis(rows, order, axis=1)
-        self.distances[which] = np.take_along_axis(dist, order, axis=1)
+        order = np.lexsort((big, dist), axis=-1)[:, :j]
+        self.rows[which, :j] = np.take_along_axis(rows, order, axis=1)
+        self.distances[which, :j] = np.take_along_axis(dist, order, axis=1)
 
 
 def _ranks(rows: NDArray[np.int64], mates: NDArray[np.int64]) -> IntArray:

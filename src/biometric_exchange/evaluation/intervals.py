@@ -25,7 +25,9 @@ from biometric_exchange.evaluation.metrics import FloatArray
 from biometric_exchange.evaluation.verification import Verification
 
 FMR_TARGETS = (1e-3, 1e-4, 1e-5)
-EER_HALF_WIDTH = 0.06
+EER_HALF_WIDTH = 0.03
+GENUINE_STRATUM_CUT = 0.5
+"""Stratum genuine samples keep pairs at or above this distance (FNMR needs no more)."""
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,12 @@ def verification_statistic(
         out["det_fmr"], out["det_fnmr"] = det_fmr, 1 - genuine.rates(w, det)
         tau = v.breakdown_threshold
         for key, (gen, imp) in strata.items():
-            at = 1 - gen.rates(w, [points.operational_threshold, tau])
+            at = gen.rates_above(w, [points.operational_threshold, tau])
             out[f"{key}/fnmr@t0"], out[f"{key}/fnmr@breakdown"] = at[:, 0], at[:, 1]
             out[f"{key}/fmr@breakdown"] = imp.rates(w, [tau])[:, 0]
             own = imp.threshold_for_rate(w, points.breakdown_fmr)
             out[f"{key}/threshold@fmr"] = own
-            out[f"{key}/fnmr@own"] = 1 - gen.rates_at(w, own)
+            out[f"{key}/fnmr@own"] = gen.rates_above_at(w, np.maximum(own, GENUINE_STRATUM_CUT))
             out[f"{key}/genuine_trials"], out[f"{key}/impostor_trials"] = gen.total(w), imp.total(w)
         return out
 
@@ -160,8 +162,25 @@ def _verification_strata(
                 gen_keep = labels[genuine.first] == group
                 keep = (labels[a] == group) & (labels[b] == group)
                 imp = impostor.subset(keep, _flagged_total(v, member, member))
-            result[key] = (genuine.subset(gen_keep), imp)
+            members = (
+                v.genuine_quality == group
+                if dimension == "quality"
+                else v.labels[dimension][: v.genuine_quality.size] == group
+            ).astype(np.float64)
+            upper = gen_keep & (genuine.values >= GENUINE_STRATUM_CUT)
+            result[key] = (genuine.subset(upper, _genuine_total(members)), imp)
     return result
+
+
+def _genuine_total(members: FloatArray) -> Callable[[Counts], FloatArray]:
+    """Weight of a stratum's genuine pairs (pair i belongs to subject i)."""
+    n = members.size
+
+    def total(w: Counts) -> FloatArray:
+        result: FloatArray = w[:, :n] @ members
+        return result
+
+    return total
 
 
 def _flagged_total(
