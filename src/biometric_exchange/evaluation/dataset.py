@@ -33,6 +33,7 @@ MINOR_BANDS = 2
 QUALITY_LABELS = ("good", "fair", "poor")
 QUALITY_EDGES = (1.0, 1.25)
 """Capture noise, relative to the model's median, at the good/fair and fair/poor edges."""
+QUALITY_ROWS = 16_384
 DIMENSIONS = ("sex", "age_band", "region", "quality", "nationality")
 SUBJECT_DIMENSIONS = ("sex", "age_band", "region")
 
@@ -116,7 +117,10 @@ def capture_quality(latents: Matrix, captures: Matrix, model: TemplateModel) -> 
     A stand-in for a quality score (ISO/IEC 29794-5): known here because the
     latent is known; "poor" captures are the noisiest.
     """
-    noise = np.linalg.norm((captures - latents).astype(np.float64), axis=1)
+    noise = np.empty(latents.shape[0])
+    for start in range(0, noise.size, QUALITY_ROWS):  # bounded temporaries
+        rows = slice(start, start + QUALITY_ROWS)
+        noise[rows] = np.linalg.norm((captures[rows] - latents[rows]).astype(np.float64), axis=1)
     relative = noise / (model.noise_scale * math.sqrt(model.dim))
     bands: NDArray[np.str_] = np.asarray(QUALITY_LABELS)[np.searchsorted(QUALITY_EDGES, relative)]
     return bands
