@@ -175,12 +175,12 @@ def test_scenario_multipliers_give_the_stated_ratio() -> None:
 def test_modelled_impostor_rate_matches_sampled_pairs() -> None:
     """The closed form the scenario solves agrees with the template sampler."""
     model, rng = TemplateModel(), np.random.default_rng(8)
-    n, identity = 200_000, 0.9
+    n, identity = 100_000, 0.9
     a = model.captures(model.latents(rng, n, identity_multiplier=identity), rng)
     b = model.captures(model.latents(rng, n, identity_multiplier=identity), rng)
     distances = paired_distances(a, b)
-    t = float(np.quantile(distances, 0.01))
-    assert impostor_fmr(model, t, identity) == pytest.approx(0.01, rel=0.08)
+    t = float(np.quantile(distances, 0.02))
+    assert impostor_fmr(model, t, identity) == pytest.approx(0.02, rel=0.08)
 
 
 SMALL = EvaluationConfig(
