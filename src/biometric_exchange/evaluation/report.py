@@ -288,6 +288,7 @@ def _measured(evaluation: Evaluation, size: int) -> dict[str, Any]:
     result: dict[str, Any] = {name: row["value"] for name, row in rows.items()}
     result |= {f"{name}_ci": row["ci"] for name, row in rows.items()}
     result["cmc"] = _nums(cmc.value)
+    result["cmc_low"], result["cmc_high"] = _nums(cmc.low), _nums(cmc.high)
     return result
 
 
