@@ -49,14 +49,28 @@ def evaluate(
     max_searched: Annotated[
         int | None,
         typer.Option(
-            help="Search galleries up to this size with Gallery; model larger ones "
-            "[default: 100000, or 10000 with --quick]",
+            help="Search galleries up to this size; model larger ones only "
+            "[default: 1000000, or 10000 with --quick]",
             show_default=False,
         ),
     ] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="Smaller samples: seconds, not a minute")
     ] = False,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="Demographic differentials: none (strata flat by construction) or nist "
+            "(ratios set from NISTIR 8280, cited in the report)"
+        ),
+    ] = "none",
+    replicates: Annotated[
+        int | None,
+        typer.Option(
+            help="Bootstrap replicates behind every interval [default: 1000, 200 with --quick]",
+            show_default=False,
+        ),
+    ] = None,
     effect: Annotated[
         list[str] | None,
         typer.Option(
@@ -184,7 +198,9 @@ def evaluate(
         raise InvalidInput("--output: required (or --attack)")
     # Deferred: numpy/scipy/matplotlib would slow every other bx command's start.
     from biometric_exchange.evaluation import EvaluationConfig, run_evaluation  # noqa: PLC0415
-    from biometric_exchange.evaluation.report import print_summary, write_report  # noqa: PLC0415
+    from biometric_exchange.evaluation.report import write_report  # noqa: PLC0415
+    from biometric_exchange.evaluation.scenario import parse_scenario  # noqa: PLC0415
+    from biometric_exchange.evaluation.summary import print_summary  # noqa: PLC0415
 
     effects = tuple(parse_effect(text) for text in effect or ())
     if protection is not None:
@@ -195,12 +211,18 @@ def evaluate(
         evaluate_protection(protection, out, seed=seed, quick=quick, model=model, console=console)
         return
     config = EvaluationConfig(
-        seed=seed, sizes=parse_sizes(sizes), template_model=TemplateModel(effects=effects)
+        seed=seed,
+        sizes=parse_sizes(sizes),
+        template_model=TemplateModel(effects=effects),
+        scenario=parse_scenario(scenario),
     )
     if quick:
         config = config.quickened()
-    if max_searched is not None:
-        config = replace(config, max_searched=max_searched)
+    config = replace(
+        config,
+        max_searched=config.max_searched if max_searched is None else max_searched,
+        replicates=config.replicates if replicates is None else replicates,
+    )
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     started = time.perf_counter()
     with steps("evaluating") as progress:
