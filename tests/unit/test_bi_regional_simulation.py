@@ -41,9 +41,7 @@ def write(tmp_path: Path, scenario: dict[str, object]) -> Path:
 
 def test_both_topologies_find_the_same_hits_and_write_the_report(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    result = runner.invoke(
-        app, ["simulate", str(write(tmp_path, SMALL_SCENARIO)), "-o", str(out)]
-    )
+    result = runner.invoke(app, ["simulate", str(write(tmp_path, SMALL_SCENARIO)), "-o", str(out)])
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     mesh, router = metrics["topologies"]["mesh"], metrics["topologies"]["router"]
