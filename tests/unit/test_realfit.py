@@ -83,5 +83,5 @@ def test_bad_arguments_are_refused() -> None:
         real_faces(lfw=101)
     with pytest.raises(InvalidInput, match="augmentations"):
         encode_real_faces(augmentations=-1)
-    with pytest.raises(InvalidInput, match="centre"):
-        TemplateModel(centre=(0.0,) * 3)
+    with pytest.raises(InvalidInput, match="dim"):
+        TemplateModel(dim=3)

@@ -143,8 +143,6 @@ class TemplateModel:
     """Sigma of the lognormal factor applied to ``noise_scale`` per capture."""
     effects: tuple[GroupEffect, ...] = ()
     """Group effects applied by ``multipliers`` (none by default)."""
-    centre: tuple[float, ...] = FACE_CENTRE
-    """The population mean template: fitted to real encodings (``protection.centre``)."""
 
     def __post_init__(self) -> None:
         if self.dim < 1:
@@ -154,12 +152,17 @@ class TemplateModel:
                 raise InvalidInput(f"{name}: must be positive")
         if not self.noise_log_sigma >= 0:
             raise InvalidInput("noise_log_sigma: must not be negative")
-        if len(self.centre) != self.dim or not all(math.isfinite(v) for v in self.centre):
-            raise InvalidInput(f"centre: expected {self.dim} finite values")
+        if self.dim != len(FACE_CENTRE):
+            raise InvalidInput(f"dim: the fitted centre has {len(FACE_CENTRE)} values")
+
+    @property
+    def centre(self) -> tuple[float, ...]:
+        """The population mean template, fitted to real encodings (``protection.centre``)."""
+        return FACE_CENTRE
 
     @property
     def centre_vector(self) -> Matrix:
-        """``centre`` as a float32 row vector."""
+        """``centre`` as a float32 vector."""
         return np.asarray(self.centre, dtype=np.float32)
 
     def spread2(self) -> float:
