@@ -94,7 +94,8 @@ def _face_recognition() -> ModuleType:
             import face_recognition  # noqa: PLC0415 (optional, heavy: loads dlib's models)
         except ImportError as exc:
             raise ConfigError("face_recognition is not installed (the faces extra)") from exc
-    return face_recognition
+    module: ModuleType = face_recognition
+    return module
 
 
 def _module(name: str) -> Any:
