@@ -23,7 +23,7 @@ from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.services import Services
 from biometric_exchange.node.status import RemoteRefusal, status_for
 from biometric_exchange.router.config import DATABASE_FILENAME, load_router_config
-from biometric_exchange.router.forward import Router
+from biometric_exchange.router.forward import CLAIMED_CHARS, Router
 from biometric_exchange.router.local import LocalHolders, RoutedTransport
 from biometric_exchange.serde.identify import IdentifyQuery, identify_request_to_bytes
 from biometric_exchange.simulation.biregional.run import copy_folders
@@ -176,6 +176,26 @@ def test_a_member_cannot_speak_for_another(federation: Federation) -> None:
     assert code is grpc.StatusCode.INVALID_ARGUMENT, "the header names CRI, not HND"
     reasons = [e.detail["reason"] for e in federation.router.audit.entries()]
     assert reasons == ["envelope sender 'PAN' is not HND", "envelope recipient 'CRI' is not HND"]
+    assert federation.onward.crossed == []
+
+
+def test_a_claimed_header_reaches_the_audit_cut_short(federation: Federation) -> None:
+    pan = federation.nodes["PAN"]
+    envelope = identify_envelope(pan, pan.link("CRI").envelope)
+    header = pb.EnvelopeHeader.FromString(envelope.header)
+    header.sender = "X" * 100_000
+    header.message_id = "M" * 100_000
+    forged = pb.SealedEnvelope(header=header.SerializeToString(), ciphertext=envelope.ciphertext)
+    code = refusal_code(lambda: federation.router.forward("PAN", "CRI" * 1_000, IDENTIFY, forged))
+    assert code is grpc.StatusCode.INVALID_ARGUMENT, "no such member"
+    code = refusal_code(lambda: federation.router.forward("PAN", "CRI", IDENTIFY, forged))
+    assert code is grpc.StatusCode.UNAUTHENTICATED
+    entries = list(federation.router.audit.entries())
+    assert len(entries) == 2
+    for entry in entries:
+        assert all(len(str(value)) <= 100 for value in entry.detail.values()), entry.detail
+        assert len(entry.peer or "") <= CLAIMED_CHARS
+    assert entries[1].message_id == "M" * CLAIMED_CHARS
     assert federation.onward.crossed == []
 
 

@@ -33,6 +33,8 @@ from biometric_exchange.store.database import Database
 from biometric_exchange.store.quotas import QuotaKind, Quotas
 from biometric_exchange.v1 import exchange_pb2 as pb
 
+CLAIMED_CHARS = 64
+"""At most this much of a field a member claims (ids, sender, recipient) reaches the audit."""
 Request = TypeVar("Request", bound=Message)
 Reply = TypeVar("Reply", bound=Message)
 
@@ -92,7 +94,11 @@ class Router:
     ) -> Reply:
         """``request`` from ``member`` to ``route_to``: the partner's reply, or an error
         (``HolderStatus`` for the partner's own, an ``ExchangeError`` for ours)."""
-        facts: dict[str, Any] = {"method": rpc.name, "to": route_to, "bytes": request.ByteSize()}
+        facts: dict[str, Any] = {
+            "method": rpc.name,
+            "to": route_to[:CLAIMED_CHARS],
+            "bytes": request.ByteSize(),
+        }
         try:
             self._check(member, route_to, rpc, request, facts)
         except ExchangeError as exc:
@@ -136,7 +142,7 @@ class Router:
         if member not in self.config.members:
             raise PeerNotAuthorized(f"{member} is not a member")
         if route_to not in self.config.members:
-            raise InvalidInput(f"route to {route_to or '(none)'}: not a member")
+            raise InvalidInput(f"route to {route_to[:CLAIMED_CHARS] or '(none)'}: not a member")
         self._addressing(member, route_to, rpc, request, facts)
         if not self.config.has_terms(member, route_to):
             raise NoTerms(f"no terms between {member} and {route_to}")
@@ -153,7 +159,9 @@ class Router:
         if rpc.sealing is None:
             sender = getattr(request, "sender", "")
             if sender != member:
-                raise PeerNotAuthorized(f"{rpc.name} names sender {sender!r}, not {member}")
+                raise PeerNotAuthorized(
+                    f"{rpc.name} names sender {sender[:CLAIMED_CHARS]!r}, not {member}"
+                )
             return
         if not isinstance(request, pb.SealedEnvelope):
             raise InvalidInput(f"{rpc.name}: not a sealed envelope")
@@ -162,11 +170,15 @@ class Router:
         except DecodeError as exc:
             raise InvalidInput(f"{rpc.name}: unreadable envelope header") from exc
         facts.update(
-            message_id=header.message_id,
-            agreement=header.agreement_id,
+            message_id=header.message_id[:CLAIMED_CHARS],
+            agreement=header.agreement_id[:CLAIMED_CHARS],
             created_at_ms=header.created_at_ms,
         )
         if header.sender != member:
-            raise PeerNotAuthorized(f"envelope sender {header.sender!r} is not {member}")
+            raise PeerNotAuthorized(
+                f"envelope sender {header.sender[:CLAIMED_CHARS]!r} is not {member}"
+            )
         if header.recipient != route_to:
-            raise InvalidInput(f"envelope recipient {header.recipient!r} is not {route_to}")
+            raise InvalidInput(
+                f"envelope recipient {header.recipient[:CLAIMED_CHARS]!r} is not {route_to}"
+            )
