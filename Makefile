@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Every extra: make demo and make test exercise faces, simulations,
 # evaluation, the benchmark, the console and blind identify. A node alone needs none
 # of them (a node under a blind agreement needs `blind`).
-EXTRAS := dev,faces,sim,eval,bench,console,blind
+EXTRAS := dev,faces,sim,eval,bench,console,blind,postgres
 CONSTRAINTS := constraints.txt
 # face_recognition declares "dlib"; shims/dlib stands for it with dlib-bin.
 FACES := ./shims/dlib face_recognition==1.3.0

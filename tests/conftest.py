@@ -3,16 +3,55 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from biometric_exchange import workspace
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.synthetic import DemoDataset, build_demo_dataset
 from biometric_exchange.workspace import create_pair
 
 SEED = 2017
+STORE_ENV = "BX_TEST_STORE"
+"""``postgresql``: every node folder the tests make keeps its state on a throwaway
+PostgreSQL cluster (``tests.pg_cluster``) instead of SQLite."""
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster for the session (``Cluster.new_url`` per node)."""
+    from tests.pg_cluster import start_cluster  # noqa: PLC0415 - psycopg only when used
+
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _store_switch(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With ``BX_TEST_STORE=postgresql``, node folders get a ``[store] url`` each."""
+    store = os.environ.get(STORE_ENV, "sqlite")
+    if store == "sqlite":
+        yield
+        return
+    if store != "postgresql":
+        raise pytest.UsageError(f"{STORE_ENV}: sqlite or postgresql, not {store!r}")
+    cluster = request.getfixturevalue("pg_cluster")
+    plain = workspace.write_node_config
+
+    def with_store(spec: workspace.NodeSpec, **kwargs: Any) -> None:
+        plain(spec, **kwargs)
+        path = spec.directory / workspace.CONFIG_FILENAME
+        with path.open("a", encoding="utf-8") as out:
+            out.write(f'\n[store]\nurl = "{cluster.new_url()}"\n')
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(workspace, "write_node_config", with_store)
+        yield
 
 
 @pytest.fixture(scope="session")
