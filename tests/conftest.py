@@ -18,13 +18,13 @@ from biometric_exchange.workspace import create_pair
 SEED = 2017
 STORE_ENV = "BX_TEST_STORE"
 """``postgresql``: every node folder the tests make keeps its state on a throwaway
-PostgreSQL cluster (``tests.pg_cluster``) instead of SQLite."""
+PostgreSQL cluster (``loadtest.cluster``) instead of SQLite."""
 
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Any]:
     """A throwaway PostgreSQL cluster for the session (``Cluster.new_url`` per node)."""
-    from tests.pg_cluster import start_cluster  # noqa: PLC0415 - psycopg only when used
+    from biometric_exchange.loadtest.cluster import start_cluster
 
     cluster = start_cluster()
     yield cluster

@@ -166,8 +166,8 @@ class PostgresDatabase(Database):
         for statement in FUNCTIONS:
             connection.raw(statement)
         connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-        (version,) = connection.execute("SELECT max(version) FROM schema_version").fetchone()
-        return int(version or 0)
+        row: Any = connection.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
 
     def _set_version(self, connection: Connection, number: int) -> None:
         connection.execute("DELETE FROM schema_version")

@@ -1,5 +1,6 @@
-"""A throwaway PostgreSQL cluster for the tests: ``initdb`` and ``pg_ctl`` from the
-installed server binaries, on a free loopback port, one fresh database per node.
+"""A throwaway PostgreSQL cluster (for ``bx loadtest --store postgresql`` and the
+tests): ``initdb`` and ``pg_ctl`` from the installed server binaries, on a free
+loopback port, one fresh database per node folder.
 
 As root (``initdb`` refuses to run as root) the server runs as the ``postgres``
 user, in a folder that user owns. Durability is off (``fsync``): the cluster is
@@ -16,15 +17,18 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import psycopg
+from biometric_exchange.exceptions import ConfigError
 
 SERVER_USER = "postgres"
 MISSING = (
-    "the PostgreSQL tests need the server binaries (initdb, pg_ctl): "
-    "install Debian's package: apt-get install -y postgresql (.ci/run does this)"
+    "a throwaway PostgreSQL cluster needs the server binaries (initdb, pg_ctl): "
+    "install Debian's package: apt-get install -y postgresql"
 )
 
 
@@ -33,7 +37,7 @@ def server_bindir() -> Path | None:
     candidates: list[Path] = []
     pg_config = shutil.which("pg_config")
     if pg_config:
-        found = subprocess.run(
+        found = subprocess.run(  # noqa: S603 - the installed pg_config
             [pg_config, "--bindir"], capture_output=True, text=True, check=False
         ).stdout.strip()
         if found:
@@ -43,6 +47,19 @@ def server_bindir() -> Path | None:
         if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
             return folder
     return None
+
+
+def new_database(server_url: str) -> str:
+    """A new, empty database on the server ``server_url`` reaches; its URL."""
+    import psycopg  # noqa: PLC0415 - the postgres extra, only when used
+
+    name = f"bx_{os.getpid()}_{next(_NAMES)}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    return urlsplit(server_url)._replace(path=f"/{name}").geturl()
+
+
+_NAMES = itertools.count(1)
 
 
 def _free_port() -> int:
@@ -58,7 +75,6 @@ class Cluster:
     bindir: Path
     root: Path
     port: int
-    _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
     def data(self) -> Path:
@@ -69,16 +85,13 @@ class Cluster:
 
     def new_url(self) -> str:
         """A new, empty database (each node folder gets its own)."""
-        name = f"node_{os.getpid()}_{next(self._numbers)}"
-        with psycopg.connect(self.url(), autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"'.encode())
-        return self.url(name)
+        return new_database(self.url())
 
     def _run(self, *command: str) -> None:
         argv = list(command)
         if os.geteuid() == 0:
             argv = ["runuser", "-u", SERVER_USER, "--", *argv]
-        subprocess.run(argv, check=True, capture_output=True, cwd=self.root)
+        subprocess.run(argv, check=True, capture_output=True, cwd=self.root)  # noqa: S603
 
     def start(self) -> None:
         self._run(
@@ -110,11 +123,21 @@ class Cluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+@contextmanager
+def throwaway_cluster() -> Iterator[Cluster]:
+    """A running cluster for the block, stopped and removed afterwards."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 def start_cluster() -> Cluster:
     """A running throwaway cluster (the caller stops it)."""
     bindir = server_bindir()
     if bindir is None:
-        raise RuntimeError(MISSING)
+        raise ConfigError(MISSING)
     root = Path(tempfile.mkdtemp(prefix="bx-pg-"))
     if os.geteuid() == 0:
         user = pwd.getpwnam(SERVER_USER)
@@ -126,5 +149,5 @@ def start_cluster() -> Cluster:
         log = root / "server.log"
         detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         shutil.rmtree(root, ignore_errors=True)
-        raise RuntimeError(f"the test cluster did not start: {exc.stderr!r} {detail}") from exc
+        raise ConfigError(f"the throwaway cluster did not start: {exc.stderr!r} {detail}") from exc
     return cluster
