@@ -21,6 +21,27 @@ STORE_ENV = "BX_TEST_STORE"
 PostgreSQL cluster (``loadtest.cluster``) instead of SQLite."""
 
 
+def _store() -> str:
+    store = os.environ.get(STORE_ENV, "sqlite")
+    if store not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"{STORE_ENV}: sqlite or postgresql, not {store!r}")
+    return store
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, leave out the tests of SQLite's own files (``sqlite_files``)."""
+    if _store() == "sqlite":
+        return
+    left = [item for item in items if item.get_closest_marker("sqlite_files")]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if not item.get_closest_marker("sqlite_files")]
+
+
+def pytest_report_header() -> str:
+    return f"node store: {_store()} ({STORE_ENV})"
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Any]:
     """A throwaway PostgreSQL cluster for the session (``Cluster.new_url`` per node)."""
@@ -34,12 +55,9 @@ def pg_cluster() -> Iterator[Any]:
 @pytest.fixture(scope="session", autouse=True)
 def _store_switch(request: pytest.FixtureRequest) -> Iterator[None]:
     """With ``BX_TEST_STORE=postgresql``, node folders get a ``[store] url`` each."""
-    store = os.environ.get(STORE_ENV, "sqlite")
-    if store == "sqlite":
+    if _store() == "sqlite":
         yield
         return
-    if store != "postgresql":
-        raise pytest.UsageError(f"{STORE_ENV}: sqlite or postgresql, not {store!r}")
     cluster = request.getfixturevalue("pg_cluster")
     plain = workspace.write_node_config
 

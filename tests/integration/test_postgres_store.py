@@ -27,7 +27,7 @@ from biometric_exchange.store.quotas import QuotaKind, Quotas
 from biometric_exchange.store.records import RecordStore
 from biometric_exchange.store.replay import SqliteReplayGuard
 from biometric_exchange.store.schema import MIGRATIONS
-from tests.unit.test_store import DATA_KEY, make_encounter, make_entry
+from tests.unit.test_store import DATA_KEY, PERSON, make_encounter, make_entry
 
 pytestmark = pytest.mark.integration
 
@@ -206,3 +206,30 @@ def test_an_unreachable_server_names_the_store_url(tmp_path: Path, pg_cluster: A
     wrong = pg_cluster.url("no_such_database")
     with pytest.raises(ConfigError, match=r"\[store\] url: cannot connect"):
         open_database(tmp_path / "node.sqlite3", wrong)
+
+
+def test_names_documents_and_birth_dates_reach_postgresql_only_sealed(
+    two: tuple[Database, Database],
+) -> None:
+    first, _ = two
+    records = RecordStore(first, DATA_KEY, "PAN")
+    with first.transaction() as connection:
+        records.insert_encounter(connection, make_encounter("ENC-1"))
+    encounter = records.encounter("ENC-1")
+    assert encounter is not None and encounter.person == PERSON
+    clear = [
+        PERSON.given_name,
+        PERSON.family_name,
+        PERSON.document_number,
+        PERSON.birth_date.isoformat(),
+    ]
+    seen = 0
+    for table in sorted(first.tables()):
+        for row in first.connection.execute(f"SELECT * FROM {table}").fetchall():
+            for value in row:
+                seen += 1
+                if isinstance(value, bytes):
+                    assert not any(text.encode() in value for text in clear), table
+                elif isinstance(value, str):
+                    assert not any(text in value for text in clear), table
+    assert seen > 10

@@ -234,6 +234,19 @@ class Database:
     def _apply(self, connection: Connection, statement: str) -> None:
         connection.execute(statement)
 
+    def tables(self) -> set[str]:
+        """The names of the tables the database holds."""
+        rows = self.connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        ).fetchall()
+        return {str(row[0]) for row in rows}
+
+    def size_bytes(self) -> int:
+        """The space the database takes (its file, once the write-ahead log is
+        checkpointed into it)."""
+        self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return os.path.getsize(self.path)
+
     @contextmanager
     def overwriting(self) -> Iterator[None]:
         """For the block, SQLite's ``secure_delete`` on this thread's connection, then a

@@ -90,7 +90,7 @@ def add_evidence(
         if occurrence is not None:
             repeated += connection.execute(
                 "UPDATE alert_evidence SET occurrences = occurrences + 1, last_occurrence = ? "
-                "WHERE alert_id = ? AND key = ? AND last_occurrence IS NOT ?",
+                "WHERE alert_id = ? AND key = ? AND last_occurrence IS DISTINCT FROM ?",
                 (occurrence, alert_id, key, occurrence),
             ).rowcount
     counted = _count_overflow(connection, alert_id, overflow, kind) if overflow else 0

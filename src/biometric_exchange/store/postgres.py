@@ -15,7 +15,7 @@ psycopg is imported here only: a node without ``[store] url`` never loads it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -93,19 +93,30 @@ class PgConnection:
 
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self._connection = connection
+        self._trace: Callable[[str], object] | None = None
 
     @property
     def in_transaction(self) -> bool:
         return self._connection.info.transaction_status != pq.TransactionStatus.IDLE
 
+    def set_trace_callback(self, trace: Callable[[str], object] | None) -> None:
+        """Call ``trace`` with each statement run, as ``sqlite3.Connection`` does."""
+        self._trace = trace
+
     def execute(self, sql: str, parameters: Any = (), /) -> psycopg.Cursor[Any]:
+        if self._trace is not None:
+            self._trace(sql)
         if not parameters:
             return self._connection.execute(sql.encode())
         return self._connection.execute(query(sql), parameters)
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> psycopg.Cursor[Any]:
+        rows = list(seq_of_parameters)
+        if self._trace is not None:
+            for _ in rows:
+                self._trace(sql)
         cursor = self._connection.cursor()
-        cursor.executemany(query(sql), list(seq_of_parameters))
+        cursor.executemany(query(sql), rows)
         return cursor
 
     def raw(self, sql: str) -> None:
@@ -178,6 +189,18 @@ class PostgresDatabase(Database):
         if translated is not None:
             assert isinstance(connection, PgConnection)
             connection.raw(translated)
+
+    def tables(self) -> set[str]:
+        rows = self.connection.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        ).fetchall()
+        return {str(row[0]) for row in rows}
+
+    def size_bytes(self) -> int:
+        """The space the database takes on the server (``pg_database_size``)."""
+        row: Any = self.connection.execute("SELECT pg_database_size(current_database())").fetchone()
+        return int(row[0])
 
     @contextmanager
     def overwriting(self) -> Iterator[None]:
