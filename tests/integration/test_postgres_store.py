@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from biometric_exchange.exceptions import ConfigError, QuotaExceeded
@@ -233,3 +234,16 @@ def test_names_documents_and_birth_dates_reach_postgresql_only_sealed(
                 elif isinstance(value, str):
                     assert not any(text in value for text in clear), table
     assert seen > 10
+
+
+def test_a_connection_the_server_ended_is_replaced_at_the_next_call(
+    two: tuple[Database, Database],
+) -> None:
+    first, second = two
+    (pid,) = first.connection.execute("SELECT pg_backend_pid()").fetchone()
+    second.connection.execute("SELECT pg_terminate_backend(?)", (pid,)).fetchone()
+    with pytest.raises(psycopg.OperationalError):
+        first.connection.execute("SELECT 1").fetchone()
+    assert first.connection.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+    (again,) = first.connection.execute("SELECT pg_backend_pid()").fetchone()
+    assert again != pid

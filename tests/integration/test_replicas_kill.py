@@ -182,6 +182,31 @@ def test_kill_9_of_one_replica_per_country_delivers_every_encounter_once(
         assert len(keys) - len(sightings) == expected
         assert len(sightings) <= expected
 
+    # Every probe was answered; a probe answered twice is one whose first answer died
+    # with a process (before its item was marked done): at most one claim of each
+    # killed process (32 items) and its calls in flight.
+    entries = panama.audit.entries()
+    answered_calls = {
+        e.detail.get("in_reply_to")
+        for e in entries
+        if e.event == "identify.reply_received" and e.outcome == "accepted"
+    }
+    answers = Counter(
+        ref
+        for e in entries
+        if e.event == "identify.sent" and e.message_id in answered_calls
+        for ref in e.detail["probe_refs"]
+    )
+    sent_items = [
+        item
+        for item in (panama.outbox.get(e.encounter_id) for e in copies)
+        if item is not None and item.state is OutboxState.DONE
+    ]
+    assert all(answers[item.probe_ref] >= 1 for item in sent_items)
+    twice = sum(count - 1 for count in answers.values())
+    assert twice <= 2 * (32 + PROBES_PER_REQUEST), twice
+    print(f"probes answered twice after the kills: {twice} of {len(sent_items)}")
+
     # One chain per country, whichever process wrote each entry.
     assert panama.audit.verify() > ENCOUNTERS // PROBES_PER_REQUEST
     assert chile.audit.verify() > ENCOUNTERS // PROBES_PER_REQUEST

@@ -137,10 +137,14 @@ class Database:
     def connection(self) -> Connection:
         """This thread's connection (autocommit; use ``transaction`` to write)."""
         connection: Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
+        if connection is None or self._lost(connection):
             connection = self._connect()
             self._local.connection = connection
         return connection
+
+    def _lost(self, connection: Connection) -> bool:
+        """Whether ``connection`` can no longer be used (a server's went away)."""
+        return False
 
     def _begin(self, connection: Connection, exclusive: bool) -> None:
         """Start a writing transaction: SQLite's IMMEDIATE takes the write lock."""

@@ -99,11 +99,18 @@ class PgConnection:
     def in_transaction(self) -> bool:
         return self._connection.info.transaction_status != pq.TransactionStatus.IDLE
 
+    @property
+    def lost(self) -> bool:
+        """The server closed the connection (restarted, or ended this session): the
+        call that met it failed; the thread's next call gets a new connection."""
+        return self._connection.broken or self._connection.closed
+
     def set_trace_callback(self, trace: Callable[[str], object] | None) -> None:
         """Call ``trace`` with each statement run, as ``sqlite3.Connection`` does."""
         self._trace = trace
 
     def execute(self, sql: str, parameters: Any = (), /) -> psycopg.Cursor[Any]:
+        """Run ``sql`` (without parameters: as written, placeholders untouched)."""
         if self._trace is not None:
             self._trace(sql)
         if not parameters:
@@ -118,10 +125,6 @@ class PgConnection:
         cursor = self._connection.cursor()
         cursor.executemany(query(sql), rows)
         return cursor
-
-    def raw(self, sql: str) -> None:
-        """Run ``sql`` as written (no placeholder translation)."""
-        self._connection.execute(sql.encode())
 
     def close(self) -> None:
         self._connection.close()
@@ -167,15 +170,17 @@ class PostgresDatabase(Database):
     def _connect(self) -> Connection:
         return connect(self.url)
 
+    def _lost(self, connection: Connection) -> bool:
+        return isinstance(connection, PgConnection) and connection.lost
+
     def _begin(self, connection: Connection, exclusive: bool) -> None:
         connection.execute("BEGIN")
         if exclusive:
             connection.execute("SELECT pg_advisory_xact_lock(?)", (ADVISORY_WRITE_LOCK,))
 
     def _version(self, connection: Connection) -> int:
-        assert isinstance(connection, PgConnection)
         for statement in FUNCTIONS:
-            connection.raw(statement)
+            connection.execute(statement)
         connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
         row: Any = connection.execute("SELECT max(version) FROM schema_version").fetchone()
         return int(row[0] or 0)
@@ -187,8 +192,7 @@ class PostgresDatabase(Database):
     def _apply(self, connection: Connection, statement: str) -> None:
         translated = ddl(statement)
         if translated is not None:
-            assert isinstance(connection, PgConnection)
-            connection.raw(translated)
+            connection.execute(translated)
 
     def tables(self) -> set[str]:
         rows = self.connection.execute(
