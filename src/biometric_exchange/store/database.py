@@ -113,6 +113,11 @@ class Database:
         """The node's data folder (snapshots and other files beside the database)."""
         return self.path.parent
 
+    @property
+    def where(self) -> str:
+        """The database, as messages name it."""
+        return str(self.path)
+
     def _prepare(self) -> threading.RLock:
         """Make the database reachable; return the lock this process's writers take."""
         _create_private(self.path)
@@ -143,7 +148,7 @@ class Database:
         return connection
 
     def _lost(self, connection: Connection) -> bool:
-        """Whether ``connection`` can no longer be used (a server's went away)."""
+        """Whether ``connection`` can no longer be used (its server went away)."""
         return False
 
     def _begin(self, connection: Connection, exclusive: bool) -> None:
@@ -222,7 +227,7 @@ class Database:
         """Apply the migrations this database lacks, in order; refuse a newer schema."""
         with self.transaction() as connection:
             current = self._version(connection)
-            check_version(current, str(self.path))
+            check_version(current, self.where)
             for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
                 for statement in script.split(";"):
                     if statement.strip():

@@ -160,6 +160,10 @@ class PostgresDatabase(Database):
     def folder(self) -> Path:
         return self._folder
 
+    @property
+    def where(self) -> str:
+        return "[store] url database"
+
     def _prepare(self) -> threading.RLock:
         self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         return threading.RLock()
