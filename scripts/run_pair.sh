@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Run nodes in the foreground; Ctrl-C stops them all cleanly.
+# Run nodes in the foreground, each line prefixed with its node's country
+# ([CHL] …, [PAN] …); Ctrl-C stops them all cleanly.
 #   scripts/run_pair.sh                                   # node_chile and node_panama
 #   scripts/run_pair.sh node_chile node_panama node_mexico
-# Needs keys and agreements first:
-#   bx keys init node_chile && bx keys init node_panama
-#   bx agreement init node_chile node_panama
+# Each folder needs its keys, and an agreement with each other folder named;
+# when one is missing, the script prints the commands that make it and exits 2.
+# Exit status: 0 when stopped on request, else that of the first node to exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BX="${BX:-.venv/bin/bx}"
@@ -12,11 +13,80 @@ BX="${BX:-.venv/bin/bx}"
 
 folders=("$@")
 [ ${#folders[@]} -gt 0 ] || folders=(node_chile node_panama)
+TERMS=src/biometric_exchange/agreement
+
+country_of() {  # the [node] country of a folder's node.toml
+  sed -n 's/^country *= *"\([A-Z]*\)".*/\1/p' "$1/node.toml" | head -n 1
+}
+
+terms_for() {  # the terms shipped for a pair of countries (none: the Chile-Panama default)
+  case "$(printf '%s\n' "$1" "$2" | sort | paste -sd- -)" in
+    CHL-MEX) echo " --terms $TERMS/chile_mexico.toml" ;;
+    MEX-PAN) echo " --terms $TERMS/panama_mexico.toml" ;;
+    *) echo "" ;;
+  esac
+}
+
+holds_agreement_with() {  # folder, partner country
+  [ -f "$1/agreements/$2.toml" ] ||
+    { [ -f "$1/agreement.toml" ] && grep -q "^code = \"$2\"" "$1/agreement.toml"; }
+}
+
+# What each folder lacks, as the commands that make it.
+countries=()
+missing=()
+for folder in "${folders[@]}"; do
+  if [ ! -f "$folder/node.toml" ]; then
+    echo "run_pair.sh: $folder/node.toml not found (a node folder holds node.toml)" >&2
+    exit 2
+  fi
+  country="$(country_of "$folder")"
+  if [ -z "$country" ]; then
+    echo "run_pair.sh: $folder/node.toml: no [node] country" >&2
+    exit 2
+  fi
+  countries+=("$country")
+  [ -d "$folder/keys" ] || missing+=("bx keys init -n $folder")
+done
+for ((i = 0; i < ${#folders[@]}; i++)); do
+  for ((j = i + 1; j < ${#folders[@]}; j++)); do
+    if ! holds_agreement_with "${folders[i]}" "${countries[j]}" ||
+      ! holds_agreement_with "${folders[j]}" "${countries[i]}"; then
+      missing+=("bx agreement init -n ${folders[i]} --partner-node ${folders[j]}$(terms_for "${countries[i]}" "${countries[j]}")")
+    fi
+  done
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  {
+    echo "run_pair.sh: not ready to run; first run (with .venv/bin on PATH, or bx installed):"
+    printf '  %s\n' "${missing[@]}"
+  } >&2
+  exit 2
+fi
+
+# Each node's output (stdout and stderr) goes through a prefixer that ignores
+# Ctrl-C, so that the lines a stopping node writes still come out.
+width=0
+for country in "${countries[@]}"; do
+  [ ${#country} -gt "$width" ] && width=${#country}
+done
+prefix() {
+  trap '' INT TERM
+  local label line
+  label="$(printf '%-*s' "$((width + 2))" "[$1]")"
+  while IFS= read -r line || [ -n "$line" ]; do
+    printf '%s %s\n' "$label" "$line"
+  done
+}
 
 pids=()
-for folder in "${folders[@]}"; do
-  "$BX" node run "$folder" &
+prefixers=()
+for ((i = 0; i < ${#folders[@]}; i++)); do
+  exec {out}> >(prefix "${countries[i]}")
+  prefixers+=($!)
+  "$BX" node run -n "${folders[i]}" >&"$out" 2>&1 &
   pids+=($!)
+  exec {out}>&-
 done
 
 stopped=0
@@ -28,11 +98,20 @@ stop() {
 }
 trap stop INT TERM
 
+drain() {  # every prefixed line out before the script ends
+  local p
+  for p in "${prefixers[@]}"; do
+    while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+  done
+}
+
 # Return as soon as any node exits (e.g. a port in use), stopping the others.
 status=0
 wait -n "${pids[@]}" || status=$?
 if [ "$stopped" = 1 ]; then
+  drain
   exit 0  # stopped on request: every node shut down cleanly
 fi
 stop
+drain
 exit "$status"

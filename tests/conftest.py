@@ -10,6 +10,11 @@ from typing import Any
 
 import pytest
 
+# Tables the commands print in tests are 200 columns wide, so that an assertion on a
+# row sees it on one line. Rich reads COLUMNS when ``cli.common`` makes its consoles
+# (pytest-xdist's workers set 80); tests of the width itself run ``bx`` as a process.
+os.environ["COLUMNS"] = "200"
+
 from biometric_exchange import workspace
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.synthetic import DemoDataset, build_demo_dataset

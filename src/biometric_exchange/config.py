@@ -97,6 +97,10 @@ class AlertsSection(_Frozen):
     """A partner's sighting of a person we encountered this recently is a MOVEMENT."""
     max_evidence_per_alert: Annotated[int, Field(ge=10, le=100_000)] = DEFAULT_MAX_EVIDENCE
     """Evidence items one alert keeps; further items are counted in one summary."""
+    conflict_thresholds: dict[Annotated[int, Field(ge=1)], Annotated[float, Field(gt=0, le=2)]] = {}
+    """``IDENTITY_CONFLICT`` thresholds by gallery size (our encounters searched), from a
+    calibration (``{1000 = 0.61, 100000 = 0.57}``); between sizes, interpolated in log
+    size; empty: ``[matching] threshold`` whatever the size."""
 
 
 class ExtractionSettings(_Frozen):

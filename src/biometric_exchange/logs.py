@@ -1,9 +1,11 @@
 """Log output for operators: readable text, or one JSON object per line.
 
 A JSON line carries ``time`` (ISO 8601, UTC), ``level``, ``logger``,
-``message`` and every field passed through ``extra=`` (e.g. ``message_id``,
-``peer``, ``method``). Log lines carry ids, counts and reasons only: never
-template bytes, images or personal names.
+``message``, ``node`` in a node process, and every field passed through
+``extra=`` (e.g. ``message_id``, ``peer``, ``method``). A text line reads
+``<time> <LEVEL> <node> <logger>: <message>`` (no node outside a node process).
+Log lines carry ids, counts and reasons only: never template bytes, images or
+personal names.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 LOG_FORMAT_ENV = "BX_LOG_FORMAT"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+NODE_TEXT_FORMAT = "%(asctime)s %(levelname)s %(node)s %(name)s: %(message)s"
 REPEAT_WINDOW_S = 60.0
 """An identical record (same logger, level, message and values) passes once per window."""
 
@@ -49,8 +52,47 @@ def json_formatter() -> logging.Formatter:
     )
 
 
+class TextFormatter(logging.Formatter):
+    """``TEXT_FORMAT``, with the record's ``node`` after the level when it has one."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+        self._with_node = logging.Formatter(NODE_TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "node", None):
+            return self._with_node.format(record)
+        return super().format(record)
+
+
 def text_formatter() -> logging.Formatter:
-    return logging.Formatter(TEXT_FORMAT)
+    return TextFormatter()
+
+
+_node_lock = threading.Lock()
+_node_name: str | None = None
+
+
+def set_node(name: str) -> None:
+    """Every log record made in this process from now on carries ``node=name``,
+    whichever logger or thread makes it (gRPC's and the worker's too): the record
+    factory sets it, so no handler or logger needs a filter. Idempotent; the last
+    name set wins (one node per process)."""
+    global _node_name  # noqa: PLW0603 - one node per process, set once when it starts
+    with _node_lock:
+        first = _node_name is None
+        _node_name = name
+        if not first:
+            return
+        make_record = logging.getLogRecordFactory()
+
+        def with_node(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = make_record(*args, **kwargs)
+            if _node_name is not None:
+                record.node = _node_name
+            return record
+
+        logging.setLogRecordFactory(with_node)
 
 
 class RepeatLimiter(logging.Filter):

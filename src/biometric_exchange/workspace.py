@@ -253,11 +253,11 @@ def purpose_allowed(terms_file: Path) -> str:
 
 
 def start_node_process(node_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    """``bx node run NODE_DIR`` as a child process, output to ``log_path``."""
+    """``bx node run -n NODE_DIR`` as a child process, output to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log_file:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "biometric_exchange.cli", "node", "run", str(node_dir)],
+            [sys.executable, "-m", "biometric_exchange.cli", "node", "run", "-n", str(node_dir)],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -10,6 +10,7 @@ on that link while Chile-Panama's hold on the other.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 
 import grpc
@@ -132,10 +133,30 @@ def test_ping_answers_with_the_callers_agreement(corridor: ServedNodes) -> None:
 
 def test_node_health_probes_every_partner(corridor: ServedNodes) -> None:
     result = CliRunner().invoke(
-        app, ["node", "health", str(corridor["PAN"].node_dir), "--partner"], env={"COLUMNS": "200"}
+        app,
+        ["node", "health", "-n", str(corridor["PAN"].node_dir), "--partners"],
+        env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())  # table titles wrap
     assert "health of CHL's node (partner of node_panama)" in text
     assert "health of MEX's node (partner of node_panama)" in text
-    assert result.output.count("reflection lists: ") == 2
+
+    rows = json.loads(
+        CliRunner()
+        .invoke(
+            app,
+            [
+                "node",
+                "health",
+                "-n",
+                str(corridor["PAN"].node_dir),
+                "--partners",
+                "--format",
+                "json",
+            ],
+        )
+        .stdout
+    )
+    listed = {row["node"] for row in rows if row["status"] == "listed by reflection"}
+    assert listed == {"CHL's node (partner of node_panama)", "MEX's node (partner of node_panama)"}

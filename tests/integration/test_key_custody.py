@@ -56,7 +56,7 @@ def panama(pair_dirs: tuple[Path, Path], dataset: DemoDataset) -> Path:
 @pytest.fixture
 def backup_file(panama: Path, tmp_path: Path) -> Path:
     out = tmp_path / "panama-keys.bxkeys"
-    result = _bx("keys", "backup", "--node", panama, "--out", out)
+    result = _bx("keys", "backup", "--node", panama, "--output", out)
     assert result.exit_code == 0, result.output
     return out
 
@@ -97,7 +97,7 @@ def test_backup_delete_restore_round_trips_and_every_row_decrypts(
 def test_backup_takes_the_passphrase_from_a_file_and_never_overwrites(
     panama: Path, backup_file: Path, tmp_path: Path
 ) -> None:
-    again = _bx("keys", "backup", "--node", panama, "--out", backup_file)
+    again = _bx("keys", "backup", "--node", panama, "--output", backup_file)
     assert again.exit_code != 0
     assert "refusing to overwrite" in again.output
 
@@ -105,11 +105,11 @@ def test_backup_takes_the_passphrase_from_a_file_and_never_overwrites(
     passphrase_file.write_text(PASSPHRASE + "\n", encoding="utf-8")
     out = tmp_path / "second.bxkeys"
     made = _bx(
-        "keys", "backup", "--node", panama, "--out", out,
+        "keys", "backup", "--node", panama, "--output", out,
         "--passphrase-file", passphrase_file, passphrase=None,
     )  # fmt: skip
     assert made.exit_code == 0, made.output
-    missing = _bx("keys", "backup", "--node", panama, "--out", tmp_path / "x", passphrase=None)
+    missing = _bx("keys", "backup", "--node", panama, "--output", tmp_path / "x", passphrase=None)
     assert missing.exit_code != 0
     assert PASSPHRASE_ENV in missing.output
     assert not (tmp_path / "x").exists()
@@ -161,7 +161,7 @@ def test_restore_refuses_to_replace_other_keys_without_force(
 
 def test_keys_init_force_on_a_node_with_data_is_refused(panama: Path) -> None:
     before = _snapshot(keys_dir(panama))
-    result = _bx("keys", "init", panama, "--force")
+    result = _bx("keys", "init", "-n", panama, "--force")
     assert result.exit_code != 0
     assert "holds records sealed under its keys" in result.output
     assert "bx keys restore" in result.output
@@ -188,7 +188,7 @@ def test_keys_check_lists_loose_modes_foreign_keys_and_unreadable_rows(
     shutil.copytree(panama, other)
     (other / "data" / "node.sqlite3").unlink()
     shutil.rmtree(keys_dir(other))
-    assert _bx("keys", "init", other).exit_code == 0
+    assert _bx("keys", "init", "-n", other).exit_code == 0
     shutil.copy(other / "keys" / "signing.key", keys_dir(panama) / "signing.key")
     pins = _bx("keys", "check", "--node", panama)
     assert pins.exit_code == 1
@@ -205,7 +205,7 @@ def test_node_refuses_to_start_with_a_world_readable_keys_folder_or_key_file(
     with pytest.raises(ConfigError) as caught:
         Node.open(pair_dirs[0])
     assert f"{path} is accessible by other users (mode {mode:o})" in str(caught.value)
-    result = _bx("node", "run", pair_dirs[0])
+    result = _bx("node", "run", "-n", pair_dirs[0])
     assert result.exit_code != 0
     assert f"mode {mode:o}" in result.output
     assert not (pair_dirs[0] / DATABASE_PATH).exists()

@@ -137,7 +137,7 @@ def test_partner_added_while_running_loads_by_sighup_and_other_items_keep_flowin
     eventually(lambda: _all_done(chile_dir, second, "PAN"), timeout=60)
     waiting = _states(chile_dir, second, "MEX")
     assert set(waiting) == {OutboxState.PENDING}, waiting
-    code, shown = _bx("status", chile_dir, "--timeout", "2")
+    code, shown = _bx("status", "-n", chile_dir, "--timeout", "2")
     assert "differs from disk" in shown and "with MEX is on disk, not loaded" in shown, shown
     # Mexico watches its folder: it has loaded Chile's agreement by itself.
     mexico_state = eventually(
@@ -145,7 +145,7 @@ def test_partner_added_while_running_loads_by_sighup_and_other_items_keep_flowin
     )
     assert mexico_state.last_reload is not None and mexico_state.last_reload.added == ("CHL",)
 
-    code, said = _bx("node", "reload", chile_dir)
+    code, said = _bx("node", "reload", "-n", chile_dir)
     assert code == 0, said
     assert "added MEX" in said
 
@@ -154,9 +154,11 @@ def test_partner_added_while_running_loads_by_sighup_and_other_items_keep_flowin
     state = read_state(chile_dir)
     assert state is not None and state.pid == chile_pid
     assert sorted(state.agreements) == ["MEX", "PAN"]
-    code, shown = _bx("status", chile_dir, "--json", "--timeout", "2")
+    code, shown = _bx("status", "-n", chile_dir, "--format", "json", "--timeout", "2")
     assert code == 0, shown
-    report = json.loads(runner.invoke(app, ["status", str(chile_dir), "--json"]).stdout)
+    report = json.loads(
+        runner.invoke(app, ["status", "-n", str(chile_dir), "--format", "json"]).stdout
+    )
     partners = {p["partner"]: p for p in report["partners"]}
     assert set(partners) == {"PAN", "MEX"}
     assert partners["MEX"]["reachable"] and partners["MEX"]["agreement_matches"]
@@ -172,7 +174,7 @@ def test_a_broken_agreement_on_disk_is_refused_and_the_node_keeps_serving(
     target = _agreement_file(chile_dir, "PAN")
     target.write_text(target.read_text(encoding="utf-8").replace("synthetic = true", "x = 1"))
 
-    code, said = _bx("node", "reload", chile_dir)
+    code, said = _bx("node", "reload", "-n", chile_dir)
 
     assert code == 1
     assert "reload refused, still serving the agreements held" in said
@@ -180,7 +182,7 @@ def test_a_broken_agreement_on_disk_is_refused_and_the_node_keeps_serving(
     assert state is not None and "PAN" in state.agreements
     assert processes["CHL"].poll() is None
     # Chile's folder no longer opens, but its process serves on: Panama reaches it.
-    code, shown = _bx("node", "health", folders["PAN"], "--partner")
+    code, shown = _bx("node", "health", "-n", folders["PAN"], "--partners")
     assert code == 0, shown
     assert "CHL's node" in shown
 
@@ -188,7 +190,7 @@ def test_a_broken_agreement_on_disk_is_refused_and_the_node_keeps_serving(
 def test_reload_of_a_folder_no_process_serves_says_so(tmp_path: Path) -> None:
     folders = create_federation(tmp_path)
 
-    code, said = _bx("node", "reload", folders["CHL"])
+    code, said = _bx("node", "reload", "-n", folders["CHL"])
 
     assert code == 1
     assert "no node process serves this folder" in said

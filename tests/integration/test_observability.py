@@ -104,7 +104,7 @@ def _add_metrics_section(node_dir: Path, port: int) -> None:
 def _start_with_flag(node_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
     """``bx node run NODE_DIR --log-format json``, output to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "biometric_exchange.cli", "node", "run", str(node_dir)]
+    command = [sys.executable, "-m", "biometric_exchange.cli", "node", "run", "-n", str(node_dir)]
     with log_path.open("ab") as log_file:
         return subprocess.Popen(
             [*command, "--log-format", "json"],
@@ -244,6 +244,7 @@ def test_every_log_line_is_json_with_the_standard_fields(
         documents = [json.loads(line) for line in lines]
         for document in documents:
             assert {"time", "level", "logger", "message"} <= set(document)
+            assert document["node"] == country  # every line, every logger
         messages = " ".join(d["message"] for d in documents)
         assert "serving on" in messages and "metrics at http://127.0.0.1:" in messages
         assert not [name for name in names if name in path.read_text(encoding="utf-8")]
@@ -256,7 +257,7 @@ def test_every_log_line_is_json_with_the_standard_fields(
 
 
 def _invoke_status(node_dir: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, ["status", str(node_dir), *args], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(app, ["status", "-n", str(node_dir), *args], env={"COLUMNS": "200"})
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -267,7 +268,7 @@ def test_status_of_a_running_node(observed: ObservedPair) -> None:
     assert "SERVING" in out and "NOT SERVING" not in out
     assert "partner PAN" in out and "holds the same agreement" in out and "in force" in out
 
-    code, out, _ = _invoke_status(chile.node_dir, "--json")
+    code, out, _ = _invoke_status(chile.node_dir, "--format", "json")
     assert code == 0
     document = json.loads(out)
     assert document["serving"] is True and document["health"] == "SERVING"
@@ -290,7 +291,7 @@ def test_status_of_a_stopped_node(tmp_path: Path) -> None:
     assert "NOT SERVING" in out and "unreachable" in out
     assert "node_chile is not serving" in err and "bx node run" in err
 
-    code, out, _ = _invoke_status(chile_dir, "--json", "--timeout", "1")
+    code, out, _ = _invoke_status(chile_dir, "--format", "json", "--timeout", "1")
     assert code == 1
     document = json.loads(out)
     assert document["serving"] is False and document["health"] == "UNREACHABLE"
@@ -381,7 +382,7 @@ def test_a_stopping_node_logs_json_to_the_end_and_closes_its_endpoint(
     with pytest.raises(urllib.error.URLError):
         observed.scrape("PAN")
 
-    code, out, _ = _invoke_status(observed.chile.node_dir, "--json", "--timeout", "1")
+    code, out, _ = _invoke_status(observed.chile.node_dir, "--format", "json", "--timeout", "1")
     document = json.loads(out)
     assert code == 0 and document["serving"] is True
     assert document["partners"][0]["reachable"] is False

@@ -65,6 +65,7 @@ def test_second_node_on_a_port_in_use_fails_with_a_clear_message(
             "biometric_exchange.cli",
             "node",
             "run",
+            "-n",
             str(pinned_pair.chile.node_dir),
         ],
         capture_output=True,

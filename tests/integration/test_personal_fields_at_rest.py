@@ -324,7 +324,25 @@ def test_lookup_by_document_number_uses_keyed_hash(
         app, ["watchlist", "find", "--node", str(pan.node_dir), "--document", number]
     )
     assert found.exit_code == 0, found.output
-    assert f"encounter {encounter.encounter_id}" in found.output
+    assert encounter.encounter_id in found.output
+    rows = json.loads(
+        CliRunner()
+        .invoke(
+            app,
+            [
+                "watchlist",
+                "find",
+                "-n",
+                str(pan.node_dir),
+                "--document",
+                number,
+                "--format",
+                "json",
+            ],
+        )
+        .stdout
+    )
+    assert {"record": "encounter", "id": encounter.encounter_id} in rows
 
 
 def test_backup_and_restore_keep_personal_fields_readable(
@@ -337,7 +355,7 @@ def test_backup_and_restore_keep_personal_fields_readable(
     out = tmp_path / "pan.bxkeys"
     env = {PASSPHRASE_ENV: PASSPHRASE}
     runner = CliRunner()
-    backup = ["keys", "backup", "--node", str(pan.node_dir), "--out", str(out)]
+    backup = ["keys", "backup", "--node", str(pan.node_dir), "--output", str(out)]
     assert runner.invoke(app, backup, env=env).exit_code == 0
     shutil.rmtree(keys_dir(pan.node_dir))
     restore = ["keys", "restore", "--node", str(pan.node_dir), "--from", str(out)]
@@ -376,7 +394,7 @@ def test_step2_values_disclosed_to_us_are_sealed_and_old_clear_ones_sealed_at_op
         )
     assert custody_problems(pan.node_dir) == [
         f"1 details_sent rows hold personal fields in clear; opening the node seals them "
-        f"(e.g. `bx status {pan.node_dir}`)"
+        f"(e.g. `bx status -n {pan.node_dir}`)"
     ]
     pan.close()
 

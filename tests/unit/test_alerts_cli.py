@@ -214,7 +214,7 @@ def test_list_status_and_open_filters_follow_the_review(
 
 def test_list_refuses_bad_filters(node_dir: Path, raised: dict[str, str]) -> None:
     _error(
-        _bx("alerts", "list", "--operator", VIEWER, "--node", node_dir, "--since", "yesterday"),
+        _bx("alerts", "list", "--operator", VIEWER, "--node", node_dir, "--since", "last tuesday"),
         "--since",
     )
     _error(
@@ -468,7 +468,7 @@ def test_export_jsonl_round_trips(
             VIEWER,
             "--node",
             node_dir,
-            "--out",
+            "--output",
             out,
             "--format",
             "jsonl",
@@ -499,7 +499,7 @@ def test_export_csv_flattens_evidence(
             VIEWER,
             "--node",
             node_dir,
-            "--out",
+            "--output",
             out,
             "--format",
             "csv",
@@ -528,8 +528,8 @@ def test_export_to_an_unwritable_path_is_one_error(
 ) -> None:
     out = tmp_path / "missing" / "alerts.jsonl"
     _error(
-        _bx("alerts", "export", "--operator", VIEWER, "--node", node_dir, "--out", out),
-        "--out: cannot write",
+        _bx("alerts", "export", "--operator", VIEWER, "--node", node_dir, "--output", out),
+        "--output: cannot write",
     )
 
 
@@ -628,7 +628,91 @@ def test_watch_on_a_terminal_renders_a_live_table() -> None:
 def test_reading_commands_refuse_without_an_operator(
     node_dir: Path, verb: str, tmp_path: Path
 ) -> None:
-    options = ["--out", str(tmp_path / "x.jsonl")] if verb == "export" else []
+    options = ["--output", str(tmp_path / "x.jsonl")] if verb == "export" else []
     if verb == "watch":
         options = ["--once"]
     _error(_bx("alerts", verb, "--node", node_dir, *options), "--operator")
+
+
+# --- ids by prefix, relative times, checked filters ----------------------------------------
+
+
+def test_an_alert_is_named_by_a_unique_prefix(node_dir: Path, raised: dict[str, str]) -> None:
+    alert_id = raised["ven"]
+    shown = _ok(_bx("alerts", "show", alert_id[:-4], "--operator", VIEWER, "--node", node_dir))
+    assert f"Alert {alert_id}" in shown
+    acked = _ok(_bx("alerts", "ack", alert_id[:-3], "--operator", "ofc-1", "--node", node_dir))
+    assert f"alert {alert_id}: NEW -> ACKNOWLEDGED by ofc-1" in acked
+
+
+def test_an_ambiguous_or_unknown_prefix_is_a_usage_error(
+    node_dir: Path, raised: dict[str, str]
+) -> None:
+    ambiguous = _error(_bx("alerts", "show", "ALR-", "--operator", VIEWER, "--node", node_dir))
+    assert "ambiguous, 4 match" in ambiguous
+    for alert_id in raised.values():
+        assert alert_id in ambiguous
+    unknown = _error(_bx("alerts", "ack", "ALR-ZZZ", "--operator", VIEWER, "--node", node_dir))
+    assert "alert 'ALR-ZZZ': no such alert" in unknown
+
+
+def test_list_takes_relative_times(node_dir: Path, raised: dict[str, str]) -> None:
+    recent = {raised[n] for n in ("chn", "ven", "protection")}
+    assert _listed(node_dir, "--since", "2h") == recent
+    assert _listed(node_dir, "--since", "yesterday") == recent
+    assert _listed(node_dir, "--until", "30d") == {raised["old"]}
+    assert _listed(node_dir, "--since", "2023-12-31", "--until", "2024-01-02") == {raised["old"]}
+    _error(
+        _bx(
+            "alerts",
+            "list",
+            "--operator",
+            VIEWER,
+            "--node",
+            node_dir,
+            "--since",
+            "1h",
+            "--until",
+            "2h",
+        ),
+        "--until",
+    )
+
+
+def test_list_refuses_unknown_filter_values(node_dir: Path, raised: dict[str, str]) -> None:
+    base = ("alerts", "list", "--operator", VIEWER, "--node", node_dir)
+    _error(_bx(*base, "--nationality", "ZZZ"), "--nationality: unknown nationality code ZZZ")
+    _error(_bx(*base, "--partner", "ZZZ"), "--partner: 'ZZZ' is not a partner", "PAN")
+    for option in ("--status", "--kind", "--severity", "--queue"):
+        refused = _bx(*base, option, "bogus")
+        assert refused.exit_code == 2 and "bogus" in refused.stderr, option
+    assert _listed(node_dir, "--nationality", "chn") == {raised["chn"]}
+    assert _listed(node_dir, "--partner", "pan") == set(raised.values())
+
+
+def test_export_writes_stdout_with_dash(node_dir: Path, raised: dict[str, str]) -> None:
+    result = _bx(
+        "alerts", "export", "--operator", VIEWER, "-n", node_dir, "-o", "-", "--format", "csv"
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = result.stdout.splitlines()
+    assert rows[0].startswith("alert_id,") and len(rows) == 1 + len(raised)
+    assert "exported 4 alerts to stdout (csv)" in _flat(result.stderr)
+
+
+def _completions(*words: object) -> list[str]:
+    """What bash completion offers for the last word of ``bx WORDS``."""
+    line = " ".join(["bx", *map(str, words)])
+    env = {"_BX_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(len(words))}
+    result = runner.invoke(app, [], prog_name="bx", env=env)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_shell_completion_offers_ids_and_scenarios(node_dir: Path, raised: dict[str, str]) -> None:
+    assert set(_completions("alerts", "show", "-n", node_dir, "ALR-")) == set(raised.values())
+    one = raised["chn"]
+    assert _completions("alerts", "ack", "--node", node_dir, one[:-2]) == [one]
+    assert _completions("alerts", "show", "ALR-") == []  # no node named yet: nothing to offer
+    assert _completions("simulate", "dar") == ["darien_corridor"]
+    assert "demo_blind" in _completions("simulate", "demo")

@@ -146,7 +146,7 @@ def test_cli_baseline_report() -> None:
         (["--attack", "hillclimb"], "--attack"),
         (["--attack", "boundary", "--days", "0"], "--days"),
         (["--baseline"], "--baseline"),
-        (["--attack", "boundary", "--out", "somewhere"], "--out"),
+        (["--attack", "boundary", "--output", "somewhere"], "--output"),
     ],
 )
 def test_cli_names_the_bad_option(args: list[str], option: str) -> None:

@@ -302,7 +302,9 @@ def test_export_round_trip_recomputes_the_same_hashes(
         node.database.close()
 
     out = tmp_path / "audit.jsonl"
-    result = CliRunner().invoke(audit_app, ["export", "--node", str(node_dir), "--out", str(out)])
+    result = CliRunner().invoke(
+        audit_app, ["export", "--node", str(node_dir), "--output", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "exported 3 audit entries" in result.output
 

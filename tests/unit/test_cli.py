@@ -38,13 +38,16 @@ def _flat(text: str) -> str:
     return " ".join(ANSI_ESCAPE.sub("", text).split())
 
 
-def _assert_one_error(result: Result, *fragments: str) -> None:
-    """Non-zero exit, nothing on stdout, one ``error:`` line naming every fragment."""
+def _assert_one_error(result: Result, *fragments: str, code: int = 2) -> None:
+    """Exit ``code`` (2: bad input), nothing on stdout, one ``error:`` line naming every
+    fragment."""
     assert result.exit_code != 0, result.stdout
-    assert result.exit_code == 2
+    assert result.exit_code == code
     assert result.stdout == ""
-    message = _flat(result.stderr)
-    assert message.startswith("error: "), message
+    # Progress lines (``bx watchlist import``) may come first, on stderr too.
+    progress, _, error = _flat(result.stderr).partition("error: ")
+    message = "error: " + error
+    assert error and "error" not in progress, result.stderr
     assert message.count("error:") == 1, message
     for fragment in fragments:
         assert _flat(fragment) in message
@@ -234,25 +237,25 @@ def test_keys_init_twice_needs_force(chile: Path, tmp_path: Path) -> None:
     (node_dir / CONFIG_FILENAME).write_text(
         (chile / CONFIG_FILENAME).read_text(encoding="utf-8"), encoding="utf-8"
     )
-    first = _bx("keys", "init", node_dir)
+    first = _bx("keys", "init", "-n", node_dir)
     assert first.exit_code == 0, first.stderr
     assert f"created keys for node_chile (CHL) in {node_dir}/keys" in _flat(first.stdout)
     signing_pub = (node_dir / "keys" / "signing.pub").read_bytes()
     signing_key = (node_dir / "keys" / "signing.key").read_bytes()
     assert ((node_dir / "keys" / "signing.key").stat().st_mode & 0o777) == 0o600
 
-    second = _bx("keys", "init", node_dir)
+    second = _bx("keys", "init", "-n", node_dir)
     _assert_one_error(second, f"{node_dir}/keys already holds ca.key,", "pass --force")
     assert (node_dir / "keys" / "signing.pub").read_bytes() == signing_pub
     assert (node_dir / "keys" / "signing.key").read_bytes() == signing_key
 
-    forced = _bx("keys", "init", node_dir, "--force")
+    forced = _bx("keys", "init", "-n", node_dir, "--force")
     assert forced.exit_code == 0, forced.stderr
     assert (node_dir / "keys" / "signing.pub").read_bytes() != signing_pub
 
 
 def test_keys_init_without_config(tmp_path: Path) -> None:
-    result = _bx("keys", "init", tmp_path)
+    result = _bx("keys", "init", "-n", tmp_path)
     _assert_one_error(result, f"{tmp_path}/{CONFIG_FILENAME}: no node configuration here")
     assert not (tmp_path / "keys").exists()
 
@@ -269,8 +272,14 @@ def test_watchlist_import_then_alerts_list(
 
     imported = _bx("watchlist", "import", out / "watchlist_CHL.jsonl", "--node", chile)
     assert imported.exit_code == 0, imported.stderr
-    assert f"added {expected} watchlist entries to node_chile" in _flat(imported.stdout)
+    assert _flat(imported.stdout) == f"added {expected} watchlist entries to node_chile"
     assert _count(chile, "watchlist") == expected
+    # Piped, progress is one line per tenth of each pass, on stderr.
+    progress = imported.stderr.splitlines()
+    assert progress[0] == f"reading {out / 'watchlist_CHL.jsonl'}"
+    assert f"checking entries: {expected:,}/{expected:,} (100%)" in progress
+    assert f"sealing and storing: {expected:,}/{expected:,} (100%)" in progress
+    assert len(progress) <= 1 + 2 * 11
 
     listed = _bx("alerts", "list", "--operator", "viewer-1", "--node", chile)
     assert listed.exit_code == 0, listed.stderr
@@ -352,7 +361,7 @@ def test_audit_verify_passes_and_detects_an_edit(chile: Path) -> None:
         connection.execute("UPDATE audit_log SET outcome = 'rejected' WHERE seq = 1")
         connection.commit()
     broken = _bx("audit", "verify", "--node", chile)
-    _assert_one_error(broken, "audit entry 1 was altered")
+    _assert_one_error(broken, "audit entry 1 was altered", code=1)
 
 
 def test_agreement_show_prints_the_verified_hash(pair_dirs: tuple[Path, Path]) -> None:
@@ -363,7 +372,7 @@ def test_agreement_show_prints_the_verified_hash(pair_dirs: tuple[Path, Path]) -
     finally:
         node.database.close()
     for node_dir in pair_dirs:
-        result = _bx("agreement", "show", node_dir)
+        result = _bx("agreement", "show", "-n", node_dir)
         assert result.exit_code == 0, result.stderr
         output = _flat(result.stdout)
         assert f"Agreement {agreement_id} v1 (synthetic)" in output
@@ -374,7 +383,9 @@ def test_agreement_show_prints_the_verified_hash(pair_dirs: tuple[Path, Path]) -
 def test_agreement_draft_sign_verify_install(pair_dirs: tuple[Path, Path], tmp_path: Path) -> None:
     chile, panama = pair_dirs
     draft = tmp_path / "draft.toml"
-    assert _bx("agreement", "draft", chile, panama, "--out", draft).exit_code == 0
+    assert (
+        _bx("agreement", "draft", "-n", chile, "--partner-node", panama, "-o", draft).exit_code == 0
+    )
     assert tomllib.loads(draft.read_text(encoding="utf-8"))["signatures"] == {}
 
     unsigned = _bx("agreement", "verify", draft)
@@ -397,6 +408,6 @@ def test_agreement_draft_sign_verify_install(pair_dirs: tuple[Path, Path], tmp_p
         assert (node_dir / AGREEMENT_FILENAME).read_text(encoding="utf-8") == draft.read_text(
             encoding="utf-8"
         )
-    shown = _flat(_bx("agreement", "show", chile).stdout)
+    shown = _flat(_bx("agreement", "show", "-n", chile).stdout)
     assert "asylum_seeker, refugee, unaccompanied_minor: only for humanitarian_protection" in shown
     assert "10000 probes, 500 step-2 requests" in shown

@@ -131,7 +131,7 @@ def test_help_lists_each_command_as_the_command_describes_itself(
     )
 
     assert lazy == _help(eager, capsys)
-    assert len(eager.commands) == 21
+    assert len(eager.commands) == 22
     assert isinstance(loaded["alerts"], TyperGroup)
 
 

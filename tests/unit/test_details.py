@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -519,9 +520,19 @@ def test_operators_decide_from_the_command_line(
     assert "error:" in refused.stderr and refused.stdout == ""
 
     monkeypatch.setenv("BX_OPERATOR", "CHL-OFFICER-3")
-    approved = runner.invoke(app, ["requests", "approve", sent.request_id, "--node", str(chl_dir)])
+    unknown = runner.invoke(app, ["requests", "approve", "DR-NONE", "--node", str(chl_dir)])
+    assert unknown.exit_code == 2 and "request 'DR-NONE': no such request" in unknown.stderr
+    # A unique start of the id is enough.
+    prefix = sent.request_id[:-4]
+    approved = runner.invoke(app, ["requests", "approve", prefix, "--node", str(chl_dir)])
     assert approved.exit_code == 0, approved.stderr
-    assert "approved by CHL-OFFICER-3" in approved.stdout
+    assert f"request {sent.request_id} from PAN approved by CHL-OFFICER-3" in approved.stdout
+    rows = json.loads(
+        runner.invoke(app, ["requests", "list", "-n", str(chl_dir), "--format", "json"]).stdout
+    )
+    assert [(r["request_id"], r["status"], r["decided_by"]) for r in rows] == [
+        (sent.request_id, "approved", "CHL-OFFICER-3")
+    ]
     again = runner.invoke(
         app, ["requests", "deny", sent.request_id, "--node", str(chl_dir), "--reason", "late"]
     )

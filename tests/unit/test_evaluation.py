@@ -18,10 +18,11 @@ from typer.testing import CliRunner
 from biometric_exchange.cli.evaluate import evaluate, parse_sizes
 from biometric_exchange.evaluation import EvaluationConfig, run_evaluation
 from biometric_exchange.evaluation.dataset import (
+    Design,
     cross_distances,
     draw_cohort,
 )
-from biometric_exchange.evaluation.demographics import design_groups, same_group_counts
+from biometric_exchange.evaluation.demographics import design_groups
 from biometric_exchange.evaluation.extrapolation import (
     ImpostorTail,
     fit_impostor_tail,
@@ -236,7 +237,7 @@ def test_modelled_fnir_for_one_entry_is_fnmr() -> None:
 def test_vectorised_sampler_matches_template_model() -> None:
     model = TemplateModel()
     rng = np.random.default_rng(2)
-    cohort = draw_cohort(rng, 2000, model, extra_regional_share=0.5, minor_share=0.2)
+    cohort = draw_cohort(rng, 2000, model, Design(age_shares=(0.1, 0.1, 0.2, 0.2, 0.2, 0.2)))
     first, second = (cohort.captures(rng, model) for _ in range(2))
     genuine = paired_distances(first, second)
     impostor = cross_distances(first[:1000], second[1000:])
@@ -255,17 +256,12 @@ def test_vectorised_sampler_matches_template_model() -> None:
     assert 0.15 < cohort.minor.mean() < 0.25
 
 
-def test_same_group_counts_by_hand() -> None:
-    below = np.array([[True, False, True], [False, True, True]])
-    probes, references = np.array(["a", "b"]), np.array(["a", "b", "a"])
-    errors, trials = same_group_counts(below, probes, references, ["a", "b"])
-    assert errors.tolist() == [2, 1]  # a-a: (0,0), (0,2); b-b: (1,1)
-    assert trials.tolist() == [2, 1]
-
-
 def test_design_groups() -> None:
     groups = design_groups(0.5)
     assert groups["region"] == ("regional", "extra_regional")
+    assert groups["age_band"] == ("0-11", "12-17", "18-29", "30-49", "50-64", "65+")
+    assert groups["sex"] == ("female", "male")
+    assert groups["quality"] == ("good", "fair", "poor")
     assert groups["nationality"][:2] == ("VEN", "CHN")
 
 
@@ -279,6 +275,7 @@ SMALL = EvaluationConfig(
     impostor_pairs=1_000_000,
     mated_searches=300,
     nonmated_searches=2_000,
+    replicates=50,
 )
 
 
@@ -309,11 +306,16 @@ def test_report_json_structure(small_report: tuple[Path, dict[str, Any]]) -> Non
     demographics = report["demographics"]
     assert demographics["demographic_effect_modelled"] is False
     assert {row["dimension"] for row in demographics["rates"]} == {
-        "region",
+        "sex",
         "age_band",
+        "region",
+        "quality",
         "nationality",
     }
-    assert all(row["ci_low"] <= row["rate"] <= row["ci_high"] for row in demographics["rates"])
+    assert all(row["ci_low"] <= row["ci_high"] for row in demographics["rates"])
+    assert all(g["method"] == "search" for g in galleries[:2])
+    assert "model_error" in galleries[0]
+    assert report["peak_rss_mb"] > 0
 
 
 def test_report_is_reproducible(small_report: tuple[Path, dict[str, Any]]) -> None:
@@ -325,7 +327,13 @@ def test_report_is_reproducible(small_report: tuple[Path, dict[str, Any]]) -> No
 
 def test_figures_are_pngs(small_report: tuple[Path, dict[str, Any]]) -> None:
     out, report = small_report
-    for name in ("det.png", "fpir_fnir.png", "threshold_vs_gallery.png"):
+    for name in (
+        "det.png",
+        "fpir_fnir.png",
+        "threshold_vs_gallery.png",
+        "fpir_vs_size.png",
+        "strata.png",
+    ):
         data = (out / name).read_bytes()
         assert data.startswith(PNG_SIGNATURE)
         assert len(data) > 10_000
@@ -346,7 +354,7 @@ def test_config_and_sizes_are_validated() -> None:
 def test_cli_reports_a_bad_size(tmp_path: Path) -> None:
     app = typer.Typer()
     app.command()(evaluate)
-    result = CliRunner().invoke(app, ["--out", str(tmp_path), "--sizes", "1000,abc"])
+    result = CliRunner().invoke(app, ["--output", str(tmp_path), "--sizes", "1000,abc"])
     assert result.exit_code == 2
     assert not (tmp_path / "report.json").exists()
 
@@ -356,12 +364,24 @@ def test_cli_quick_run_writes_the_report(tmp_path: Path) -> None:
     app.command()(evaluate)
     out = tmp_path / "eval"
     result = CliRunner().invoke(
-        app, ["--out", str(out), "--quick", "--seed", "3", "--sizes", "100,1000,100000"]
+        app,
+        [
+            "--output",
+            str(out),
+            "--quick",
+            "--seed",
+            "3",
+            "--sizes",
+            "100,1000,100000",
+            "--replicates",
+            "30",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "open-set identification" in result.output
     report = json.loads((out / "report.json").read_text())
     assert report["quick"] is True
+    assert report["intervals"]["replicates"] == 30
     assert [g["method"] for g in report["identification"]["galleries"]] == [
         "search",
         "search",

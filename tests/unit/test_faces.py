@@ -278,7 +278,7 @@ def _run(target: Any, *args: object) -> Result:
 
 def test_cli_draw_writes_images_and_a_synthetic_index(tmp_path: Path) -> None:
     out = tmp_path / "faces"
-    args = ("draw", "--identities", 2, "--captures", 2, "--seed", 5, "--out", out)
+    args = ("draw", "--identities", 2, "--captures", 2, "--seed", 5, "--output", out)
     result = _run(faces_app, *args)
     assert result.exit_code == 0, result.stderr
     index = json.loads((out / INDEX_FILENAME).read_text(encoding="utf-8"))
@@ -300,7 +300,7 @@ def test_cli_draw_writes_images_and_a_synthetic_index(tmp_path: Path) -> None:
 
 def test_cli_encode_prints_a_summary_only(face_png: Path, tmp_path: Path) -> None:
     out = tmp_path / "template.json"
-    result = _run(faces_app, "encode", face_png, "--out", out)
+    result = _run(faces_app, "encode", face_png, "--output", out)
     assert result.exit_code == 0, result.stderr
     text = _flat(result.stdout)
     assert "face: found by the HOG detector (1 found)" in text

@@ -102,7 +102,8 @@ def test_fresh_templates_of_the_generator_are_almost_never_refused(
 ) -> None:
     """Fitted on 20,000 enrolment photos (seed 11), checked on 200,000 border captures
     of other people (seed 12), a fifth of them minors: measured 0 refusals (the bands
-    are 0.32-1.09 for the norm; the fresh captures lie within 0.34-0.95)."""
+    are 0.81-2.30 for the norm, where the fresh captures lie within 1.14-1.63, and
+    0.32-1.09 for the distance to the mean, where they lie within 0.34-0.95)."""
     fresh = border_captures(np.random.default_rng(FRESH_SEED), 200_000, minors=0.2)
     refused = sum(reason is not None for reason in population.refusals(fresh))
     assert refused / len(fresh) <= 1e-4, refused
@@ -112,7 +113,9 @@ def test_fresh_templates_of_the_generator_are_almost_never_refused(
     ("name", "forge", "statistic"),
     [
         ("scaled", lambda t, rng: 3.0 * t, "norm"),
-        ("shifted", lambda t, rng: t + 0.1, "norm"),
+        # Templates sit around a mean of norm 1.23, so a shift keeps a plausible norm;
+        # it moves the template 1.13 away from where faces lie.
+        ("shifted", lambda t, rng: t + 0.1, "distance"),
         ("uniform noise", lambda t, rng: rng.uniform(-1, 1, t.shape), "norm"),
         ("gaussian noise", lambda t, rng: rng.normal(0, 1, t.shape), "norm"),
         ("the mean", lambda t, rng: np.zeros_like(t), "norm"),

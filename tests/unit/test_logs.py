@@ -76,7 +76,7 @@ def test_configure_logging_writes_json_lines_or_text() -> None:
 
 def test_an_unknown_log_format_is_refused_naming_the_option() -> None:
     result = CliRunner().invoke(
-        app, ["node", "run", "node_chile"], env={"BX_LOG_FORMAT": "xml", "COLUMNS": "200"}
+        app, ["node", "run", "-n", "node_chile"], env={"BX_LOG_FORMAT": "xml", "COLUMNS": "200"}
     )
     assert result.exit_code == 2
     assert "--log-format" in result.output and "'xml'" in result.output
@@ -103,3 +103,42 @@ def test_records_that_differ_in_values_or_level_are_not_held_back() -> None:
     error = _record("peer %s refused", "MEX")
     error.levelno = logging.ERROR
     assert limiter.filter(error)
+
+
+def _node_logs_in_a_fresh_process(json_format: bool) -> list[str]:
+    """A node process's logging: ``set_node`` once, then records from our logger, from
+    gRPC's and from another thread."""
+    code = (
+        "import logging, threading\n"
+        "from biometric_exchange.cli.common import configure_logging\n"
+        "from biometric_exchange.logs import set_node\n"
+        f"configure_logging(json_format={json_format})\n"
+        "set_node('PAN')\n"
+        "logging.getLogger('biometric_exchange.node.process').info('serving')\n"
+        "logging.getLogger('grpc._server').warning('exception calling application')\n"
+        "worker = threading.Thread(target=lambda: logging.getLogger("
+        "'biometric_exchange.node.send.worker').info('sent %d probes', 2))\n"
+        "worker.start(); worker.join()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return result.stderr.splitlines()
+
+
+def test_every_json_line_of_a_node_process_carries_the_node() -> None:
+    documents = [json.loads(line) for line in _node_logs_in_a_fresh_process(json_format=True)]
+    assert [d["logger"] for d in documents] == [
+        "biometric_exchange.node.process",
+        "grpc._server",
+        "biometric_exchange.node.send.worker",
+    ]
+    assert [d["node"] for d in documents] == ["PAN", "PAN", "PAN"]
+
+
+def test_every_text_line_of_a_node_process_carries_the_node() -> None:
+    lines = _node_logs_in_a_fresh_process(json_format=False)
+    assert len(lines) == 3
+    assert lines[0].endswith(" INFO PAN biometric_exchange.node.process: serving")
+    assert lines[1].endswith(" WARNING PAN grpc._server: exception calling application")
+    assert lines[2].endswith(" INFO PAN biometric_exchange.node.send.worker: sent 2 probes")

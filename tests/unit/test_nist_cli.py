@@ -54,19 +54,19 @@ def test_an_encounter_exported_by_panama_enters_chile_as_a_watchlist_entry_only(
     original = dataset.encounters["PAN"][0]
     file = tmp_path / "enc.nist"
 
-    exported = _bx("export", "nist", panama_dir, original.encounter_id, "-o", file)
+    exported = _bx("export", "nist", "-n", panama_dir, original.encounter_id, "-o", file)
     assert exported.exit_code == 0, exported.stderr
     assert f"wrote {file}: BX-ENC transaction {original.encounter_id}-" in _flat(exported.stdout)
     assert "Type-1, Type-2, Type-99" in _flat(exported.stdout)
     assert stat.S_IMODE(file.stat().st_mode) == 0o600
 
-    refused = _bx("import", "nist", chile_dir, file)
+    refused = _bx("import", "nist", "-n", chile_dir, file)
     _assert_error(
         refused,
         f"encounter {original.encounter_id}: 2.921 BPT: {original.border_point!r} "
         "is not a border point of CHL",
     )
-    imported = _bx("import", "nist", chile_dir, file, "--watchlist", "missing_person")
+    imported = _bx("import", "nist", "-n", chile_dir, file, "--watchlist", "missing_person")
     assert imported.exit_code == 0, imported.stderr
     assert f"added watchlist entry {original.encounter_id} (missing_person) to node_chile" in (
         _flat(imported.stdout)
@@ -79,7 +79,7 @@ def test_an_encounter_exported_by_panama_enters_chile_as_a_watchlist_entry_only(
     assert stored.person == original.person
     assert template_to_bytes(stored.template) == template_to_bytes(original.template)
 
-    again = _bx("import", "nist", chile_dir, file, "--watchlist", "missing_person")
+    again = _bx("import", "nist", "-n", chile_dir, file, "--watchlist", "missing_person")
     _assert_error(again, f"'{original.encounter_id}' is already on this node's watchlist")
 
 
@@ -90,15 +90,19 @@ def test_a_watchlist_entry_keeps_or_changes_its_category(
     _with_records(pair_dirs, dataset)
     first, second = dataset.watchlists["CHL"][:2]
     for entry in (first, second):
-        result = _bx("export", "nist", chile_dir, entry.entry_id, "-o", tmp_path / entry.entry_id)
+        result = _bx(
+            "export", "nist", "-n", chile_dir, entry.entry_id, "-o", tmp_path / entry.entry_id
+        )
         assert result.exit_code == 0, result.stderr
         assert "BX-WL transaction" in _flat(result.stdout)
 
-    kept = _bx("import", "nist", panama_dir, tmp_path / first.entry_id)
+    kept = _bx("import", "nist", "-n", panama_dir, tmp_path / first.entry_id)
     assert kept.exit_code == 0, kept.stderr
     assert f"added watchlist entry {first.entry_id} ({first.category.value})" in _flat(kept.stdout)
     other = next(c for c in WatchlistCategory if c is not second.category)
-    changed = _bx("import", "nist", panama_dir, tmp_path / second.entry_id, "--watchlist", other)
+    changed = _bx(
+        "import", "nist", "-n", panama_dir, tmp_path / second.entry_id, "--watchlist", other
+    )
     assert changed.exit_code == 0, changed.stderr
 
     panama = Node.open(panama_dir)
@@ -123,7 +127,7 @@ def test_export_with_a_face_image_and_the_default_file_name(
     work = tmp_path / "out"
     work.mkdir()
     monkeypatch.chdir(work)
-    result = _bx("export", "nist", panama_dir, encounter_id, "--image", image)
+    result = _bx("export", "nist", "-n", panama_dir, encounter_id, "--image", image)
     assert result.exit_code == 0, result.stderr
     assert "Type-1, Type-2, Type-10, Type-99" in _flat(result.stdout)
     transaction = read_transaction(work / f"{encounter_id}.nist")
@@ -133,6 +137,7 @@ def test_export_with_a_face_image_and_the_default_file_name(
     imported = _bx(
         "import",
         "nist",
+        "-n",
         pair_dirs[0],
         work / f"{encounter_id}.nist",
         "--watchlist",
@@ -150,33 +155,37 @@ def test_cli_errors_name_the_problem_and_touch_nothing(
     encounter_id = dataset.encounters["PAN"][0].encounter_id
 
     _assert_error(
-        _bx("export", "nist", panama_dir, "PAN-ENC-9999", "-o", tmp_path / "x.nist"),
+        _bx("export", "nist", "-n", panama_dir, "PAN-ENC-9999", "-o", tmp_path / "x.nist"),
         "'PAN-ENC-9999' is neither an encounter nor a watchlist entry on node_panama",
     )
     taken = tmp_path / "taken.nist"
     taken.write_bytes(b"keep me")
     _assert_error(
-        _bx("export", "nist", panama_dir, encounter_id, "-o", taken),
+        _bx("export", "nist", "-n", panama_dir, encounter_id, "-o", taken),
         f"{taken}: already exists; choose another --output or add --force",
     )
     assert taken.read_bytes() == b"keep me"
-    assert _bx("export", "nist", panama_dir, encounter_id, "-o", taken, "--force").exit_code == 0
+    assert (
+        _bx("export", "nist", "-n", panama_dir, encounter_id, "-o", taken, "--force").exit_code == 0
+    )
     _assert_error(
-        _bx("export", "nist", panama_dir, encounter_id, "--image", tmp_path / "none.png"),
+        _bx("export", "nist", "-n", panama_dir, encounter_id, "--image", tmp_path / "none.png"),
         "none.png: cannot read an image",
     )
 
     not_nist = tmp_path / "enc.json"
     not_nist.write_text('{"encounter_id": "PAN-ENC-0006"}', encoding="utf-8")
-    _assert_error(_bx("import", "nist", chile_dir, not_nist), "not an ANSI/NIST-ITL transaction")
+    _assert_error(
+        _bx("import", "nist", "-n", chile_dir, not_nist), "not an ANSI/NIST-ITL transaction"
+    )
     truncated = tmp_path / "cut.nist"
     truncated.write_bytes(taken.read_bytes()[:600])
-    _assert_error(_bx("import", "nist", chile_dir, truncated), f"{truncated}: truncated")
+    _assert_error(_bx("import", "nist", "-n", chile_dir, truncated), f"{truncated}: truncated")
     _assert_error(
-        _bx("import", "nist", chile_dir, tmp_path / "absent.nist"),
+        _bx("import", "nist", "-n", chile_dir, tmp_path / "absent.nist"),
         "absent.nist: cannot read an ANSI/NIST-ITL file",
     )
-    unknown_category = _bx("import", "nist", chile_dir, taken, "--watchlist", "pickpocket")
+    unknown_category = _bx("import", "nist", "-n", chile_dir, taken, "--watchlist", "pickpocket")
     assert unknown_category.exit_code == 2
     assert "'pickpocket' is not one of" in _flat(unknown_category.stderr)
     chile = Node.open(chile_dir)

@@ -288,7 +288,7 @@ def test_cli_population_is_deterministic_per_seed(tmp_path: Path) -> None:
             "2000",
             "--seed",
             "5",
-            "--out",
+            "--output",
             str(cli_out),
             "--node-files",
             "3",
@@ -322,7 +322,7 @@ def test_spec_rejects_bad_inputs() -> None:
 def test_cli_reports_a_bad_effect(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
-        ["synth", "population", "--size", "10", "--out", str(tmp_path), "--effect", "x:ZZ"],
+        ["synth", "population", "--size", "10", "--output", str(tmp_path), "--effect", "x:ZZ"],
     )
     assert result.exit_code == 2
     assert "--effect" in result.output

@@ -56,7 +56,7 @@ def test_every_scheme_renews_and_unlinks(report: dict[str, Any]) -> None:
 def test_the_cli_writes_protection_json(tmp_path: Path) -> None:
     out = tmp_path / "eval"
     result = CliRunner().invoke(
-        _app(), ["--out", str(out), "--quick", "--seed", "3", "--protection", "biohash"]
+        _app(), ["--output", str(out), "--quick", "--seed", "3", "--protection", "biohash"]
     )
     assert result.exit_code == 0, result.output
     assert "Template protection" in result.output
@@ -69,7 +69,7 @@ def test_the_cli_writes_protection_json(tmp_path: Path) -> None:
 
 
 def test_the_cli_names_an_unknown_scheme(tmp_path: Path) -> None:
-    result = CliRunner().invoke(_app(), ["--out", str(tmp_path), "--protection", "xor"])
+    result = CliRunner().invoke(_app(), ["--output", str(tmp_path), "--protection", "xor"])
     assert result.exit_code == 2
     assert "'xor' is not a protection scheme" in result.output
     assert not (tmp_path / "protection.json").exists()

@@ -18,6 +18,7 @@ from biometric_exchange.protection import (
     scheme_for,
 )
 from biometric_exchange.protection.attacks import biohash_preimage, iom_preimage
+from biometric_exchange.protection.biohash import POPULATION_MEAN
 from biometric_exchange.protection.common import euclidean, paired_euclidean
 from biometric_exchange.synthetic.templates import TemplateModel
 
@@ -165,13 +166,32 @@ def test_a_key_holder_inverts_biohash_and_iom_to_a_matching_preimage(
 ) -> None:
     """Many-to-one is not irreversible: with the key, a pre-image matches the original."""
     first, _ = captures
-    norm = float(np.median(np.linalg.norm(first, axis=1)))
+    norm = float(np.median(np.linalg.norm(first - POPULATION_MEAN, axis=1)))
     biohash, iom = BioHashScheme(KEY), IndexOfMaxScheme(KEY)
     for preimage in (
         biohash_preimage(biohash, biohash.protect(first), norm),
         iom_preimage(iom, iom.protect(first), norm),
     ):
-        assert np.allclose(np.linalg.norm(preimage, axis=1), norm)
+        assert np.allclose(np.linalg.norm(preimage - POPULATION_MEAN, axis=1), norm)
         assert np.mean(paired_euclidean(preimage, first) < 0.6) > 0.95
         strangers = euclidean(preimage[:200], first[200:400])
         assert np.mean(strangers < 0.6) < 0.01
+
+
+def test_biohash_and_iom_centre_on_the_population_mean(
+    captures: tuple[np.ndarray, ...],
+) -> None:
+    """Templates sit around a shared mean (as real encodings do): centred on it, each bit
+    splits the population about evenly and Index-of-Max winners spread over the group;
+    centred on the origin, most bits would say the same for everyone."""
+    first, _ = captures
+    assert np.linalg.norm(first.mean(axis=0) - POPULATION_MEAN) < 0.05
+    centred = BioHashScheme(KEY).protect(first).mean(axis=0)
+    origin = BioHashScheme(KEY, centre=np.zeros(128)).protect(first).mean(axis=0)
+    assert np.abs(centred - 0.5).max() < 0.1
+    assert np.mean(np.abs(origin - 0.5) > 0.4) > 0.5
+    winners = IndexOfMaxScheme(KEY).protect(first)
+    at_origin = IndexOfMaxScheme(KEY, centre=np.zeros(128)).protect(first)
+    share = np.mean([np.bincount(col, minlength=16).max() for col in winners.T]) / len(first)
+    stuck = np.mean([np.bincount(col, minlength=16).max() for col in at_origin.T]) / len(first)
+    assert share < 0.2 < 0.5 < stuck

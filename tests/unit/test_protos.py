@@ -15,6 +15,10 @@ def test_committed_stubs_match_the_proto_files(tmp_path: Path) -> None:
         "exchange_pb2.pyi",
         "exchange_pb2_grpc.py",
         "exchange_pb2_grpc.pyi",
+        "server_reflection_pb2.py",
+        "server_reflection_pb2.pyi",
+        "server_reflection_pb2_grpc.py",
+        "server_reflection_pb2_grpc.pyi",
     }
     stale = [p.name for p in generated if p.read_bytes() != (committed_dir / p.name).read_bytes()]
     assert not stale, f"stale stubs {stale}: run `make protos` and commit the result"

@@ -125,7 +125,7 @@ def test_nist_import_refuses_an_unmarked_record_and_stores_nothing(
     path = _nist_file(encounter, tmp_path / "unmarked.nist")
     option = ["--watchlist", "arrest_warrant"] if as_watchlist else []
 
-    message = _error(_bx("import", "nist", chile, path, *option))
+    message = _error(_bx("import", "nist", "-n", chile, path, *option))
 
     kind = "watchlist entry" if as_watchlist else "encounter"
     assert f"{path}: {kind} {encounter.encounter_id}: 2.910 SYN: missing" in message
@@ -199,7 +199,7 @@ def test_nist_import_refuses_an_encounter_at_another_countrys_border_point(
     panamanian = dataset.encounters["PAN"][0]
     path = _nist_file(panamanian, tmp_path / "panama.nist")
 
-    message = _error(_bx("import", "nist", chile, path))
+    message = _error(_bx("import", "nist", "-n", chile, path))
 
     assert (
         f"encounter {panamanian.encounter_id}: 2.921 BPT: {panamanian.border_point!r} "

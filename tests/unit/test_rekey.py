@@ -103,7 +103,7 @@ def test_retired_keys_are_private_files(nodes: dict[str, Node]) -> None:
 
 def test_rotate_from_the_command_line(pair_dirs: tuple[Path, Path]) -> None:
     result = CliRunner().invoke(
-        app, ["keys", "rotate-data-key", str(pair_dirs[0]), "--purge-retired"]
+        app, ["keys", "rotate-data-key", "-n", str(pair_dirs[0]), "--purge-retired"]
     )
     assert result.exit_code == 0, result.stderr
     assert "installed" in result.stdout and "purged retired keys:" in result.stdout

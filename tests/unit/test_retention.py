@@ -244,7 +244,7 @@ def test_cli_run_prints_the_counts(pair_dirs: tuple[Path, Path]) -> None:
         node.database.close()
     later = (NOW + dt.timedelta(days=3650)).isoformat()
     result = CliRunner().invoke(
-        retention_app, ["run", "--node", str(node_dir), "--now", later, "--officer", "OFC-2"]
+        retention_app, ["run", "--node", str(node_dir), "--now", later, "--operator", "OFC-2"]
     )
     assert result.exit_code == 0, result.output
     assert "seen_messages purged: 1" in result.output
@@ -253,6 +253,18 @@ def test_cli_run_prints_the_counts(pair_dirs: tuple[Path, Path]) -> None:
 
     bad = CliRunner().invoke(retention_app, ["run", "--node", str(node_dir), "--now", "soon"])
     assert bad.exit_code == 2
+
+    # The officer may come from BX_OPERATOR, as for every command; --now may be relative.
+    again = CliRunner().invoke(
+        retention_app, ["run", "-n", str(node_dir), "--now", "1d"], env={"BX_OPERATOR": "OFC-9"}
+    )
+    assert again.exit_code == 0, again.output
+    node = Node.open(node_dir)
+    try:
+        officers = [entry.officer for entry in node.audit.entries()]
+    finally:
+        node.database.close()
+    assert officers[-1] == "OFC-9"
 
 
 def test_decided_step2_requests_past_retention_are_purged_pending_ones_kept(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -28,7 +29,7 @@ def test_simulate_writes_a_report(tmp_path: Path) -> None:
     path = tmp_path / "cli.toml"
     path.write_text(SCENARIO, encoding="utf-8")
     out = tmp_path / "report"
-    result = CliRunner().invoke(app, ["simulate", str(path), "--out", str(out), "--seed", "4"])
+    result = CliRunner().invoke(app, ["simulate", str(path), "--output", str(out), "--seed", "4"])
     assert result.exit_code == 0, result.output
     assert "SYNTHETIC DATA ONLY" in result.output
     assert "in-process" in result.output
@@ -42,6 +43,11 @@ def test_simulate_writes_a_report(tmp_path: Path) -> None:
         "sim-det.png",
         "sim-flow.png",
     ]
+    # Piped, progress is one line per step on stderr; stdout carries none of it.
+    steps = result.stderr.splitlines()
+    assert steps[0] == "starting: 0/8 (0%)"
+    assert len(steps) > 2 and all(re.fullmatch(r".+: [\d,]+/[\d,]+ \(\d+%\)", s) for s in steps)
+    assert not any(line in result.stdout for line in steps)
 
 
 def test_a_bad_scenario_is_a_clear_error(tmp_path: Path) -> None:

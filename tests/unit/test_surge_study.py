@@ -147,5 +147,5 @@ def test_bx_evaluate_surge_writes_its_report(tmp_path: Path) -> None:
     written = json.loads(report.read_text(encoding="utf-8"))
     assert written["scenario"] == "demo" and written["seeds"] == [2017, 2018]
     assert set(written["with_surge"]["by_node"]) == {"CHL", "PAN"}
-    refused = CliRunner().invoke(app, ["evaluate", "--surge", "demo", "--out", str(tmp_path)])
+    refused = CliRunner().invoke(app, ["evaluate", "--surge", "demo", "--output", str(tmp_path)])
     assert refused.exit_code != 0

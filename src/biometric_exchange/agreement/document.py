@@ -216,7 +216,8 @@ def parse(path: Path) -> AgreementDocument:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: no agreement here; create one with `bx agreement init NODE_DIR NODE_DIR`"
+            f"{path}: no agreement here; create one with "
+            "`bx agreement init -n NODE_DIR --partner-node NODE_DIR`"
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc

@@ -7,19 +7,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Group
 from rich.table import Table
 
 from biometric_exchange.agreement import AgreementDocument, Scope, draft, dumps, load, load_terms
 from biometric_exchange.agreement.document import parse
 from biometric_exchange.agreement.terms import Step1Mode, TemplateProtectionScheme
 from biometric_exchange.cli.common import (
-    NodeDir,
+    EXIT_FAILED,
     NodeOption,
+    PartnerNodeOption,
     console,
     fail,
     opened_node,
     reports_errors,
 )
+from biometric_exchange.cli.formats import Format, FormatOption, emit_rows
+from biometric_exchange.cli.output import OutputFile, describe, notes_for, written
 from biometric_exchange.config import load_config
 from biometric_exchange.crypto.keys import encode_public, load_keys
 from biometric_exchange.exceptions import AgreementMismatch, ConfigError, ExchangeError
@@ -45,8 +49,8 @@ TermsOption = Annotated[
 @app.command("init")
 @reports_errors
 def init(
-    first: NodeDir,
-    second: NodeDir,
+    node: NodeOption,
+    partner_node: PartnerNodeOption,
     scope: Annotated[Scope | None, typer.Option(help="Override the terms' scope")] = None,
     terms: TermsOption = TERMS_FILE,
     protection: Annotated[
@@ -59,6 +63,7 @@ def init(
     ] = None,
 ) -> None:
     """Draft from the terms, sign with both nodes' keys, install in both: one-step setup."""
+    first, second = node, partner_node
     document = init_agreement(
         first,
         second,
@@ -76,10 +81,10 @@ def init(
 
 @app.command("rotate-protection")
 @reports_errors
-def rotate_protection_command(first: NodeDir, second: NodeDir) -> None:
+def rotate_protection_command(node: NodeOption, partner_node: PartnerNodeOption) -> None:
     """Move both nodes to the next template-protection epoch: a new agreement version,
     signed by both and installed in both. Running nodes load it at their next round."""
-    document = rotate_protection(first, second)
+    document = rotate_protection(node, partner_node)
     protection = document.agreement.template_protection
     console.print(
         f"agreement {document.id} v{document.agreement.version}: template protection "
@@ -95,21 +100,23 @@ def rotate_protection_command(first: NodeDir, second: NodeDir) -> None:
 @app.command("draft")
 @reports_errors
 def draft_command(
-    first: NodeDir,
-    second: NodeDir,
-    out: Annotated[Path, typer.Option(help="Where to write the unsigned draft")],
+    node: NodeOption,
+    partner_node: PartnerNodeOption,
+    output: OutputFile,
     terms: TermsOption = TERMS_FILE,
 ) -> None:
     """An unsigned draft: the terms file plus both nodes' public keys and endpoints."""
     document = draft(
-        (party_for(first), party_for(second)),
+        (party_for(node), party_for(partner_node)),
         today=dt.datetime.now(dt.UTC).date(),
         terms=load_terms(terms),
         source=str(terms),
     )
-    out.write_text(dumps(document), encoding="utf-8")
-    console.print(
-        f"draft {document.id} written to {out}; each party signs it with `bx agreement sign`"
+    with written(output) as target:
+        target.write_text(dumps(document), encoding="utf-8")
+    notes_for(output).print(
+        f"draft {document.id} written to {describe(output)}; "
+        "each party signs it with `bx agreement sign`"
     )
 
 
@@ -150,7 +157,7 @@ def verify(
     try:
         document.check_in_force(day)
     except AgreementMismatch as exc:
-        raise fail(str(exc), code=1) from None
+        raise fail(str(exc), code=EXIT_FAILED) from None
     console.print(f"in force on {day}")
 
 
@@ -180,18 +187,37 @@ def install(file: AgreementFile, node: NodeOption) -> None:
 
 @app.command("show")
 @reports_errors
-def show(node_dir: NodeDir) -> None:
-    """The terms of each agreement a node holds, as tables."""
-    with opened_node(node_dir) as node:
-        for link in node.links():
-            console.print(terms_table(link.agreement))
+def show(node: NodeOption, fmt: FormatOption = Format.TABLE) -> None:
+    """The terms of each agreement a node holds, as tables (or one row per term)."""
+    with opened_node(node) as opened:
+        documents = [link.agreement for link in opened.links()]
+    rows = [
+        {"agreement": document.id, "version": document.agreement.version, "term": t, "value": v}
+        for document in documents
+        for t, v in terms_rows(document)
+    ]
+
+    def tables() -> Group:
+        return Group(*(terms_table(document) for document in documents))
+
+    emit_rows(fmt, rows, tables, columns=("agreement", "version", "term", "value"))
 
 
 def terms_table(document: AgreementDocument) -> Table:
+    """The terms of ``document``, one per line."""
     terms = document.agreement
     table = Table(title=f"Agreement {document.id} v{terms.version} (synthetic)", show_header=False)
     table.add_column("term", style="bold")
     table.add_column("value", overflow="fold")
+    for term, value in terms_rows(document):
+        table.add_row(term, value)
+    return table
+
+
+def terms_rows(document: AgreementDocument) -> list[tuple[str, str]]:
+    """(term, value) pairs of ``document``, in the order a reader wants them."""
+    terms = document.agreement
+    table = _Rows()
     table.add_row("title", terms.title)
     table.add_row("in force", f"{terms.effective_from} to {terms.effective_until}")
     table.add_row("purposes", ", ".join(terms.purposes))
@@ -229,4 +255,14 @@ def terms_table(document: AgreementDocument) -> Table:
         )
     table.add_row("signatures", ", ".join(document.signatures) or "none")
     table.add_row("hash", document.hash)
-    return table
+    return table.rows
+
+
+class _Rows:
+    """Collects (term, value) pairs."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str]] = []
+
+    def add_row(self, term: str, value: str) -> None:
+        self.rows.append((term, value))

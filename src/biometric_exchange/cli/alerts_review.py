@@ -75,7 +75,7 @@ def _act(
     with opened_node(node_dir) as opened:
         before = get_alert(opened, alert_id)
         review = AlertReview(opened.database, opened.audit, clock=lambda: node_now(opened))
-        after = review.transition(alert_id, to, officer, reason=reason, comment=comment)
+        after = review.transition(before.alert_id, to, officer, reason=reason, comment=comment)
         console.print(
             f"alert {after.alert_id}: {before.status.value} -> {after.status.value} by {officer}",
             markup=False,

@@ -18,6 +18,9 @@ from biometric_exchange.alerts.evidence_columns import EVIDENCE_COLUMNS, PERSONA
 from biometric_exchange.alerts.review import Transition, sla_due, sla_state
 from biometric_exchange.domain import Alert, Evidence, EvidenceOverflow, Severity, utc_now
 
+ID_COLUMNS = frozenset({"alert", "key", "reference", "agreement"})
+"""Columns never broken across lines (ids); the others fold to the terminal's width."""
+
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
 
 
@@ -30,7 +33,7 @@ def alerts_table(alerts: list[Alert], title: str, *, now: dt.datetime | None = N
     moment = now or utc_now()
     table = Table(title=escape(title), expand=False)
     for column in ("alert", "kind", "severity", "status", "queue", "sla", "partner", "summary"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ID_COLUMNS)
     for alert in alerts:
         table.add_row(
             alert.alert_id,
@@ -82,7 +85,7 @@ def evidence_table(items: Sequence[Evidence], *, total: int, first: int = 1) -> 
     table = Table(title=f"Evidence ({total})", box=box.SIMPLE_HEAD, expand=False)
     table.add_column("#", justify="right")
     for column, _ in EVIDENCE_COLUMNS:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ID_COLUMNS)
     for number, item in enumerate(items, start=first):
         row = [str(number)]
         for column, keys in EVIDENCE_COLUMNS:
@@ -90,6 +93,35 @@ def evidence_table(items: Sequence[Evidence], *, total: int, first: int = 1) -> 
             row.append(_when(value) if column == "time" and value is not None else _text(value))
         table.add_row(*row)
     return table
+
+
+def evidence_records(items: Sequence[Evidence], *, total: int, first: int = 1) -> Table:
+    """The evidence as ``evidence_table`` has it, one ``field  value`` line each, items
+    one after another: for a terminal too narrow for the columns, ids kept whole."""
+    table = Table(title=f"Evidence ({total})", box=box.SIMPLE_HEAD, show_header=False)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    longest = 0
+    for number, item in enumerate(items, start=first):
+        table.add_row(f"#{number}", "", end_section=False)
+        for column, keys in EVIDENCE_COLUMNS:
+            value = _first(item, keys)
+            if value is None:
+                continue
+            shown = _when(value) if column == "time" else _text(value)
+            longest = max(longest, len(shown))
+            table.add_row(f"  {column}", shown)
+        table.add_section()
+    table.columns[1].min_width = longest
+    return table
+
+
+def fits(console_width: int, table: Table) -> bool:
+    """Whether ``table`` shows at its natural width within ``console_width`` columns."""
+    from rich.console import Console  # noqa: PLC0415
+
+    measuring = Console(width=10_000)
+    return measuring.measure(table).maximum <= console_width
 
 
 def evidence_extras(items: Sequence[Evidence], *, first: int = 1) -> list[str]:
@@ -153,8 +185,9 @@ def history_table(transitions: list[Transition]) -> Table:
 def alert_panel(alert: Alert, now: dt.datetime) -> Table:
     """The alert's own fields, one per line."""
     table = Table(title=f"Alert {alert.alert_id}", show_header=False, expand=False)
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
+    table.add_column("field", style="bold", no_wrap=True)
+    ids = (alert.alert_id, alert.encounter_id, alert.watchlist_entry_id, alert.hit_reference)
+    table.add_column("value", overflow="fold", min_width=max(len(i or "") for i in ids))
     sla = f"{sla_state(alert, now)} (acknowledge by {_when(sla_due(alert).isoformat())} UTC)"
     rows: tuple[tuple[str, str], ...] = (
         ("kind", alert.kind.value),

@@ -10,19 +10,24 @@ import typer
 from rich.table import Table
 
 from biometric_exchange.cli.common import (
+    EXIT_FAILED,
     NodeOption,
+    OperatorOption,
     PartnerOption,
     console,
+    fail,
     opened_node,
     partner_links,
     reports_errors,
 )
+from biometric_exchange.cli.formats import Format, FormatOption, emit_rows
+from biometric_exchange.cli.output import OutputFile, describe, notes_for, written
+from biometric_exchange.cli.times import parse_moment, parse_window
 from biometric_exchange.domain import RecordDigest
-from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.node.link import Link
 from biometric_exchange.node.send.digest import reconcile_with_partner
 from biometric_exchange.node.transport import GrpcPeerTransport
-from biometric_exchange.store.audit import write_jsonl
+from biometric_exchange.store.audit import AuditEntry, write_jsonl
 from biometric_exchange.store.retention import RetentionResult, run_retention
 
 audit_app = typer.Typer(help="The node's hash-chained audit log.")
@@ -38,54 +43,113 @@ def _retention() -> None:
 
 MAX_RECONCILE_HOURS = 720
 
-OfficerOption = Annotated[
-    str | None, typer.Option("--officer", help="Operator id, recorded in the audit log")
+OptionalNodeOption = Annotated[
+    Path | None,
+    typer.Option("--node", "-n", help="The node's folder, e.g. node_panama", show_default=False),
 ]
 
 
 @audit_app.command("verify")
 @reports_errors
-def verify(node: NodeOption) -> None:
-    """Walk the hash chain; fails when any entry was altered, removed or inserted."""
+def verify(
+    node: OptionalNodeOption = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Verify an export of `bx audit export` offline instead of a node's log",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Walk the hash chain of a node's log (--node) or of an export (--file); exit 1,
+    naming the first broken entry, when one was altered, removed, reordered or inserted."""
+    if (node is None) == (file is None):
+        raise fail("name the log to verify: --node NODE_DIR or --file EXPORT.jsonl")
+    if file is not None:
+        from biometric_exchange.cli.audit_file import verify_export  # noqa: PLC0415
+
+        check = verify_export(file)
+        since = f" (from the anchor at seq {check.anchor.seq})" if check.anchor.seq else ""
+        console.print(f"audit export {file} intact: {check.entries} entries{since}", markup=False)
+        if check.last is not None:
+            console.print(
+                f"last entry: seq {check.last.seq}, hash {check.last.entry_hash}", markup=False
+            )
+        return
+    assert node is not None
     with opened_node(node) as opened:
         count = opened.audit.verify()
         anchor = opened.audit.anchor()
+        head = opened.audit.head()
         since = f" (kept since seq {anchor.seq + 1})" if anchor.seq else ""
         console.print(f"audit chain of {opened.config.node.name} intact: {count} entries{since}")
+        if head is not None:
+            console.print(f"last entry: seq {head.seq}, hash {head.entry_hash}", markup=False)
+
+
+AUDIT_COLUMNS = ("seq", "at", "event", "peer", "message_id", "outcome", "detail")
 
 
 @audit_app.command("list")
 @reports_errors
-def list_audit(node: NodeOption) -> None:
+def list_audit(
+    node: NodeOption,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only entries from this time: 2h, 7d, yesterday, ISO…"),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only entries before this time: 30m, today, ISO…")
+    ] = None,
+    fmt: FormatOption = Format.TABLE,
+) -> None:
     """Every send and receive, with outcome and reason."""
     with opened_node(node) as opened:
-        table = Table(title=f"Audit log of {opened.config.node.name}")
-        for column in ("seq", "at", "event", "peer", "message", "outcome", "detail"):
-            table.add_column(column, overflow="fold")
-        for entry in opened.audit.entries():
-            detail = ", ".join(f"{k}={v}" for k, v in sorted(entry.detail.items()))
-            table.add_row(
-                str(entry.seq),
-                entry.at[:19],
-                entry.event,
-                entry.peer or "-",
-                (entry.message_id or "-")[:12],
-                entry.outcome,
-                detail.replace("[", "\\["),
-            )
-        console.print(table)
+        now = dt.datetime.fromtimestamp(opened.clock() / 1000, tz=dt.UTC)
+        start, end = parse_window(since, until, now=now)
+        entries = opened.audit.entries()
+        name = opened.config.node.name
+    if start is not None or end is not None:
+        first = -(2**62) if start is None else int(start.timestamp() * 1000)
+        last = 2**62 if end is None else int(end.timestamp() * 1000)
+        entries = [e for e in entries if first <= e.at_ms < last]
+    rows = [entry.to_dict() for entry in entries]
+    for row in rows:
+        del row["prev_hash"], row["entry_hash"]
+    emit_rows(fmt, rows, lambda: _audit_table(name, entries), columns=AUDIT_COLUMNS)
+
+
+def _audit_table(name: str, entries: list[AuditEntry]) -> Table:
+    table = Table(title=f"Audit log of {name} ({len(entries)})")
+    for column in ("seq", "at", "event", "peer", "message", "outcome", "detail"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("seq", "message"))
+    for entry in entries:
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(entry.detail.items()))
+        table.add_row(
+            str(entry.seq),
+            entry.at[:19],
+            entry.event,
+            entry.peer or "-",
+            (entry.message_id or "-")[:12],
+            entry.outcome,
+            detail.replace("[", "\\["),
+        )
+    return table
 
 
 @audit_app.command("export")
 @reports_errors
-def export(
-    node: NodeOption,
-    out: Annotated[Path, typer.Option("--out", "-o", help="JSON Lines file to write")],
-) -> None:
-    """Every kept entry, one JSON object per line, hashes included (verifiable offline)."""
+def export(node: NodeOption, output: OutputFile) -> None:
+    """Every kept entry, one JSON object per line, hashes included (check it offline
+    with `bx audit verify --file`)."""
     with opened_node(node) as opened:
-        count = write_jsonl(opened.audit.entries(), out)
-        console.print(f"exported {count} audit entries of {opened.config.node.name} to {out}")
+        with written(output) as target:
+            count = write_jsonl(opened.audit.entries(), target)
+        notes_for(output).print(
+            f"exported {count} audit entries of {opened.config.node.name} to {describe(output)}",
+            markup=False,
+        )
 
 
 def _records_table(title: str, records: list[RecordDigest]) -> Table:
@@ -131,7 +195,7 @@ def open_scope(
         else "request digest DOES NOT match the audit log"
     )
     if not result.compliant:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
 
 
 @audit_app.command("reconcile")
@@ -151,7 +215,7 @@ def reconcile_command(
         for link in partner_links(opened, partner):
             consistent &= _reconcile_link(link, from_ms, until_ms, hours)
     if not consistent:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _reconcile_link(link: Link, from_ms: int, until_ms: int, hours: float) -> bool:
@@ -184,16 +248,6 @@ def _reconcile_link(link: Link, from_ms: int, until_ms: int, hours: float) -> bo
     return result.consistent
 
 
-def _parse_now(text: str | None) -> dt.datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InvalidInput(f"--now: {text!r} is not an ISO 8601 date or time") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def retention_lines(result: RetentionResult) -> list[str]:
     lines = [
         f"retention run as of {result.now.isoformat(timespec='seconds')}",
@@ -218,13 +272,15 @@ def retention_lines(result: RetentionResult) -> list[str]:
 def run(
     node: NodeOption,
     now: Annotated[
-        str | None, typer.Option(help="Reference time, ISO 8601 (UTC when no offset)")
+        str | None,
+        typer.Option(help="Reference time instead of now: ISO 8601 (UTC when no offset), 7d…"),
     ] = None,
-    officer: OfficerOption = None,
+    operator: OperatorOption = None,
 ) -> None:
     """Purge exchanged data and audit entries older than the agreement's retention."""
-    reference = _parse_now(now)
     with opened_node(node) as opened:
+        clock = dt.datetime.fromtimestamp(opened.clock() / 1000, tz=dt.UTC)
+        reference = None if now is None else parse_moment(now, now=clock, option="--now")
         terms = {link.code: link.terms.retention for link in opened.links()}
         result = run_retention(
             opened.database,
@@ -232,7 +288,7 @@ def run(
             exchanged_data_days={code: t.exchanged_data_days for code, t in terms.items()},
             audit_days=max(t.audit_days for t in terms.values()),
             now=reference,
-            officer=officer,
+            officer=None if operator is None else operator.strip() or None,
         )
         for line in retention_lines(result):
             console.print(line, highlight=False)

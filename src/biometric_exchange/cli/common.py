@@ -1,4 +1,10 @@
-"""Shared CLI pieces: consoles, error reporting, opening a node folder."""
+"""Shared CLI pieces: consoles, the options every command names alike, exit codes,
+error reporting, opening a node folder.
+
+Exit codes: 0 done; 1 checked and failed (a broken audit chain, a refused reload,
+a node not serving); 2 usage or input error (a bad option, an unknown id or code,
+a folder that is not a node). Click's own usage errors exit 2 as well.
+"""
 
 from __future__ import annotations
 
@@ -12,27 +18,39 @@ import typer
 from rich.console import Console
 
 from biometric_exchange import logs
-from biometric_exchange.exceptions import ExchangeError, InvalidInput
+from biometric_exchange.exceptions import (
+    AgreementRefusal,
+    ConfigError,
+    ExchangeError,
+    InvalidInput,
+)
 
 if TYPE_CHECKING:
     from biometric_exchange.node.link import Link
     from biometric_exchange.node.runtime import Node
 
-TABLE_WIDTH = 150
-"""Width used when output is not a terminal (logs, CI), so tables stay readable."""
+EXIT_OK = 0
+EXIT_FAILED = 1
+"""A check ran and failed: the audit chain is broken, a reload was refused…"""
+EXIT_USAGE = 2
+"""The command line or its input is wrong: an option, an id, a file, a folder."""
 
+# Rich sizes tables to the terminal (stdin, stdout or stderr), or to COLUMNS when set,
+# else 80 columns: piped output follows the terminal it is read on.
 console = Console()
-if not console.is_terminal:
-    console = Console(width=TABLE_WIDTH)
 errors = Console(stderr=True)
 
-NodeDir = Annotated[
-    Path,
-    typer.Argument(help="The node's folder, e.g. node_chile", show_default=False),
-]
 NodeOption = Annotated[
     Path,
     typer.Option("--node", "-n", help="The node's folder, e.g. node_panama", show_default=False),
+]
+PartnerNodeOption = Annotated[
+    Path,
+    typer.Option(
+        "--partner-node",
+        help="The partner's node folder, for commands that set up both nodes",
+        show_default=False,
+    ),
 ]
 
 PartnerOption = Annotated[
@@ -64,6 +82,7 @@ OperatorOption = Annotated[
         "--operator",
         envvar="BX_OPERATOR",
         help="The officer acting (or set BX_OPERATOR); recorded in the audit log",
+        show_envvar=True,
         show_default=False,
     ),
 ]
@@ -80,20 +99,28 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    """Print ``error: message`` on stderr; the exit to raise with ``code``."""
     errors.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 
+def exit_code_of(error: ExchangeError) -> int:
+    """2 for bad input (arguments, files, configuration, a request the agreement does not
+    allow), 1 for a check that failed (a broken chain, a partner's refusal…)."""
+    usage = isinstance(error, InvalidInput | ConfigError | AgreementRefusal)
+    return EXIT_USAGE if usage else EXIT_FAILED
+
+
 def reports_errors(function: Callable[P, R]) -> Callable[P, R]:
-    """Turn our errors into one clear message and a non-zero exit status."""
+    """Turn our errors into one clear message and the exit code their kind says."""
 
     @wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return function(*args, **kwargs)
         except ExchangeError as exc:
-            raise fail(_escape(str(exc))) from None
+            raise fail(_escape(str(exc)), exit_code_of(exc)) from None
 
     return wrapper
 

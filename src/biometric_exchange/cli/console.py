@@ -16,15 +16,17 @@ from rich.table import Table
 
 from biometric_exchange.cli.common import (
     NodeOption,
+    OperatorOption,
     configure_logging,
     console,
     opened_node,
     reports_errors,
 )
+from biometric_exchange.cli.formats import Format, FormatOption, emit_rows, plain
 from biometric_exchange.domain import AlertQueue
 from biometric_exchange.exceptions import ConfigError, InvalidInput
 from biometric_exchange.logs import LOG_FORMAT_ENV, LogFormat
-from biometric_exchange.store.officers import OfficerStore, Role
+from biometric_exchange.store.officers import Officer, OfficerStore, Role
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -38,12 +40,6 @@ EXTRA_HINT = (
 officers_app = typer.Typer(help="Officer accounts of the operator console (bx console).")
 
 OfficerId = Annotated[str, typer.Argument(help="The officer's id, e.g. maria.lopez")]
-AdminOption = Annotated[
-    str | None,
-    typer.Option(
-        "--operator", envvar="BX_OPERATOR", help="Who makes the change (recorded in the audit log)"
-    ),
-]
 
 
 def _needs_extra(module: str) -> ModuleType:
@@ -92,7 +88,7 @@ def add(
         Path | None,
         typer.Option(help=f"A file holding the password (else {PASSWORD_ENV}, else a prompt)"),
     ] = None,
-    operator: AdminOption = None,
+    operator: OperatorOption = None,
 ) -> None:
     """Add an officer who signs in to the console (password hashed with Argon2id)."""
     officers = _needs_extra("biometric_exchange.console.officers")
@@ -109,7 +105,7 @@ def add(
 
 @officers_app.command("disable")
 @reports_errors
-def disable(officer_id: OfficerId, node: NodeOption, operator: AdminOption = None) -> None:
+def disable(officer_id: OfficerId, node: NodeOption, operator: OperatorOption = None) -> None:
     """Disable an officer: sign-in refused, open sessions ended at once."""
     officers = _needs_extra("biometric_exchange.console.officers")
     with opened_node(node) as opened:
@@ -119,7 +115,7 @@ def disable(officer_id: OfficerId, node: NodeOption, operator: AdminOption = Non
 
 @officers_app.command("enable")
 @reports_errors
-def enable(officer_id: OfficerId, node: NodeOption, operator: AdminOption = None) -> None:
+def enable(officer_id: OfficerId, node: NodeOption, operator: OperatorOption = None) -> None:
     """Enable a disabled officer again."""
     officers = _needs_extra("biometric_exchange.console.officers")
     with opened_node(node) as opened:
@@ -129,22 +125,40 @@ def enable(officer_id: OfficerId, node: NodeOption, operator: AdminOption = None
 
 @officers_app.command("list")
 @reports_errors
-def list_officers(node: NodeOption) -> None:
+def list_officers(node: NodeOption, fmt: FormatOption = Format.TABLE) -> None:
     """Every officer account: role, queues, state."""
     with opened_node(node) as opened:
         found = OfficerStore(opened.database).list()
-        table = Table(title=f"Officers of {opened.name} ({len(found)})")
-        for column in ("officer", "role", "queues", "state", "since"):
-            table.add_column(column)
-        for officer in found:
-            table.add_row(
-                officer.officer_id,
-                officer.role.value,
-                ", ".join(q.value for q in officer.queues),
-                "disabled" if officer.disabled else "active",
-                f"{officer.created_at:%Y-%m-%d}",
-            )
-        console.print(table)
+        name = opened.name
+    rows = [
+        {
+            "officer_id": officer.officer_id,
+            "role": officer.role.value,
+            "queues": [q.value for q in officer.queues],
+            "state": "disabled" if officer.disabled else "active",
+            "created_at": plain(officer.created_at),
+        }
+        for officer in found
+    ]
+    emit_rows(fmt, rows, lambda: _officers_table(name, found), columns=OFFICER_COLUMNS)
+
+
+OFFICER_COLUMNS = ("officer_id", "role", "queues", "state", "created_at")
+
+
+def _officers_table(name: str, found: list[Officer]) -> Table:
+    table = Table(title=f"Officers of {name} ({len(found)})")
+    for column in ("officer", "role", "queues", "state", "since"):
+        table.add_column(column, no_wrap=column == "officer")
+    for officer in found:
+        table.add_row(
+            officer.officer_id,
+            officer.role.value,
+            ", ".join(q.value for q in officer.queues),
+            "disabled" if officer.disabled else "active",
+            f"{officer.created_at:%Y-%m-%d}",
+        )
+    return table
 
 
 @reports_errors

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from biometric_exchange.cli.common import console, fail, reports_errors
+from biometric_exchange.cli.common import EXIT_FAILED, console, fail, reports_errors
 
 
 @reports_errors
@@ -19,4 +19,4 @@ def demo(
     from biometric_exchange.cli.demo_run import run_demo  # noqa: PLC0415 - heavy imports
 
     if not run_demo(workdir, seed=seed, console=console):
-        raise fail("a node raised no alert from the exchange")
+        raise fail("a node raised no alert from the exchange", EXIT_FAILED)

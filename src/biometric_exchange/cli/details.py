@@ -6,6 +6,7 @@ Acting commands name the officer (``--operator`` or ``BX_OPERATOR``). Only
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Annotated
 
@@ -13,6 +14,7 @@ import typer
 from rich.table import Table
 
 from biometric_exchange.cli.common import (
+    EXIT_FAILED,
     NodeOption,
     OperatorOption,
     PartnerOption,
@@ -23,6 +25,9 @@ from biometric_exchange.cli.common import (
     partner_links,
     reports_errors,
 )
+from biometric_exchange.cli.completion import received_request_ids
+from biometric_exchange.cli.formats import Format, FormatOption, emit_rows, plain
+from biometric_exchange.cli.ids import resolve_prefix
 from biometric_exchange.domain import RequestStatus
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.node.link import Link
@@ -30,12 +35,24 @@ from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.send.details import request_details
 from biometric_exchange.node.serve.details import approve, deny
 from biometric_exchange.node.transport import GrpcPeerTransport
-from biometric_exchange.store.details import ReceivedRequests, SentRequest, SentRequests
+from biometric_exchange.store.details import (
+    ReceivedRequest,
+    ReceivedRequests,
+    SentRequest,
+    SentRequests,
+)
 
 details_app = typer.Typer(help="Step 2 as requester: ask the partner for details about a hit.")
 requests_app = typer.Typer(help="Step 2 as holder: the partner's requests for details.")
 
-RequestId = Annotated[str, typer.Argument(help="The request id, e.g. DR-…", show_default=False)]
+RequestId = Annotated[
+    str,
+    typer.Argument(
+        help="The request id, or a unique start of it, e.g. DR-7c1",
+        show_default=False,
+        autocompletion=received_request_ids,
+    ),
+]
 
 
 def _escape(text: str) -> str:
@@ -97,7 +114,10 @@ def request(
         finally:
             transport.close()
         if sent.status in (RequestStatus.REFUSED, RequestStatus.FAILED):
-            raise fail(_escape(f"request {sent.request_id} {sent.status.value}: {sent.reason}"))
+            raise fail(
+                _escape(f"request {sent.request_id} {sent.status.value}: {sent.reason}"),
+                EXIT_FAILED,
+            )
         console.print(
             f"request {sent.request_id} {_outcome(sent, dt.datetime.now(dt.UTC))}", markup=False
         )
@@ -117,6 +137,12 @@ def _link_for_reference(node: Node, reference: str, partner: str | None) -> Link
     )
 
 
+def _request_id(node: Node, typed: str) -> str:
+    """The received request whose id is ``typed`` or starts with it."""
+    known = (r.request_id for r in ReceivedRequests(node.database).queue())
+    return resolve_prefix(typed, known, what="request")
+
+
 def _link_for_request(node: Node, request_id: str, partner: str | None) -> Link:
     """The partner whose request ``request_id`` is (named, or found among received)."""
     if partner is not None:
@@ -133,18 +159,23 @@ def _link_for_request(node: Node, request_id: str, partner: str | None) -> Link:
 
 @details_app.command("list")
 @reports_errors
-def list_sent(node: NodeOption) -> None:
+def list_sent(node: NodeOption, fmt: FormatOption = Format.TABLE) -> None:
     """Our requests, their state and the disclosed details (personal data)."""
     with opened_node(node) as opened:
         sent = SentRequests(opened.database, opened.records.data_keys).list()
         title = f"Detail requests sent by {opened.config.node.name} ({len(sent)})"
-        console.print(sent_table(sent, title))
+    rows = [plain(item) for item in sent]
+    emit_rows(fmt, rows, lambda: sent_table(sent, title), columns=SENT_COLUMNS)
+
+
+SENT_COLUMNS = tuple(f.name for f in dataclasses.fields(SentRequest))
+RECEIVED_COLUMNS = (*(f.name for f in dataclasses.fields(ReceivedRequest)), "sla")
 
 
 def sent_table(sent: list[SentRequest], title: str) -> Table:
     table = Table(title=title)
     for column in ("request", "reference", "purpose", "officer", "sent", "status", "details"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("request", "reference"))
     for item in sent:
         details = "; ".join(f"{k}={v}" for k, v in sorted(item.disclosed.items()))
         table.add_row(
@@ -161,33 +192,42 @@ def sent_table(sent: list[SentRequest], title: str) -> Table:
 
 @requests_app.command("list")
 @reports_errors
-def list_received(node: NodeOption) -> None:
+def list_received(node: NodeOption, fmt: FormatOption = Format.TABLE) -> None:
     """The partner's requests: pending first, with the agreement's SLA clock."""
     now = dt.datetime.now(dt.UTC)
     with opened_node(node) as opened:
         queue = ReceivedRequests(opened.database).queue()
-        pending = sum(1 for r in queue if r.status is RequestStatus.PENDING)
-        table = Table(title=f"Detail requests to {opened.config.node.name} ({pending} pending)")
-        columns = ("request", "from", "officer", "entry", "purpose", "fields", "status", "sla")
-        for column in (*columns, "justification"):
-            table.add_column(column, overflow="fold")
-        for item in queue:
-            if item.status is RequestStatus.PENDING:
-                sla = sla_clock(item.due_at, now)
-            else:
-                sla = f"by {item.decided_by or '-'}"
-            table.add_row(
-                item.request_id,
-                item.partner,
-                _escape(item.officer_id),
-                item.entry_id,
-                item.purpose,
-                ", ".join(item.fields),
-                item.status.value,
-                sla,
-                _escape(item.justification),
-            )
-        console.print(table)
+        name = opened.config.node.name
+    slas = [_sla(item, now) for item in queue]
+    rows = [{**plain(item), "sla": sla} for item, sla in zip(queue, slas, strict=True)]
+    emit_rows(fmt, rows, lambda: _received_table(name, queue, slas), columns=RECEIVED_COLUMNS)
+
+
+def _sla(item: ReceivedRequest, now: dt.datetime) -> str:
+    if item.status is RequestStatus.PENDING:
+        return sla_clock(item.due_at, now)
+    return f"by {item.decided_by or '-'}"
+
+
+def _received_table(name: str, queue: list[ReceivedRequest], slas: list[str]) -> Table:
+    pending = sum(1 for r in queue if r.status is RequestStatus.PENDING)
+    table = Table(title=f"Detail requests to {name} ({pending} pending)")
+    columns = ("request", "from", "officer", "entry", "purpose", "fields", "status", "sla")
+    for column in (*columns, "justification"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("request", "entry"))
+    for item, sla in zip(queue, slas, strict=True):
+        table.add_row(
+            item.request_id,
+            item.partner,
+            _escape(item.officer_id),
+            item.entry_id,
+            item.purpose,
+            ", ".join(item.fields),
+            item.status.value,
+            sla,
+            _escape(item.justification),
+        )
+    return table
 
 
 @requests_app.command("approve")
@@ -202,6 +242,7 @@ def approve_request(
     """Approve a pending request; the partner gets the fields when it asks again."""
     officer = operator_id(operator)
     with opened_node(node) as opened:
+        request_id = _request_id(opened, request_id)
         decided = approve(
             _link_for_request(opened, request_id, partner), request_id, officer, comment
         )
@@ -225,6 +266,7 @@ def deny_request(
     if not reason.strip():
         raise InvalidInput("--reason: a denial needs a reason (the partner receives it)")
     with opened_node(node) as opened:
+        request_id = _request_id(opened, request_id)
         decided = deny(_link_for_request(opened, request_id, partner), request_id, officer, reason)
         console.print(
             f"request {decided.request_id} from {decided.partner} denied by {officer}",

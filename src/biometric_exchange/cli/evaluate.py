@@ -13,6 +13,7 @@ import typer
 
 from biometric_exchange import SYNTHETIC_NOTICE
 from biometric_exchange.cli.common import console, reports_errors
+from biometric_exchange.cli.progress import steps
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.synthetic.templates import TemplateModel, parse_effect
 
@@ -35,7 +36,8 @@ def evaluate(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out",
+            "--output",
+            "-o",
             help="Output folder: report.json and PNGs (not with --attack)",
             show_default=False,
         ),
@@ -47,14 +49,28 @@ def evaluate(
     max_searched: Annotated[
         int | None,
         typer.Option(
-            help="Search galleries up to this size with Gallery; model larger ones "
-            "[default: 100000, or 10000 with --quick]",
+            help="Search galleries up to this size; model larger ones only "
+            "[default: 1000000, or 10000 with --quick]",
             show_default=False,
         ),
     ] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="Smaller samples: seconds, not a minute")
     ] = False,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="Demographic differentials: none (strata flat by construction) or nist "
+            "(ratios set from NISTIR 8280, cited in the report)"
+        ),
+    ] = "none",
+    replicates: Annotated[
+        int | None,
+        typer.Option(
+            help="Bootstrap replicates behind every interval [default: 1000, 200 with --quick]",
+            show_default=False,
+        ),
+    ] = None,
     effect: Annotated[
         list[str] | None,
         typer.Option(
@@ -136,7 +152,7 @@ def evaluate(
         from biometric_exchange.cli.evaluate_surge import run_surge  # noqa: PLC0415
 
         if out is not None or attack is not None or protection is not None:
-            raise InvalidInput("--surge: not with --out, --attack or --protection")
+            raise InvalidInput("--surge: not with --output, --attack or --protection")
         run_surge(
             surge,
             runs=runs,
@@ -157,7 +173,7 @@ def evaluate(
         from biometric_exchange.cli.evaluate_attack import run_attack  # noqa: PLC0415
 
         if out is not None:
-            raise InvalidInput("--out: not used with --attack (write the report with --json)")
+            raise InvalidInput("--output: not used with --attack (write the report with --json)")
         run_attack(
             attack,
             baseline=baseline,
@@ -179,10 +195,12 @@ def evaluate(
         if given:
             raise InvalidInput(f"{name}: only with --attack")
     if out is None:
-        raise InvalidInput("--out: required (or --attack)")
+        raise InvalidInput("--output: required (or --attack)")
     # Deferred: numpy/scipy/matplotlib would slow every other bx command's start.
     from biometric_exchange.evaluation import EvaluationConfig, run_evaluation  # noqa: PLC0415
-    from biometric_exchange.evaluation.report import print_summary, write_report  # noqa: PLC0415
+    from biometric_exchange.evaluation.report import write_report  # noqa: PLC0415
+    from biometric_exchange.evaluation.scenario import parse_scenario  # noqa: PLC0415
+    from biometric_exchange.evaluation.summary import print_summary  # noqa: PLC0415
 
     effects = tuple(parse_effect(text) for text in effect or ())
     if protection is not None:
@@ -193,17 +211,23 @@ def evaluate(
         evaluate_protection(protection, out, seed=seed, quick=quick, model=model, console=console)
         return
     config = EvaluationConfig(
-        seed=seed, sizes=parse_sizes(sizes), template_model=TemplateModel(effects=effects)
+        seed=seed,
+        sizes=parse_sizes(sizes),
+        template_model=TemplateModel(effects=effects),
+        scenario=parse_scenario(scenario),
     )
     if quick:
         config = config.quickened()
-    if max_searched is not None:
-        config = replace(config, max_searched=max_searched)
+    config = replace(
+        config,
+        max_searched=config.max_searched if max_searched is None else max_searched,
+        replicates=config.replicates if replicates is None else replicates,
+    )
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     started = time.perf_counter()
-    with console.status("evaluating") as status:
-        evaluation = run_evaluation(config, status.update)
-        status.update("writing report.json and figures")
+    with steps("evaluating") as progress:
+        evaluation = run_evaluation(config, progress.update)
+        progress.update("writing report.json and figures")
         report = write_report(evaluation, out)
     print_summary(report, console)
     console.print(f"written to {out}/ in {time.perf_counter() - started:.1f} s")

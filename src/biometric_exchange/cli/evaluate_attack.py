@@ -42,7 +42,9 @@ def run_attack(
         banded=banded,
     )
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
-    with console.status(f"attacking {victims} victim(s) with {attack}"):
+    from biometric_exchange.cli.progress import steps  # noqa: PLC0415
+
+    with steps(f"attacking {victims} victim(s) with {attack}"):
         if baseline:
             report = run_baseline(config)
         else:

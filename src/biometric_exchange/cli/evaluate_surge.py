@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from biometric_exchange import SYNTHETIC_NOTICE
@@ -58,19 +57,18 @@ def run_surge(
     console: Console,
 ) -> None:
     # Deferred: the simulation package (numpy, Faker) loads only for this command.
-    from biometric_exchange.cli.simulate import scenario_folder  # noqa: PLC0415
+    from biometric_exchange.cli.scenarios import scenario_folder  # noqa: PLC0415
     from biometric_exchange.simulation.scenario import load_scenario, resolve  # noqa: PLC0415
     from biometric_exchange.simulation.surge_study import run_surge_study  # noqa: PLC0415
 
     loaded = load_scenario(resolve(scenario, scenario_folder()))
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
-    ) as bar:
-        task = bar.add_task("starting", total=runs)
+    from biometric_exchange.cli.progress import steps  # noqa: PLC0415
+
+    with steps("starting", runs) as bar:
 
         def progress(what: str, done: int, total: int) -> None:
-            bar.update(task, description=what, completed=done, total=total)
+            bar.update(what, done, total)
 
         report = run_surge_study(
             loaded, runs=runs, first_seed=seed, size=size, start=start, progress=progress

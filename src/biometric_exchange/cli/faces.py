@@ -16,6 +16,7 @@ from biometric_exchange.cli.face_input import (
     describe_location,
     require_synthetic_image,
 )
+from biometric_exchange.cli.output import describe, notes_for, written
 from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.faces import encode_image_details
@@ -80,7 +81,9 @@ def draw(
         int, typer.Option(min=1, max=MAX_CAPTURES, help="Captures per identity")
     ] = 3,
     seed: Annotated[int, typer.Option(min=0, help="Random seed")] = 2017,
-    out: Annotated[Path, typer.Option(help="Output folder")] = Path("synthetic_faces"),
+    out: Annotated[Path, typer.Option("--output", "-o", help="Output folder")] = Path(
+        "synthetic_faces"
+    ),
     size: Annotated[
         int, typer.Option(min=MIN_SIZE, max=MAX_SIZE, help="Image side in pixels")
     ] = IMAGE_SIZE,
@@ -89,7 +92,7 @@ def draw(
     try:
         out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as exc:
-        raise InvalidInput(f"--out: {out} is not a folder") from exc
+        raise InvalidInput(f"--output: {out} is not a folder") from exc
     images: list[dict[str, Any]] = []
     for index in range(identities):
         identity = identity_seed(seed, index)
@@ -136,7 +139,11 @@ def encode(
     require_detection: RequireDetectionOption = False,
     out: Annotated[
         Path | None,
-        typer.Option(help="Also write the template as JSON (an encounter's `template`)"),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Also write the template as JSON (an encounter's `template`); - for stdout",
+        ),
     ] = None,
 ) -> None:
     """Encode a synthetic face image with face_recognition and summarise the template."""
@@ -145,16 +152,18 @@ def encode(
         image, location=parse_location(location), require_detection=require_detection
     )
     values = np.asarray(encoding.template, dtype=np.float64)
-    console.print(describe_location(encoding), markup=False)
-    console.print(
+    notes = notes_for(out)
+    notes.print(describe_location(encoding), markup=False)
+    notes.print(
         f"template: {TEMPLATE_MODEL}, {values.size} values, norm {np.linalg.norm(values):.4f}",
         markup=False,
     )
-    console.print("first values: " + " ".join(f"{v:+.4f}" for v in values[:6]), markup=False)
+    notes.print("first values: " + " ".join(f"{v:+.4f}" for v in values[:6]), markup=False)
     if out is not None:
         document = {"model": TEMPLATE_MODEL, "dim": TEMPLATE_DIM, "values": values.tolist()}
         try:
-            out.write_text(json.dumps(document), encoding="utf-8")
+            with written(out) as target:
+                target.write_text(json.dumps(document), encoding="utf-8")
         except OSError as exc:
-            raise InvalidInput(f"--out: cannot write {out} ({exc.__class__.__name__})") from exc
-        console.print(f"template written to {out}", markup=False)
+            raise InvalidInput(f"--output: cannot write {out} ({exc.__class__.__name__})") from exc
+        notes.print(f"template written to {describe(out)}", markup=False)

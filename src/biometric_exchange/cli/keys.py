@@ -9,13 +9,14 @@ from typing import Annotated
 import typer
 
 from biometric_exchange.cli.common import (
-    NodeDir,
+    EXIT_FAILED,
     NodeOption,
     console,
     fail,
     opened_node,
     reports_errors,
 )
+from biometric_exchange.cli.output import OutputFile, describe, notes_for, written
 from biometric_exchange.config import load_config
 from biometric_exchange.crypto.backup import (
     PASSPHRASE_ENV,
@@ -60,7 +61,7 @@ def _passphrase(path: Path | None) -> str:
 @app.command("init")
 @reports_errors
 def init(
-    node_dir: NodeDir,
+    node_dir: NodeOption,
     force: Annotated[bool, typer.Option("--force", help="Replace existing keys")] = False,
 ) -> None:
     """Create the country CA, the node's TLS certificate, signing, key-agreement and data keys.
@@ -83,17 +84,18 @@ def init(
 @reports_errors
 def backup(
     node: NodeOption,
-    out: Annotated[
-        Path, typer.Option("--out", help="The backup file to create (never overwritten)")
-    ],
+    output: OutputFile,
     passphrase_file: PassphraseFile = None,
 ) -> None:
-    """Every key file of the node in one file sealed under a passphrase (mode 0600)."""
+    """Every key file of the node in one file sealed under a passphrase (mode 0600, never
+    overwritten; - writes it to stdout)."""
     config = load_config(node)
-    count = backup_keys(
-        node, config.node.name, config.node.country, out, _passphrase(passphrase_file)
+    passphrase = _passphrase(passphrase_file)
+    with written(output) as target:
+        count = backup_keys(node, config.node.name, config.node.country, target, passphrase)
+    notes_for(output).print(
+        f"backed up {count} key files of {config.node.name} to {describe(output)}", markup=False
     )
-    console.print(f"backed up {count} key files of {config.node.name} to {out}")
 
 
 @app.command("restore")
@@ -128,14 +130,14 @@ def check(node: NodeOption) -> None:
     if problems:
         for problem in problems:
             console.print(f"- {problem}", highlight=False, markup=False)
-        raise fail(f"{len(problems)} key custody problems in {node}", 1)
+        raise fail(f"{len(problems)} key custody problems in {node}", EXIT_FAILED)
     console.print(f"keys of {node}: modes, pins and sealed rows all in order")
 
 
 @app.command("rotate-data-key")
 @reports_errors
 def rotate_data_key_command(
-    node_dir: NodeDir,
+    node_dir: NodeOption,
     purge_retired: Annotated[
         bool, typer.Option("--purge-retired", help="Then delete retired keys no row needs")
     ] = False,

@@ -2,12 +2,13 @@
 
 Each command's module is imported only when that command runs (see ``cli.lazy``),
 so ``bx --help`` starts quickly; the one-line help below is what ``bx --help`` lists.
+The option style every command follows is in docs/cli.md (and checked by a test).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import typer
 
@@ -49,6 +50,10 @@ class BxGroup(LazyGroup):
             "Run a scenario through the corridor's nodes (Chile and Panama, and Mexico when the\n"
             "scenario names it) and write its report.",
         ),
+        "federation": _lazy(
+            "federation:app",
+            "A federation of RCM and SACM members: folders, router, gRPC run.",
+        ),
         "keys": _lazy(
             "keys:app", "A node's keys: create, back up, restore, check, rotate the data key."
         ),
@@ -87,6 +92,23 @@ class BxGroup(LazyGroup):
 app = typer.Typer(name="bx", cls=BxGroup, no_args_is_help=True, pretty_exceptions_enable=False)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from biometric_exchange import __version__  # noqa: PLC0415 - only when asked
+
+        typer.echo(f"bx (biometric-exchange) {__version__}")
+        raise typer.Exit
+
+
 @app.callback()
-def bx() -> None:
-    """biometric-exchange: bilateral biometric exchange and early warning (synthetic data only)."""
+def bx(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """biometric-exchange: bilateral biometric exchange and early warning (synthetic data only).
+
+    Exit codes: 0 done, 1 checked and failed, 2 usage or input error (docs/cli.md)."""

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from biometric_exchange.cli.common import NodeDir, console, opened_node, reports_errors
+from biometric_exchange.cli.common import NodeOption, console, opened_node, reports_errors
+from biometric_exchange.cli.output import describe, is_stdout, notes_for, written
 from biometric_exchange.domain import TEMPLATE_DIM, Encounter, WatchlistCategory
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.interop.nist import read_transaction
@@ -24,7 +25,7 @@ FILE_SUFFIX = ".nist"
 @export_app.command("nist")
 @reports_errors
 def export_nist(
-    node_dir: NodeDir,
+    node_dir: NodeOption,
     wanted_id: Annotated[
         str,
         typer.Argument(
@@ -35,7 +36,9 @@ def export_nist(
     ],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="File to write", show_default="RECORD_ID.nist"),
+        typer.Option(
+            "--output", "-o", help="File to write; - writes stdout", show_default="RECORD_ID.nist"
+        ),
     ] = None,
     image: Annotated[
         Path | None,
@@ -61,12 +64,13 @@ def export_nist(
     with opened_node(node_dir) as node:
         exported = export_record(node, wanted_id, face_image=face, destination=destination)
     target = output or Path(f"{wanted_id}{FILE_SUFFIX}")
-    if target.exists() and not force:
+    if not is_stdout(target) and target.exists() and not force:
         raise InvalidInput(f"{target}: already exists; choose another --output or add --force")
-    _write_private(target, exported.data)
+    with written(target) as path:
+        _write_private(path, exported.data)
     records = "Type-1, Type-2, " + ("Type-10, " if exported.with_face else "") + "Type-99"
-    console.print(
-        f"wrote {target}: {exported.transaction_type.value} transaction "
+    notes_for(target).print(
+        f"wrote {describe(target)}: {exported.transaction_type.value} transaction "
         f"{exported.header.control_number} ({records}; {len(exported.data):,} bytes)",
         markup=False,
     )
@@ -75,7 +79,7 @@ def export_nist(
 @import_app.command("nist")
 @reports_errors
 def import_nist(
-    node_dir: NodeDir,
+    node_dir: NodeOption,
     file: Annotated[Path, typer.Argument(help="An ANSI/NIST-ITL file", show_default=False)],
     watchlist: Annotated[
         WatchlistCategory | None,

@@ -8,16 +8,20 @@ import time
 from typing import Annotated
 
 import typer
+from rich.console import Group
 from rich.table import Table
 
 from biometric_exchange.cli.common import (
-    NodeDir,
+    EXIT_FAILED,
+    NodeOption,
     configure_logging,
     console,
     fail,
     opened_node,
+    partner_links,
     reports_errors,
 )
+from biometric_exchange.cli.formats import Format, FormatOption, emit_rows
 from biometric_exchange.logs import LOG_FORMAT_ENV, LogFormat
 from biometric_exchange.node.link import Link
 from biometric_exchange.node.presence import read_state
@@ -30,7 +34,7 @@ app = typer.Typer(help="Run and probe a node.")
 @app.command("run")
 @reports_errors
 def run(
-    node_dir: NodeDir,
+    node_dir: NodeOption,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
     log_format: Annotated[
         LogFormat,
@@ -51,7 +55,7 @@ def run(
 @app.command("reload")
 @reports_errors
 def reload(
-    node_dir: NodeDir,
+    node_dir: NodeOption,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.5, max=120, help="Seconds to wait for the node")
     ] = 15.0,
@@ -66,22 +70,26 @@ def reload(
     if state is None:
         raise fail(
             f"{node_dir}: no node process serves this folder; "
-            f"it loads the agreements on disk when it starts (bx node run {node_dir})",
-            code=1,
+            f"it loads the agreements on disk when it starts (bx node run -n {node_dir})",
+            code=EXIT_FAILED,
         )
     os.kill(state.pid, signal.SIGHUP)
     deadline = time.monotonic() + timeout
     after = read_state(node_dir)
     while after is None or after.reloads <= state.reloads:
         if time.monotonic() >= deadline or after is None:
-            raise fail(f"{node_dir}: the node (pid {state.pid}) did not reload in time", code=1)
+            raise fail(
+                f"{node_dir}: the node (pid {state.pid}) did not reload in time", EXIT_FAILED
+            )
         time.sleep(0.1)
         after = read_state(node_dir)
     outcome = after.last_reload
     if outcome is not None and outcome.error:
-        raise fail(f"reload refused, still serving the agreements held: {outcome.error}", code=1)
+        raise fail(
+            f"reload refused, still serving the agreements held: {outcome.error}", EXIT_FAILED
+        )
     if outcome is None or not outcome.changed:
-        console.print(f"reloaded {node_dir}: no change")
+        console.print(f"reloaded {node_dir}: no change", markup=False)
         return
     console.print(
         f"reloaded {node_dir}: added {', '.join(outcome.added) or 'none'}; "
@@ -94,33 +102,65 @@ def reload(
 @app.command("health")
 @reports_errors
 def health(
-    node_dir: NodeDir,
-    partner: Annotated[
-        bool, typer.Option("--partner", help="Probe each partner's node instead")
+    node_dir: NodeOption,
+    partners: Annotated[
+        bool, typer.Option("--partners", help="Probe every partner's node instead")
     ] = False,
+    partner: Annotated[
+        str | None,
+        typer.Option(
+            "--partner", help="Probe this partner's node (a country code)", show_default=False
+        ),
+    ] = None,
+    fmt: FormatOption = Format.TABLE,
 ) -> None:
-    """gRPC health of each service, and the services listed by reflection."""
+    """gRPC health of each service, and the services listed by reflection; exit 1 when
+    a node probed is not serving. With --partners or --partner: the partners' nodes,
+    over this node's mTLS identity."""
     with opened_node(node_dir) as node:
-        targets: list[Link | None] = list(node.links()) if partner else [None]
-        serving = [_print_health(node, target) for target in targets]
-    if not all(serving):
-        raise typer.Exit(1)
+        targets: list[Link | None] = [None]
+        if partners or partner is not None:
+            targets = list(partner_links(node, partner))
+        rows = [row for target in targets for row in _health_rows(node, target)]
+    emit_rows(fmt, rows, lambda: _health_tables(rows), columns=HEALTH_COLUMNS)
+    if any(row["service"] == SERVER and row["status"] != "SERVING" for row in rows):
+        raise typer.Exit(EXIT_FAILED)
 
 
-def _print_health(node: Node, partner: Link | None) -> bool:
-    """Print the health table of our node, or of ``partner``'s node."""
+SERVER = "(server)"
+HEALTH_COLUMNS = ("node", "service", "status")
+
+
+def _health_rows(node: Node, partner: Link | None) -> list[dict[str, str]]:
+    """Health of our node, or of ``partner``'s node: the server, the Exchange service,
+    then (when serving) each service reflection lists, status ``listed``."""
     from biometric_exchange.node.rpc import SERVICE as EXCHANGE_SERVICE  # noqa: PLC0415
 
-    name = node.name
-    title = f"{partner.code}'s node (partner of {name})" if partner else name
-    table = Table(title=f"health of {title}")
-    table.add_column("service")
-    table.add_column("status")
+    name = f"{partner.code}'s node (partner of {node.name})" if partner else node.name
     overall = health_status(node, partner=partner)
-    table.add_row("(server)", overall)
-    table.add_row(EXCHANGE_SERVICE, health_status(node, partner=partner, service=EXCHANGE_SERVICE))
-    console.print(table)
-    if overall != "SERVING":
-        return False
-    console.print("reflection lists: " + ", ".join(reflected_services(node, partner=partner)))
-    return True
+    rows = [
+        {"node": name, "service": SERVER, "status": overall},
+        {
+            "node": name,
+            "service": EXCHANGE_SERVICE,
+            "status": health_status(node, partner=partner, service=EXCHANGE_SERVICE),
+        },
+    ]
+    if overall == "SERVING":
+        rows += [
+            {"node": name, "service": service, "status": "listed by reflection"}
+            for service in reflected_services(node, partner=partner)
+        ]
+    return rows
+
+
+def _health_tables(rows: list[dict[str, str]]) -> Group:
+    tables: dict[str, Table] = {}
+    for row in rows:
+        table = tables.get(row["node"])
+        if table is None:
+            table = tables[row["node"]] = Table(title=f"health of {row['node']}")
+            table.add_column("service", no_wrap=True)
+            table.add_column("status")
+        table.add_row(row["service"], row["status"])
+    return Group(*tables.values())

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import RenderableType
+from rich.table import Table
 
 from biometric_exchange.cli.common import NodeOption, console, opened_node, reports_errors
 from biometric_exchange.cli.face_input import (
@@ -16,6 +18,8 @@ from biometric_exchange.cli.face_input import (
     describe_location,
     require_synthetic_image,
 )
+from biometric_exchange.cli.formats import Format, FormatOption, emit_rows
+from biometric_exchange.cli.progress import Counted, steps
 from biometric_exchange.domain import TEMPLATE_DIM, TEMPLATE_MODEL, Encounter
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.faces import FaceEncoding, encode_image_details
@@ -120,7 +124,7 @@ def enroll(
             "pending": (
                 f"queued; the node is still working on it (see bx alerts list -n {node})"
                 if serving
-                else f"queued; no node process serves {node}: start it with bx node run {node}"
+                else f"queued; no node process serves {node}: start it with bx node run -n {node}"
             ),
             "failed": f"exchange failed: {item.last_error if item else ''}",
         }
@@ -135,11 +139,16 @@ def enroll(
 @watchlist_app.command("import")
 @reports_errors
 def import_watchlist(file: RecordFile, node: NodeOption) -> None:
-    """Add the entries of a JSON Lines file; a bad line rejects the whole file."""
-    entries = read_watchlist(file)
-    with opened_node(node) as opened:
-        count = opened.records.add_watchlist(entries)
-        console.print(f"added {count} watchlist entries to {opened.config.node.name}")
+    """Add the entries of a JSON Lines file; a bad line rejects the whole file.
+
+    Progress goes to stderr: a bar on a terminal, else a line per tenth of each pass."""
+    with steps(f"reading {file}") as progress:
+        entries = read_watchlist(file)
+        with opened_node(node) as opened:
+            counted = Counted(entries, progress, ("checking entries", "sealing and storing"))
+            count = opened.records.add_watchlist(counted)
+            name = opened.config.node.name
+    console.print(f"added {count} watchlist entries to {name}", markup=False)
 
 
 @watchlist_app.command("find")
@@ -149,17 +158,25 @@ def find_document(
     document: Annotated[
         str, typer.Option("--document", help="A document number (case and blanks ignored)")
     ],
+    fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Watchlist entries and encounters holding a document number (looked up by its
     keyed hash; the number itself is stored only sealed)."""
     with opened_node(node) as opened:
         holders = opened.records.document_holders(document)
-    for entry_id in holders.watchlist:
-        console.print(f"watchlist {entry_id}", markup=False, highlight=False)
-    for encounter_id in holders.encounters:
-        console.print(f"encounter {encounter_id}", markup=False, highlight=False)
-    if not holders.watchlist and not holders.encounters:
-        console.print("no record holds that document number")
+    rows = [{"record": "watchlist", "id": entry_id} for entry_id in holders.watchlist]
+    rows += [{"record": "encounter", "id": encounter_id} for encounter_id in holders.encounters]
+    emit_rows(fmt, rows, lambda: _holders_table(rows), columns=("record", "id"))
+
+
+def _holders_table(rows: list[dict[str, str]]) -> RenderableType:
+    if not rows:
+        return "no record holds that document number"
+    table = Table("record", "id", title=f"Document holders ({len(rows)})")
+    table.columns[1].no_wrap = True
+    for row in rows:
+        table.add_row(row["record"], row["id"])
+    return table
 
 
 @watchlist_app.command("attach-image")

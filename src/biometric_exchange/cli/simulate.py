@@ -1,4 +1,6 @@
-"""``bx simulate SCENARIO``: a migration-corridor scenario through the nodes, with a report."""
+"""``bx simulate SCENARIO``: a migration-corridor scenario through the nodes, with a report.
+
+Progress goes to stderr (a bar on a terminal, a line per step when piped)."""
 
 from __future__ import annotations
 
@@ -7,20 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from biometric_exchange import SYNTHETIC_NOTICE
 from biometric_exchange.cli.common import console, reports_errors
-
-SCENARIOS = Path("simulations")
-"""Where scenario names are looked up (from the current folder)."""
-SHIPPED = Path(__file__).resolve().parents[3] / "simulations"
-"""The scenarios of a source checkout, when run from elsewhere."""
-
-
-def scenario_folder() -> Path:
-    return SCENARIOS if SCENARIOS.is_dir() or not SHIPPED.is_dir() else SHIPPED
+from biometric_exchange.cli.progress import steps
+from biometric_exchange.cli.scenarios import scenario_folder, scenario_names
 
 
 @reports_errors
@@ -29,8 +23,10 @@ def simulate(
         str,
         typer.Argument(
             help="A scenario in simulations/ (darien_corridor, corridor_three, surge, "
-            "identity_fraud, threshold_sweep, demo, demo_blind) or the path of a scenario file",
+            "identity_fraud, threshold_sweep, demo, demo_blind, bi_regional) or the path of "
+            "a scenario file",
             show_default=False,
+            autocompletion=scenario_names,
         ),
     ],
     over_grpc: Annotated[
@@ -41,9 +37,14 @@ def simulate(
             "(default: in-process, no sockets)",
         ),
     ] = False,
-    out: Annotated[
+    output: Annotated[
         Path | None,
-        typer.Option(help="Report folder [default: runs/<scenario>-<seed>]", show_default=False),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Report folder [default: runs/<scenario>-<seed>]",
+            show_default=False,
+        ),
     ] = None,
     seed: Annotated[
         int | None,
@@ -53,30 +54,27 @@ def simulate(
     """Run a scenario through the corridor's nodes (Chile and Panama, and Mexico when the
     scenario names it) and write its report."""
     # Deferred: numpy, scipy and matplotlib would slow every other bx command's start.
+    from biometric_exchange.cli.bi_regional import run_if_bi_regional  # noqa: PLC0415
     from biometric_exchange.simulation.scenario import load_scenario, resolve  # noqa: PLC0415
     from biometric_exchange.simulation.study import default_out, run_study  # noqa: PLC0415
 
-    loaded = load_scenario(resolve(scenario, scenario_folder()))
+    path = resolve(scenario, scenario_folder())
+    if run_if_bi_regional(path, out=output, seed=seed, over_grpc=over_grpc):
+        return
+    loaded = load_scenario(path)
     if seed is not None:
         loaded = loaded.with_seed(seed)
-    folder = out or default_out(loaded)
+    folder = output or default_out(loaded)
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     mode = "over gRPC (node processes, mutual TLS)" if over_grpc else "in-process"
     console.print(
         f"scenario {loaded.name}: {loaded.population.migrants:,} migrants, {loaded.days} days, "
         f"seed {loaded.seed}, {mode}"
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task("starting", total=loaded.days)
+    with steps("starting", loaded.days) as bar:
 
         def progress(what: str, done: int, total: int) -> None:
-            bar.update(task, description=what, completed=done, total=total)
+            bar.update(what, done, total)
 
         started = time.perf_counter()
         study = run_study(loaded, folder, over_grpc=over_grpc, progress=progress)

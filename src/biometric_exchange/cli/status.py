@@ -1,18 +1,18 @@
-"""``bx status NODE_DIR``: is the node serving, can it reach each partner, are its
+"""``bx status -n NODE_DIR``: is the node serving, can it reach each partner, are its
 agreements in force, how deep is its outbox, how many alerts wait for review.
 
 The facts come from ``node.overview`` (the console's node page shows the same)."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from biometric_exchange.cli.common import NodeDir, console, fail, opened_node, reports_errors
+from biometric_exchange.cli.common import EXIT_FAILED, NodeOption, fail, opened_node, reports_errors
+from biometric_exchange.cli.formats import Format, FormatOption, emit_document
 from biometric_exchange.node.metrics import AgreementValidity
 from biometric_exchange.node.overview import (
     NodeStatus,
@@ -91,10 +91,8 @@ def status_table(status: NodeStatus) -> Table:
 
 @reports_errors
 def status(
-    node_dir: NodeDir,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="One JSON document on stdout, for machines")
-    ] = False,
+    node_dir: NodeOption,
+    fmt: FormatOption = Format.TABLE,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, max=60, help="Seconds to wait for each probe")
     ] = 3.0,
@@ -105,13 +103,10 @@ def status(
     """
     with opened_node(node_dir) as node:
         report = node_status(node, timeout=timeout)
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
-    else:
-        console.print(status_table(report))
+    emit_document(fmt, report.to_dict(), lambda: [status_table(report)])
     if not report.serving:
         raise fail(
             f"{report.node} is not serving ({report.health} at {report.listen}); "
-            f"start it with bx node run {node_dir}",
-            code=1,
+            f"start it with bx node run -n {node_dir}",
+            code=EXIT_FAILED,
         )

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from biometric_exchange import SYNTHETIC_NOTICE
 from biometric_exchange.cli.common import console, reports_errors
 from biometric_exchange.cli.faces import faces_app
+from biometric_exchange.cli.progress import steps
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.synthetic import build_demo_dataset
 from biometric_exchange.synthetic.calibration import (
@@ -64,7 +64,9 @@ def _model(minors_effect: bool, effects: list[str] | None) -> TemplateModel:
 @app.command("demo-data")
 @reports_errors
 def demo_data(
-    out: Annotated[Path, typer.Option(help="Output folder")] = Path("synthetic_data"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder")] = Path(
+        "synthetic_data"
+    ),
     seed: Annotated[int, typer.Option(help="Random seed")] = 2017,
     encounters: Annotated[int, typer.Option(help="Encounters per country")] = 12,
     watchlist_size: Annotated[int, typer.Option(help="Watchlist entries per country")] = 20,
@@ -77,11 +79,11 @@ def demo_data(
         watchlist_size=watchlist_size,
         start=start - dt.timedelta(days=14),
     )
-    counts = write_dataset(dataset, out)
+    counts = write_dataset(dataset, output)
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     for kind, count in counts.items():
         console.print(f"  {kind}: {count}")
-    console.print(f"written to {out}/")
+    console.print(f"written to {output}/", markup=False)
 
 
 @app.command("calibrate")
@@ -149,7 +151,9 @@ def _date(text: str) -> dt.date:
 @app.command("population")
 @reports_errors
 def population(
-    out: Annotated[Path, typer.Option(help="Output folder", show_default=False)],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Output folder", show_default=False)
+    ],
     size: Annotated[int, typer.Option(help="Identities to generate")] = 100_000,
     seed: Annotated[int, typer.Option(help="Random seed")] = 2017,
     start: Annotated[
@@ -161,33 +165,26 @@ def population(
         int,
         typer.Option(
             "--node-files",
-            help="Also export node-format files (OUT/node_files) with up to this many "
+            help="Also export node-format files (OUTPUT/node_files) with up to this many "
             "encounters per country, ground-truth cases first; 0: none",
         ),
     ] = 0,
 ) -> None:
-    """A synthetic population on the corridor: JSON Lines + .npy, documented in OUT/FORMAT.md."""
+    """A synthetic population on the corridor: JSON Lines + .npy, documented in
+    OUTPUT/FORMAT.md. Progress goes to stderr."""
+    out = output
     spec = PopulationSpec(
         size=size, seed=seed, start=_date(start), model=_model(minors_effect, effect)
     )
     node_dir = out / "node_files"
     if node_files and node_dir.exists() and any(node_dir.iterdir()):
         raise InvalidInput(
-            f"{node_dir}: the folder is not empty; remove it or choose another --out"
+            f"{node_dir}: the folder is not empty; remove it or choose another --output"
         )
     console.print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     began = time.perf_counter()
-    with Progress(
-        TextColumn("identities"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task("identities", total=size)
-        counts = generate_population(
-            spec, out, progress=lambda done: progress.update(task, completed=done)
-        )
+    with steps("identities", size) as progress:
+        counts = generate_population(spec, out, progress=lambda done: progress.update(done=done))
     elapsed = time.perf_counter() - began
     if node_files:
         counts |= {

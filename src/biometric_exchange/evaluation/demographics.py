@@ -1,7 +1,9 @@
-"""Error rates by demographic group, with Wilson intervals, and a flatness check.
+"""Error rates by stratum and a flatness check.
 
-Groups: region (regional / extra-regional, UN M49 019), age band (minor /
-adult) and the most frequent nationalities of the evaluation design.
+Strata: sex, age band (0-11, 12-17, 18-29, 30-49, 50-64, 65+), region
+(regional / extra-regional, UN M49 019), capture quality (good / fair /
+poor) and the most frequent nationalities of the evaluation design. Each
+rate carries its subject-level bootstrap interval (``intervals``).
 
 Flatness: a check (one metric at one operating point over one dimension's
 groups) is flat when the groups' intervals share a common value. Many
@@ -16,21 +18,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from numpy.typing import NDArray
-
-from biometric_exchange.evaluation.dataset import AGE_LABELS, REGION_LABELS
+from biometric_exchange.evaluation.dataset import (
+    AGE_BANDS,
+    QUALITY_LABELS,
+    REGION_LABELS,
+    SEX_LABELS,
+)
 from biometric_exchange.evaluation.metrics import intervals_agree, wilson_interval
 from biometric_exchange.synthetic.people import EXTRA_REGIONAL_MIX, REGIONAL_MIX
 
-DIMENSIONS = ("region", "age_band", "nationality")
 TOP_NATIONALITIES = 5
 FAMILY_CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
 class GroupRate:
-    """One error rate of one demographic group at one threshold."""
+    """One error rate of one stratum at one threshold, with its bootstrap interval."""
 
     metric: str
     """"fmr", "fnmr", "fpir" or "fnir"."""
@@ -40,13 +43,16 @@ class GroupRate:
     group: str
     errors: int
     trials: int
+    ci_low: float
+    ci_high: float
+    """Subject-level bootstrap 95 % interval."""
 
     @property
     def rate(self) -> float:
         return self.errors / self.trials
 
     def interval(self, confidence: float = 0.95) -> tuple[float, float]:
-        """Wilson score interval."""
+        """Wilson score interval (for the simultaneous flatness check)."""
         return wilson_interval(self.errors, self.trials, confidence)
 
 
@@ -75,50 +81,13 @@ def design_groups(
         total = sum(mix.values())
         share.update({code: weight * value / total for code, value in mix.items()})
     ranked = sorted(share, key=lambda code: (-share[code], code))
-    return {"region": REGION_LABELS, "age_band": AGE_LABELS, "nationality": tuple(ranked[:top])}
-
-
-def rates_by_group(
-    labels: NDArray[np.str_],
-    errors: NDArray[np.bool_],
-    groups: Sequence[str],
-    *,
-    dimension: str,
-    metric: str,
-    threshold: float,
-    operating_point: str,
-) -> list[GroupRate]:
-    """One GroupRate per group with any trials: ``errors`` flags each labelled trial."""
-    rows = []
-    for group in groups:
-        member = labels == group
-        trials = int(np.count_nonzero(member))
-        if trials:
-            wrong = int(np.count_nonzero(errors & member))
-            rows.append(
-                GroupRate(metric, threshold, operating_point, dimension, group, wrong, trials)
-            )
-    return rows
-
-
-def same_group_counts(
-    below: NDArray[np.bool_],
-    probe_labels: NDArray[np.str_],
-    reference_labels: NDArray[np.str_],
-    groups: Sequence[str],
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """(false matches, comparisons) per group over a cross-comparison block.
-
-    Only comparisons whose probe and reference are both in the group count
-    (same-group impostors, where demographic false-match effects show).
-    """
-    probe_hot = (probe_labels[:, None] == np.asarray(groups)[None, :]).astype(np.float64)
-    reference_hot = (reference_labels[:, None] == np.asarray(groups)[None, :]).astype(np.float64)
-    matches = np.einsum(
-        "pg,pr,rg->g", probe_hot, below.astype(np.float64), reference_hot, optimize=True
-    )
-    trials = probe_hot.sum(axis=0) * reference_hot.sum(axis=0)
-    return np.rint(matches).astype(np.int64), np.rint(trials).astype(np.int64)
+    return {
+        "sex": SEX_LABELS,
+        "age_band": AGE_BANDS,
+        "region": REGION_LABELS,
+        "quality": QUALITY_LABELS,
+        "nationality": tuple(ranked[:top]),
+    }
 
 
 def simultaneous_confidence(intervals: int, family: float = FAMILY_CONFIDENCE) -> float:

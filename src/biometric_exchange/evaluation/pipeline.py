@@ -8,12 +8,20 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from biometric_exchange.evaluation.bootstrap import REPLICATES, Estimate, bootstrap
+from biometric_exchange.evaluation.dataset import Design
 from biometric_exchange.evaluation.demographics import design_groups
 from biometric_exchange.evaluation.identification import (
     Identification,
     IdentificationSettings,
     run_identification,
 )
+from biometric_exchange.evaluation.intervals import (
+    Operating,
+    identification_statistic,
+    verification_statistic,
+)
+from biometric_exchange.evaluation.scenario import Differential
 from biometric_exchange.evaluation.verification import (
     Verification,
     VerificationSettings,
@@ -21,10 +29,11 @@ from biometric_exchange.evaluation.verification import (
 )
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.matching import DEFAULT_THRESHOLD
-from biometric_exchange.synthetic.people import MINOR_SHARE
 from biometric_exchange.synthetic.templates import TemplateModel
 
 DEFAULT_SEED = 2017
+CURVE_STRIDE = 10
+"""Curves keep every 10th threshold of the grid (with their bands)."""
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 
 
@@ -34,8 +43,8 @@ class EvaluationConfig:
 
     seed: int = DEFAULT_SEED
     sizes: tuple[int, ...] = DEFAULT_SIZES
-    max_searched: int = 100_000
-    """Gallery sizes up to this are searched with ``Gallery``; larger ones are modelled."""
+    max_searched: int = 1_000_000
+    """Gallery sizes up to this are searched; larger ones are only modelled."""
     genuine_pairs: int = 100_000
     impostor_pairs: int = 10_000_000
     impostor_block: int = 1_000
@@ -47,7 +56,13 @@ class EvaluationConfig:
     operational_threshold: float = DEFAULT_THRESHOLD
     extra_regional_share: float = 0.5
     """Balanced by design so both region groups are large (the 2023 Darién mix is ~8 %)."""
-    minor_share: float = MINOR_SHARE
+    female_share: float = 0.5
+    age_shares: tuple[float, ...] = (1 / 6,) * 6
+    """Shares of the age bands 0-11, 12-17, 18-29, 30-49, 50-64, 65+ (balanced by design)."""
+    scenario: tuple[Differential, ...] = ()
+    """Demographic differentials (``scenario.NIST_SCENARIO``); none: flat by construction."""
+    replicates: int = REPLICATES
+    """Bootstrap replicates (subjects resampled) behind every interval."""
     threshold_step: float = 2.5e-4
     quick: bool = False
     template_model: TemplateModel = field(default_factory=TemplateModel)
@@ -58,10 +73,10 @@ class EvaluationConfig:
         if list(self.sizes) != sorted(set(self.sizes)):
             raise InvalidInput("sizes: expected distinct sizes in ascending order")
         counts = ("genuine_pairs", "impostor_pairs", "impostor_block", "mated_searches")
-        for name in (*counts, "nonmated_searches", "max_rank", "max_searched"):
+        for name in (*counts, "nonmated_searches", "max_rank", "max_searched", "replicates"):
             if getattr(self, name) < 1:
                 raise InvalidInput(f"{name}: expected a positive integer")
-        for name in ("target_fpir", "breakdown_fmr", "extra_regional_share", "minor_share"):
+        for name in ("target_fpir", "breakdown_fmr", "extra_regional_share", "female_share"):
             if not 0 < getattr(self, name) < 1:
                 raise InvalidInput(f"{name}: expected a value strictly between 0 and 1")
 
@@ -75,7 +90,12 @@ class EvaluationConfig:
             impostor_pairs=2_000_000,
             mated_searches=1_000,
             nonmated_searches=3_000,
+            replicates=min(self.replicates, 200),
         )
+
+    @property
+    def design(self) -> Design:
+        return Design(self.extra_regional_share, self.female_share, self.age_shares, self.scenario)
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +104,9 @@ class Evaluation:
     groups: dict[str, tuple[str, ...]]
     verification: Verification
     identification: Identification
+    points: Operating
+    estimates: dict[str, Estimate]
+    """Every rate with its bootstrap interval: verification keys, then identification's."""
     seconds: dict[str, float]
 
 
@@ -91,7 +114,7 @@ def run_evaluation(
     config: EvaluationConfig, progress: Callable[[str], None] = lambda _: None
 ) -> Evaluation:
     """Run verification then identification from ``config.seed`` (independent streams)."""
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(4)]
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(5)]
     groups = design_groups(config.extra_regional_share)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -103,15 +126,14 @@ def run_evaluation(
             genuine_pairs=config.genuine_pairs,
             impostor_pairs=config.impostor_pairs,
             block=config.impostor_block,
-            extra_regional_share=config.extra_regional_share,
-            minor_share=config.minor_share,
+            design=config.design,
             threshold_step=config.threshold_step,
             operational_threshold=config.operational_threshold,
             breakdown_fmr=config.breakdown_fmr,
-            groups=groups,
         ),
     )
     seconds["verification"] = time.perf_counter() - started
+    cpu_started = time.process_time()
     identification = run_identification(
         (streams[1], streams[2], streams[3]),
         config.template_model,
@@ -122,13 +144,33 @@ def run_evaluation(
             nonmated_searches=config.nonmated_searches,
             max_rank=config.max_rank,
             target_fpir=config.target_fpir,
-            extra_regional_share=config.extra_regional_share,
-            minor_share=config.minor_share,
-            groups=groups,
+            design=config.design,
         ),
         tail=verification.tail,
         genuine=verification.genuine,
         progress=progress,
     )
     seconds["identification"] = time.perf_counter() - started - seconds["verification"]
-    return Evaluation(config, groups, verification, identification, seconds)
+    seconds["identification_cpu"] = time.process_time() - cpu_started
+    progress(f"bootstrap: {config.replicates} replicates of the subjects")
+    points = Operating(
+        config.operational_threshold,
+        config.breakdown_fmr,
+        config.target_fpir,
+        config.max_rank,
+        det_grid=verification.curve.thresholds[::CURVE_STRIDE],
+        fpir_grid=np.arange(0.5, 0.8, 0.0025),
+    )
+    estimates = bootstrap(
+        verification_statistic(verification, points, groups),
+        verification.subjects,
+        streams[4],
+        config.replicates,
+    )
+    statistic, sets = identification_statistic(identification, points, groups)
+    if sets:
+        estimates |= bootstrap(statistic, sets, streams[4], config.replicates)
+    seconds["bootstrap"] = (
+        time.perf_counter() - started - seconds["verification"] - seconds["identification"]
+    )
+    return Evaluation(config, groups, verification, identification, points, estimates, seconds)

@@ -10,19 +10,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
 from biometric_exchange import SYNTHETIC_NOTICE, __version__
+from biometric_exchange.evaluation.bootstrap import upper_if_none
+from biometric_exchange.evaluation.dataset import AGE_BANDS
 from biometric_exchange.evaluation.demographics import GroupRate, flatness
 from biometric_exchange.evaluation.identification import GalleryOutcome, Rates
+from biometric_exchange.evaluation.intervals import FMR_TARGETS
 from biometric_exchange.evaluation.metrics import FloatArray, fmr_for_fpir
 from biometric_exchange.evaluation.pipeline import Evaluation, EvaluationConfig
 from biometric_exchange.evaluation.plots import (
     plot_det,
     plot_fpir_fnir,
+    plot_fpir_vs_size,
+    plot_strata,
     plot_threshold_vs_gallery,
 )
+from biometric_exchange.evaluation.strata import group_rates, stratum_thresholds
 from biometric_exchange.synthetic.people import EXTRA_REGIONAL_MIX, REGIONAL_MIX
 from biometric_exchange.synthetic.templates import TemplateModel
 
@@ -31,15 +35,30 @@ FIGURES = {
     "det.png": plot_det,
     "fpir_fnir.png": plot_fpir_fnir,
     "threshold_vs_gallery.png": plot_threshold_vs_gallery,
+    "fpir_vs_size.png": plot_fpir_vs_size,
+    "strata.png": plot_strata,
 }
-FMR_TARGETS = (1e-3, 1e-4, 1e-5)
-CURVE_STRIDE = 10
-"""Curves in the JSON keep every 10th threshold of the grid."""
+BOOTSTRAP_METHOD = (
+    "subject-level bootstrap (Bolle, Ratha, Pankanti 2004, 'the subsets bootstrap'; "
+    "ISO/IEC 19795-1 on comparisons sharing a subject): subjects drawn with replacement, "
+    "each of their comparisons weighted by how often they were drawn (impostor pairs by "
+    "the product of both subjects' counts); non-mated and each size's mated searchers "
+    "resampled as separate sets, the non-mated set jointly across sizes; thresholds "
+    "re-estimated in every replicate; 2.5 and 97.5 percentiles. The gallery itself is "
+    "held fixed."
+)
 NO_DEMOGRAPHIC_EFFECT = (
-    "The synthetic template model has no demographic effect built in (no group effects): "
-    "a subject's nationality, region and age band are drawn independently of their "
-    "template. Any difference between groups is sampling noise; the breakdown shows the "
-    "method (same-group impostors, Wilson intervals), not a finding about real systems."
+    "No scenario and no group effects: a subject's sex, age band, region and nationality "
+    "are drawn independently of their template, so every demographic stratum is the same "
+    "by construction and any difference between them is sampling noise. Only the quality "
+    "bands differ, because they are defined by capture noise. The breakdown shows the "
+    "method, not a finding about real systems."
+)
+WITH_SCENARIO = (
+    "Run WITH the demographic scenario listed under 'scenario' (ratios set from NISTIR "
+    "8280, each with its source): the strata differ because the scenario says they do; "
+    "the breakdown measures how much, and the per-stratum thresholds an operator would "
+    "need to hold the target within each stratum."
 )
 WITH_EFFECTS = (
     "The template model was run WITH the group effects listed under 'effects' "
@@ -60,7 +79,9 @@ def write_report(evaluation: Evaluation, out: Path) -> dict[str, Any]:
         if g.measurement is not None
     }
     seconds = {**evaluation.seconds, **searches, "report": time.perf_counter() - started}
-    seconds["total"] = sum(seconds[k] for k in ("verification", "identification", "report"))
+    phases = ("verification", "identification", "bootstrap", "report")
+    seconds["total"] = sum(seconds.get(k, 0.0) for k in phases)
+    seconds["process_cpu"] = time.process_time()
     report["runtime_seconds"] = {k: _num(v) for k, v in seconds.items()}
     (out / REPORT_NAME).write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
     return report
@@ -70,8 +91,8 @@ def build_report(evaluation: Evaluation) -> dict[str, Any]:
     """Every number of the evaluation, JSON-ready (non-finite values become null)."""
     config = evaluation.config
     identification = evaluation.identification
-    breakdown = evaluation.verification.breakdown + identification.breakdown
-    checks = flatness(breakdown)
+    breakdown = group_rates(evaluation)
+    checks = flatness([row for row in breakdown if row.dimension != "quality"])
     return {
         "synthetic": True,
         "notice": SYNTHETIC_NOTICE,
@@ -79,7 +100,8 @@ def build_report(evaluation: Evaluation) -> dict[str, Any]:
             "package": "biometric-exchange",
             "version": __version__,
             "template_model": _template_model(config.template_model),
-            "sampler": "TemplateModel.latents / captures with group-effect multipliers",
+            "sampler": "TemplateModel.latents / captures with group-effect and scenario "
+            "multipliers",
         },
         "seed": config.seed,
         "quick": config.quick,
@@ -89,36 +111,75 @@ def build_report(evaluation: Evaluation) -> dict[str, Any]:
             "decision": "match when distance < threshold",
             "operational_threshold": config.operational_threshold,
         },
+        "intervals": {
+            "method": BOOTSTRAP_METHOD,
+            "replicates": config.replicates,
+            "confidence": 0.95,
+            "seed": f"SeedSequence({config.seed}).spawn(5)[4]",
+            "zero_errors": "a rate with no error has the interval [0, 0]; the exact one-sided "
+            "95 % bound 1 - 0.05^(1/n) is given as upper_if_none",
+        },
         "verification": _verification(evaluation),
         "identification": {
             "target_fpir": config.target_fpir,
             "fpir": "fraction of non-mated searches whose rank-1 candidate is under t",
             "fnir": "fraction of mated searches whose mate is not at rank 1 under t",
             "cmc": "closed-set rank-r identification rate of the mated searches",
-            "relation": "FPIR(t) = 1 - (1 - FMR(t))^N, about N * FMR(t) when small",
-            "model": "sizes above max_searched: FMR from the fitted impostor tail, "
-            "FNIR and CMC from it and the sampled genuine distances",
-            "galleries": [_gallery(outcome, config) for outcome in identification.galleries],
+            "relation": "FPIR(t) = 1 - (1 - FMR(t))^N, about N * FMR(t) when small, holds "
+            "only if every probe is equally likely to falsely match; the model below assumes it",
+            "search": "exact: the gallery streamed in chunks past every probe, per-probe "
+            "top-k merged in the engine's ranking; the non-mated probes are the same for "
+            "every size",
+            "model": "FMR from the fitted impostor tail, FNIR and CMC from it and the sampled "
+            "genuine distances; shown beside every searched size with its error "
+            "(model - search)",
+            "galleries": [_gallery(evaluation, outcome) for outcome in identification.galleries],
             "model_check": _model_check(evaluation),
         },
         "demographics": {
-            "demographic_effect_modelled": bool(config.template_model.effects),
+            "scenario": [asdict(d) for d in config.scenario],
+            "demographic_effect_modelled": bool(config.template_model.effects or config.scenario),
             "effects": _template_model(config.template_model)["effects"],
-            "statement": WITH_EFFECTS if config.template_model.effects else NO_DEMOGRAPHIC_EFFECT,
-            "interval": "ci_low/ci_high: Wilson score interval, 95 % per group",
+            "statement": _statement(config),
+            "interval": "ci_low/ci_high: subject-level bootstrap 95 % interval",
             "flatness_rule": "flat when the groups' simultaneous Wilson intervals (Bonferroni "
-            "over all rates here, family-wise 95 %) share a common value",
+            "over all demographic rates here, family-wise 95 %) share a common value; quality "
+            "bands are left out: they are defined by capture noise, so differ by construction",
             "caveat": "impostor pairs come from cross-comparison blocks (templates reused), "
-            "so FMR intervals are somewhat narrow; a flat verdict is therefore conservative",
+            "so the Wilson intervals of the flatness rule are somewhat narrow for FMR; the "
+            "bootstrap intervals account for it",
             "groups": {d: list(g) for d, g in evaluation.groups.items()},
-            "identification_gallery_size": identification.breakdown_size,
+            "identification_gallery_size": _largest_searched(evaluation),
             "rates": [_group_rate(row) for row in breakdown],
+            "thresholds": stratum_thresholds(evaluation),
             "flatness": [asdict(check) for check in checks],
             "flat": all(check.flat for check in checks),
         },
         "runtime_seconds": {k: _num(v) for k, v in evaluation.seconds.items()},
+        "peak_rss_mb": _num(identification.peak_rss_mb),
         "outputs": [REPORT_NAME, *FIGURES],
     }
+
+
+def _statement(config: EvaluationConfig) -> str:
+    if config.scenario:
+        return WITH_SCENARIO
+    return WITH_EFFECTS if config.template_model.effects else NO_DEMOGRAPHIC_EFFECT
+
+
+def _largest_searched(evaluation: Evaluation) -> int | None:
+    searched = [g.size for g in evaluation.identification.galleries if g.measurement is not None]
+    return searched[-1] if searched else None
+
+
+def _ci(evaluation: Evaluation, key: str, index: int | None = None) -> dict[str, Any]:
+    """``value``, ``ci``: [low, high] of one bootstrap estimate."""
+    e = evaluation.estimates[key]
+    values = [
+        np.asarray(a) if index is None else np.asarray(a)[..., index]
+        for a in (e.value, e.low, e.high)
+    ]
+    return {"value": _num(float(values[0])), "ci": [_num(float(values[1])), _num(float(values[2]))]}
 
 
 def _dataset(evaluation: Evaluation) -> dict[str, Any]:
@@ -144,7 +205,10 @@ def _dataset(evaluation: Evaluation) -> dict[str, Any]:
         },
         "demographics": {
             "extra_regional_share": config.extra_regional_share,
-            "minor_share": config.minor_share,
+            "female_share": config.female_share,
+            "age_bands": dict(zip(AGE_BANDS, config.age_shares, strict=True)),
+            "quality_bands": "capture noise over the model's median: good <= 1.0 < fair <= "
+            "1.25 < poor",
             "regional_mix": dict(REGIONAL_MIX),
             "extra_regional_mix": dict(EXTRA_REGIONAL_MIX),
         },
@@ -154,29 +218,36 @@ def _dataset(evaluation: Evaluation) -> dict[str, Any]:
 def _verification(evaluation: Evaluation) -> dict[str, Any]:
     v, config = evaluation.verification, evaluation.config
     points = {
-        "operational threshold": config.operational_threshold,
-        f"breakdown, FMR = {config.breakdown_fmr:g}": v.breakdown_threshold,
-        "EER": v.eer_threshold,
+        "operational threshold": ("t0", config.operational_threshold),
+        f"breakdown, FMR = {config.breakdown_fmr:g}": ("breakdown", v.breakdown_threshold),
+        "EER": ("eer", v.eer_threshold),
     }
-    stride = slice(None, None, CURVE_STRIDE)
+    estimates = evaluation.estimates
+    det_fmr, det_fnmr = estimates["det_fmr"], estimates["det_fnmr"]
     return {
         "eer": _num(v.eer),
+        "eer_ci": _ci(evaluation, "eer")["ci"],
         "eer_threshold": _num(v.eer_threshold),
         "at_threshold": [
             {
                 "point": point,
                 "threshold": _num(t),
                 "fmr": _num(v.impostor.fraction_below([t])[0]),
+                "fmr_ci": _ci(evaluation, f"fmr@{key}")["ci"],
+                "fmr_upper_if_none": _num(upper_if_none(len(v.impostor))),
                 "fmr_modelled": _num(v.tail.cdf([t])[0]),
                 "fnmr": _num(v.genuine.fraction_at_or_above([t])[0]),
+                "fnmr_ci": _ci(evaluation, f"fnmr@{key}")["ci"],
             }
-            for point, t in points.items()
+            for point, (key, t) in points.items()
         ],
         "at_fmr": [
             {
                 "fmr": target,
                 "threshold": _num(t := v.impostor.threshold_for_rate(target)),
+                "threshold_ci": _ci(evaluation, f"threshold@fmr={target:g}")["ci"],
                 "fnmr": _num(v.genuine.fraction_at_or_above([t])[0]),
+                "fnmr_ci": _ci(evaluation, f"fnmr@fmr={target:g}")["ci"],
             }
             for target in FMR_TARGETS
         ],
@@ -191,14 +262,37 @@ def _verification(evaluation: Evaluation) -> dict[str, Any]:
             "max_abs_log10_error": _num(v.tail.max_abs_log10_error),
         },
         "curve": {
-            "threshold": _nums(v.curve.thresholds[stride]),
-            "fmr": _nums(v.curve.fmr[stride]),
-            "fnmr": _nums(v.curve.fnmr[stride]),
+            "threshold": _nums(evaluation.points.det_grid),
+            "fmr": _nums(det_fmr.value),
+            "fmr_low": _nums(det_fmr.low),
+            "fmr_high": _nums(det_fmr.high),
+            "fnmr": _nums(det_fnmr.value),
+            "fnmr_low": _nums(det_fnmr.low),
+            "fnmr_high": _nums(det_fnmr.high),
         },
     }
 
 
-def _rates(rates: Rates, target: float, operational: float, max_rank: int) -> dict[str, Any]:
+def _measured(evaluation: Evaluation, size: int) -> dict[str, Any]:
+    """The searched rates of ``size`` with their intervals."""
+    max_rank = evaluation.config.max_rank
+    cmc = evaluation.estimates[f"{size}/cmc"]
+    rows = {
+        "threshold_at_target_fpir": _ci(evaluation, f"{size}/threshold"),
+        "fnir_at_target_fpir": _ci(evaluation, f"{size}/fnir@target"),
+        "fpir_at_operational_threshold": _ci(evaluation, f"{size}/fpir@t0"),
+        "fnir_at_operational_threshold": _ci(evaluation, f"{size}/fnir@t0"),
+        "rank1": _ci(evaluation, f"{size}/cmc", 0),
+        f"rank{max_rank}": _ci(evaluation, f"{size}/cmc", max_rank - 1),
+    }
+    result: dict[str, Any] = {name: row["value"] for name, row in rows.items()}
+    result |= {f"{name}_ci": row["ci"] for name, row in rows.items()}
+    result["cmc"] = _nums(cmc.value)
+    result["cmc_low"], result["cmc_high"] = _nums(cmc.low), _nums(cmc.high)
+    return result
+
+
+def _modelled(rates: Rates, target: float, operational: float, max_rank: int) -> dict[str, Any]:
     t = rates.threshold(target)
     ranks = rates.cmc(max_rank)
     return {
@@ -212,41 +306,79 @@ def _rates(rates: Rates, target: float, operational: float, max_rank: int) -> di
     }
 
 
-def _gallery(outcome: GalleryOutcome, config: EvaluationConfig) -> dict[str, Any]:
+def _gallery(evaluation: Evaluation, outcome: GalleryOutcome) -> dict[str, Any]:
+    config = evaluation.config
     target = config.target_fpir
-    grid = np.arange(0.0, 1.6, config.threshold_step * CURVE_STRIDE)
-    measured = outcome.measurement
+    modelled = _modelled(outcome.prediction, target, config.operational_threshold, config.max_rank)
     result: dict[str, Any] = {
         "size": outcome.size,
         "method": outcome.method,
         "fmr_per_comparison_for_target": _num(fmr_for_fpir(target, outcome.size)),
-        **_rates(outcome.rates, target, config.operational_threshold, config.max_rank),
     }
-    if measured is not None:
+    grid = evaluation.points.fpir_grid
+    measured = outcome.measurement
+    if measured is None:
+        result |= modelled
+        result["curve"] = {
+            "threshold": _nums(grid),
+            "fpir": _nums(outcome.prediction.fpir(grid)),
+            "fnir": _nums(outcome.prediction.fnir(grid)),
+        }
+    else:
+        result |= _measured(evaluation, outcome.size)
         result.update(mated_searches=len(measured.mated), nonmated_searches=len(measured.nonmated))
-    result["modelled"] = _rates(
-        outcome.prediction, target, config.operational_threshold, config.max_rank
-    )
-    result["curve"] = {
-        "threshold": _nums(grid),
-        "fpir": _nums(outcome.rates.fpir(grid)),
-        "fnir": _nums(outcome.rates.fnir(grid)),
-    }
+        fpir = evaluation.estimates[f"{outcome.size}/fpir_curve"]
+        fnir = evaluation.estimates[f"{outcome.size}/fnir_curve"]
+        result["curve"] = {
+            "threshold": _nums(grid),
+            "fpir": _nums(fpir.value),
+            "fpir_low": _nums(fpir.low),
+            "fpir_high": _nums(fpir.high),
+            "fnir": _nums(fnir.value),
+            "fnir_low": _nums(fnir.low),
+            "fnir_high": _nums(fnir.high),
+        }
+        result["model_error"] = {
+            key: _diff(modelled[key], result[key]) for key in modelled if key != "cmc"
+        }
+    result["modelled"] = modelled
     return result
 
 
+def _diff(modelled: float | None, searched: float | None) -> float | None:
+    if modelled is None or searched is None:
+        return None
+    return _num(modelled - searched)
+
+
 def _model_check(evaluation: Evaluation) -> dict[str, Any]:
-    """How far the tail model's thresholds fall from the searched ones."""
-    target = evaluation.config.target_fpir
-    pairs = {
-        g.size: (g.measurement.threshold(target), g.prediction.threshold(target))
-        for g in evaluation.identification.galleries
-        if g.measurement is not None
-    }
-    gaps = [abs(searched - modelled) for searched, modelled in pairs.values()]
+    """How far the tail model falls from the searches, at every searched size."""
+    config = evaluation.config
+    rows = []
+    for g in evaluation.identification.galleries:
+        if g.measurement is None:
+            continue
+        t = config.operational_threshold
+        rows.append(
+            {
+                "size": g.size,
+                "threshold_searched": _num(g.measurement.threshold(config.target_fpir)),
+                "threshold_modelled": _num(g.prediction.threshold(config.target_fpir)),
+                "fpir_at_operational_searched": _num(g.measurement.fpir([t])[0]),
+                "fpir_at_operational_modelled": _num(g.prediction.fpir([t])[0]),
+                "rank1_searched": _num(g.measurement.cmc(1)[0]),
+                "rank1_modelled": _num(g.prediction.cmc(1)[0]),
+            }
+        )
+    gaps = [
+        abs(r["threshold_searched"] - r["threshold_modelled"])
+        for r in rows
+        if r["threshold_searched"] is not None and r["threshold_modelled"] is not None
+    ]
     return {
-        "searched_sizes": list(pairs),
+        "searched_sizes": [r["size"] for r in rows],
         "max_abs_threshold_difference": _num(max(gaps)) if gaps else None,
+        "by_size": rows,
     }
 
 
@@ -266,13 +398,12 @@ def _template_model(model: TemplateModel) -> dict[str, Any]:
 
 
 def _group_rate(row: GroupRate) -> dict[str, Any]:
-    low, high = row.interval()
     return {
         **asdict(row),
         "threshold": _num(row.threshold),
         "rate": _num(row.rate),
-        "ci_low": _num(low),
-        "ci_high": _num(high),
+        "ci_low": _num(row.ci_low),
+        "ci_high": _num(row.ci_high),
     }
 
 
@@ -283,83 +414,3 @@ def _num(value: float | np.floating[Any]) -> float | None:
 
 def _nums(values: FloatArray) -> list[float | None]:
     return [_num(x) for x in values]
-
-
-def print_summary(report: dict[str, Any], console: Console) -> None:
-    """Verification, identification and demographic tables from a built report."""
-    v = report["verification"]
-    table = Table(
-        title=f"1:1 verification: EER {_pct(v['eer'])} at t = {_f(v['eer_threshold'])}",
-        caption="FMR 0 = none of the sampled impostor pairs; the tail model goes deeper",
-    )
-    for column in ("operating point", "threshold", "FMR sampled", "FMR tail model", "FNMR"):
-        table.add_column(column, justify="right")
-    for point in v["at_threshold"]:
-        table.add_row(
-            point["point"],
-            _f(point["threshold"]),
-            _sci(point["fmr"]),
-            _sci(point["fmr_modelled"]),
-            _pct(point["fnmr"]),
-        )
-    console.print(table)
-    ident = report["identification"]
-    max_rank = report["dataset"]["identification"]["max_rank"]
-    table = Table(title=f"1:N open-set identification, target FPIR = {ident['target_fpir']:g}")
-    t0 = f"{report['scores']['operational_threshold']:g}"
-    columns = (
-        "N",
-        "method",
-        "threshold",
-        "FMR/comparison",
-        "FNIR@FPIR",
-        f"FPIR@{t0}",
-        f"FNIR@{t0}",
-        "rank-1",
-        f"rank-{max_rank}",
-        "model threshold",
-    )
-    for column in columns:
-        table.add_column(column, justify="right")
-    for g in ident["galleries"]:
-        table.add_row(
-            f"{g['size']:,}",
-            g["method"],
-            _f(g["threshold_at_target_fpir"]),
-            _sci(g["fmr_per_comparison_for_target"]),
-            _pct(g["fnir_at_target_fpir"]),
-            _pct(g["fpir_at_operational_threshold"]),
-            _pct(g["fnir_at_operational_threshold"]),
-            _pct(g["rank1"]),
-            _pct(g[f"rank{max_rank}"]),
-            _f(g["modelled"]["threshold_at_target_fpir"]),
-        )
-    console.print(table)
-    demo = report["demographics"]
-    uneven = [
-        f"{c['metric']} by {c['dimension']} at {c['operating_point']}"
-        for c in demo["flatness"]
-        if not c["flat"]
-    ]
-    verdict = "flat within simultaneous 95 % intervals" if not uneven else "NOT flat: "
-    effects = [e["group"] for e in demo["effects"]]
-    console.print(
-        f"demographic breakdown, {len(demo['flatness'])} checks: {verdict}{'; '.join(uneven)}"
-        + (
-            f" (group effects modelled: {', '.join(effects)})"
-            if effects
-            else " (the synthetic model has no demographic effect built in)"
-        )
-    )
-
-
-def _sci(value: float | None) -> str:
-    return "-" if value is None else "0" if value == 0 else f"{value:.1e}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3%}"
-
-
-def _f(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"

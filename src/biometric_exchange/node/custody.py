@@ -97,7 +97,7 @@ def custody_problems(node_dir: Path) -> list[str]:
             clear = {**clear_row_counts(database), "details_sent": clear_disclosures(database)}
             problems += [
                 f"{count} {table} rows hold personal fields in clear; opening the node "
-                f"seals them (e.g. `bx status {node_dir}`)"
+                f"seals them (e.g. `bx status -n {node_dir}`)"
                 for table, count in clear.items()
                 if count
             ]

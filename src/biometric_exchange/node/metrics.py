@@ -1,9 +1,16 @@
 """Prometheus metrics of one node: gRPC calls as they are served, store figures
-read at scrape time, served over HTTP at ``[metrics] listen`` in node.toml.
+read at scrape time, the process itself (and, in a node process, partner
+reachability: ``reachability``); served over HTTP
+at ``[metrics] listen`` in node.toml.
 
 Each node has its own ``CollectorRegistry`` (tests run several nodes in one
 process). Labels are few-valued: service, method, status code, alert kind and
 severity, outbox state, quota kind, partner country; never ids, names or bytes.
+Served calls are counted twice: under the ``bx_grpc_server_*`` names with
+``service``/``method``/``code`` labels, and under the ``grpc_server_*`` names and
+``grpc_type``/``grpc_service``/``grpc_method``/``grpc_code`` labels of
+go-grpc-prometheus and py-grpc-prometheus, which stock gRPC dashboards query.
+Ages are read on the node's clock.
 """
 
 from __future__ import annotations
@@ -11,40 +18,47 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
 from wsgiref.simple_server import WSGIServer
 
-import grpc
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import (
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from biometric_exchange import __version__
-from biometric_exchange.domain import AlertKind, AlertStatus, Severity
+from biometric_exchange.domain import AlertKind, AlertQueue, AlertStatus, Severity
 from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.node.call_metrics import (
+    LATENCY_BUCKETS,
+    UNKNOWN,
+    ConnectionsCounted,
+    MetricsInterceptor,
+    TlsConnections,
+    service_and_method,
+)
 from biometric_exchange.node.link import Link
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.store.quotas import QuotaKind
 
-if TYPE_CHECKING:
-    _ServerInterceptor = grpc.ServerInterceptor[Any, Any]
-    _Handler = grpc.RpcMethodHandler[Any, Any]
-else:
-    _ServerInterceptor = grpc.ServerInterceptor
-    _Handler = grpc.RpcMethodHandler
-
 log = logging.getLogger(__name__)
-
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-"""Seconds: a ping takes about a millisecond, a large batch or a slow disk seconds."""
-UNKNOWN = "unknown"
-"""Service and method label of a call to a method this node does not offer."""
+__all__ = [
+    "LATENCY_BUCKETS",
+    "UNKNOWN",
+    "MetricsInterceptor",
+    "NodeMetrics",
+    "StoreCollector",
+    "TlsConnections",
+    "service_and_method",
+]
+"""Also the names ``call_metrics`` defines, for callers that know them from here."""
 
 
 # --- Store figures (also shown by ``bx status``) --------------------------------------------
@@ -106,6 +120,38 @@ def open_alert_counts(node: Node) -> dict[tuple[str, str], int]:
     return counts
 
 
+def _seconds(iso_time: str) -> float:
+    return dt.datetime.fromisoformat(iso_time).timestamp()
+
+
+def oldest_pending_age_s(node: Node) -> dict[str, float]:
+    """Per partner (every partner present), seconds since the oldest encounter still
+    to send to it was enrolled (its item queued); 0 when none waits."""
+    ages = dict.fromkeys(node.partner_codes, 0.0)
+    now = node.clock() / 1000
+    rows = node.database.connection.execute(
+        "SELECT o.partner, min(e.enrolled_at) FROM outbox AS o "
+        "JOIN encounters AS e ON e.encounter_id = o.encounter_id "
+        "WHERE o.state = ? GROUP BY o.partner",
+        (OutboxState.PENDING.value,),
+    ).fetchall()
+    ages.update({str(partner): max(0.0, now - _seconds(oldest)) for partner, oldest in rows})
+    return ages
+
+
+def oldest_unacknowledged_age_s(node: Node) -> dict[str, float]:
+    """Per review queue (every queue present), seconds since the oldest alert still
+    ``NEW`` (no officer has acknowledged it) was raised; 0 when none."""
+    ages = {queue.value: 0.0 for queue in AlertQueue}
+    now = node.clock() / 1000
+    rows = node.database.connection.execute(
+        "SELECT queue, min(created_at) FROM alerts WHERE status = ? GROUP BY queue",
+        (AlertStatus.NEW.value,),
+    ).fetchall()
+    ages.update({str(queue): max(0.0, now - _seconds(oldest)) for queue, oldest in rows})
+    return ages
+
+
 def quota_limit(link: Link, kind: QuotaKind) -> int:
     """The agreement's daily limit for ``kind`` (probes, or step-2 requests)."""
     quotas = link.terms.quotas
@@ -156,7 +202,27 @@ class StoreCollector(Collector):
         for partner, count in sorted(pending_by_partner(node).items()):
             backlog.add_metric([partner], count)
         yield backlog
+        yield from self._ages(node)
         yield from self._partner_metrics(node)
+
+    @staticmethod
+    def _ages(node: Node) -> Iterator[Metric]:
+        waiting = GaugeMetricFamily(
+            "bx_outbox_oldest_pending_age_seconds",
+            "Seconds the oldest item still to send to the partner has waited (0: none)",
+            labels=["partner"],
+        )
+        for partner, age in sorted(oldest_pending_age_s(node).items()):
+            waiting.add_metric([partner], age)
+        yield waiting
+        unacknowledged = GaugeMetricFamily(
+            "bx_alert_oldest_unacknowledged_age_seconds",
+            "Seconds since the oldest alert no officer has acknowledged was raised (0: none)",
+            labels=["queue"],
+        )
+        for queue, age in sorted(oldest_unacknowledged_age_s(node).items()):
+            unacknowledged.add_metric([queue], age)
+        yield unacknowledged
 
     @staticmethod
     def _partner_metrics(node: Node) -> Iterator[Metric]:
@@ -183,193 +249,6 @@ class StoreCollector(Collector):
             in_force.add_metric([partner], int(validity.in_force))
             days_left.add_metric([partner], validity.days_left)
         yield from (used, limit, in_force, days_left)
-
-
-# --- gRPC calls ---------------------------------------------------------------------------
-
-
-Record = Callable[[grpc.ServicerContext, bool, float], None]
-"""Called once per call: its context, whether the behaviour raised, its start time."""
-
-
-def _final_code(context: grpc.ServicerContext, raised: bool) -> grpc.StatusCode:
-    """The status the call ends with: the one the handler set or aborted with; else,
-    when the caller went away or ran out of time first, CANCELLED or DEADLINE_EXCEEDED."""
-    code = context.code()  # type: ignore[attr-defined]  # grpcio has it; the stubs do not
-    if isinstance(code, grpc.StatusCode):
-        return code
-    if not context.is_active():
-        remaining = context.time_remaining()
-        expired = remaining is not None and remaining <= 0
-        return grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
-    return grpc.StatusCode.UNKNOWN if raised else grpc.StatusCode.OK
-
-
-def _timed_unary_response(behavior: Callable[..., Any], record: Record) -> Callable[..., Any]:
-    def call(request: Any, context: grpc.ServicerContext) -> Any:
-        started, raised = time.perf_counter(), True
-        try:
-            response = behavior(request, context)
-            raised = False
-            return response
-        finally:
-            record(context, raised, started)
-
-    return call
-
-
-def _timed_stream_response(behavior: Callable[..., Any], record: Record) -> Callable[..., Any]:
-    def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        started, raised = time.perf_counter(), True
-        try:
-            yield from behavior(request, context)
-            raised = False
-        finally:  # also when the caller goes away mid-stream (GeneratorExit)
-            record(context, raised, started)
-
-    return call
-
-
-def _timed(handler: _Handler, record: Record) -> _Handler:
-    """The same handler, each call timed and counted by ``record``."""
-    io = (handler.request_deserializer, handler.response_serializer)
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(
-            _timed_unary_response(handler.unary_unary, record), *io
-        )
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(
-            _timed_stream_response(handler.unary_stream, record), *io
-        )
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(
-            _timed_unary_response(handler.stream_unary, record), *io
-        )
-    assert handler.stream_stream is not None
-    return grpc.stream_stream_rpc_method_handler(
-        _timed_stream_response(handler.stream_stream, record), *io
-    )
-
-
-def service_and_method(full_method: str) -> tuple[str, str]:
-    """``/biometric_exchange.v1.Exchange/Identify`` → (``biometric_exchange.v1.Exchange``,
-    ``Identify``)."""
-    service, _, method = full_method.lstrip("/").rpartition("/")
-    return (service, method) if service and method else (UNKNOWN, UNKNOWN)
-
-
-class ConnectionsCounted(Protocol):
-    connections: int
-
-
-KNOWN_PEERS = 16_384
-"""Connections remembered as having made a call (oldest forgotten first)."""
-
-
-class TlsConnections(Collector):
-    """Connections refused at the TLS layer, which no handler ever sees.
-
-    The server's credentials count each connection before its handshake; a
-    connection that makes a call shows up here by its peer address. The
-    difference is connections that never made a call: a client certificate from
-    no CA we trust, none at all, a client that does not speak TLS, or one that
-    gave up. (A connection forgotten from the bounded memory and seen again
-    counts twice as served, so the refused figure can only be low, never high.)
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._credentials: ConnectionsCounted | None = None
-        self._peers: OrderedDict[str, None] = OrderedDict()
-        self._served = 0
-
-    def follow(self, credentials: ConnectionsCounted) -> None:
-        self._credentials = credentials
-
-    def saw(self, peer: str) -> None:
-        with self._lock:
-            if peer in self._peers:
-                self._peers.move_to_end(peer)
-                return
-            self._peers[peer] = None
-            self._served += 1
-            if len(self._peers) > KNOWN_PEERS:
-                self._peers.popitem(last=False)
-
-    def counts(self) -> tuple[int, int]:
-        """(connections begun, connections that made a call)."""
-        begun = self._credentials.connections if self._credentials is not None else 0
-        with self._lock:
-            return begun, self._served
-
-    def describe(self) -> Iterable[Metric]:
-        return ()
-
-    def collect(self) -> Iterator[Metric]:
-        begun, served = self.counts()
-        if self._credentials is None:
-            return
-        yield CounterMetricFamily(
-            "bx_tls_connections", "TLS connections begun (before the handshake)", value=begun
-        )
-        yield CounterMetricFamily(
-            "bx_tls_connections_with_calls", "TLS connections that made a call", value=served
-        )
-        yield GaugeMetricFamily(
-            "bx_tls_connections_refused",
-            "Connections that never made a call: refused at the TLS layer (a certificate "
-            "from no CA we trust, or none) or given up by the client",
-            value=max(0, begun - served),
-        )
-
-
-class MetricsInterceptor(_ServerInterceptor):
-    """Counts served calls by method and status code and times them by method."""
-
-    def __init__(self, registry: CollectorRegistry, connections: TlsConnections) -> None:
-        self._connections = connections
-        self.handled = Counter(
-            "bx_grpc_server_handled",
-            "gRPC calls served, by method and final status code",
-            ["service", "method", "code"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "bx_grpc_server_handling_seconds",
-            "Time to serve a gRPC call, by method",
-            ["service", "method"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], _Handler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> _Handler | None:
-        handler = continuation(handler_call_details)
-        if handler is None:  # gRPC answers UNIMPLEMENTED; the name is the caller's, not a label
-            self.handled.labels(UNKNOWN, UNKNOWN, grpc.StatusCode.UNIMPLEMENTED.name).inc()
-            return None
-        service, method = service_and_method(handler_call_details.method)
-
-        def record(context: grpc.ServicerContext, raised: bool, started: float) -> None:
-            elapsed = time.perf_counter() - started
-            self._connections.saw(context.peer())
-            code = _final_code(context, raised).name
-            self.handled.labels(service, method, code).inc()
-            self.latency.labels(service, method).observe(elapsed)
-            if not log.isEnabledFor(logging.DEBUG):
-                return
-            log.debug(
-                "served %s: %s in %.1f ms",
-                method,
-                code,
-                elapsed * 1000,
-                extra={"method": method, "code": code, "peer": context.peer()},
-            )
-
-        return _timed(handler, record)
 
 
 # --- The node's registry and its HTTP endpoint -----------------------------------------------
@@ -405,8 +284,10 @@ def serve_metrics(listen: str, registry: CollectorRegistry) -> MetricsServer:
 
 
 class NodeMetrics:
-    """A node's own registry (the call instruments and the store collector) and,
-    when node.toml has a ``[metrics]`` section, its HTTP endpoint."""
+    """A node's own registry (the call instruments, the store collector, the process's
+    CPU, memory, file descriptors and garbage collection; the node process adds
+    partner reachability) and, when node.toml has a ``[metrics]`` section, its HTTP
+    endpoint."""
 
     def __init__(self, node: Node) -> None:
         self._node = node
@@ -415,6 +296,9 @@ class NodeMetrics:
         self.interceptor = MetricsInterceptor(self.registry, self.tls)
         self.registry.register(StoreCollector(node))
         self.registry.register(self.tls)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.endpoint: MetricsServer | None = None
 
     def follow_tls(self, credentials: ConnectionsCounted) -> None:

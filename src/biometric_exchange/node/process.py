@@ -21,11 +21,21 @@ from types import FrameType
 from threadpoolctl import threadpool_limits
 
 from biometric_exchange.config import load_config
+from biometric_exchange.exceptions import ExchangeError
+from biometric_exchange.logs import set_node
+from biometric_exchange.node.link import Link
 from biometric_exchange.node.live import LiveConfiguration, PartnerTransports
 from biometric_exchange.node.metrics import NodeMetrics
 from biometric_exchange.node.presence import Presence
-from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.reachability import (
+    ObservedTransport,
+    Reachability,
+    ReachabilityCollector,
+)
+from biometric_exchange.node.routed import open_partner_transport
+from biometric_exchange.node.runtime import Clock, Node, system_clock
 from biometric_exchange.node.send.details import poll_pending
+from biometric_exchange.node.send.ping import ping
 from biometric_exchange.node.send.worker import ExchangeWorker
 from biometric_exchange.node.server import start_server
 from biometric_exchange.node.services import Services
@@ -39,6 +49,8 @@ DETAILS_POLL_INTERVAL_S = 2.0
 SURGE_INTERVAL_S = 60.0
 """The surge monitor runs this often (``BX_SURGE_INTERVAL_S`` overrides, for tests)."""
 SURGE_INTERVAL_ENV = "BX_SURGE_INTERVAL_S"
+CHECK_TIMEOUT_S = 3.0
+"""A partner check's Ping waits this long for an answer (the chores wait with it)."""
 
 
 def surge_interval_s() -> float:
@@ -57,7 +69,8 @@ def surge_interval_s() -> float:
 
 
 class _Chores:
-    """The node's own work between calls: the outbox, step-2 re-asks, the surge monitor.
+    """The node's own work between calls: the outbox, step-2 re-asks, the surge
+    monitor, a Ping to each partner not heard from for a while (``Reachability.quiet``).
 
     Each chore survives its own errors (logged): what it was doing stays pending
     for the next round.
@@ -69,8 +82,10 @@ class _Chores:
         worker: ExchangeWorker,
         transports: Mapping[str, PeerTransport],
         live: LiveConfiguration,
+        reachability: Reachability,
     ) -> None:
         self._node = node
+        self._reachability = reachability
         self._worker = worker
         self._transports = transports
         self._live = live
@@ -101,7 +116,19 @@ class _Chores:
             except Exception:  # the loop must survive; the next run tries again
                 log.exception("surge monitor error")
             self._next_surge_run = time.monotonic() + self._surge_interval
+        self._check_partners()
         return busy
+
+    def _check_partners(self) -> None:
+        """Ping each partner no call has reached (or failed to reach) for a while: its
+        outcome is what ``bx_partner_up`` shows for an idle link."""
+        for partner in self._reachability.quiet(self._node.partner_codes):
+            try:
+                ping(self._node.link(partner), self._transports[partner], timeout=CHECK_TIMEOUT_S)
+            except ExchangeError:  # recorded as the partner's state, logged when it changes
+                pass
+            except Exception:  # the loop must survive; the next round tries again
+                log.exception("partner check error (%s)", partner)
 
 
 def _log_start(node: Node, services: Services) -> None:
@@ -137,17 +164,22 @@ def run_node(
     *,
     stop: threading.Event | None = None,
     reload: threading.Event | None = None,
+    clock: Clock = system_clock,
 ) -> None:
     """Serve until SIGINT/SIGTERM (or ``stop``); then stop cleanly. SIGHUP (or
-    ``reload``, for callers that run the node in a thread) reloads the agreements."""
+    ``reload``, for callers that run the node in a thread) reloads the agreements.
+    In the main thread (a node process), every log line carries the node's country
+    as ``node``. ``clock`` is the node's (tests move it on)."""
     stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():  # a node process: name its logs
+        set_node(load_config(node_dir).node.country)
     # Calls are served concurrently, each with a small search: one BLAS thread per
     # call keeps the cores busy without oversubscribing them (measured: 13 → 176
     # single-probe calls/s on 2 cores with a 100k watchlist).
     threadpool_limits(limits=1, user_api="blas")
     shared = load_config(node_dir).store.url is not None  # several processes may serve
     with Presence.claim(node_dir, shared=shared) as presence:
-        node = Node.open(node_dir)
+        node = Node.open(node_dir, clock=clock)
         try:
             _serve(node, presence, stop, reload)
         finally:
@@ -164,10 +196,17 @@ def _serve(
         node, services, interceptors=[metrics.interceptor], reuse_port=node.database.shared
     )
     metrics.follow_tls(running.credentials)
-    transports = PartnerTransports(node)
+    reachability = Reachability(lambda: node.clock() / 1000)
+    metrics.registry.register(ReachabilityCollector(reachability))
+    open_direct_or_routed = open_partner_transport(node.node_dir)
+
+    def open_transport(link: Link) -> PeerTransport:
+        return ObservedTransport(open_direct_or_routed(link), link.code, reachability)
+
+    transports = PartnerTransports(node, open_transport)
     live = LiveConfiguration(node, presence=presence, followers=(transports.refresh,))
     worker = ExchangeWorker(node, services, transports, awaits=live.awaits, stop=stop)
-    chores = _Chores(node, worker, transports, live)
+    chores = _Chores(node, worker, transports, live, reachability)
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)

@@ -1,4 +1,5 @@
-"""The node's gRPC server: Exchange, health checking and reflection, mTLS only."""
+"""The node's gRPC server: Exchange, health checking and reflection (v1 and v1alpha),
+mTLS only."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.node.membership import load_membership
+from biometric_exchange.node.reflection import enable_server_reflection
+from biometric_exchange.node.routed import RouterCallers
 from biometric_exchange.node.rpc import SERVICE
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.serve import PartnerHandlerTable
@@ -71,18 +74,18 @@ def start_server(
         interceptors=list(interceptors),
     )
 
+    membership = load_membership(node.node_dir)
     servicer = ExchangeServicer(
         PartnerHandlerTable(node, services),
         PartnerAuthorizer(node),
         node.audit,
         node.refusals,
+        RouterCallers(membership) if membership is not None else None,
     )
     server.add_generic_rpc_handlers((servicer.generic_handler(),))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (EXCHANGE_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    enable_server_reflection((EXCHANGE_SERVICE, health.SERVICE_NAME), server)
     address = listen or node.config.node.listen
     credentials = LiveServerCredentials(node)
     try:

@@ -19,6 +19,7 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 
 from biometric_exchange.exceptions import ExchangeError, InvalidInput, PeerNotAuthorized
+from biometric_exchange.node.routed import RouterCallers
 from biometric_exchange.node.rpc import RPCS, SERVICE, Rpc
 from biometric_exchange.node.serve import PartnerHandlerTable
 from biometric_exchange.node.status import status_for
@@ -46,7 +47,10 @@ class ExchangeServicer:
         authorizer: PartnerAuthorizer,
         audit: AuditLog,
         refusals: RefusalCounts,
+        router: RouterCallers | None = None,
     ) -> None:
+        self._router = router
+        """The federation router we accept forwarded calls from, if we are a member."""
         self._handlers = handlers
         self._authorizer = authorizer
         self._audit = audit
@@ -95,6 +99,10 @@ class ExchangeServicer:
     def _authorize(self, context: grpc.ServicerContext, method: str) -> str:
         """The calling partner's code; aborts the call when the caller is none."""
         try:
+            if self._router is not None:
+                member = self._router.member(context.auth_context(), context.invocation_metadata())
+                if member is not None:
+                    return member
             return self._authorizer.check(context.auth_context())
         except PeerNotAuthorized as exc:
             self._audit.record(

@@ -11,6 +11,7 @@ from cryptography import x509
 
 from biometric_exchange.crypto import pki
 from biometric_exchange.exceptions import PeerNotAuthorized
+from biometric_exchange.node.membership import load_membership
 from biometric_exchange.node.runtime import Node
 
 # gRPC enables SO_REUSEPORT by default, which would let a second node bind a
@@ -21,6 +22,9 @@ TLS_SERVER_NAME = "localhost"
 
 def _certificate_configuration(node: Node) -> grpc.ServerCertificateConfiguration:
     partner_cas = [link.partner.ca_certificate.encode() for link in node.links()]
+    membership = load_membership(node.node_dir)
+    if membership is not None:
+        partner_cas.append(membership.ca_certificate_pem)
     roots = b"\n".join([*partner_cas, node.keys.ca_certificate_pem])
     return grpc.ssl_server_certificate_configuration(
         [(node.keys.tls_key_pem, node.keys.tls_certificate_pem)], root_certificates=roots

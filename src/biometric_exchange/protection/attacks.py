@@ -1,9 +1,10 @@
 """Pre-image attacks by a key holder: how far "non-invertible" goes (ISO/IEC 30136).
 
 Each attack sees the protected template and the scheme (its key, hence its
-random matrices) and returns a template ``x̂`` in the original space, scaled to
-``norm`` (a typical template norm, which an attacker learns from public
-data). The attack succeeds when ``x̂`` matches the original template under
+random matrices) and returns a template ``x̂`` in the original space: a
+direction scaled to ``norm`` (a typical distance of a template from the
+scheme's centre, which an attacker learns from public data), plus the
+centre. The attack succeeds when ``x̂`` matches the original template under
 the unprotected comparator (Euclidean distance below 0.6): then the
 protected template, with its key, is as good as the face template itself.
 """
@@ -34,11 +35,12 @@ def biohash_preimage(scheme: BioHashScheme, bits: ArrayLike, norm: float) -> Flo
 
 def iom_preimage(scheme: IndexOfMaxScheme, indices: ArrayLike, norm: float) -> FloatMatrix:
     """Pre-image of Index-of-Max hashes: the sum over groups of the winning direction
-    minus the group's mean direction (each winner leans towards the template)."""
+    minus the group's mean direction (each winner leans towards the centred template),
+    plus the centre."""
     groups = scheme.directions.reshape(-1, scheme.hashes, scheme.width)  # (128, hashes, width)
     centred = (groups - groups.mean(axis=2, keepdims=True)).reshape(groups.shape[0], -1)
     # One-hot rows pick each group's winner; the product sums the chosen directions.
-    return _scaled(scheme.one_hot(indices).astype(np.float64) @ centred.T, norm)
+    return _scaled(scheme.one_hot(indices).astype(np.float64) @ centred.T, norm) + scheme.centre
 
 
 def _scaled(directions: FloatMatrix, norm: float) -> FloatMatrix:

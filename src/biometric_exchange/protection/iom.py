@@ -1,7 +1,8 @@
 """Index-of-Max hashing, Gaussian random projection variant (Jin et al., IEEE TIFS 2018).
 
 The key seeds ``hashes`` groups of ``width`` Gaussian directions; a template
-``x`` (centred like BioHashing) becomes, per group, the index of the
+``x``, centred like BioHashing (``x - centre``, the population mean template by
+default), becomes, per group, the index of the
 direction with the largest projection. Two hashes are compared by the
 fraction of groups whose indices differ (1 - collision rate): about
 1 - 1/width for unrelated people and for any pair under different keys.
@@ -52,6 +53,7 @@ class IndexOfMaxScheme:
     hashes: int = DEFAULT_HASHES
     width: int = DEFAULT_WIDTH
     threshold: float = IOM_THRESHOLD
+    centre: FloatMatrix = field(default_factory=POPULATION_MEAN.copy)
     directions: FloatMatrix = field(init=False)
     """(128, hashes * width): group ``i`` is columns ``i*width`` to ``(i+1)*width - 1``."""
 
@@ -62,6 +64,8 @@ class IndexOfMaxScheme:
             self.threshold == IOM_THRESHOLD
         ):
             raise InvalidInput("threshold: measured for 128 groups of 16; measure another")
+        centre = as_templates(np.reshape(self.centre, (1, -1)), name="centre")
+        object.__setattr__(self, "centre", centre)
         rng = keyed_generator(check_key(self.key), self.NAME)
         directions = rng.standard_normal((TEMPLATE_DIM, self.hashes * self.width))
         object.__setattr__(self, "directions", directions)
@@ -71,7 +75,7 @@ class IndexOfMaxScheme:
         return self.NAME
 
     def protect(self, templates: ArrayLike) -> Indices:
-        centred = as_templates(templates) - POPULATION_MEAN
+        centred = as_templates(templates) - self.centre
         projections = (centred @ self.directions).reshape(-1, self.hashes, self.width)
         indices: Indices = projections.argmax(axis=2).astype(np.uint8)
         return indices

@@ -16,7 +16,10 @@ Units, per alert kind:
   The truth: each person met by two nodes within the movement window.
 
 Recall is given against every case and against the cases the agreement lets
-the exchange see (``eligible``); each miss gets a reason. ``Scorer.by_link``
+the exchange see (``eligible``); each miss gets a reason. Precision and both
+recalls carry 95 % Wilson score intervals (``scipy.stats.binomtest``), and
+false positives are split by cause: two faces the world made alike
+(``relative``, ``twin``, ``look-alike``, see ``resemblance``) or ``unrelated``. ``Scorer.by_link``
 gives the same per link (sender, holder), each under its own agreement: a
 minor met by Panama is eligible for Chile but not for Mexico.
 """
@@ -28,6 +31,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
+
+from scipy import stats
 
 from biometric_exchange.domain import AlertKind
 from biometric_exchange.simulation.detections import Detection
@@ -43,6 +48,7 @@ CAUGHT = "caught"
 BIOMETRIC_MISS = "biometric miss (distance at or above the threshold)"
 NOT_CHECKED = "not checked (nationality in the Americas)"
 ACROSS_BORDER = "identities met at different nodes (step 1 carries no identity)"
+UNRELATED = "unrelated"
 
 
 @dataclass
@@ -56,6 +62,7 @@ class KindScore:
     eligible: int = 0
     eligible_caught: int = 0
     severities: Counter[str] = field(default_factory=Counter)
+    wrong_by_cause: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         predicted = self.right + self.wrong
@@ -65,12 +72,16 @@ class KindScore:
             "evidence": predicted,
             "true_positives": self.right,
             "false_positives": self.wrong,
+            "false_positives_by_cause": dict(sorted(self.wrong_by_cause.items())),
             "precision": ratio(self.right, predicted),
+            "precision_ci95": wilson(self.right, predicted),
             "cases": cases,
             "caught": self.truth[CAUGHT],
             "recall": ratio(self.truth[CAUGHT], cases),
+            "recall_ci95": wilson(self.truth[CAUGHT], cases),
             "eligible_cases": self.eligible,
             "recall_eligible": ratio(self.eligible_caught, self.eligible),
+            "recall_eligible_ci95": wilson(self.eligible_caught, self.eligible),
             "missed_by_reason": {k: v for k, v in sorted(self.truth.items()) if k != CAUGHT},
             "alerts_by_severity": dict(sorted(self.severities.items())),
         }
@@ -78,6 +89,14 @@ class KindScore:
 
 def ratio(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 6) if denominator else None
+
+
+def wilson(successes: int, trials: int) -> list[float] | None:
+    """The 95 % Wilson score interval of ``successes / trials`` (None without trials)."""
+    if not trials:
+        return None
+    interval = stats.binomtest(successes, trials).proportion_ci(0.95, method="wilson")
+    return [round(float(interval.low), 6), round(float(interval.high), 6)]
 
 
 def _score(score: KindScore, *, caught: bool, refusal: str | None, miss: str | None) -> None:
@@ -135,6 +154,17 @@ class Scorer:
             return len(faces) == 1 and entry is not None and entry.face in faces
         return len(found.encounters) == 2 and len(faces) == 1
 
+    def cause(self, found: Detection) -> str:
+        """Why a wrong detection matched: the resemblance of its two faces, if any."""
+        enc = self.truth.encounters
+        faces = [enc[e].face for e in found.encounters if e in enc]
+        if found.kind in (HIT, HOLDER, PROTECTION):
+            entry = self.truth.entries.get(found.entry or "")
+            faces = faces[:1] + ([entry.face] if entry is not None else [])
+        if len(faces) == 2 and faces[0] != faces[1]:
+            return self.truth.world.resemblance.kind_of(faces[0], faces[1]) or UNRELATED
+        return UNRELATED
+
     def _predicted(self) -> None:
         for found in self.found:
             if found.kind not in PERSON_KINDS:
@@ -148,6 +178,7 @@ class Scorer:
                 score.right += 1
             else:
                 score.wrong += 1
+                score.wrong_by_cause[self.cause(found)] += 1
             link_side = _link_side(found)
             if link_side is not None:
                 link, side = link_side

@@ -17,9 +17,20 @@ from biometric_exchange.synthetic.templates import TemplateModel
 NAME_POOL_SIZE = 500
 """Faker draws per locale and kind (the population generator uses 2000; fewer make a
 run start faster, and names only need to differ between identities)."""
-STREAMS = ("people", "faces", "routes", "meet", "captures", "listings", "surge", "fillers")
+STREAMS = (
+    "people",
+    "faces",
+    "routes",
+    "meet",
+    "captures",
+    "listings",
+    "surge",
+    "fillers",
+    "resemblance",
+)
 """One independent stream per part of the world, so changing one part (e.g. the
-number of filler entries) leaves the others as they were."""
+number of filler entries) leaves the others as they were. New streams go at the
+end: the earlier ones stay what they were."""
 MEXICO_SEED = 484
 """Mixed with the seed for Mexico's streams (ISO 3166-1 numeric code of Mexico)."""
 MEXICO_STREAMS = ("meet", "captures", "listings", "fillers")

@@ -55,6 +55,18 @@ class PopulationSection(_Frozen):
     flow through both nodes is steady from day one."""
     fraud_share: Share = 0.005
     """Travellers who show a second (alias) identity at later encounters."""
+    relatives_share: Share = 0.0
+    """Travellers whose face resembles a relative's among the travellers (``resemblance``)."""
+    twin_share: Share = 0.0
+    """Of those relatives, the share who are identical twins."""
+    lookalike_share: Share = 0.0
+    """Faces (travellers and watchlist fillers) that resemble an unrelated traveller."""
+
+
+class ConflictsSection(_Frozen):
+    fpir: Annotated[float, Field(gt=0, lt=1)]
+    """Target FPIR of each ``IDENTITY_CONFLICT`` search; the nodes get thresholds per
+    gallery size for it (``conflict_thresholds``) instead of the fixed threshold."""
 
 
 class WatchlistSection(_Frozen):
@@ -167,6 +179,7 @@ class Scenario(_Frozen):
     """Every other pair's terms, by pair (``"PAN-MEX"``, ``"CHL-MEX"``); a pair not named
     here signs its shipped terms."""
     step2: Step2Section = Step2Section()
+    conflicts: ConflictsSection | None = None
     surge: SurgeSection | None = None
     sweep: SweepSection | None = None
     source: Path | None = Field(default=None, exclude=True)

@@ -18,6 +18,18 @@ def _pct(value: float | None) -> str:
     return NONE if value is None else f"{value:.1%}"
 
 
+def _pct_ci(value: float | None, interval: list[float] | None) -> str:
+    """A rate with its 95 % interval: ``45.5% (30.2-61.7%)``."""
+    if value is None or interval is None:
+        return _pct(value)
+    return f"{value:.1%} ({interval[0]:.1%}\N{EN DASH}{interval[1]:.1%})"
+
+
+def _causes(kind: dict[str, Any]) -> str:
+    causes = kind.get("false_positives_by_cause") or {}
+    return "; ".join(f"{cause}: {n}" for cause, n in causes.items()) or NONE
+
+
 def _rate(value: float | None) -> str:
     if value is None:
         return NONE
@@ -44,10 +56,11 @@ def alerts(metrics: dict[str, Any]) -> list[str]:
                 kind,
                 k["alerts"],
                 f"{k['true_positives']} / {k['false_positives']}",
-                _pct(k["precision"]),
+                _pct_ci(k["precision"], k.get("precision_ci95")),
+                _causes(k),
                 f"{k['caught']} of {k['cases']}",
-                _pct(k["recall"]),
-                _pct(k["recall_eligible"]),
+                _pct_ci(k["recall"], k.get("recall_ci95")),
+                _pct_ci(k["recall_eligible"], k.get("recall_eligible_ci95")),
                 missed,
             ]
         )
@@ -57,6 +70,8 @@ def alerts(metrics: dict[str, Any]) -> list[str]:
         "Evidence items are counted against the truth: a hit is right when the encounter is",
         "the listed person; a conflict or movement when both encounters are one person.",
         "*Eligible*: cases the agreement lets the exchange see (scope, protected categories).",
+        "Rates carry 95 % Wilson intervals; wrong evidence is split by what made the two",
+        "faces alike (relatives, twins, look-alikes of the world's resemblance model).",
         "",
     ]
     lines += _table(
@@ -64,7 +79,8 @@ def alerts(metrics: dict[str, Any]) -> list[str]:
             "alert kind",
             "alerts",
             "evidence right / wrong",
-            "precision",
+            "precision (95 % CI)",
+            "wrong, by cause",
             "cases caught",
             "recall",
             "recall (eligible)",

@@ -46,6 +46,7 @@ from biometric_exchange.node.transport import (
     PeerTransport,
     Tally,
 )
+from biometric_exchange.simulation.conflict_thresholds import conflict_thresholds
 from biometric_exchange.simulation.scenario import Scenario
 from biometric_exchange.simulation.wire import Wire
 from biometric_exchange.simulation.witness import WitnessTransport
@@ -106,6 +107,9 @@ def create_folders(scenario: Scenario, workdir: Path) -> dict[str, Path]:
             "node": {"name": name, "country": country, "listen": f"127.0.0.1:{free_port()}"},
             "matching": {"threshold": scenario.threshold},
         }
+        if scenario.conflicts is not None:
+            table = conflict_thresholds(scenario.conflicts.fpir)
+            config["alerts"] = {"conflict_thresholds": {str(n): t for n, t in table.items()}}
         purposes = partner_purposes(country, terms_files)
         if purposes:
             config["exchange"] = {"partner_purposes": purposes}

@@ -6,7 +6,8 @@ show an alias identity at later encounters, as ``corridor.node_encounters``
 decides), the optional surge arrivals (``flow``), and each country's
 watchlist (``listings``); Mexico's encounters and watchlist when Mexico is a
 node. Faces are numbered travellers first, then surge arrivals, then
-watchlist fillers (Mexico's last). The same scenario and seed give the same
+watchlist fillers (Mexico's last). Relatives and look-alikes among them are
+drawn from their own stream (``resemblance``). The same scenario and seed give the same
 world whatever the run's date: dates shift with the calendar, nothing else.
 SYNTHETIC DATA ONLY.
 """
@@ -42,6 +43,8 @@ from biometric_exchange.simulation.flow import (
 )
 from biometric_exchange.simulation.listings import MEXICO, Listings, draw_listings
 from biometric_exchange.simulation.moving import draw_moving
+from biometric_exchange.simulation.resemblance import NONE as NO_RESEMBLANCE
+from biometric_exchange.simulation.resemblance import Resemblance, draw_resemblance
 from biometric_exchange.simulation.scenario import Scenario
 from biometric_exchange.synthetic.identities import People
 from biometric_exchange.synthetic.templates import Matrix
@@ -70,6 +73,8 @@ class World:
     """Each face's noise-free template (the template model's identity)."""
     noise: NDArray[np.float64]
     """Each face's capture-noise multiplier."""
+    resemblance: Resemblance = NO_RESEMBLANCE
+    """Relatives and look-alikes: different faces made alike (``resemblance``)."""
 
     @cached_property
     def provenance(self) -> Provenance:
@@ -215,6 +220,16 @@ def draw_world(scenario: Scenario, calendar: Calendar) -> World:
             )
         )
     latents = np.concatenate(latent_parts)
+    population = scenario.population
+    resemblance = draw_resemblance(
+        rngs["resemblance"],
+        people.nationality[: split + len(fillers)],
+        split,
+        relatives_share=population.relatives_share,
+        twin_share=population.twin_share,
+        lookalike_share=population.lookalike_share,
+    )
+    resemblance.apply(latents, model.centre_vector)
     encounters = encounters_from(draw, merge_columns(drawn.columns), latents, noise)
     if with_mexico:
         mexico = encounters_from(
@@ -246,4 +261,5 @@ def draw_world(scenario: Scenario, calendar: Calendar) -> World:
         surge=drawn.surge,
         latents=latents,
         noise=noise,
+        resemblance=resemblance,
     )

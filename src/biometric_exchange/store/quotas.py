@@ -14,6 +14,8 @@ class QuotaKind(StrEnum):
     PROBES_RECEIVED = "probes_received"
     DETAILS_SENT = "details_sent"
     DETAILS_RECEIVED = "details_received"
+    ROUTED = "routed"
+    """A federation router: calls forwarded for a member."""
 
 
 class Quotas:

@@ -1,8 +1,12 @@
 """A synthetic stand-in for dlib's 128-d face descriptor, calibrated to face_recognition.
 
-Each identity has a latent vector drawn from N(0, identity_scale²·I). A
-capture adds isotropic noise whose scale is ``noise_scale`` times a lognormal
-factor, so most captures are clean and a few are poor (bad light, pose,
+Each identity has a latent vector drawn from N(centre, identity_scale²·I).
+``centre`` is fitted to real face_recognition encodings of the photos that
+installed packages ship (``realfit``; docs/synthetic.md): their mean vector,
+with its length set so that template norms match theirs (about 1.38, where a
+zero centre gave 0.62). Distances do not depend on the centre. A capture
+adds isotropic noise whose scale is ``noise_scale`` times a lognormal factor,
+so most captures are clean and a few are poor (bad light, pose,
 motion blur). In 128 dimensions distances concentrate sharply:
 
 * genuine (two captures of one person): ≈ 16·noise_scale ≈ 0.41, the 5-95 %
@@ -28,7 +32,7 @@ set of nationalities) by two documented multipliers:
 * ``noise_multiplier`` (> 1) scales the capture noise of the group's members:
   a wider, higher genuine distribution, i.e. more false non-matches;
 * ``identity_multiplier`` (< 1) scales their latents towards the population
-  mean: a tighter, lower impostor distribution within the group, i.e. more
+  mean (``centre``): a tighter, lower impostor distribution within the group, i.e. more
   false matches among its members.
 
 A subject in several groups gets the product of their multipliers.
@@ -40,6 +44,7 @@ between captures. Its multipliers are illustrative, not measured.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,6 +53,7 @@ from numpy.typing import NDArray
 
 from biometric_exchange.domain import TEMPLATE_DIM, Template, validate_template
 from biometric_exchange.exceptions import InvalidInput
+from biometric_exchange.protection.centre import FACE_CENTRE
 
 Matrix = NDArray[np.float32]
 """A batch of templates, one per row (float32, C-contiguous)."""
@@ -146,12 +152,30 @@ class TemplateModel:
                 raise InvalidInput(f"{name}: must be positive")
         if not self.noise_log_sigma >= 0:
             raise InvalidInput("noise_log_sigma: must not be negative")
+        if self.dim != len(FACE_CENTRE):
+            raise InvalidInput(f"dim: the fitted centre has {len(FACE_CENTRE)} values")
+
+    @property
+    def centre(self) -> tuple[float, ...]:
+        """The population mean template, fitted to real encodings (``protection.centre``)."""
+        return FACE_CENTRE
+
+    @property
+    def centre_vector(self) -> Matrix:
+        """``centre`` as a float32 vector."""
+        return np.asarray(self.centre, dtype=np.float32)
+
+    def spread2(self) -> float:
+        """E|x - centre|² of a capture (no group effect): identity plus capture noise."""
+        noise2 = self.noise_scale**2 * math.exp(2.0 * self.noise_log_sigma**2)
+        return self.dim * (self.identity_scale**2 + noise2)
 
     # --- one template at a time (the demo dataset) ------------------------------------
 
     def latent(self, rng: np.random.Generator, *, identity_multiplier: float = 1.0) -> Template:
         """Draw the latent (noise-free) template of a new identity."""
         values = rng.normal(0.0, self.identity_scale * identity_multiplier, self.dim)
+        values += np.asarray(self.centre, dtype=np.float64)
         return validate_template(values, field_name="latent", dim=self.dim)
 
     def capture(
@@ -178,6 +202,7 @@ class TemplateModel:
         rows = rng.standard_normal((n, self.dim), dtype=np.float32)
         scale = self.identity_scale * np.broadcast_to(np.asarray(identity_multiplier), (n,))
         rows *= scale.astype(np.float32)[:, None]
+        rows += self.centre_vector
         return rows
 
     def captures(

@@ -24,7 +24,7 @@ from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.matching import DEFAULT_THRESHOLD
 from biometric_exchange.protection import ProtectionScheme, linkability, scheme_for
 from biometric_exchange.protection.attacks import biohash_preimage, iom_preimage
-from biometric_exchange.protection.biohash import BioHashScheme
+from biometric_exchange.protection.biohash import POPULATION_MEAN, BioHashScheme
 from biometric_exchange.protection.common import euclidean, paired_euclidean
 from biometric_exchange.protection.iom import IndexOfMaxScheme
 from biometric_exchange.protection.rotation import RotationScheme
@@ -144,8 +144,9 @@ def _preimage_attack(scheme: ProtectionScheme, subjects: Subjects) -> dict[str, 
     """A key holder's pre-image of each first capture, matched at 0.6 against the
     original, another capture of the same person, and other people's captures."""
     protected = scheme.protect(subjects.first)
-    # The attacker's norm comes from public data (here: the gallery fillers), not the victims.
-    norm = float(np.median(np.linalg.norm(subjects.fillers, axis=1)))
+    # The attacker's norm comes from public data (here: the gallery fillers), not the
+    # victims: their typical distance from the population mean the schemes centre on.
+    norm = float(np.median(np.linalg.norm(subjects.fillers - POPULATION_MEAN, axis=1)))
     if isinstance(scheme, RotationScheme):
         preimage, attack = scheme.invert(protected), "exact inverse with the key: R^T (R x)"
     elif isinstance(scheme, BioHashScheme):
@@ -153,7 +154,7 @@ def _preimage_attack(scheme: ProtectionScheme, subjects: Subjects) -> dict[str, 
         attack = "least squares: W^T (2 bits - 1), scaled to the population norm, plus centre"
     elif isinstance(scheme, IndexOfMaxScheme):
         preimage = iom_preimage(scheme, protected, norm)
-        attack = "sum of each group's winning direction, scaled to the population norm"
+        attack = "sum of each group's winning direction, scaled to the population norm, plus centre"
     else:
         raise InvalidInput(f"scheme: no pre-image attack for {scheme.name!r}")
     to_original = paired_euclidean(preimage, subjects.first)

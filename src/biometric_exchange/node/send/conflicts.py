@@ -9,9 +9,18 @@ occurrence on that item. Per encounter: one bounded search (``CANDIDATES``
 nearest), a fixed number of indexed reads and writes, at most one evidence
 row, however large the group. Two groups one encounter matches are not
 merged: it joins the nearer.
+
+The search's threshold follows the gallery's size when ``[alerts]
+conflict_thresholds`` gives a calibrated table: a 1:N search over tens of
+thousands of past encounters meets the impostor tail that a fixed 0.6 lets
+through (``threshold_for_size``).
 """
 
 from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping
 
 from biometric_exchange.alerts.linking import (
     identity_conflict,
@@ -28,6 +37,22 @@ CANDIDATES = 5
 """Nearest matches looked at per encounter."""
 
 
+def threshold_for_size(table: Mapping[int, float], size: int, default: float) -> float:
+    """The threshold for a search of ``size`` entries: ``default`` without a table;
+    else the table's, interpolated linearly in log size, its end values beyond it."""
+    if not table:
+        return default
+    sizes = sorted(table)
+    if size <= sizes[0]:
+        return table[sizes[0]]
+    if size >= sizes[-1]:
+        return table[sizes[-1]]
+    upper = bisect.bisect_left(sizes, size)
+    low, high = sizes[upper - 1], sizes[upper]
+    weight = (math.log(size) - math.log(low)) / (math.log(high) - math.log(low))
+    return table[low] + weight * (table[high] - table[low])
+
+
 def _earliest(matches: list[EncounterMatch]) -> Encounter:
     return min((m.encounter for m in matches), key=lambda e: (e.encountered_at, e.encounter_id))
 
@@ -41,11 +66,12 @@ def link_identity(node: Node, encounters: EncounterIndex, encounter: Encounter) 
         return None
     key = node.records.lookup_key()
     identity = identity_digest(key, encounter.person)
+    threshold = threshold_for_size(
+        node.config.alerts.conflict_thresholds, len(encounters), node.config.matching.threshold
+    )
     matches = [
         m
-        for m in encounters.search(
-            encounter.template, threshold=node.config.matching.threshold, k=CANDIDATES
-        )
+        for m in encounters.search(encounter.template, threshold=threshold, k=CANDIDATES)
         if m.encounter.encounter_id != encounter.encounter_id
     ]
     if not matches:

@@ -47,6 +47,9 @@ class AuditEvent(StrEnum):
     AGGREGATES_RECEIVED = "aggregates.received"
     # Keys.
     DATA_KEY_ROTATED = "keys.data_key_rotated"
+    # A federation router: envelopes forwarded between members, and refusals.
+    ROUTE_FORWARDED = "route.forwarded"
+    ROUTE_REFUSED = "route.refused"
 
 
 class AuditOutcome(StrEnum):

@@ -1,0 +1,105 @@
+"""Reaching partners through the federation router, and accepting calls it forwards.
+
+``RoutedGrpcTransport`` is a ``PeerTransport`` to one partner over a mutual-TLS
+channel to the router: the same sealed envelopes, addressed to the partner,
+with ``bx-route-to`` naming it. ``RouterCallers`` is the holder's side: a client
+certificate issued by the router's pinned CA speaks for the member named in
+``bx-routed-for``; the envelope it carries must still open under our agreement
+with that member (signed by them, sealed to us).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from biometric_exchange.crypto import pki
+from biometric_exchange.exceptions import PeerNotAuthorized
+from biometric_exchange.node.link import Link
+from biometric_exchange.node.membership import ROUTE_TO, ROUTED_FOR, Membership, load_membership
+from biometric_exchange.node.rpc import RPCS, Rpc
+from biometric_exchange.node.tls import channel_credentials, channel_options
+from biometric_exchange.node.transport import GrpcPeerTransport, PeerTransport
+
+Request = TypeVar("Request", bound=Message)
+Reply = TypeVar("Reply", bound=Message)
+
+
+class RoutedGrpcTransport:
+    """One partner, reached through the router's endpoint."""
+
+    def __init__(self, link: Link, membership: Membership) -> None:
+        self.endpoint = membership.endpoint
+        self._route = ((ROUTE_TO, link.code),)
+        self._channel = grpc.secure_channel(
+            membership.endpoint,
+            channel_credentials(link.node, membership.ca_certificate_pem),
+            options=channel_options(),
+        )
+        self._methods: dict[str, grpc.UnaryUnaryMultiCallable[Any, Any]] = {
+            rpc.name: self._channel.unary_unary(
+                rpc.path,
+                request_serializer=rpc.request.SerializeToString,
+                response_deserializer=rpc.reply.FromString,
+            )
+            for rpc in RPCS
+        }
+
+    def call(self, rpc: Rpc[Request, Reply], request: Request, *, timeout: float) -> Reply:
+        try:
+            reply: Reply = self._methods[rpc.name](request, timeout=timeout, metadata=self._route)
+        except grpc.RpcError as exc:
+            raise rpc.error(exc.code(), exc.details() or "") from exc
+        return reply
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def open_partner_transport(node_dir: Path) -> Callable[[Link], PeerTransport]:
+    """How the node process reaches a partner: through the router when its membership
+    says ``route = true``, else directly."""
+    membership = load_membership(node_dir)
+    if membership is None or not membership.route:
+        return GrpcPeerTransport
+    routed = membership
+
+    def open_routed(link: Link) -> PeerTransport:
+        return RoutedGrpcTransport(link, routed)
+
+    return open_routed
+
+
+class RouterCallers:
+    """Tells a call forwarded by the pinned router, and whom it is forwarded for."""
+
+    def __init__(self, membership: Membership) -> None:
+        self._ca = membership.ca()
+        self._known: set[bytes] = set()
+
+    def member(
+        self,
+        auth_context: Mapping[str, Sequence[bytes] | bytes],
+        metadata: Sequence[tuple[str, str | bytes]],
+    ) -> str | None:
+        """The member a router call speaks for; None when the caller is not the router."""
+        pems = auth_context.get("x509_pem_cert") or []
+        pem = pems if isinstance(pems, bytes) else (pems[0] if pems else b"")
+        if not pem:
+            return None
+        if pem not in self._known:
+            try:
+                certificate = pki.load_certificate(pem)
+            except ValueError:
+                return None
+            if not pki.is_issued_by(certificate, self._ca):
+                return None
+            self._known.add(pem)
+        named = [str(value) for key, value in metadata if key == ROUTED_FOR]
+        if len(named) != 1 or not named[0]:
+            raise PeerNotAuthorized(f"router call without one {ROUTED_FOR}")
+        return named[0]
