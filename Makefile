@@ -6,13 +6,13 @@ STAMP := $(VENV)/.installed
 # Every extra: make demo and make test exercise faces, simulations,
 # evaluation, the benchmark, the console and blind identify. A node alone needs none
 # of them (a node under a blind agreement needs `blind`).
-EXTRAS := dev,faces,sim,eval,bench,console,blind
+EXTRAS := dev,faces,sim,eval,bench,console,blind,postgres
 CONSTRAINTS := constraints.txt
 # face_recognition declares "dlib"; shims/dlib stands for it with dlib-bin.
 FACES := ./shims/dlib face_recognition==1.3.0
 INSTALLER := "pip>=24" "setuptools>=77,<81" wheel
 
-.PHONY: all venv demo test lint typecheck unit pip-check lean-check browser-check screenshots constraints protos bench clean
+.PHONY: all venv demo test lint typecheck unit pip-check lean-check browser-check postgres-check screenshots constraints protos bench clean
 
 all: test
 
@@ -47,14 +47,30 @@ unit: $(STAMP)
 # module's fixtures are set up once and its tests keep their order.
 PYTEST_PARALLEL := -n 2 --dist loadfile
 
-test: browser-check lint typecheck pip-check lean-check
+# The store-touching integration tests, run a second time with every node's state on
+# PostgreSQL (a throwaway cluster). The whole suite passes there too (BX_TEST_STORE=
+# postgresql pytest tests/integration, about 9 min on two cores); these are the
+# modules that reach most of the store's queries for about a minute.
+PG_TESTS := $(addprefix tests/integration/test_,exchange.py details.py day2_operation.py \
+  refusals.py rekey_live.py operations.py hostile.py hostile_unauthenticated.py \
+  federation.py ping_audit.py surge.py protection_live.py shutdown.py \
+  personal_fields_at_rest.py)
+
+test: browser-check postgres-check lint typecheck pip-check lean-check
 	$(BIN)/pytest $(PYTEST_PARALLEL)
+	BX_TEST_STORE=postgresql $(BIN)/pytest $(PYTEST_PARALLEL) $(PG_TESTS)
 
 # The console's browser tests drive Debian's Chromium (never a browser of Playwright's).
 CHROMIUM ?= /usr/bin/chromium
 browser-check:
 	@test -x $(CHROMIUM) || { echo "make test: the console's browser tests need Chromium at $(CHROMIUM);" \
 	  "install Debian's package: sudo apt-get install -y chromium (.ci/run does this)"; exit 1; }
+
+# The PostgreSQL store's tests start a throwaway cluster from the server's binaries.
+postgres-check:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || test -x "$$(pg_config --bindir 2>/dev/null)/initdb" || \
+	  { echo "make test: the PostgreSQL store's tests need the server binaries (initdb, pg_ctl);" \
+	  "install Debian's package: sudo apt-get install -y postgresql (.ci/run does this)"; exit 1; }
 
 # The README's console screenshots, from the demo data, by the browser tests.
 screenshots: $(STAMP) browser-check

@@ -38,10 +38,10 @@ check() {
   fi
 }
 
-# Modules that only the extras bring (faces, sim, eval, bench, console, blind) or
-# that the runtime no longer needs at all (pandas, country_converter).
+# Modules that only the extras bring (faces, sim, eval, bench, console, blind,
+# postgres) or that the runtime no longer needs at all (pandas, country_converter).
 for module in pandas sklearn matplotlib dlib face_recognition faker faiss tenseal \
-  country_converter starlette uvicorn jinja2 argon2; do
+  country_converter starlette uvicorn jinja2 argon2 psycopg; do
   check "no $module" "$py" -c "
 import importlib.util, sys
 sys.exit(importlib.util.find_spec('$module') is not None)"

@@ -189,6 +189,18 @@ class NotificationsSection(_Frozen):
     """The console's address, for links in the payload (``generatorURL``)."""
 
 
+class StoreSection(_Frozen):
+    """Where the node keeps its state: SQLite in ``data/`` unless ``url`` is given."""
+
+    url: Annotated[str, Field(pattern=r"^postgres(ql)?://\S*$", max_length=2000)] | None = None
+    """A PostgreSQL database (libpq URL, e.g. ``postgresql://bx@db.example/chile``):
+    several processes of this node may then serve at once. Keep the password out of
+    it (``~/.pgpass`` or ``PGPASSFILE``); absent: SQLite, one process."""
+    claim_lease_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    """With several processes, how long an outbox item taken by one stays its own;
+    a process that dies leaves its items to the others after this long."""
+
+
 class NodeConfig(_Frozen):
     node: NodeSection
     matching: MatchingSection = MatchingSection()
@@ -201,6 +213,7 @@ class NodeConfig(_Frozen):
     console: ConsoleSection = ConsoleSection()
     notifications: NotificationsSection | None = None
     """Absent: no notification is sent."""
+    store: StoreSection = StoreSection()
 
 
 def load_config(node_dir: Path) -> NodeConfig:

@@ -832,15 +832,8 @@ def test_malformed_protobuf_inside_a_valid_envelope_is_invalid_argument(
 # --- injection strings in the text fields of a probe ---------------------------------------
 
 
-def _tables(node: Node) -> set[str]:
-    rows = node.database.connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table'"
-    ).fetchall()
-    return {str(row[0]) for row in rows}
-
-
 def _assert_database_intact(node: Node) -> None:
-    assert set(TABLES) <= _tables(node)
+    assert set(TABLES) <= node.database.tables()
     node.database.connection.execute("SELECT count(*) FROM alerts").fetchone()
     assert node.audit.verify() > 0
     result = CliRunner().invoke(app, ["audit", "verify", "--node", str(node.node_dir)])

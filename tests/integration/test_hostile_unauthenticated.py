@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 
 import grpc
 import pytest
@@ -48,9 +47,8 @@ FILL = "Z"
 
 
 def _database_bytes(node: Node) -> int:
-    """The database file's size once its write-ahead log is checkpointed into it."""
-    node.database.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    return os.path.getsize(node.database.path)
+    """The database's size (SQLite: its file, the write-ahead log checkpointed into it)."""
+    return node.database.size_bytes()
 
 
 def _refusal(call: grpc.UnaryUnaryMultiCallable, request: object) -> grpc.RpcError:

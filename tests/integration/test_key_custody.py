@@ -168,6 +168,7 @@ def test_keys_init_force_on_a_node_with_data_is_refused(panama: Path) -> None:
     assert _snapshot(keys_dir(panama)) == before
 
 
+@pytest.mark.sqlite_files
 def test_keys_check_lists_loose_modes_foreign_keys_and_unreadable_rows(
     panama: Path, tmp_path: Path
 ) -> None:
@@ -210,6 +211,7 @@ def test_node_refuses_to_start_with_a_world_readable_keys_folder_or_key_file(
     assert not (pair_dirs[0] / DATABASE_PATH).exists()
 
 
+@pytest.mark.sqlite_files
 def test_database_files_are_0600_and_the_data_folder_0700_after_a_node_ran(
     pair_dirs: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -86,6 +86,7 @@ def _column_types(node_dir: Path, table: str) -> set[str]:
         }
 
 
+@pytest.mark.sqlite_files
 def test_names_documents_and_birth_dates_are_not_stored_in_clear(
     nodes: dict[str, Node], dataset: DemoDataset
 ) -> None:
@@ -215,6 +216,7 @@ def _insert_legacy_entry(
     )
 
 
+@pytest.mark.sqlite_files
 def test_existing_clear_database_is_sealed_at_first_open(
     pair_dirs: tuple[Path, Path], dataset: DemoDataset
 ) -> None:
@@ -284,6 +286,7 @@ def test_rekey_reseals_personal_fields(nodes: dict[str, Node], dataset: DemoData
     assert custody_problems(pan.node_dir) == []
 
 
+@pytest.mark.sqlite_files
 def test_lookup_by_document_number_uses_keyed_hash(
     nodes: dict[str, Node], dataset: DemoDataset
 ) -> None:
@@ -369,6 +372,7 @@ def test_backup_and_restore_keep_personal_fields_readable(
         node.close()
 
 
+@pytest.mark.sqlite_files
 def test_step2_values_disclosed_to_us_are_sealed_and_old_clear_ones_sealed_at_open(
     nodes: dict[str, Node], dataset: DemoDataset
 ) -> None:

@@ -83,8 +83,9 @@ def test_a_join_inserts_only_the_new_rows(database: Database) -> None:
         joined = alerts.raise_alert(conflict([item(1), item(2)]))
     assert (joined.new, joined.evidence_added, joined.alert_id) == (False, 1, first.alert_id)
     writes = [s for s in statements.touching("alert_evidence") if not s.startswith("SELECT")]
-    assert len(writes) == 2, "one INSERT OR IGNORE per incoming item, no rewrite"
-    assert all(s.startswith("INSERT OR IGNORE") for s in writes)
+    assert len(writes) == 2, "one INSERT … ON CONFLICT DO NOTHING per incoming item, no rewrite"
+    assert all(s.startswith("INSERT INTO alert_evidence") for s in writes)
+    assert all("ON CONFLICT (alert_id, key) DO NOTHING" in s for s in writes)
     assert alerts.evidence_count(first.alert_id) == 2
     assert [e["key"] for e in alerts.evidence(first.alert_id)] == [
         item(1)["key"],

@@ -33,7 +33,6 @@ deadline the alert was held to in ``due_at``.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,6 +43,7 @@ from biometric_exchange.regions import normalise_code
 from biometric_exchange.store.alerts import AlertFilter, AlertStore, alert_from_row
 from biometric_exchange.store.audit import AuditEvent, AuditLog, AuditOutcome
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Connection, Row
 from biometric_exchange.store.evidence import DEFAULT_MAX_EVIDENCE, SELECT_ALERTS, evidence_page
 
 _S = AlertStatus
@@ -155,7 +155,7 @@ def sla_state(alert: Alert, now: dt.datetime) -> str:
     return f"overdue by {_span(-seconds)}"
 
 
-def _transition_from_row(row: sqlite3.Row) -> Transition:
+def _transition_from_row(row: Row) -> Transition:
     return Transition(
         seq=int(row["seq"]),
         alert_id=row["alert_id"],
@@ -305,7 +305,7 @@ class AlertReview:
 
     def _write(
         self,
-        connection: sqlite3.Connection,
+        connection: Connection,
         alert: Alert,
         to: AlertStatus,
         officer: str,

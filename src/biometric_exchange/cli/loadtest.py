@@ -63,15 +63,42 @@ def loadtest(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the figures as JSON here")
     ] = None,
+    store: Annotated[
+        str,
+        typer.Option(
+            "--store",
+            help="The holder's store: sqlite, or postgresql (run after the same load on "
+            "sqlite, figures side by side)",
+        ),
+    ] = "sqlite",
+    replicas: Annotated[
+        int, typer.Option("--replicas", help="Holder processes on one address (postgresql)")
+    ] = 1,
+    store_url: Annotated[
+        str | None,
+        typer.Option(
+            "--store-url",
+            help="A PostgreSQL server to make the holder's database on "
+            "(default: a throwaway cluster on loopback)",
+        ),
+    ] = None,
 ) -> None:
     """Build a pair, load a synthetic watchlist, start the holder and drive Identify.
 
     Prints throughput, latency percentiles, errors, whether both audit logs
     account for every call, and the batch cost against the matching alone,
     each compared with the reference targets. Exits 1 when a target is missed.
-    Loopback only; synthetic data only.
+    With --store postgresql: the same load on SQLite (one process) and on
+    PostgreSQL (--replicas processes), side by side; exits 1 when a call failed
+    or is missing from an audit log. Loopback only; synthetic data only.
     """
-    from biometric_exchange.loadtest import LoadConfig, describe, run_load  # noqa: PLC0415
+    from biometric_exchange.loadtest import (  # noqa: PLC0415
+        LoadConfig,
+        compare_stores,
+        describe,
+        describe_comparison,
+        run_load,
+    )
 
     config = LoadConfig(
         watchlist=watchlist,
@@ -87,7 +114,26 @@ def loadtest(
         batch_window_ms=batch_window_ms,
         seed=seed,
         workdir=workdir,
+        store=store,
+        replicas=replicas,
+        store_url=store_url,
     )
+    if store == "postgresql":
+        comparison = compare_stores(
+            config, progress=lambda message: errors.print(message, markup=False)
+        )
+        for name, each in zip(("sqlite", "postgresql"), comparison.reports, strict=True):
+            console.print(f"-- {name}, {each.config.replicas} holder process(es)", markup=False)
+            for line in describe(each):
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
+        for line in describe_comparison(comparison):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if json_out is not None:
+            text = json.dumps(comparison.to_dict(), indent=2) + "\n"
+            json_out.write_text(text, encoding="utf-8")
+        if not comparison.correct:
+            raise fail("a call failed or is missing from an audit log (see above)", code=1)
+        return
     report = run_load(config, progress=lambda message: errors.print(message, markup=False))
     for line in describe(report):
         console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -13,6 +13,11 @@ Afterwards both audit logs are matched against the calls made, by message id,
 and the gallery search alone is timed on the same watchlist, in a fresh
 process with the holder's environment, for the batch-overhead ratio.
 
+With ``store = "postgresql"`` the holder keeps its state on a PostgreSQL database
+(a throwaway cluster on loopback unless ``store_url`` names a server) and runs
+``replicas`` processes on one address; ``compare_stores`` runs the same load on
+SQLite with one process first, for the figures side by side.
+
 Synthetic data only: every watchlist entry is generated here and marked so.
 The figures depend on the machine and on whatever else runs on it: the report
 carries the CPU count and the load average around each run.
@@ -28,6 +33,7 @@ from biometric_exchange.loadtest.config import (
     MAX_PROBES_PER_REQUEST,
     PURPOSE,
     SERVER_WORKERS,
+    STORES,
     TARGET_BATCH_OVERHEAD,
     TARGET_SINGLE_CALLS_PER_S,
     TARGET_SINGLE_P99_MS,
@@ -53,6 +59,7 @@ from biometric_exchange.loadtest.results import (
     Verdict,
 )
 from biometric_exchange.loadtest.runner import run_load
+from biometric_exchange.loadtest.stores import StoreComparison, compare_stores, describe_comparison
 
 __all__ = [
     "BLAS_THREAD_VARIABLES",
@@ -63,6 +70,7 @@ __all__ = [
     "MAX_PROBES_PER_REQUEST",
     "PURPOSE",
     "SERVER_WORKERS",
+    "STORES",
     "TARGET_BATCH_OVERHEAD",
     "TARGET_SINGLE_CALLS_PER_S",
     "TARGET_SINGLE_P99_MS",
@@ -74,11 +82,14 @@ __all__ = [
     "Matrix",
     "Percentiles",
     "RunStats",
+    "StoreComparison",
     "SyntheticWatchlist",
     "Verdict",
     "amend_pair_agreement",
     "check_audit",
+    "compare_stores",
     "describe",
+    "describe_comparison",
     "load_watchlist",
     "probe_templates",
     "run_load",

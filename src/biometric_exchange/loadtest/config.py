@@ -41,6 +41,8 @@ CALL_TIMEOUT_S = 30.0
 MAX_PROBES_PER_REQUEST = 1000
 """The agreement schema's ceiling on ``step1.max_probes_per_request``."""
 GENERATOR = "biometric-exchange loadtest"
+STORES = ("sqlite", "postgresql")
+MAX_REPLICAS = 16
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,13 @@ class LoadConfig:
     seed: int = 2017
     workdir: Path | None = None
     """Where the pair is built (kept); a temporary folder (removed) when None."""
+    store: str = "sqlite"
+    """The holder's store: ``sqlite`` (one process) or ``postgresql``."""
+    replicas: int = 1
+    """Holder processes serving at once (several only on ``postgresql``)."""
+    store_url: str | None = None
+    """The PostgreSQL server the holder's database is made on (a database of its
+    own is created there); a throwaway cluster on loopback when None."""
 
     def __post_init__(self) -> None:
         at_least_one = {
@@ -91,6 +100,12 @@ class LoadConfig:
             raise InvalidInput("seconds: must be positive")
         if not 0.0 <= self.hit_rate <= 1.0:
             raise InvalidInput("hit_rate: must be between 0 and 1")
+        if self.store not in STORES:
+            raise InvalidInput(f"store: one of {', '.join(STORES)}, not {self.store!r}")
+        if not 1 <= self.replicas <= MAX_REPLICAS:
+            raise InvalidInput(f"replicas: between 1 and {MAX_REPLICAS}")
+        if self.replicas > 1 and self.store == "sqlite":
+            raise InvalidInput("replicas: a SQLite store is served by one process")
 
     @property
     def batch_run_calls(self) -> int:

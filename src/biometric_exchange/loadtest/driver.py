@@ -8,6 +8,7 @@ import statistics
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,10 +132,19 @@ class Run:
     """Where the run's probes start in ``probes`` (runs sharing a pool take their own)."""
 
 
-def drive(run: Run, caller: Link, *, seconds: float, holder_pid: int) -> tuple[RunStats, int]:
+def _holder_cpu_s(pids: Sequence[int]) -> float | None:
+    """CPU seconds of every holder process, or None where unknown."""
+    each = [_process_cpu_s(pid) for pid in pids]
+    return None if any(cpu is None for cpu in each) else sum(cpu or 0.0 for cpu in each)
+
+
+def drive(
+    run: Run, caller: Link, *, seconds: float, holder_pids: Sequence[int]
+) -> tuple[RunStats, int]:
     """The run's calls from its clients, each thread with its own channel, all through
     ``caller`` (the caller's link to the holder); also returns the caller's last
-    audit seq before the timed calls (warm-up calls come before)."""
+    audit seq before the timed calls (warm-up calls come before). ``holder_pids``:
+    the holder's processes, whose CPU time is counted."""
     now = dt.datetime.now(dt.UTC)
     span = max(1, len(run.probes) - run.per_call + 1)
 
@@ -166,7 +176,7 @@ def drive(run: Run, caller: Link, *, seconds: float, holder_pid: int) -> tuple[R
     for thread in threads:
         thread.start()
     load_before = _load_average()
-    holder_cpu_before = _process_cpu_s(holder_pid)
+    holder_cpu_before = _holder_cpu_s(holder_pids)
     driver_cpu_before = time.process_time()
     dispenser.append(_Dispenser(run.calls, seconds))
     started = time.perf_counter()
@@ -175,7 +185,7 @@ def drive(run: Run, caller: Link, *, seconds: float, holder_pid: int) -> tuple[R
         thread.join()
     elapsed = time.perf_counter() - started
     driver_cpu = time.process_time() - driver_cpu_before
-    holder_cpu_after = _process_cpu_s(holder_pid)
+    holder_cpu_after = _holder_cpu_s(holder_pids)
     for transport in transports:
         transport.close()
     answered = [r for r in results if r.status == "OK"]

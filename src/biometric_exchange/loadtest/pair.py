@@ -41,9 +41,12 @@ def amend_pair_agreement(
     return document
 
 
-def prepare_pair(config: LoadConfig, workdir: Path) -> tuple[Path, Path]:
+def prepare_pair(
+    config: LoadConfig, workdir: Path, *, store_url: str | None = None
+) -> tuple[Path, Path]:
     """A fresh pair whose agreement admits the run: ``batch_size`` probes per request
-    and every probe of the run within the day's quota."""
+    and every probe of the run within the day's quota; the holder's store on
+    ``store_url`` when given."""
     chile_dir, panama_dir = create_pair(workdir)
 
     def fit_the_run(terms: dict[str, Any]) -> None:
@@ -59,7 +62,23 @@ def prepare_pair(config: LoadConfig, workdir: Path) -> tuple[Path, Path]:
     amend_pair_agreement(chile_dir, panama_dir, fit_the_run)
     _replays_allowed(chile_dir)
     _matching_settings(chile_dir, config.holder_matching())
+    if store_url is not None:
+        _store(chile_dir, store_url)
     return chile_dir, panama_dir
+
+
+def _store(holder_dir: Path, url: str) -> None:
+    """The holder's ``[store]``: its PostgreSQL database (made if a section is missing;
+    an existing one, as a test run may write, has its url replaced)."""
+    config = holder_dir / "node.toml"
+    text = config.read_text(encoding="utf-8")
+    if "[store]\n" in text:
+        head, _, rest = text.partition("[store]\n")
+        kept = "".join(line for line in rest.splitlines(True) if not line.startswith("url ="))
+        text = f'{head}[store]\nurl = "{url}"\n{kept}'
+    else:
+        text += f'\n[store]\nurl = "{url}"\n'
+    config.write_text(text, encoding="utf-8")
 
 
 def _matching_settings(holder_dir: Path, settings: dict[str, int | float]) -> None:

@@ -10,6 +10,7 @@ from biometric_exchange.crypto.keyring import RETIRED_DIR, DataKeyring
 from biometric_exchange.crypto.keys import PRIVATE_KEY_FILES, keys_dir, load_keys
 from biometric_exchange.exceptions import ExchangeError
 from biometric_exchange.node.runtime import check_adoptable, load_agreements
+from biometric_exchange.store.backend import open_database
 from biometric_exchange.store.database import Database, database_files
 from biometric_exchange.store.disclosed import clear_disclosures
 from biometric_exchange.store.personal import clear_row_counts
@@ -44,12 +45,23 @@ def _mode_problems(node_dir: Path) -> list[str]:
     return problems
 
 
+def _store(node_dir: Path) -> Database | None:
+    """The node's database: its ``[store] url``, else the SQLite file if there is one."""
+    path = node_dir / DATABASE_PATH
+    try:
+        url = load_config(node_dir).store.url
+    except ExchangeError:
+        url = None
+    if url is None and not path.exists():
+        return None
+    return open_database(path, url)
+
+
 def held_records(node_dir: Path) -> dict[str, int]:
     """Sealed templates per table in the node's database (none without one)."""
-    path = node_dir / DATABASE_PATH
-    if not path.exists():
+    database = _store(node_dir)
+    if database is None:
         return {}
-    database = Database(path)
     try:
         return sealed_counts(database)
     finally:
@@ -73,13 +85,13 @@ def custody_problems(node_dir: Path) -> list[str]:
                 problems.append(f"agreement {document.id}: {exc}")
     except ExchangeError as exc:
         problems.append(str(exc))
-    path = node_dir / DATABASE_PATH
-    if path.exists():
+    database = _store(node_dir)
+    if database is not None:
         try:
             ring = DataKeyring(keys_dir(node_dir))
         except ExchangeError as exc:
+            database.close()
             return [*problems, f"rows not checked: {exc}"]
-        database = Database(path)
         try:
             problems += unreadable_rows(database, ring)
             clear = {**clear_row_counts(database), "details_sent": clear_disclosures(database)}

@@ -7,6 +7,11 @@ node from a stopped one without guessing from stale files. Beside it,
 ``data/running.json`` says what the process runs: its pid, the agreements it
 has loaded (by hash) and the outcome of its last reload. The file is replaced
 atomically; readers never see half of it.
+
+A node whose store is shared (PostgreSQL, ``[store] url``) may be served by
+several processes at once: each holds a lock of its own, the first free of
+``node.lock``, ``node-2.lock``, ``node-3.lock``… and publishes beside it
+(``running.json``, ``running-2.json``…). The first is the one the CLI reads.
 """
 
 from __future__ import annotations
@@ -25,6 +30,15 @@ from biometric_exchange.exceptions import ConfigError
 
 LOCK_NAME = "node.lock"
 STATE_NAME = "running.json"
+MAX_PROCESSES = 16
+"""Most processes serving one node with a shared store."""
+
+
+def _slot_names(slot: int) -> tuple[str, str]:
+    """(lock, state) file names of process ``slot`` (1: the CLI's)."""
+    if slot == 1:
+        return LOCK_NAME, STATE_NAME
+    return f"node-{slot}.lock", f"running-{slot}.json"
 
 
 def _data_dir(node_dir: Path) -> Path:
@@ -100,37 +114,47 @@ class RunningState:
 class Presence:
     """The serving process's hold on its folder; ``publish`` says what it runs."""
 
-    def __init__(self, node_dir: Path, handle: IO[str]) -> None:
+    def __init__(self, node_dir: Path, handle: IO[str], slot: int = 1) -> None:
         self._node_dir = node_dir
         self._handle = handle
+        self.slot = slot
+        """1 for the only (or first) process; 2, 3… for further ones of a shared store."""
 
     @classmethod
     @contextlib.contextmanager
-    def claim(cls, node_dir: Path) -> Iterator[Presence]:
-        """Hold the folder for this process; refused while another process serves it."""
+    def claim(cls, node_dir: Path, *, shared: bool = False) -> Iterator[Presence]:
+        """Hold the folder for this process; refused while another process serves it,
+        unless ``shared`` (the store takes several processes): then the first free
+        slot of ``MAX_PROCESSES``."""
         data = _data_dir(node_dir)
         data.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle = _open_lock(data / LOCK_NAME)
-        try:
+        for slot in range(1, (MAX_PROCESSES if shared else 1) + 1):
+            lock_name, state_name = _slot_names(slot)
+            handle = _open_lock(data / lock_name)
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                state = read_state(node_dir, check_lock=False)
-                pid = f" (pid {state.pid})" if state else ""
-                raise ConfigError(
-                    f"{node_dir}: a node process already serves this folder{pid}"
-                ) from None
+                handle.close()
+                continue
             try:
-                yield cls(node_dir, handle)
+                yield cls(node_dir, handle, slot)
             finally:
                 with contextlib.suppress(FileNotFoundError):
-                    (data / STATE_NAME).unlink()
-        finally:
-            handle.close()
+                    (data / state_name).unlink()
+                handle.close()
+            return
+        if shared:
+            raise ConfigError(f"{node_dir}: {MAX_PROCESSES} node processes already serve it")
+        state = read_state(node_dir, check_lock=False)
+        pid = f" (pid {state.pid})" if state else ""
+        raise ConfigError(
+            f"{node_dir}: a node process already serves this folder{pid}; its store is "
+            "SQLite, which one process serves ([store] url takes several)"
+        )
 
     def publish(self, state: RunningState) -> None:
-        """Replace ``running.json`` atomically (0600)."""
-        path = _data_dir(self._node_dir) / STATE_NAME
+        """Replace this process's ``running.json`` atomically (0600)."""
+        path = _data_dir(self._node_dir) / _slot_names(self.slot)[1]
         staging = path.with_suffix(".json.tmp")
         descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:

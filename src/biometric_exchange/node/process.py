@@ -177,7 +177,8 @@ def run_node(
     # call keeps the cores busy without oversubscribing them (measured: 13 → 176
     # single-probe calls/s on 2 cores with a 100k watchlist).
     threadpool_limits(limits=1, user_api="blas")
-    with Presence.claim(node_dir) as presence:
+    shared = load_config(node_dir).store.url is not None  # several processes may serve
+    with Presence.claim(node_dir, shared=shared) as presence:
         node = Node.open(node_dir, clock=clock)
         try:
             _serve(node, presence, stop, reload)
@@ -191,7 +192,9 @@ def _serve(
 ) -> None:
     services = Services.of(node)  # shared: the worker adds encounters, probes search them
     metrics = NodeMetrics(node)
-    running = start_server(node, services, interceptors=[metrics.interceptor])
+    running = start_server(
+        node, services, interceptors=[metrics.interceptor], reuse_port=node.database.shared
+    )
     metrics.follow_tls(running.credentials)
     reachability = Reachability(lambda: node.clock() / 1000)
     metrics.registry.register(ReachabilityCollector(reachability))

@@ -29,6 +29,7 @@ from biometric_exchange.node.index.watchlist import WatchlistIndex
 from biometric_exchange.node.link import Link
 from biometric_exchange.store.alerts import AlertStore
 from biometric_exchange.store.audit import AuditLog
+from biometric_exchange.store.backend import open_database
 from biometric_exchange.store.counts import DailyCounts
 from biometric_exchange.store.database import Database
 from biometric_exchange.store.extraction import ExtractionStore
@@ -261,7 +262,7 @@ class Node:
         """The watchlist gallery, kept as a sealed snapshot beside the database."""
         return WatchlistIndex(
             self.records,
-            cache_dir=self.database.path.parent,
+            cache_dir=self.database.folder,
             data_key=self.current_data_key,
             today=self.today,
             settings=self.config.matching,
@@ -282,7 +283,7 @@ class Node:
         agreements = load_agreements(node_dir, config.node.country)
         for document in agreements.values():
             check_adoptable(node_dir, config, keys, document)
-        database = Database(node_dir / DATABASE_PATH)
+        database = open_database(node_dir / DATABASE_PATH, config.store.url)
         Outbox(database).assign_unaddressed(next(iter(agreements)))
         audit = AuditLog(database)
         node = cls(
@@ -293,7 +294,11 @@ class Node:
             records=RecordStore(database, DataKeyring(keys_dir(node_dir)), config.node.country),
             alerts=AlertStore(database, max_evidence=config.alerts.max_evidence_per_alert),
             audit=audit,
-            outbox=Outbox(database, clock),
+            outbox=Outbox(
+                database,
+                clock,
+                lease_ms=round(config.store.claim_lease_s * 1000) if database.shared else 0,
+            ),
             hit_references=HitReferences(database),
             scope_openings=ScopeOpenings(database),
             replay_guard=SqliteReplayGuard(database, window_ms=TIME_WINDOW_MS),

@@ -58,13 +58,17 @@ def start_server(
     workers: int = SERVER_THREADS,
     interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
     listen: str | None = None,
+    reuse_port: bool = False,
 ) -> RunningServer:
     """Bind the configured address (or ``listen``, e.g. ``127.0.0.1:0`` for a free
-    port) with mutual TLS and start serving."""
+    port) with mutual TLS and start serving. ``reuse_port``: other processes of the
+    node (a shared store) bind the same address, and the kernel spreads connections
+    over them (SO_REUSEPORT)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="exchange"),
         options=[
-            *SERVER_OPTIONS,
+            *((name, value) for name, value in SERVER_OPTIONS if name != "grpc.so_reuseport"),
+            ("grpc.so_reuseport", int(reuse_port)),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ],
         interceptors=list(interceptors),

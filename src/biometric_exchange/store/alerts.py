@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from biometric_exchange.domain import (
     utc_now,
 )
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Connection, Row
 from biometric_exchange.store.evidence import (
     DEFAULT_MAX_EVIDENCE,
     SELECT_ALERTS,
@@ -43,7 +43,7 @@ def _moment(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
-def alert_from_row(row: sqlite3.Row, evidence: Sequence[Evidence] = ()) -> Alert:
+def alert_from_row(row: Row, evidence: Sequence[Evidence] = ()) -> Alert:
     """The alert of an ``alerts`` row, with ``evidence`` (loaded separately)."""
     return Alert(
         alert_id=row["alert_id"],
@@ -114,7 +114,7 @@ def _filter_sql(criteria: AlertFilter) -> tuple[str, list[object]]:
     if criteria.open_only:
         clauses.append("a.status != ?")
         values.append(AlertStatus.CLOSED.value)
-    return " AND ".join(clauses) or "1", values
+    return " AND ".join(clauses) or "1 = 1", values
 
 
 class AlertStore:
@@ -168,7 +168,7 @@ class AlertStore:
                 evidence_overflowed=added.overflowed,
             )
 
-    def _insert(self, connection: sqlite3.Connection, alert: Alert) -> None:
+    def _insert(self, connection: Connection, alert: Alert) -> None:
         now = utc_now().isoformat()
         connection.execute(
             "INSERT INTO alerts (alert_id, kind, severity, status, queue, created_at, updated_at, "

@@ -7,11 +7,11 @@ and when; the console records an ``alert.assigned`` audit entry beside it.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Connection, Row
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Assignment:
     at: dt.datetime
 
 
-def _assignment(row: sqlite3.Row) -> Assignment:
+def _assignment(row: Row) -> Assignment:
     return Assignment(
         seq=int(row["seq"]),
         alert_id=row["alert_id"],
@@ -40,7 +40,7 @@ class AssignmentStore:
 
     def assign(
         self,
-        connection: sqlite3.Connection,
+        connection: Connection,
         alert_id: str,
         officer_id: str | None,
         *,
@@ -48,12 +48,12 @@ class AssignmentStore:
         at: dt.datetime,
     ) -> Assignment:
         """Inside the caller's transaction, assign ``alert_id`` (None: to nobody)."""
-        cursor = connection.execute(
+        (seq,) = connection.execute(
             "INSERT INTO alert_assignments (alert_id, officer_id, assigned_by, at) "
-            "VALUES (?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?) RETURNING seq",
             (alert_id, officer_id, by, at.isoformat()),
-        )
-        return Assignment(int(cursor.lastrowid or 0), alert_id, officer_id, by, at)
+        ).fetchone()
+        return Assignment(int(seq), alert_id, officer_id, by, at)
 
     def current(self, alert_ids: Iterable[str] | None = None) -> dict[str, str]:
         """Alert id -> the officer holding it, for alerts assigned to someone now."""

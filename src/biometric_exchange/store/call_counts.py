@@ -46,7 +46,7 @@ class CallCounts:
             (count,) = connection.execute(
                 "INSERT INTO counted_calls (peer, event, outcome, reason, hour, count) "
                 "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (peer, event, outcome, reason, hour) "
-                "DO UPDATE SET count = count + 1 RETURNING count",
+                "DO UPDATE SET count = counted_calls.count + 1 RETURNING count",
                 (*key, window),
             ).fetchone()
             if count == 1:

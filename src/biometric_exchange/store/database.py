@@ -1,5 +1,8 @@
 """One SQLite database per node, in WAL mode, one connection per thread.
 
+(``store.postgres`` holds the same on a PostgreSQL server, for several
+processes of one node.)
+
 Writers of one process queue on a lock shared by every ``Database`` of the same
 file, so a thread waiting to write is woken the moment the previous
 transaction ends, instead of SQLite's busy handler sleeping and retrying
@@ -20,6 +23,7 @@ from typing import Any, TypeVar
 
 from biometric_exchange.combine import Combiner
 from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.store.dialect import Connection
 from biometric_exchange.store.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
@@ -78,19 +82,51 @@ def _write_lock(path: Path) -> threading.RLock:
         return _WRITE_LOCKS.setdefault(key, threading.RLock())
 
 
+def check_version(current: int, where: str) -> None:
+    """Refuse a schema newer than this code's migrations (a newer release wrote it)."""
+    if current > len(MIGRATIONS):
+        raise ConfigError(
+            f"{where}: schema version {current} is newer than this release's "
+            f"({len(MIGRATIONS)}); run the release that wrote it"
+        )
+
+
 class Database:
     """A node's database. Safe to share between threads and processes."""
+
+    shared = False
+    """True when several node processes may serve one database (PostgreSQL)."""
+    skip_locked = ""
+    """Appended to a ``SELECT`` that claims rows: PostgreSQL's ``FOR UPDATE SKIP
+    LOCKED``; nothing on SQLite, where one writer at a time is the rule."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        _create_private(path)
-        self._write = _write_lock(path)
         self._group: Combiner[Work, Any] = Combiner(self._commit_group, max_items=GROUP_MAX_WORKS)
+        self._write = self._prepare()
         self._migrate()
-        tighten_modes(path)
+        self._ready()
 
-    def _connect(self) -> sqlite3.Connection:
+    @property
+    def folder(self) -> Path:
+        """The node's data folder (snapshots and other files beside the database)."""
+        return self.path.parent
+
+    @property
+    def where(self) -> str:
+        """The database, as messages name it."""
+        return str(self.path)
+
+    def _prepare(self) -> threading.RLock:
+        """Make the database reachable; return the lock this process's writers take."""
+        _create_private(self.path)
+        return _write_lock(self.path)
+
+    def _ready(self) -> None:
+        tighten_modes(self.path)
+
+    def _connect(self) -> Connection:
         try:
             connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         except sqlite3.Error as exc:
@@ -103,17 +139,29 @@ class Database:
         return connection
 
     @property
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> Connection:
         """This thread's connection (autocommit; use ``transaction`` to write)."""
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None or self._lost(connection):
             connection = self._connect()
             self._local.connection = connection
         return connection
 
+    def _lost(self, connection: Connection) -> bool:
+        """Whether ``connection`` can no longer be used (its server went away)."""
+        return False
+
+    def _begin(self, connection: Connection, exclusive: bool) -> None:
+        """Start a writing transaction: SQLite's IMMEDIATE takes the write lock."""
+        connection.execute("BEGIN IMMEDIATE")
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, exclusive: bool = True) -> Iterator[Connection]:
         """An IMMEDIATE transaction: committed on success, rolled back on error.
+
+        On PostgreSQL it holds the node's write lock too (one writer at a time, as
+        on SQLite, whichever process writes), unless ``exclusive`` is false: then it
+        writes only rows it has locked itself (``skip_locked``).
 
         Inside another transaction of this thread it is a savepoint: its work is
         undone on error and kept, for the outer transaction to commit, on
@@ -141,7 +189,7 @@ class Database:
             connection.execute(f"RELEASE {savepoint}")
             return
         with self._write:
-            connection.execute("BEGIN IMMEDIATE")
+            self._begin(connection, exclusive)
             try:
                 yield connection
             except BaseException:
@@ -176,13 +224,37 @@ class Database:
         return outcomes
 
     def _migrate(self) -> None:
+        """Apply the migrations this database lacks, in order; refuse a newer schema."""
         with self.transaction() as connection:
-            current = int(connection.execute("PRAGMA user_version").fetchone()[0])
+            current = self._version(connection)
+            check_version(current, self.where)
             for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
                 for statement in script.split(";"):
                     if statement.strip():
-                        connection.execute(statement)
-                connection.execute(f"PRAGMA user_version = {number}")
+                        self._apply(connection, statement)
+                self._set_version(connection, number)
+
+    def _version(self, connection: Connection) -> int:
+        return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+    def _set_version(self, connection: Connection, number: int) -> None:
+        connection.execute(f"PRAGMA user_version = {number}")
+
+    def _apply(self, connection: Connection, statement: str) -> None:
+        connection.execute(statement)
+
+    def tables(self) -> set[str]:
+        """The names of the tables the database holds."""
+        rows = self.connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        ).fetchall()
+        return {str(row[0]) for row in rows}
+
+    def size_bytes(self) -> int:
+        """The space the database takes (its file, once the write-ahead log is
+        checkpointed into it)."""
+        self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return os.path.getsize(self.path)
 
     @contextmanager
     def overwriting(self) -> Iterator[None]:
@@ -200,7 +272,7 @@ class Database:
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
     def close(self) -> None:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        connection: Connection | None = getattr(self._local, "connection", None)
         if connection is not None:
             connection.close()
             self._local.connection = None

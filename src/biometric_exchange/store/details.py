@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from dataclasses import dataclass, field
 
 from biometric_exchange.crypto.keyring import DataKeys
 from biometric_exchange.domain import RequestStatus
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Row
 from biometric_exchange.store.disclosed import open_disclosed, seal_disclosed
 from biometric_exchange.store.records import WatchlistPerson
 
@@ -79,7 +79,7 @@ def _when(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
-def _received(row: sqlite3.Row) -> ReceivedRequest:
+def _received(row: Row) -> ReceivedRequest:
     return ReceivedRequest(
         partner=row["partner"],
         request_id=row["request_id"],
@@ -100,7 +100,7 @@ def _received(row: sqlite3.Row) -> ReceivedRequest:
     )
 
 
-def _sent(row: sqlite3.Row, keys: bytes | DataKeys) -> SentRequest:
+def _sent(row: Row, keys: bytes | DataKeys) -> SentRequest:
     return SentRequest(
         request_id=row["request_id"],
         partner=row["partner"],

@@ -16,12 +16,12 @@ run) is not counted twice; one raised again much later may be.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from biometric_exchange.domain import Evidence, EvidenceOverflow
+from biometric_exchange.store.dialect import Connection, Row
 
 RECENT_OVERFLOW = 64
 """Items counted beyond the cap whose key and occurrence the tally remembers."""
@@ -53,7 +53,7 @@ def _key(item: Evidence) -> str:
 
 
 def add_evidence(
-    connection: sqlite3.Connection,
+    connection: Connection,
     alert_id: str,
     items: Iterable[Evidence],
     *,
@@ -70,8 +70,9 @@ def add_evidence(
         key = _key(item)
         if held + stored < cap:
             inserted = connection.execute(
-                "INSERT OR IGNORE INTO alert_evidence "
-                "(alert_id, key, item, hit_reference, last_occurrence) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO alert_evidence "
+                "(alert_id, key, item, hit_reference, last_occurrence) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (alert_id, key) DO NOTHING",
                 (
                     alert_id,
                     key,
@@ -89,7 +90,7 @@ def add_evidence(
         if occurrence is not None:
             repeated += connection.execute(
                 "UPDATE alert_evidence SET occurrences = occurrences + 1, last_occurrence = ? "
-                "WHERE alert_id = ? AND key = ? AND last_occurrence IS NOT ?",
+                "WHERE alert_id = ? AND key = ? AND last_occurrence IS DISTINCT FROM ?",
                 (occurrence, alert_id, key, occurrence),
             ).rowcount
     counted = _count_overflow(connection, alert_id, overflow, kind) if overflow else 0
@@ -101,7 +102,7 @@ def _reference(item: Evidence) -> str | None:
     return str(reference) if reference else None
 
 
-def _holds(connection: sqlite3.Connection, alert_id: str, key: str) -> bool:
+def _holds(connection: Connection, alert_id: str, key: str) -> bool:
     return (
         connection.execute(
             "SELECT 1 FROM alert_evidence WHERE alert_id = ? AND key = ?", (alert_id, key)
@@ -111,7 +112,7 @@ def _holds(connection: sqlite3.Connection, alert_id: str, key: str) -> bool:
 
 
 def _count_overflow(
-    connection: sqlite3.Connection,
+    connection: Connection,
     alert_id: str,
     items: Sequence[tuple[Evidence, str]],
     kind: str,
@@ -139,8 +140,10 @@ def _count_overflow(
             by_field.update(str(name) for name in differences)
     if counted:
         connection.execute(
-            "INSERT OR REPLACE INTO alert_evidence_overflow "
-            "(alert_id, items, by_rule, by_field, recent) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO alert_evidence_overflow "
+            "(alert_id, items, by_rule, by_field, recent) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (alert_id) DO UPDATE SET items = excluded.items, "
+            "by_rule = excluded.by_rule, by_field = excluded.by_field, recent = excluded.recent",
             (
                 alert_id,
                 count + counted,
@@ -152,7 +155,7 @@ def _count_overflow(
     return counted
 
 
-def evidence_from_row(row: sqlite3.Row) -> Evidence:
+def evidence_from_row(row: Row) -> Evidence:
     """An item as stored, plus its occurrences when it was raised more than once."""
     item: Evidence = json.loads(row["item"])
     if row["occurrences"] > 1:
@@ -165,7 +168,7 @@ _COLUMNS = "alert_id, item, occurrences, last_occurrence"
 
 
 def evidence_page(
-    connection: sqlite3.Connection, alert_id: str, *, offset: int, limit: int
+    connection: Connection, alert_id: str, *, offset: int, limit: int
 ) -> list[Evidence]:
     """Items ``offset`` to ``offset + limit`` of ``alert_id``, in the order they arrived."""
     rows = connection.execute(
@@ -177,7 +180,7 @@ def evidence_page(
 
 
 def evidence_of_alerts(
-    connection: sqlite3.Connection, alerts_query: str, values: Sequence[object], *, each: int
+    connection: Connection, alerts_query: str, values: Sequence[object], *, each: int
 ) -> dict[str, list[Evidence]]:
     """The first ``each`` items of every alert ``alerts_query`` (a SELECT of alert ids
     with ``values``) names, in one query."""
@@ -185,7 +188,7 @@ def evidence_of_alerts(
         f"SELECT {_COLUMNS} FROM ("  # noqa: S608 - callers pass fixed SQL
         f"SELECT {_COLUMNS}, seq, row_number() OVER (PARTITION BY alert_id ORDER BY seq) AS n "
         f"FROM alert_evidence WHERE alert_id IN ({alerts_query})"
-        ") WHERE n <= ? ORDER BY alert_id, seq",
+        ") AS numbered WHERE n <= ? ORDER BY alert_id, seq",
         (*values, each),
     ).fetchall()
     found: dict[str, list[Evidence]] = {}
@@ -202,7 +205,7 @@ SELECT_ALERTS = (
 """Alert rows (``alerts AS a``) with their overflow tally, for ``overflow_from_row``."""
 
 
-def overflow_from_row(row: sqlite3.Row) -> EvidenceOverflow | None:
+def overflow_from_row(row: Row) -> EvidenceOverflow | None:
     """The overflow tally joined to an alert row (None when nothing overflowed)."""
     if "overflow_items" not in row.keys() or row["overflow_items"] is None:  # noqa: SIM118
         return None

@@ -41,7 +41,7 @@ class ExtractionStore:
                 (total,) = connection.execute(
                     "INSERT INTO extraction_hits (partner, day, entry_id, hits) "
                     "VALUES (?, ?, ?, ?) ON CONFLICT (partner, day, entry_id) "
-                    "DO UPDATE SET hits = hits + excluded.hits RETURNING hits",
+                    "DO UPDATE SET hits = extraction_hits.hits + excluded.hits RETURNING hits",
                     (partner, day.isoformat(), entry_id, added),
                 ).fetchone()
                 if total > limit:

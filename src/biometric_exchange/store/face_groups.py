@@ -43,8 +43,8 @@ class FaceGroups:
         with self._database.transaction() as connection:
             return bool(
                 connection.execute(
-                    "INSERT OR IGNORE INTO face_groups (encounter_id, group_id, identity) "
-                    "VALUES (?, ?, ?)",
+                    "INSERT INTO face_groups (encounter_id, group_id, identity) "
+                    "VALUES (?, ?, ?) ON CONFLICT (encounter_id) DO NOTHING",
                     (encounter_id, membership.group_id, membership.identity),
                 ).rowcount
             )

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Row
 
 
 class NotificationState(StrEnum):
@@ -37,7 +37,7 @@ class Notification:
     delivered_at: dt.datetime | None = None
 
 
-def _notification(row: sqlite3.Row) -> Notification:
+def _notification(row: Row) -> Notification:
     delivered = row["delivered_at"]
     return Notification(
         notification_id=row["notification_id"],

@@ -9,13 +9,13 @@ session row holds the SHA-256 of the cookie's token, never the token itself.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 
 from biometric_exchange.domain import AlertQueue
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Row
 
 
 class Role(StrEnum):
@@ -62,7 +62,7 @@ def queues_text(queues: tuple[AlertQueue, ...]) -> str:
     return ",".join(q.value for q in queues)
 
 
-def _officer(row: sqlite3.Row) -> Officer:
+def _officer(row: Row) -> Officer:
     return Officer(
         officer_id=row["officer_id"],
         role=Role(row["role"]),

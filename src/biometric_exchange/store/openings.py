@@ -7,12 +7,12 @@ keeps the commitment it was first sent with.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from biometric_exchange.domain import utc_now
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Row
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,9 @@ class ScopeOpenings:
         refs = [o.probe_ref for o in openings]
         with self._database.transaction() as connection:
             connection.executemany(
-                "INSERT OR IGNORE INTO scope_openings (probe_ref, partner, facts, salt, "
-                "commitment, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO scope_openings (probe_ref, partner, facts, salt, "
+                "commitment, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (probe_ref) DO NOTHING",
                 [(o.probe_ref, partner, o.facts, o.salt, o.commitment, now) for o in openings],
             )
             marks = ", ".join("?" * len(refs))
@@ -53,7 +54,7 @@ class ScopeOpenings:
         return _opening(row) if row else None
 
 
-def _opening(row: sqlite3.Row) -> StoredOpening:
+def _opening(row: Row) -> StoredOpening:
     return StoredOpening(
         row["probe_ref"], row["partner"], row["facts"], bytes(row["salt"]), bytes(row["commitment"])
     )

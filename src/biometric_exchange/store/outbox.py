@@ -3,13 +3,14 @@
 One item per encounter and partner. A node's worker takes due items, runs the
 early-warning checks and the exchange, and marks them done; a partner that
 cannot be reached means a retry with exponential back-off, so nothing
-enrolled is lost.
+enrolled is lost. Where several processes serve the node (PostgreSQL), each
+claims the items it takes (``claim``): a lease keeps them its own until they
+are settled, or until the lease runs out when the process died.
 """
 
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from itertools import zip_longest
 
 from biometric_exchange.domain import utc_now
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Connection, Row
 
 MAX_BACKOFF_MS = 60_000
 BASE_BACKOFF_MS = 500
@@ -42,6 +44,10 @@ class OutboxItem:
 
 
 JITTER = 0.2
+_DUE_QUERY = (
+    "SELECT * FROM outbox WHERE state = ? AND partner = ? AND next_attempt_at_ms <= ? "
+    "ORDER BY next_attempt_at_ms, encounter_id LIMIT ?"
+)
 
 
 def backoff_ms(attempts: int) -> int:
@@ -55,7 +61,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _item(row: sqlite3.Row) -> OutboxItem:
+def _item(row: Row) -> OutboxItem:
     return OutboxItem(
         row["encounter_id"],
         row["partner"],
@@ -67,18 +73,22 @@ def _item(row: sqlite3.Row) -> OutboxItem:
 
 
 class Outbox:
-    def __init__(self, database: Database, clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self, database: Database, clock: Callable[[], int] | None = None, *, lease_ms: int = 0
+    ) -> None:
         """``clock`` gives milliseconds since the epoch (the node's clock; the system's
-        by default)."""
+        by default); ``lease_ms``: how long a claimed item stays this process's own
+        (0: one process serves the node, and ``claim`` is ``due``)."""
         self._database = database
         self._clock = clock
+        self._lease_ms = lease_ms
 
     def _now(self) -> int:
         return self._clock() if self._clock is not None else now_ms()
 
     @staticmethod
     def enqueue(
-        connection: sqlite3.Connection, encounter_id: str, partners: Sequence[str]
+        connection: Connection, encounter_id: str, partners: Sequence[str]
     ) -> dict[str, str]:
         """Queue an encounter for each partner inside the caller's transaction;
         return the probe ref per partner (each partner sees its own)."""
@@ -110,7 +120,39 @@ class Outbox:
         """Up to ``limit`` items due now, taken in turn from each partner's queue
         (oldest first within a partner), so that one partner's backlog never keeps
         another's items waiting."""
-        connection = self._database.connection
+        return self._due(self._database.connection, limit, lock="")
+
+    def claim(self, *, limit: int = 32) -> list[OutboxItem]:
+        """``due``, for this process alone: each item returned is leased (its next
+        attempt moved ``lease_ms`` on), so no other process takes it meanwhile. Rows
+        another process is claiming are skipped, not waited for (``FOR UPDATE SKIP
+        LOCKED``); the claim does not wait for the node's write lock either."""
+        if self._lease_ms == 0:
+            return self.due(limit=limit)
+        until = self._now() + self._lease_ms
+        with self._database.transaction(exclusive=False) as connection:
+            items = self._due(connection, limit, lock=self._database.skip_locked)
+            connection.executemany(
+                "UPDATE outbox SET next_attempt_at_ms = ? WHERE encounter_id = ? AND partner = ?",
+                [(until, item.encounter_id, item.partner) for item in items],
+            )
+        return items
+
+    def release(self, items: Sequence[OutboxItem]) -> None:
+        """Claimed items this process will not take after all: due again now."""
+        if self._lease_ms == 0 or not items:
+            return
+        with self._database.transaction() as connection:
+            connection.executemany(
+                "UPDATE outbox SET next_attempt_at_ms = ? "
+                "WHERE encounter_id = ? AND partner = ? AND state = ?",
+                [
+                    (self._now(), item.encounter_id, item.partner, OutboxState.PENDING.value)
+                    for item in items
+                ],
+            )
+
+    def _due(self, connection: Connection, limit: int, *, lock: str) -> list[OutboxItem]:
         pending, now = OutboxState.PENDING.value, self._now()
         partners = [
             str(row[0])
@@ -122,9 +164,7 @@ class Outbox:
             [
                 _item(row)
                 for row in connection.execute(
-                    "SELECT * FROM outbox WHERE state = ? AND partner = ? "
-                    "AND next_attempt_at_ms <= ? "
-                    "ORDER BY next_attempt_at_ms, encounter_id LIMIT ?",
+                    _DUE_QUERY + lock,
                     (pending, partner, now, limit),
                 )
             ]

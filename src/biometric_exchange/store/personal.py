@@ -15,7 +15,6 @@ the first time the node opens it with its keys.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Mapping
 
 from biometric_exchange.crypto.at_rest import open_field, seal_field
@@ -23,6 +22,7 @@ from biometric_exchange.crypto.keyring import DataKeys
 from biometric_exchange.crypto.lookup import document_hash
 from biometric_exchange.domain import LegalStatus, Person, Sex
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Row
 
 SEALED_COLUMNS = ("given_name", "family_name", "sex", "birth_date", "document_number")
 CLEAR_COLUMNS = ("nationality", "legal_status", "unaccompanied_minor")
@@ -67,7 +67,7 @@ def person_values(
     )
 
 
-def opened_values(keys: Keys, table: str, record_id: str, row: sqlite3.Row) -> dict[str, str]:
+def opened_values(keys: Keys, table: str, record_id: str, row: Row) -> dict[str, str]:
     """The sealed columns of ``row`` (record ``record_id``), opened (CorruptRecord when
     one does not)."""
     return {
@@ -76,7 +76,7 @@ def opened_values(keys: Keys, table: str, record_id: str, row: sqlite3.Row) -> d
     }
 
 
-def person_from_row(keys: Keys, table: str, row: sqlite3.Row) -> Person:
+def person_from_row(keys: Keys, table: str, row: Row) -> Person:
     """The person of an encounters or watchlist row, its sealed fields opened."""
     values = opened_values(keys, table, row[ID_COLUMNS[table]], row)
     return Person(

@@ -28,8 +28,8 @@ class Quotas:
         with self._database.transaction() as connection:
             (total,) = connection.execute(
                 "INSERT INTO quota_usage (day, party, kind, used) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (day, party, kind) DO UPDATE SET used = used + excluded.used "
-                "RETURNING used",
+                "ON CONFLICT (day, party, kind) "
+                "DO UPDATE SET used = quota_usage.used + excluded.used RETURNING used",
                 (day.isoformat(), party, kind.value, amount),
             ).fetchone()
             if total > limit:

@@ -4,7 +4,6 @@ data key (``store.personal`` says which fields and why)."""
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ from biometric_exchange.domain import (
 )
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Connection, Row
 from biometric_exchange.store.disclosed import seal_clear_disclosures
 from biometric_exchange.store.lookup_key import load_lookup_key
 from biometric_exchange.store.personal import (
@@ -38,7 +38,7 @@ _COLUMNS = ", ".join(PERSON_COLUMNS)
 _MARKS = ", ".join("?" * len(PERSON_COLUMNS))
 
 
-def _provenance(row: sqlite3.Row) -> Provenance:
+def _provenance(row: Row) -> Provenance:
     return Provenance(bool(row["synthetic"]), row["generator"], row["seed"])
 
 
@@ -101,7 +101,7 @@ class RecordStore:
             self._lookup = load_lookup_key(self._database, self._data_key)
         return self._lookup
 
-    def insert_encounter(self, connection: sqlite3.Connection, encounter: Encounter) -> None:
+    def insert_encounter(self, connection: Connection, encounter: Encounter) -> None:
         """Insert inside the caller's transaction; a duplicate id is an error."""
         check_entry(encounter, self._country)
         exists = connection.execute(
@@ -150,7 +150,7 @@ class RecordStore:
         for row in rows:
             yield self._encounter(row)
 
-    def _encounter(self, row: sqlite3.Row) -> Encounter:
+    def _encounter(self, row: Row) -> Encounter:
         return Encounter(
             encounter_id=row["encounter_id"],
             person=person_from_row(self._data_key, "encounters", row),
@@ -178,13 +178,11 @@ class RecordStore:
                 self._insert_watchlist_entry(connection, entry)
             connection.execute(
                 "INSERT INTO meta (key, value) VALUES ('watchlist_generation', '1') "
-                "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                "ON CONFLICT (key) DO UPDATE SET value = CAST(meta.value AS INTEGER) + 1"
             )
         return len(entries)
 
-    def _insert_watchlist_entry(
-        self, connection: sqlite3.Connection, entry: WatchlistEntry
-    ) -> None:
+    def _insert_watchlist_entry(self, connection: Connection, entry: WatchlistEntry) -> None:
         exists = connection.execute(
             "SELECT 1 FROM watchlist WHERE entry_id = ?", (entry.entry_id,)
         ).fetchone()
@@ -245,7 +243,7 @@ class RecordStore:
         ).fetchone()
         return self._watchlist_entry(row) if row else None
 
-    def _watchlist_entry(self, row: sqlite3.Row) -> WatchlistEntry:
+    def _watchlist_entry(self, row: Row) -> WatchlistEntry:
         template: Template = open_template(
             self._data_key, "watchlist", row["entry_id"], row["template_sealed"]
         )

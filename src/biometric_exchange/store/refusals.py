@@ -53,7 +53,7 @@ class RefusalCounts:
             (count,) = connection.execute(
                 "INSERT INTO unauthenticated_refusals (peer, event, reason, hour, count) "
                 "VALUES (?, ?, ?, ?, 1) ON CONFLICT (peer, event, reason, hour) "
-                "DO UPDATE SET count = count + 1 RETURNING count",
+                "DO UPDATE SET count = unauthenticated_refusals.count + 1 RETURNING count",
                 (peer, event.value, reason, window),
             ).fetchone()
             if count == 1:

@@ -13,7 +13,6 @@ only by ``purge_retired_keys``, and only when no row still needs it.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from biometric_exchange.crypto.keyring import (
 )
 from biometric_exchange.store.audit import AuditEvent, AuditLog, AuditOutcome
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Connection, Row
 from biometric_exchange.store.disclosed import (
     disclosure_key_ids,
     disclosure_problems,
@@ -82,7 +82,7 @@ def rotate_data_key(keys_directory: Path, database: Database, audit: AuditLog) -
 _SELECTED = ", ".join(("template_sealed", *SEALED_COLUMNS, "document_hash"))
 
 
-def _rows(connection: sqlite3.Connection, table: str, column: str, after: str) -> list[sqlite3.Row]:
+def _rows(connection: Connection, table: str, column: str, after: str) -> list[Row]:
     """The next ``BATCH_ROWS`` rows of ``table`` after id ``after``, every sealed column."""
     return connection.execute(
         f"SELECT {column} AS id, {_SELECTED} FROM {table} "  # noqa: S608 - fixed names
@@ -91,12 +91,12 @@ def _rows(connection: sqlite3.Connection, table: str, column: str, after: str) -
     ).fetchall()
 
 
-def _fields_sealed(row: sqlite3.Row) -> bool:
+def _fields_sealed(row: Row) -> bool:
     """False for a row written before personal fields were sealed, not sealed yet."""
     return row["document_hash"] is not None
 
 
-def _key_ids(row: sqlite3.Row) -> set[str | None]:
+def _key_ids(row: Row) -> set[str | None]:
     columns = ("template_sealed", *(SEALED_COLUMNS if _fields_sealed(row) else ()))
     return {_key_id(row[column]) for column in columns}
 
@@ -122,7 +122,7 @@ def _reseal(database: Database, ring: DataKeyring, table: str, column: str) -> i
 
 
 def _reseal_row(
-    connection: sqlite3.Connection, ring: DataKeyring, table: str, column: str, row: sqlite3.Row
+    connection: Connection, ring: DataKeyring, table: str, column: str, row: Row
 ) -> None:
     record_id = row["id"]
     template = open_template(ring, table, record_id, row["template_sealed"])

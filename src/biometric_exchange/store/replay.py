@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from biometric_exchange.store.database import Database
 
 FORGET_EVERY_MS = 60_000
@@ -27,12 +25,9 @@ class SqliteReplayGuard:
                     (created_at_ms - self._keep_ms,),
                 )
                 self._next_forget_ms = created_at_ms + FORGET_EVERY_MS
-            try:
-                connection.execute(
-                    "INSERT INTO seen_messages (sender, message_id, created_at_ms) "
-                    "VALUES (?, ?, ?)",
-                    (sender, message_id, created_at_ms),
-                )
-            except sqlite3.IntegrityError:
-                return False
-        return True
+            inserted = connection.execute(
+                "INSERT INTO seen_messages (sender, message_id, created_at_ms) "
+                "VALUES (?, ?, ?) ON CONFLICT (sender, message_id) DO NOTHING",
+                (sender, message_id, created_at_ms),
+            ).rowcount
+        return inserted == 1

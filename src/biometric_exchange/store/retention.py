@@ -15,7 +15,6 @@ transaction; a run on a broken audit chain deletes nothing.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from biometric_exchange.domain import utc_now
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.store.audit import AuditEvent, AuditLog, AuditOutcome, PurgedRange, to_ms
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Connection
 
 SEEN_MESSAGES_DAYS = 1
 
@@ -63,7 +63,7 @@ def _partner_cutoffs(
 
 
 def _purge_exchanged(
-    connection: sqlite3.Connection, where: str, params: tuple[str, ...]
+    connection: Connection, where: str, params: tuple[str, ...]
 ) -> tuple[int, int, int, int, int]:
     """Hit references, partner alerts, decided step-2 requests, scope openings and the
     guard's daily rows matching ``where`` (on ``partner``) and older than the cutoff

@@ -117,12 +117,13 @@ class ExchangeWorker:
         many were taken. Items left when the pass stops early stay pending."""
         node = self._node
         deadline = self._monotonic() + self._budget_s
-        items = node.outbox.due(limit=limit)
+        items = node.outbox.claim(limit=limit)
         checked: dict[str, Encounter] = {}
         to_send: dict[str, list[_Pending]] = {}
         taken = 0
         for item in items:
             if self._stop.is_set() or self._monotonic() >= deadline:
+                node.outbox.release(items[taken:])
                 break
             taken += 1
             try:
@@ -132,7 +133,9 @@ class ExchangeWorker:
                 node.outbox.retry_if_pending(item, "not processed: internal error")
         for partner, pending in to_send.items():
             if self._stop.is_set():
-                break  # these stay pending; their local check is idempotent
+                # these stay pending; their local check is idempotent
+                node.outbox.release([each.item for p in to_send.values() for each in p])
+                break
             try:
                 self._send_all(node.link(partner), pending)
             except Exception:  # one partner's trouble must not hold up the others

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +43,7 @@ from biometric_exchange.store.audit.rows import (
 )
 from biometric_exchange.store.audit.verify import verify_chain
 from biometric_exchange.store.database import Database
+from biometric_exchange.store.dialect import Connection
 
 
 class AuditLog:
@@ -85,7 +85,7 @@ class AuditLog:
 
     def append(
         self,
-        connection: sqlite3.Connection,
+        connection: Connection,
         event: AuditEvent,
         outcome: AuditOutcome,
         *,
@@ -118,12 +118,12 @@ class AuditLog:
             detail=json.loads(detail_text),
         )
         # AUTOINCREMENT never reuses a number, so a truncated tail leaves a gap.
-        cursor = connection.execute(
+        (seq,) = connection.execute(
             "INSERT INTO audit_log (at, event, peer, message_id, outcome, detail, prev_hash, "
-            "entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
             (at, event.value, peer, message_id, outcome.value, detail_text, prev_hash, new_hash),
-        )
-        seq = int(cursor.lastrowid or 0)
+        ).fetchone()
+        seq = int(seq)
         write_point(connection, HEAD_KEY, ChainPoint(seq, new_hash))
         return AuditEntry(
             seq=seq,
@@ -176,9 +176,7 @@ class AuditLog:
             return 0
         return verify_chain(entries, anchor=anchor, head=head)
 
-    def purge_before(
-        self, connection: sqlite3.Connection, cutoff: dt.datetime
-    ) -> PurgedRange | None:
+    def purge_before(self, connection: Connection, cutoff: dt.datetime) -> PurgedRange | None:
         """Inside the caller's transaction, delete the oldest entries dated before
         ``cutoff`` (stopping at the first newer one) and move the anchor to the last
         deleted. Refuses (AuditChainBroken) when the chain does not verify."""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from biometric_exchange.store.audit.chain import AuditEntry, ChainPoint
+from biometric_exchange.store.dialect import Connection, Row
 
 ANCHOR_KEY = "audit_anchor"
 HEAD_KEY = "audit_head"
@@ -22,7 +22,7 @@ def _detail_from_text(text: str) -> dict[str, Any]:
     return detail if isinstance(detail, dict) else {UNREADABLE_DETAIL: text}
 
 
-def entry_from_row(row: sqlite3.Row) -> AuditEntry:
+def entry_from_row(row: Row) -> AuditEntry:
     """The entry one ``audit_log`` row holds."""
     return AuditEntry(
         seq=row["seq"],
@@ -37,13 +37,13 @@ def entry_from_row(row: sqlite3.Row) -> AuditEntry:
     )
 
 
-def read_point(connection: sqlite3.Connection, key: str) -> ChainPoint | None:
+def read_point(connection: Connection, key: str) -> ChainPoint | None:
     """The chain point kept in ``meta`` under ``key`` (None when absent)."""
     row = connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return None if row is None else ChainPoint.from_json(row[0], what=key)
 
 
-def write_point(connection: sqlite3.Connection, key: str, point: ChainPoint) -> None:
+def write_point(connection: Connection, key: str, point: ChainPoint) -> None:
     """Keep ``point`` in ``meta`` under ``key``, replacing any earlier one."""
     connection.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) "
