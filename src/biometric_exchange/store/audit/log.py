@@ -103,10 +103,14 @@ class AuditLog:
         row = connection.execute(
             "SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
         ).fetchone()
-        if row is not None:
-            prev_hash = str(row[1])
-        else:
-            prev_hash = (read_point(connection, ANCHOR_KEY) or GENESIS).entry_hash
+        anchor = read_point(connection, ANCHOR_KEY) or GENESIS
+        prev_hash = str(row[1]) if row is not None else anchor.entry_hash
+        head = read_point(connection, HEAD_KEY)
+        # The next number after the newest ever appended (the recorded head), not after
+        # the newest kept: a truncated tail leaves a gap that verify names. Taken inside
+        # this transaction, so a transaction that never commits leaves no gap (a
+        # database sequence, as PostgreSQL's identity, would skip its number).
+        seq = 1 + max(int(row[0]) if row is not None else 0, head.seq if head else 0, anchor.seq)
         at = self._clock().isoformat(timespec="microseconds")
         new_hash = entry_hash(
             prev_hash,
@@ -117,13 +121,21 @@ class AuditLog:
             outcome=outcome.value,
             detail=json.loads(detail_text),
         )
-        # AUTOINCREMENT never reuses a number, so a truncated tail leaves a gap.
-        (seq,) = connection.execute(
-            "INSERT INTO audit_log (at, event, peer, message_id, outcome, detail, prev_hash, "
-            "entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-            (at, event.value, peer, message_id, outcome.value, detail_text, prev_hash, new_hash),
-        ).fetchone()
-        seq = int(seq)
+        connection.execute(
+            "INSERT INTO audit_log (seq, at, event, peer, message_id, outcome, detail, "
+            "prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                seq,
+                at,
+                event.value,
+                peer,
+                message_id,
+                outcome.value,
+                detail_text,
+                prev_hash,
+                new_hash,
+            ),
+        )
         write_point(connection, HEAD_KEY, ChainPoint(seq, new_hash))
         return AuditEntry(
             seq=seq,
