@@ -142,6 +142,24 @@ def test_writers_in_two_processes_append_to_one_audit_chain(
     assert all(e.prev_hash == p.entry_hash for p, e in itertools.pairwise(entries))
 
 
+def test_an_append_that_never_commits_leaves_no_gap(two: tuple[Database, Database]) -> None:
+    """A process killed mid-transaction: its entry's number is taken again, and the
+    chain still verifies (a database sequence would have skipped it)."""
+    database, other = two
+    log = AuditLog(database)
+    log.record(AuditEvent.IDENTIFY_RECEIVED, AuditOutcome.ACCEPTED, peer="PAN")
+
+    class Killed(Exception):
+        pass
+
+    with pytest.raises(Killed), database.transaction() as connection:
+        log.append(connection, AuditEvent.IDENTIFY_RECEIVED, AuditOutcome.ACCEPTED, peer="PAN")
+        raise Killed
+    AuditLog(other).record(AuditEvent.IDENTIFY_RECEIVED, AuditOutcome.ACCEPTED, peer="PAN")
+    assert [entry.seq for entry in log.entries()] == [1, 2]
+    assert log.verify() == 2
+
+
 def test_the_replay_cache_is_shared(two: tuple[Database, Database]) -> None:
     first, second = two
     assert SqliteReplayGuard(first, window_ms=60_000).remember("m-1", "PAN", 5_000)
