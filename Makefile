@@ -47,14 +47,10 @@ unit: $(STAMP)
 # module's fixtures are set up once and its tests keep their order.
 PYTEST_PARALLEL := -n 2 --dist loadfile
 
-# The store-touching integration tests, run a second time with every node's state on
-# PostgreSQL (a throwaway cluster). The whole suite passes there too (BX_TEST_STORE=
-# postgresql pytest tests/integration, about 9 min on two cores); these are the
-# modules that reach most of the store's queries for about a minute.
-PG_TESTS := $(addprefix tests/integration/test_,exchange.py details.py day2_operation.py \
-  refusals.py rekey_live.py operations.py hostile.py hostile_unauthenticated.py \
-  federation.py ping_audit.py surge.py protection_live.py shutdown.py \
-  personal_fields_at_rest.py)
+# The whole integration suite runs a second time with every node's state on
+# PostgreSQL (a throwaway cluster started by the tests); tests that read SQLite's
+# own files are marked sqlite_files and left out there.
+PG_TESTS := tests/integration
 
 test: browser-check postgres-check lint typecheck pip-check lean-check
 	$(BIN)/pytest $(PYTEST_PARALLEL)
