@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -21,7 +21,7 @@ from biometric_exchange.crypto import pki
 from biometric_exchange.exceptions import PeerNotAuthorized
 from biometric_exchange.node.link import Link
 from biometric_exchange.node.membership import ROUTE_TO, ROUTED_FOR, Membership, load_membership
-from biometric_exchange.node.rpc import RPCS, Rpc
+from biometric_exchange.node.rpc import Rpc, client_methods
 from biometric_exchange.node.tls import channel_credentials, channel_options
 from biometric_exchange.node.transport import GrpcPeerTransport, PeerTransport
 
@@ -40,14 +40,7 @@ class RoutedGrpcTransport:
             channel_credentials(link.node, membership.ca_certificate_pem),
             options=channel_options(),
         )
-        self._methods: dict[str, grpc.UnaryUnaryMultiCallable[Any, Any]] = {
-            rpc.name: self._channel.unary_unary(
-                rpc.path,
-                request_serializer=rpc.request.SerializeToString,
-                response_deserializer=rpc.reply.FromString,
-            )
-            for rpc in RPCS
-        }
+        self._methods = client_methods(self._channel)
 
     def call(self, rpc: Rpc[Request, Reply], request: Request, *, timeout: float) -> Reply:
         try:

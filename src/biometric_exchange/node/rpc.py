@@ -12,6 +12,7 @@ built from ``RPCS``, so adding a method is one row here, one handler
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -172,3 +173,39 @@ RPCS: tuple[Rpc[Any, Any], ...] = (
 """Every method of the service, in the order ``exchange.proto`` declares them."""
 
 BY_NAME: dict[str, Rpc[Any, Any]] = {rpc.name: rpc for rpc in RPCS}
+
+Behaviour = Callable[[bytes, grpc.ServicerContext], Message]
+"""A server method: the request's bytes in (parsed by the method), the reply out."""
+
+
+Methods = dict[str, "grpc.UnaryUnaryMultiCallable[Any, Any]"]
+"""Client stubs by method name."""
+
+
+def client_methods(channel: grpc.Channel) -> Methods:
+    """One client stub per row of ``RPCS`` on ``channel``, keyed by method name."""
+    return {
+        rpc.name: channel.unary_unary(
+            rpc.path,
+            request_serializer=rpc.request.SerializeToString,
+            response_deserializer=rpc.reply.FromString,
+        )
+        for rpc in RPCS
+    }
+
+
+def service_handler(
+    behaviour: Callable[[Rpc[Any, Any]], Behaviour],
+) -> grpc.GenericRpcHandler[Any, Any]:
+    """The ``Exchange`` service as one gRPC handler: ``behaviour(rpc)`` for each row."""
+    return grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            rpc.name: grpc.unary_unary_rpc_method_handler(
+                behaviour(rpc),
+                request_deserializer=None,
+                response_serializer=rpc.reply.SerializeToString,
+            )
+            for rpc in RPCS
+        },
+    )

@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError, Message
 
 from biometric_exchange.exceptions import ExchangeError, InvalidInput, PeerNotAuthorized
 from biometric_exchange.node.routed import RouterCallers
-from biometric_exchange.node.rpc import RPCS, SERVICE, Rpc
+from biometric_exchange.node.rpc import Rpc, service_handler
 from biometric_exchange.node.serve import PartnerHandlerTable
 from biometric_exchange.node.status import status_for
 from biometric_exchange.node.tls import PartnerAuthorizer
@@ -58,17 +58,7 @@ class ExchangeServicer:
 
     def generic_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         """The ``Exchange`` service as one gRPC handler, a method per row of ``RPCS``."""
-        return grpc.method_handlers_generic_handler(
-            SERVICE,
-            {
-                rpc.name: grpc.unary_unary_rpc_method_handler(
-                    self._behaviour(rpc),
-                    request_deserializer=None,
-                    response_serializer=rpc.reply.SerializeToString,
-                )
-                for rpc in RPCS
-            },
-        )
+        return service_handler(self._behaviour)
 
     def _behaviour(self, rpc: Rpc[Any, Any]) -> Callable[[bytes, grpc.ServicerContext], Message]:
         def behaviour(data: bytes, context: grpc.ServicerContext) -> Message:

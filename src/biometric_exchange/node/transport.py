@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
 from biometric_exchange.node.link import Link
-from biometric_exchange.node.rpc import RPCS, Rpc
+from biometric_exchange.node.rpc import Rpc, client_methods
 from biometric_exchange.node.tls import channel_credentials, channel_options
 
 Request = TypeVar("Request", bound=Message)
@@ -45,14 +45,7 @@ class GrpcPeerTransport:
             channel_credentials(link.node, partner.ca_certificate.encode()),
             options=channel_options(),
         )
-        self._methods: dict[str, grpc.UnaryUnaryMultiCallable[Any, Any]] = {
-            rpc.name: self._channel.unary_unary(
-                rpc.path,
-                request_serializer=rpc.request.SerializeToString,
-                response_deserializer=rpc.reply.FromString,
-            )
-            for rpc in RPCS
-        }
+        self._methods = client_methods(self._channel)
 
     def call(self, rpc: Rpc[Request, Reply], request: Request, *, timeout: float) -> Reply:
         try:

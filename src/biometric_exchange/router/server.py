@@ -27,7 +27,7 @@ from biometric_exchange.exceptions import (
     PeerNotAuthorized,
 )
 from biometric_exchange.node.membership import ROUTE_TO, ROUTED_FOR
-from biometric_exchange.node.rpc import RPCS, SERVICE, Rpc
+from biometric_exchange.node.rpc import Methods, Rpc, client_methods, service_handler
 from biometric_exchange.node.status import status_for
 from biometric_exchange.node.tls import SERVER_OPTIONS, channel_options
 from biometric_exchange.router.config import RouterConfig, RouterKeys
@@ -76,12 +76,13 @@ class GrpcHolders:
         self._config = config
         self._keys = keys
         self._channels: dict[str, grpc.Channel] = {}
+        self._methods: dict[str, Methods] = {}
         self._lock = threading.Lock()
 
-    def _channel(self, holder: str) -> grpc.Channel:
+    def _holder_methods(self, holder: str) -> Methods:
         with self._lock:
-            channel = self._channels.get(holder)
-            if channel is None:
+            methods = self._methods.get(holder)
+            if methods is None:
                 member = self._config.members[holder]
                 credentials = grpc.ssl_channel_credentials(
                     root_certificates=member.ca_certificate.encode(),
@@ -92,10 +93,11 @@ class GrpcHolders:
                     member.endpoint, credentials, options=channel_options()
                 )
                 self._channels[holder] = channel
-            return channel
+                methods = self._methods[holder] = client_methods(channel)
+            return methods
 
     def __call__(self, holder: str, member: str) -> GrpcHolder:
-        return GrpcHolder(self._channel(holder), member)
+        return GrpcHolder(self._holder_methods(holder), member)
 
     def close(self) -> None:
         with self._lock:
@@ -105,16 +107,14 @@ class GrpcHolders:
 
 
 class GrpcHolder:
-    def __init__(self, channel: grpc.Channel, member: str) -> None:
-        self._channel = channel
+    """One holder's client stubs, calling on one member's behalf."""
+
+    def __init__(self, methods: Methods, member: str) -> None:
+        self._methods = methods
         self._metadata = ((ROUTED_FOR, member),)
 
     def call(self, rpc: Rpc[Request, Reply], request: Request, *, timeout: float) -> Reply:
-        method = self._channel.unary_unary(
-            rpc.path,
-            request_serializer=rpc.request.SerializeToString,
-            response_deserializer=rpc.reply.FromString,
-        )
+        method = self._methods[rpc.name]
         try:
             reply: Reply = method(request, timeout=timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
@@ -138,17 +138,7 @@ class RouterServicer:
         self._authorizer = authorizer
 
     def generic_handler(self) -> grpc.GenericRpcHandler[Any, Any]:
-        return grpc.method_handlers_generic_handler(
-            SERVICE,
-            {
-                rpc.name: grpc.unary_unary_rpc_method_handler(
-                    self._behaviour(rpc),
-                    request_deserializer=None,
-                    response_serializer=rpc.reply.SerializeToString,
-                )
-                for rpc in RPCS
-            },
-        )
+        return service_handler(self._behaviour)
 
     def _behaviour(self, rpc: Rpc[Any, Any]) -> Callable[[bytes, grpc.ServicerContext], Message]:
         def behaviour(data: bytes, context: grpc.ServicerContext) -> Message:
