@@ -4,20 +4,14 @@ completes once."""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import signal
 import subprocess
-from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from biometric_exchange.domain import Encounter, validate_template
 from biometric_exchange.node.enrolment import enrol
 from biometric_exchange.node.runtime import Node
-from biometric_exchange.store.outbox import OutboxState
 from biometric_exchange.synthetic import DemoDataset
 from biometric_exchange.workspace import (
     TERMS_FILE,
@@ -28,31 +22,12 @@ from biometric_exchange.workspace import (
     wait_serving,
 )
 from tests.integration.conftest import eventually
+from tests.settled import assert_settled_once, new_captures
 
 pytestmark = pytest.mark.integration
 
 ENCOUNTERS = 400
 PROBES_PER_REQUEST = 8  # many small calls, so the kills land mid-exchange
-
-
-def _copies(dataset: DemoDataset) -> list[Encounter]:
-    """``ENCOUNTERS`` PAN encounters: new captures of the dataset's PAN people, same
-    identities."""
-    rng = np.random.default_rng(7)
-    originals = dataset.encounters["PAN"]
-    copies = []
-    for number in range(ENCOUNTERS):
-        source = originals[number % len(originals)]
-        noise = rng.normal(0.0, 0.01, source.template.shape)
-        copies.append(
-            dataclasses.replace(
-                source,
-                encounter_id=f"PAN-CRASH-{number:05d}",
-                template=validate_template(source.template + noise),
-                encountered_at=source.encountered_at + dt.timedelta(minutes=number),
-            )
-        )
-    return copies
 
 
 def _depth_below(panama: Node, limit: int, timeout: float = 120.0) -> int:
@@ -96,7 +71,7 @@ def test_kill_9_of_either_node_loses_nothing_and_duplicates_nothing(
     )
     chile, panama = Node.open(chile_dir), Node.open(panama_dir)
     chile.records.add_watchlist(dataset.watchlists["CHL"])
-    copies = _copies(dataset)
+    copies = new_captures(dataset, ENCOUNTERS, prefix="PAN-CRASH", seed=7)
     for encounter in copies:
         enrol(panama, encounter)  # acknowledged to the caller once this returns
     logs = tmp_path / "logs"
@@ -128,45 +103,9 @@ def test_kill_9_of_either_node_loses_nothing_and_duplicates_nothing(
             stop_process(process)
 
     assert 0 < depth_at_second_kill < depth_at_first_kill < ENCOUNTERS, "kills landed mid-way"
-    # Nothing lost: every enrolled encounter is stored and was checked.
-    assert panama.records.count_encounters() == ENCOUNTERS
-    states = Counter(
-        item.state for item in (panama.outbox.get(e.encounter_id) for e in copies) if item
-    )
-    assert sum(states.values()) == ENCOUNTERS
-    assert set(states) <= {OutboxState.DONE, OutboxState.OUT_OF_SCOPE}, states
-
-    # Nothing duplicated: the holder keeps one alert per watchlisted subject with each
-    # probe counted once; Panama one alert per hit probe (each probe gets its own
-    # reference), each encounter once.
-    planted = {
-        c.encounter_id: c.watchlist_entry_id
-        for c in dataset.ground_truth
-        if c.enrolling_country == "PAN" and c.holder_country == "CHL" and c.extra_regional
-    }
-    originals = dataset.encounters["PAN"]
-    sources = [originals[n % len(originals)].encounter_id for n in range(ENCOUNTERS)]
-    expected_per_entry = Counter(planted[source] for source in sources if source in planted)
+    # Nothing lost, nothing duplicated.
+    expected_per_entry = assert_settled_once(panama, chile, dataset, copies)
     assert len(expected_per_entry) == 2
-
-    partner_hits = panama.alerts.partner_hits("CHL")
-    assert len(partner_hits) == sum(expected_per_entry.values())
-    assert len({a.hit_reference for a in partner_hits}) == len(partner_hits)
-    hit_encounters = [item["encounter_id"] for a in partner_hits for item in a.evidence]
-    assert len(hit_encounters) == len(set(hit_encounters)) == len(partner_hits)
-
-    held = {
-        entry: [a for a in chile.alerts.list() if a.watchlist_entry_id == entry]
-        for entry in expected_per_entry
-    }
-    for entry, alerts in held.items():
-        assert len(alerts) == 1, f"one alert for {entry}"
-        keys = [item["key"] for item in alerts[0].evidence]
-        assert len(keys) == len(set(keys))
-        sightings = [key for key in keys if key.endswith(":sighting")]
-        assert len(keys) - len(sightings) == expected_per_entry[entry]
-        # A sighting follows its hit; a kill between the two can lose it, never double it.
-        assert len(sightings) <= expected_per_entry[entry]
 
     assert panama.audit.verify() > 0
     assert chile.audit.verify() > 0

@@ -7,18 +7,14 @@ verify."""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import signal
 import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from biometric_exchange.domain import Encounter, validate_template
 from biometric_exchange.node.enrolment import enrol
 from biometric_exchange.node.presence import read_state
 from biometric_exchange.node.runtime import Node
@@ -33,6 +29,7 @@ from biometric_exchange.workspace import (
     wait_serving,
 )
 from tests.integration.conftest import eventually
+from tests.settled import assert_settled_once, new_captures
 
 pytestmark = pytest.mark.integration
 
@@ -40,25 +37,6 @@ ENCOUNTERS = 1000
 PROBES_PER_REQUEST = 8  # many small calls, so the kills land mid-exchange
 LEASE_S = 2.0
 """A dead process's claimed items go to the survivor after this long."""
-
-
-def _copies(dataset: DemoDataset) -> list[Encounter]:
-    """``ENCOUNTERS`` new captures of the dataset's PAN people, same identities."""
-    rng = np.random.default_rng(11)
-    originals = dataset.encounters["PAN"]
-    copies = []
-    for number in range(ENCOUNTERS):
-        source = originals[number % len(originals)]
-        noise = rng.normal(0.0, 0.01, source.template.shape)
-        copies.append(
-            dataclasses.replace(
-                source,
-                encounter_id=f"PAN-REPLICA-{number:05d}",
-                template=validate_template(source.template + noise),
-                encountered_at=source.encountered_at + dt.timedelta(minutes=number),
-            )
-        )
-    return copies
 
 
 def _use_postgres(node_dir: Path, url: str) -> None:
@@ -121,7 +99,7 @@ def test_kill_9_of_one_replica_per_country_delivers_every_encounter_once(
     chile, panama = Node.open(chile_dir), Node.open(panama_dir)
     assert chile.database.shared and panama.database.shared
     chile.records.add_watchlist(dataset.watchlists["CHL"])
-    copies = _copies(dataset)
+    copies = new_captures(dataset, ENCOUNTERS, prefix="PAN-REPLICA", seed=11)
     for encounter in copies:
         enrol(panama, encounter)
     logs = tmp_path / "logs"
@@ -146,41 +124,8 @@ def test_kill_9_of_one_replica_per_country_delivers_every_encounter_once(
                 stop_process(process)
 
     assert 0 < depth_at_second_kill < depth_at_first_kill < ENCOUNTERS, "kills landed mid-way"
-    # Every encounter settled, once.
-    assert panama.records.count_encounters() == ENCOUNTERS
-    states = Counter(
-        item.state for item in (panama.outbox.get(e.encounter_id) for e in copies) if item
-    )
-    assert sum(states.values()) == ENCOUNTERS
-    assert set(states) <= {OutboxState.DONE, OutboxState.OUT_OF_SCOPE}, states
-
-    # No duplicate alert or evidence: Panama one alert per hit probe (its own
-    # reference), each encounter once; Chile one alert per watchlisted subject with
-    # each probe counted once.
-    planted = {
-        c.encounter_id: c.watchlist_entry_id
-        for c in dataset.ground_truth
-        if c.enrolling_country == "PAN" and c.holder_country == "CHL" and c.extra_regional
-    }
-    originals = dataset.encounters["PAN"]
-    sources = [originals[n % len(originals)].encounter_id for n in range(ENCOUNTERS)]
-    expected_per_entry = Counter(planted[source] for source in sources if source in planted)
-    assert expected_per_entry
-
-    partner_hits = panama.alerts.partner_hits("CHL")
-    assert len(partner_hits) == sum(expected_per_entry.values())
-    assert len({a.hit_reference for a in partner_hits}) == len(partner_hits)
-    hit_encounters = [item["encounter_id"] for a in partner_hits for item in a.evidence]
-    assert len(hit_encounters) == len(set(hit_encounters)) == len(partner_hits)
-
-    for entry, expected in expected_per_entry.items():
-        alerts = [a for a in chile.alerts.list() if a.watchlist_entry_id == entry]
-        assert len(alerts) == 1, f"one alert for {entry}"
-        keys = [item["key"] for item in alerts[0].evidence]
-        assert len(keys) == len(set(keys))
-        sightings = [key for key in keys if key.endswith(":sighting")]
-        assert len(keys) - len(sightings) == expected
-        assert len(sightings) <= expected
+    # Every encounter settled, once: no duplicate alert or evidence.
+    assert_settled_once(panama, chile, dataset, copies)
 
     # Every probe was answered; a probe answered twice is one whose first answer died
     # with a process (before its item was marked done): at most one claim of each
