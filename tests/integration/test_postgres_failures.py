@@ -39,9 +39,12 @@ def test_a_writer_that_timed_out_on_the_write_lock_can_write_at_its_next_call(
 ) -> None:
     first, second = two
     first.connection.execute("SET lock_timeout = '50ms'")
-    with second.transaction():  # another process holds the node's write lock
-        with pytest.raises(psycopg.errors.LockNotAvailable), first.transaction() as connection:
-            connection.execute("INSERT INTO meta (key, value) VALUES ('never', 'x')")
+    with (
+        second.transaction(),  # another process holds the node's write lock
+        pytest.raises(psycopg.errors.LockNotAvailable),
+        first.transaction() as connection,
+    ):
+        connection.execute("INSERT INTO meta (key, value) VALUES ('never', 'x')")
     assert not first.connection.in_transaction
     with first.transaction() as connection:
         connection.execute("INSERT INTO meta (key, value) VALUES ('later', 'x')")
