@@ -131,10 +131,15 @@ class ExchangeWorker:
             except Exception:  # one record's trouble must not hold up the others
                 log.exception("outbox item of %s not processed", item.partner)
                 node.outbox.retry_if_pending(item, "not processed: internal error")
-        for partner, pending in to_send.items():
+        partners = list(to_send)
+        for turn, partner in enumerate(partners):
+            pending = to_send[partner]
             if self._stop.is_set():
-                # these stay pending; their local check is idempotent
-                node.outbox.release([each.item for p in to_send.values() for each in p])
+                # these stay pending; their local check is idempotent. The partners
+                # already sent to keep what that set (back-off, holds).
+                node.outbox.release(
+                    [each.item for later in partners[turn:] for each in to_send[later]]
+                )
                 break
             try:
                 self._send_all(node.link(partner), pending)
