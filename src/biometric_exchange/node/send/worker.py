@@ -141,6 +141,14 @@ class ExchangeWorker:
                     [each.item for later in partners[turn:] for each in to_send[later]]
                 )
                 break
+            # A lease that ran out meanwhile (a slow partner before this one) may have
+            # let another process claim these: send only what is still ours.
+            ours = {
+                (i.encounter_id, i.partner) for i in node.outbox.renew([p.item for p in pending])
+            }
+            pending = [p for p in pending if (p.item.encounter_id, p.item.partner) in ours]
+            if not pending:
+                continue
             try:
                 self._send_all(node.link(partner), pending)
             except Exception:  # one partner's trouble must not hold up the others
