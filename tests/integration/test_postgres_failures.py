@@ -16,11 +16,15 @@ from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.store.backend import open_database
 from biometric_exchange.store.database import Database
 from biometric_exchange.store.dialect import ADVISORY_WRITE_LOCK
+from biometric_exchange.store.outbox import Outbox
 from biometric_exchange.store.postgres import connect
+from biometric_exchange.store.records import RecordStore
+from tests.unit.test_store import DATA_KEY, make_encounter
 
 pytestmark = pytest.mark.integration
 
 SECRET = "s3cret-Pa55"
+LEASE_MS = 30_000
 
 
 @pytest.fixture
@@ -72,3 +76,25 @@ def test_a_url_that_cannot_connect_keeps_its_password_out_of_the_error(url: str)
         connect(url)
     assert SECRET not in str(raised.value)
     assert SECRET not in repr(raised.value.__cause__)
+
+
+def test_a_claim_another_process_took_after_the_lease_is_neither_renewed_nor_released(
+    two: tuple[Database, Database],
+) -> None:
+    first, second = two
+    records = RecordStore(first, DATA_KEY, "PAN")
+    with first.transaction() as connection:
+        for number, encounter_id in enumerate(("ENC-1", "ENC-2")):
+            records.insert_encounter(connection, make_encounter(encounter_id, seed=number))
+            Outbox.enqueue(connection, encounter_id, ["CHL"])
+    now = [1_000_000]
+    slow = Outbox(first, lambda: now[0], lease_ms=LEASE_MS)
+    other = Outbox(second, lambda: now[0], lease_ms=LEASE_MS)
+    claimed = slow.claim()
+    assert len(claimed) == 2
+    now[0] += LEASE_MS + 1
+    assert [i.encounter_id for i in other.claim(limit=1)] == ["ENC-1"]
+    assert [i.encounter_id for i in slow.renew(claimed)] == ["ENC-2"]
+    slow.release(claimed)
+    # ENC-2 given back, due now; ENC-1 left as the other process holds it.
+    assert [i.encounter_id for i in other.claim()] == ["ENC-2"]
