@@ -189,7 +189,14 @@ class Database:
             connection.execute(f"RELEASE {savepoint}")
             return
         with self._write:
-            self._begin(connection, exclusive)
+            try:
+                self._begin(connection, exclusive)
+            except BaseException:
+                # PostgreSQL: BEGIN ran, the write lock was not had (lock_timeout);
+                # end that transaction, or every later call of this thread fails.
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
             try:
                 yield connection
             except BaseException:

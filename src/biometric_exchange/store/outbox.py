@@ -82,6 +82,8 @@ class Outbox:
         self._database = database
         self._clock = clock
         self._lease_ms = lease_ms
+        self._leases: dict[tuple[str, str], int] = {}
+        """Each item this process claimed: the time its lease runs to (its mark)."""
 
     def _now(self) -> int:
         return self._clock() if self._clock is not None else now_ms()
@@ -136,21 +138,49 @@ class Outbox:
                 "UPDATE outbox SET next_attempt_at_ms = ? WHERE encounter_id = ? AND partner = ?",
                 [(until, item.encounter_id, item.partner) for item in items],
             )
+        self._leases.update({(item.encounter_id, item.partner): until for item in items})
         return items
 
+    def renew(self, items: Sequence[OutboxItem]) -> list[OutboxItem]:
+        """Those of ``items`` still this process's own, each leased ``lease_ms`` on from
+        now. An item whose lease ran out and that another process claimed since is left
+        to it (sending it here too would send it twice)."""
+        if self._lease_ms == 0:
+            return list(items)
+        until = self._now() + self._lease_ms
+        kept = []
+        with self._database.transaction(exclusive=False) as connection:
+            for item in items:
+                key = (item.encounter_id, item.partner)
+                if self._still_held(connection, key, until):
+                    self._leases[key] = until
+                    kept.append(item)
+                else:
+                    self._leases.pop(key, None)
+        return kept
+
     def release(self, items: Sequence[OutboxItem]) -> None:
-        """Claimed items this process will not take after all: due again now."""
+        """Claimed items this process will not take after all: due again now (those
+        another process claimed since are left to it)."""
         if self._lease_ms == 0 or not items:
             return
         with self._database.transaction() as connection:
-            connection.executemany(
-                "UPDATE outbox SET next_attempt_at_ms = ? "
-                "WHERE encounter_id = ? AND partner = ? AND state = ?",
-                [
-                    (self._now(), item.encounter_id, item.partner, OutboxState.PENDING.value)
-                    for item in items
-                ],
-            )
+            for item in items:
+                key = (item.encounter_id, item.partner)
+                self._still_held(connection, key, self._now())
+                self._leases.pop(key, None)
+
+    def _still_held(self, connection: Connection, key: tuple[str, str], until: int) -> bool:
+        """Move ``key``'s lease to ``until`` if it is still the one this process set."""
+        held = self._leases.get(key)
+        if held is None:
+            return False
+        updated = connection.execute(
+            "UPDATE outbox SET next_attempt_at_ms = ? WHERE encounter_id = ? AND partner = ? "
+            "AND state = ? AND next_attempt_at_ms = ?",
+            (until, *key, OutboxState.PENDING.value, held),
+        ).rowcount
+        return updated == 1
 
     def _due(self, connection: Connection, limit: int, *, lock: str) -> list[OutboxItem]:
         pending, now = OutboxState.PENDING.value, self._now()
@@ -225,6 +255,7 @@ class Outbox:
         *,
         only_pending: bool = False,
     ) -> None:
+        self._leases.pop((item.encounter_id, item.partner), None)
         with self._database.transaction() as connection:
             connection.execute(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, "

@@ -14,12 +14,14 @@ psycopg is imported here only: a node without ``[store] url`` never loads it.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import psycopg
 from psycopg import pq
@@ -130,6 +132,20 @@ class PgConnection:
         self._connection.close()
 
 
+_PASSWORD = re.compile(r"^[a-z]+://[^:@/?#\[]*:([^@/?#]*)@", re.IGNORECASE)
+
+
+def without_password(text: str, url: str) -> str:
+    """``text`` with ``url``'s password (as written and percent-decoded) masked."""
+    found = _PASSWORD.match(url)
+    if found is None or not found.group(1):
+        return text
+    password = found.group(1)
+    for form in {password, unquote(password)}:
+        text = text.replace(form, "***")
+    return text
+
+
 def connect(url: str) -> PgConnection:
     """An autocommit connection to ``url`` with the stores' row and type handling."""
     try:
@@ -137,7 +153,10 @@ def connect(url: str) -> PgConnection:
             url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_rows
         )
     except psycopg.Error as exc:
-        raise ConfigError(f"[store] url: cannot connect to the database: {exc}") from exc
+        # libpq quotes the part of the URL it cannot read, password and all.
+        raise ConfigError(
+            f"[store] url: cannot connect to the database: {without_password(str(exc), url)}"
+        ) from None
     connection.adapters.register_dumper(bool, _FlagDumper)
     connection.adapters.register_loader("numeric", _NumberLoader)
     connection.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'".encode())

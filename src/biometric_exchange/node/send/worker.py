@@ -131,11 +131,24 @@ class ExchangeWorker:
             except Exception:  # one record's trouble must not hold up the others
                 log.exception("outbox item of %s not processed", item.partner)
                 node.outbox.retry_if_pending(item, "not processed: internal error")
-        for partner, pending in to_send.items():
+        partners = list(to_send)
+        for turn, partner in enumerate(partners):
+            pending = to_send[partner]
             if self._stop.is_set():
-                # these stay pending; their local check is idempotent
-                node.outbox.release([each.item for p in to_send.values() for each in p])
+                # these stay pending; their local check is idempotent. The partners
+                # already sent to keep what that set (back-off, holds).
+                node.outbox.release(
+                    [each.item for later in partners[turn:] for each in to_send[later]]
+                )
                 break
+            # A lease that ran out meanwhile (a slow partner before this one) may have
+            # let another process claim these: send only what is still ours.
+            ours = {
+                (i.encounter_id, i.partner) for i in node.outbox.renew([p.item for p in pending])
+            }
+            pending = [p for p in pending if (p.item.encounter_id, p.item.partner) in ours]
+            if not pending:
+                continue
             try:
                 self._send_all(node.link(partner), pending)
             except Exception:  # one partner's trouble must not hold up the others
