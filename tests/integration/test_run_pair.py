@@ -78,7 +78,7 @@ def test_three_nodes_prefixed_and_stopped_by_ctrl_c(
     assert lines and all(PREFIXED.match(line) for line in lines), lines
     for country, folder in folders.items():
         own = [line for line in lines if line.startswith(f"[{country}] ")]
-        assert own[-1].endswith(f"node {folder.name} stopped")  # written after Ctrl-C
+        assert own[-1].endswith(f"node {folder.name} stopped"), lines  # after Ctrl-C
         records = [line for line in own if LOG_RECORD.match(line)]
         assert records and all(f" {country} " in line for line in records), own  # node field
 
