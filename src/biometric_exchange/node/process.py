@@ -9,7 +9,9 @@ agreement files, noticed at the start of each worker round.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
+import io
 import logging
 import os
 import signal
@@ -174,7 +176,10 @@ def run_node(
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():  # a node process: name its logs
         set_node(load_config(node_dir).node.country)
-        faulthandler.enable()  # a fatal signal prints every thread's stack before the end
+        # A fatal signal prints every thread's stack before the end (when stderr is a
+        # file: an in-process command runner gives a stream without one).
+        with contextlib.suppress(io.UnsupportedOperation, ValueError):
+            faulthandler.enable()
     # Calls are served concurrently, each with a small search: one BLAS thread per
     # call keeps the cores busy without oversubscribing them (measured: 13 → 176
     # single-probe calls/s on 2 cores with a 100k watchlist).
