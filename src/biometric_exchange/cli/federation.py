@@ -65,7 +65,8 @@ def run_router(
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
+        # Not in the handler itself: the main thread may hold the event's lock in wait().
+        threading.Thread(target=stop.set, daemon=True).start()
 
     def factory(holders: GrpcHolders) -> Router:
         return Router(config, database, holders)

@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -151,6 +151,13 @@ def _log_start(node: Node, services: Services) -> None:
         )
 
 
+def _outside_handler(action: Callable[[], object]) -> None:
+    """Run ``action`` on a thread of its own. A signal handler runs in the main thread
+    between two of its steps, maybe while that thread holds the very lock the action
+    needs (the stop event's, inside its ``wait``): taking it there would wait forever."""
+    threading.Thread(target=action, name="signal", daemon=True).start()
+
+
 def _log_passes(services: Services) -> None:
     searches, passes = services.watchlist.passes()
     if passes:
@@ -215,12 +222,15 @@ def _serve(
     worker = ExchangeWorker(node, services, transports, awaits=live.awaits, stop=stop)
     chores = _Chores(node, worker, transports, live, reachability)
 
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
+    def stopping(signum: int) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
         stop.set()
 
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        _outside_handler(lambda: stopping(signum))
+
     def request_reload(_signum: int, _frame: FrameType | None) -> None:
-        live.request()
+        _outside_handler(live.request)
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, request_stop)
