@@ -14,7 +14,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from biometric_exchange.exceptions import ConfigError
+from biometric_exchange.workspace import free_port
 
 SERVER_USER = "postgres"
 MISSING = (
@@ -60,12 +60,6 @@ def new_database(server_url: str) -> str:
 
 
 _NAMES = itertools.count(1)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -142,7 +136,7 @@ def start_cluster() -> Cluster:
     if os.geteuid() == 0:
         user = pwd.getpwnam(SERVER_USER)
         os.chown(root, user.pw_uid, user.pw_gid)
-    cluster = Cluster(bindir, root, _free_port())
+    cluster = Cluster(bindir, root, free_port())
     try:
         cluster.start()
     except subprocess.CalledProcessError as exc:
