@@ -17,12 +17,16 @@ from typing import TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from biometric_exchange.crypto import pki
 from biometric_exchange.exceptions import PeerNotAuthorized
 from biometric_exchange.node.link import Link
 from biometric_exchange.node.membership import ROUTE_TO, ROUTED_FOR, Membership, load_membership
 from biometric_exchange.node.rpc import Rpc, client_methods
-from biometric_exchange.node.tls import channel_credentials, channel_options
+from biometric_exchange.node.tls import (
+    IssuerIndex,
+    channel_credentials,
+    channel_options,
+    peer_certificate,
+)
 from biometric_exchange.node.transport import GrpcPeerTransport, PeerTransport
 
 Request = TypeVar("Request", bound=Message)
@@ -71,8 +75,7 @@ class RouterCallers:
     """Tells a call forwarded by the pinned router, and whom it is forwarded for."""
 
     def __init__(self, membership: Membership) -> None:
-        self._ca = membership.ca()
-        self._known: set[bytes] = set()
+        self._router = IssuerIndex({"router": membership.ca()})
 
     def member(
         self,
@@ -80,18 +83,14 @@ class RouterCallers:
         metadata: Sequence[tuple[str, str | bytes]],
     ) -> str | None:
         """The member a router call speaks for; None when the caller is not the router."""
-        pems = auth_context.get("x509_pem_cert") or []
-        pem = pems if isinstance(pems, bytes) else (pems[0] if pems else b"")
+        pem = peer_certificate(auth_context)
         if not pem:
             return None
-        if pem not in self._known:
-            try:
-                certificate = pki.load_certificate(pem)
-            except ValueError:
+        try:
+            if self._router.issuer(pem) is None:
                 return None
-            if not pki.is_issued_by(certificate, self._ca):
-                return None
-            self._known.add(pem)
+        except PeerNotAuthorized:  # not a certificate: whoever it is, not the router
+            return None
         named = [str(value) for key, value in metadata if key == ROUTED_FOR]
         if len(named) != 1 or not named[0]:
             raise PeerNotAuthorized(f"router call without one {ROUTED_FOR}")

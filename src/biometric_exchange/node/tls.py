@@ -81,16 +81,50 @@ KNOWN_CERTIFICATES = 64
 """Client certificates whose partner is remembered (each verified once, not per call)."""
 
 
+def peer_certificate(auth_context: Mapping[str, Sequence[bytes] | bytes]) -> bytes:
+    """The caller's client certificate (PEM) from a gRPC auth context; empty without one."""
+    pems = auth_context.get("x509_pem_cert") or []
+    return pems if isinstance(pems, bytes) else (pems[0] if pems else b"")
+
+
+class IssuerIndex:
+    """Which of some pinned CAs issued a client certificate. A certificate is parsed and
+    verified the first time it is seen; its issuer is remembered (at most
+    ``KNOWN_CERTIFICATES``, a few per CA)."""
+
+    def __init__(self, cas: Mapping[str, x509.Certificate]) -> None:
+        self._cas = dict(cas)
+        self._known: dict[bytes, str] = {}
+        self._lock = threading.Lock()
+
+    def issuer(self, pem: bytes) -> str | None:
+        """The code of the CA that issued ``pem``; None when none of them did.
+        ``PeerNotAuthorized`` when it is not a certificate at all."""
+        known = self._known.get(pem)
+        if known is not None:
+            return known
+        try:
+            certificate = pki.load_certificate(pem)
+        except ValueError as exc:
+            raise PeerNotAuthorized("unreadable client certificate") from exc
+        for code, ca in self._cas.items():
+            if pki.is_issued_by(certificate, ca):
+                with self._lock:
+                    if len(self._known) >= KNOWN_CERTIFICATES:
+                        self._known.clear()
+                    self._known[pem] = code
+                return code
+        return None
+
+
 class PartnerAuthorizer:
     """Accepts a call only when the client certificate was issued by a partner's pinned CA;
-    says which partner. A certificate is parsed and verified the first time it is
-    seen; its partner is remembered (a few certificates per partner at most)."""
+    says which partner."""
 
     def __init__(self, node: Node) -> None:
         self._node = node
         self._generation = -1
-        self._partner_cas: dict[str, x509.Certificate] = {}
-        self._known: dict[bytes, str] = {}
+        self._issuers = IssuerIndex({})
         self._lock = threading.Lock()
         self._follow_agreements()
 
@@ -102,35 +136,21 @@ class PartnerAuthorizer:
         with self._lock:
             if node.generation == self._generation:
                 return
-            self._partner_cas = {
-                link.code: pki.load_certificate(link.partner.ca_certificate.encode())
-                for link in node.links()
-            }
-            self._known = {}
+            self._issuers = IssuerIndex(
+                {
+                    link.code: pki.load_certificate(link.partner.ca_certificate.encode())
+                    for link in node.links()
+                }
+            )
             self._generation = node.generation
 
     def check(self, auth_context: Mapping[str, Sequence[bytes] | bytes]) -> str:
         """The code of the partner whose CA issued the caller's certificate."""
         self._follow_agreements()
-        pems = auth_context.get("x509_pem_cert") or []
-        pem = pems if isinstance(pems, bytes) else (pems[0] if pems else b"")
+        pem = peer_certificate(auth_context)
         if not pem:
             raise PeerNotAuthorized("no client certificate")
-        known = self._known.get(pem)
-        if known is not None:
-            return known
-        partner = self._verify(pem)
-        if len(self._known) >= KNOWN_CERTIFICATES:
-            self._known.clear()
-        self._known[pem] = partner
+        partner = self._issuers.issuer(pem)
+        if partner is None:
+            raise PeerNotAuthorized("client certificate not issued by a partner's CA")
         return partner
-
-    def _verify(self, pem: bytes) -> str:
-        try:
-            certificate = pki.load_certificate(pem)
-        except ValueError as exc:
-            raise PeerNotAuthorized("unreadable client certificate") from exc
-        for partner, ca in self._partner_cas.items():
-            if pki.is_issued_by(certificate, ca):
-                return partner
-        raise PeerNotAuthorized("client certificate not issued by a partner's CA")

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 import grpc
-from cryptography import x509
 from google.protobuf.message import DecodeError, Message
 
 from biometric_exchange.crypto import pki
@@ -29,7 +28,12 @@ from biometric_exchange.exceptions import (
 from biometric_exchange.node.membership import ROUTE_TO, ROUTED_FOR
 from biometric_exchange.node.rpc import Methods, Rpc, client_methods, service_handler
 from biometric_exchange.node.status import status_for
-from biometric_exchange.node.tls import SERVER_OPTIONS, channel_options
+from biometric_exchange.node.tls import (
+    SERVER_OPTIONS,
+    IssuerIndex,
+    channel_options,
+    peer_certificate,
+)
 from biometric_exchange.router.config import RouterConfig, RouterKeys
 from biometric_exchange.router.forward import HolderStatus, Router, router_status
 from biometric_exchange.store.audit import AuditEvent, AuditOutcome
@@ -44,29 +48,21 @@ class MemberAuthorizer:
     """The member whose pinned CA issued the caller's certificate."""
 
     def __init__(self, config: RouterConfig) -> None:
-        self._cas: dict[str, x509.Certificate] = {
-            code: pki.load_certificate(member.ca_certificate.encode())
-            for code, member in config.members.items()
-        }
-        self._known: dict[bytes, str] = {}
-        self._lock = threading.Lock()
+        self._issuers = IssuerIndex(
+            {
+                code: pki.load_certificate(member.ca_certificate.encode())
+                for code, member in config.members.items()
+            }
+        )
 
     def check(self, context: grpc.ServicerContext) -> str:
-        pems: list[bytes] | bytes = context.auth_context().get("x509_pem_cert") or []
-        pem: bytes = pems if isinstance(pems, bytes) else (pems[0] if pems else b"")
+        pem = peer_certificate(context.auth_context())
         if not pem:
             raise PeerNotAuthorized("no client certificate")
-        with self._lock:
-            known = self._known.get(pem)
-        if known is not None:
-            return known
-        certificate = pki.load_certificate(pem)
-        for code, ca in self._cas.items():
-            if pki.is_issued_by(certificate, ca):
-                with self._lock:
-                    self._known[pem] = code
-                return code
-        raise PeerNotAuthorized("client certificate not issued by a member's CA")
+        member = self._issuers.issuer(pem)
+        if member is None:
+            raise PeerNotAuthorized("client certificate not issued by a member's CA")
+        return member
 
 
 class GrpcHolders:
