@@ -8,6 +8,7 @@ from biometric_exchange.agreement.document import (
     dumps,
     load,
     load_terms,
+    merge_terms,
 )
 from biometric_exchange.agreement.terms import (
     Approval,
@@ -34,4 +35,5 @@ __all__ = [
     "dumps",
     "load",
     "load_terms",
+    "merge_terms",
 ]

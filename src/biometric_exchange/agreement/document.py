@@ -202,6 +202,18 @@ def load_terms(path: Path) -> dict[str, Any]:
     return terms
 
 
+def merge_terms(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Terms ``base`` with ``overrides`` merged in, tables recursively (a scenario's or a
+    federation's changes to a terms file)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_terms(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def dumps(document: AgreementDocument) -> str:
     header = "# Bilateral agreement (synthetic reference implementation). Do not edit by hand:\n"
     header += "# any change invalidates both signatures.\n"

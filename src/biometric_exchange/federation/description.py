@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from biometric_exchange.agreement import load_terms
+from biometric_exchange.agreement import load_terms, merge_terms
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.federation.members import conference_of
 from biometric_exchange.regions import code_for_validator
@@ -119,8 +119,8 @@ class Federation(_Frozen):
         overrides and then the pair's merged in."""
         pair = self.overrides_for(*sorted((first, second), key=self.members.index))
         name = pair.terms if pair is not None and pair.terms else self.baseline.terms
-        merged = merge(load_terms(self._terms_path(name)), self.baseline.overrides)
-        return merge(merged, pair.overrides) if pair is not None else merged
+        merged = merge_terms(load_terms(self._terms_path(name)), self.baseline.overrides)
+        return merge_terms(merged, pair.overrides) if pair is not None else merged
 
     def _terms_path(self, name: str) -> Path:
         shipped = {path.stem: path for path in SHIPPED_TERMS.values()}
@@ -128,17 +128,6 @@ class Federation(_Frozen):
             return shipped[name]
         base = self.source.parent if self.source else Path.cwd()
         return base / name
-
-
-def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``overrides`` merged in, tables recursively."""
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def parse_federation(raw: dict[str, Any], source: str, *, path: Path | None = None) -> Federation:

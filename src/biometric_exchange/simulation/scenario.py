@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from biometric_exchange.agreement import Purpose, load_terms
+from biometric_exchange.agreement import Purpose, load_terms, merge_terms
 from biometric_exchange.agreement.terms import DetailField, Terms
 from biometric_exchange.exceptions import ConfigError, InvalidInput
 from biometric_exchange.regions import code_for_validator
@@ -248,18 +248,7 @@ class Scenario(_Frozen):
         """A pair's terms (Chile-Panama's by default): the terms file's ``[agreement]``
         with the scenario's overrides merged."""
         section = self.section(first, second)
-        return merge(load_terms(self.terms_path(first, second)), section.overrides)
-
-
-def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``overrides`` merged in, tables recursively."""
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+        return merge_terms(load_terms(self.terms_path(first, second)), section.overrides)
 
 
 def parse_scenario(raw: dict[str, Any], source: str) -> Scenario:
