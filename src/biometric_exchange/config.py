@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +22,7 @@ from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.matching import DEFAULT_THRESHOLD
 from biometric_exchange.regions import code_for_validator
 from biometric_exchange.store.evidence import DEFAULT_MAX_EVIDENCE
+from biometric_exchange.tomlfile import read_toml
 from biometric_exchange.validation import describe
 
 CONFIG_FILENAME = "node.toml"
@@ -218,12 +218,7 @@ class NodeConfig(_Frozen):
 
 def load_config(node_dir: Path) -> NodeConfig:
     path = node_dir / CONFIG_FILENAME
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no node configuration here") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    raw = read_toml(path, missing="no node configuration here")
     try:
         return NodeConfig.model_validate(raw)
     except ValidationError as exc:

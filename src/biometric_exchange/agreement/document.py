@@ -17,7 +17,6 @@ import hashlib
 import json
 import re
 import secrets
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +31,7 @@ from biometric_exchange.crypto import pki
 from biometric_exchange.crypto.keys import decode_kex_public, decode_signing_public, key_id
 from biometric_exchange.exceptions import AgreementMismatch, ConfigError
 from biometric_exchange.regions import code_for_validator
+from biometric_exchange.tomlfile import read_toml
 from biometric_exchange.validation import describe
 
 SIGNATURE_LABEL = b"biometric-exchange/v1/agreement\x00"
@@ -188,12 +188,7 @@ def draft(
 
 def load_terms(path: Path) -> dict[str, Any]:
     """The ``[agreement]`` table of a terms file (negotiated terms without parties)."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no terms file here") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    raw = read_toml(path, missing="no terms file here")
     if raw.get("synthetic") is not True:
         raise ConfigError(f"{path}: synthetic: must be true")
     terms = raw.get("agreement")
@@ -224,15 +219,11 @@ def dumps(document: AgreementDocument) -> str:
 
 def parse(path: Path) -> AgreementDocument:
     """Parse and validate the schema (signatures are not checked)."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: no agreement here; create one with "
-            "`bx agreement init -n NODE_DIR --partner-node NODE_DIR`"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    raw = read_toml(
+        path,
+        missing="no agreement here; create one with "
+        "`bx agreement init -n NODE_DIR --partner-node NODE_DIR`",
+    )
     try:
         document = AgreementDocument.model_validate(raw)
     except ValidationError as exc:

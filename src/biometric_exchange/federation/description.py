@@ -10,7 +10,6 @@ the router.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from biometric_exchange.agreement import load_terms, merge_terms
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.federation.members import conference_of
 from biometric_exchange.regions import code_for_validator
+from biometric_exchange.tomlfile import read_toml
 from biometric_exchange.validation import describe
 from biometric_exchange.workspace import SHIPPED_TERMS
 
@@ -141,12 +141,7 @@ def parse_federation(raw: dict[str, Any], source: str, *, path: Path | None = No
 
 def load_federation(path: Path) -> Federation:
     """A federation description file (its ``[federation]`` table, or the whole file)."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no federation file here") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{path}: not valid TOML: {exc}") from exc
+    raw = read_toml(path, missing="no federation file here", error=InvalidInput)
     table = raw.get("federation", raw)
     if not isinstance(table, dict):
         raise InvalidInput(f"{path}: federation: a table is required")

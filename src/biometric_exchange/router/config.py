@@ -3,7 +3,6 @@ with terms, the quota) and ``keys/`` (its own CA and TLS certificate, nothing el
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from biometric_exchange.crypto import pki
 from biometric_exchange.crypto.files import read_private, write_private, write_public
 from biometric_exchange.exceptions import ConfigError
 from biometric_exchange.regions import code_for_validator
+from biometric_exchange.tomlfile import read_toml
 from biometric_exchange.validation import describe
 
 ROUTER_FILENAME = "router.toml"
@@ -53,12 +53,7 @@ class RouterConfig(_Frozen):
 
 def load_router_config(router_dir: Path) -> RouterConfig:
     path = router_dir / ROUTER_FILENAME
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no router configuration here") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    raw = read_toml(path, missing="no router configuration here")
     try:
         return RouterConfig.model_validate(raw.get("router", {}))
     except ValidationError as exc:

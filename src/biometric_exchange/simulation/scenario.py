@@ -12,7 +12,6 @@ threshold sweep. A bad file is one error naming the field.
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +22,7 @@ from biometric_exchange.agreement.terms import DetailField, Terms
 from biometric_exchange.exceptions import ConfigError, InvalidInput
 from biometric_exchange.regions import code_for_validator
 from biometric_exchange.synthetic.corridor import PAN_EXIT, RECEPTION_STATIONS
+from biometric_exchange.tomlfile import read_toml
 from biometric_exchange.validation import describe
 from biometric_exchange.workspace import CORRIDOR, SHIPPED_TERMS
 
@@ -261,12 +261,7 @@ def parse_scenario(raw: dict[str, Any], source: str) -> Scenario:
 
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file, including its agreement terms."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no scenario file here") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{path}: not valid TOML: {exc}") from exc
+    raw = read_toml(path, missing="no scenario file here", error=InvalidInput)
     scenario = parse_scenario(raw, str(path)).model_copy(update={"source": path})
     try:
         check_terms(scenario)

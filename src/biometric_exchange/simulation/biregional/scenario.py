@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from biometric_exchange.exceptions import InvalidInput
 from biometric_exchange.federation.description import Federation, parse_federation
+from biometric_exchange.tomlfile import read_toml
 from biometric_exchange.validation import describe
 
 KIND = "bi_regional"
@@ -77,12 +78,7 @@ class BiRegionalScenario(_Frozen):
 
 def load_bi_regional(path: Path) -> tuple[BiRegionalScenario, Federation]:
     """The scenario and its validated federation."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no scenario file here") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{path}: not valid TOML: {exc}") from exc
+    raw = read_toml(path, missing="no scenario file here", error=InvalidInput)
     try:
         scenario = BiRegionalScenario.model_validate(raw)
     except ValidationError as exc:
