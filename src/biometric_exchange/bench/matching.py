@@ -386,7 +386,8 @@ def _gallery_data(
     rows = np.empty((size, model.dim), dtype=np.float32)
     for start in range(0, size, _CHUNK):
         stop = min(size, start + _CHUNK)
-        latents[start:stop] = rng.normal(0.0, model.identity_scale, (stop - start, model.dim))
+        drawn = rng.normal(0.0, model.identity_scale, (stop - start, model.dim))
+        latents[start:stop] = drawn + model.centre_vector
         rows[start:stop] = _captures(model, latents[start:stop], rng)
     return latents, rows
 
@@ -402,7 +403,7 @@ def _captures(model: TemplateModel, latents: Floats, rng: np.random.Generator) -
 def _probes(model: TemplateModel, latents: Floats, count: int, rng: np.random.Generator) -> Floats:
     """``count`` probes: the first half mated with gallery entries, the rest not enrolled."""
     mated = latents[rng.integers(0, latents.shape[0], (count + 1) // 2)]
-    strangers = rng.normal(0.0, model.identity_scale, (count // 2, model.dim))
+    strangers = rng.normal(0.0, model.identity_scale, (count // 2, model.dim)) + model.centre_vector
     return _captures(model, np.vstack([mated, strangers.astype(np.float32)]), rng)
 
 

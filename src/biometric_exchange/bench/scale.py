@@ -182,7 +182,8 @@ def _data(model: TemplateModel, size: int, rng: np.random.Generator) -> tuple[Fl
     kept = np.empty((min(size, MATED_POOL), model.dim), dtype=np.float32)
     for start in range(0, size, 100_000):
         stop = min(size, start + 100_000)
-        latents = rng.normal(0.0, model.identity_scale, (stop - start, model.dim))
+        drawn = rng.normal(0.0, model.identity_scale, (stop - start, model.dim))
+        latents = drawn + model.centre_vector
         rows[start:stop] = _captures(model, latents.astype(np.float32), rng)
         if start < len(kept):
             kept[start : min(stop, len(kept))] = latents[: len(kept) - start]

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 import numpy as np
+from numpy.typing import NDArray
 
 from biometric_exchange.domain import TEMPLATE_DIM
 from biometric_exchange.matching.columns import ColumnBlocks
@@ -32,10 +33,13 @@ class CompactGallery(Gallery):
         *,
         tile_size: int = DEFAULT_TILE_SIZE,
         directory: Path | None = None,
+        centre: NDArray[np.float32] | None = None,
         numpy_only: bool = False,
     ) -> None:
-        """``numpy_only``: score with numpy even where the int8 kernel is built."""
+        """``centre``: quantise about this vector (default: the mean of the first rows
+        added); ``numpy_only``: score with numpy even where the int8 kernel is built."""
         self._directory = directory
+        self._centre = centre
         self._numpy_only = numpy_only
         self._quantized: QuantizedRows | None = None
         super().__init__(dim, tile_size=tile_size)
@@ -46,19 +50,30 @@ class CompactGallery(Gallery):
         ids: IdIndex,
         parts: tuple[CodePanels, ColumnBlocks[np.float32], Originals],
         *,
+        centre: NDArray[np.float32] | None = None,
         tile_size: int = DEFAULT_TILE_SIZE,
     ) -> CompactGallery:
         """A gallery over existing ids, codes, side values and originals (a mapped
-        snapshot), row ``r`` of each being the same entry."""
+        snapshot), row ``r`` of each being the same entry, quantised about ``centre``
+        (zeros when None)."""
         gallery = cls(parts[0].dim, tile_size=tile_size)
-        gallery._quantized = QuantizedRows(parts[0].dim, parts=parts)
+        gallery._quantized = QuantizedRows(parts[0].dim, parts=parts, centre=centre)
         gallery._rows = gallery._quantized
         gallery._index = ids
         return gallery
 
     def _new_store(self) -> Store:
-        self._quantized = QuantizedRows(self._dim, self._directory, numpy_only=self._numpy_only)
+        self._quantized = QuantizedRows(
+            self._dim, self._directory, centre=self._centre, numpy_only=self._numpy_only
+        )
         return self._quantized
+
+    @property
+    def centre(self) -> NDArray[np.float32]:
+        """The vector its codes are quantised about (``quantized``)."""
+        if self._quantized is None:
+            return np.zeros(self._dim, dtype=np.float32)
+        return self._quantized.centre
 
     def close(self) -> None:
         if self._quantized is not None:

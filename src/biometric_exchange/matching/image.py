@@ -9,7 +9,11 @@ Layout (little-endian; every section starts on a 4 KiB page):
 * int8 code panels (``panels``), ``(ceil(count / 16), groups, 16)`` int32;
 * side values per block of ``BLOCK_COLUMNS`` rows, ``(3, rows)`` float32
   (scale, ``|h|^2``, residual: ``quantized``);
-* the float32 originals, ``(count, dim)``.
+* the float32 originals, ``(count, dim)``;
+* the centre the codes are quantised about, ``(dim,)`` float32 (``quantized``).
+
+Images of the first version (``MAGIC_V1``) have no centre section: their codes
+were quantised about zero, and they still read.
 
 Every array of a mapped image is a view of the mapping: nothing is copied
 and a compact gallery reads its codes straight from the shared pages.
@@ -34,10 +38,15 @@ from biometric_exchange.matching.packedids import PackedIds
 from biometric_exchange.matching.panels import LANES, CodePanels, groups_for
 from biometric_exchange.matching.quantized import quantize
 
-MAGIC = b"BXIMAGE1"
+MAGIC = b"BXIMAGE2"
+MAGIC_V1 = b"BXIMAGE1"
 PAGE = 4096
-SECTIONS = ("id_offsets", "id_bytes", "panels", "side", "originals")
-_HEAD = struct.Struct("<8sIIQQ" + "QQ" * len(SECTIONS) + "16s")
+SECTIONS = ("id_offsets", "id_bytes", "panels", "side", "originals", "centre")
+_HEADS = {
+    MAGIC: struct.Struct("<8sIIQQ" + "QQ" * len(SECTIONS) + "16s"),
+    MAGIC_V1: struct.Struct("<8sIIQQ" + "QQ" * (len(SECTIONS) - 1) + "16s"),
+}
+_HEAD = _HEADS[MAGIC]
 TAG_OFFSET = _HEAD.size - 16
 Floats = NDArray[np.float32]
 
@@ -51,6 +60,7 @@ class Layout:
     dim: int
     count: int
     id_bytes: int
+    magic: bytes = MAGIC
 
     @property
     def groups(self) -> int:
@@ -64,6 +74,7 @@ class Layout:
             panels * self.groups * LANES * 4,
             12 * self.count,
             4 * self.dim * self.count,
+            *([4 * self.dim] if self.magic == MAGIC else []),
         ]
 
     def offsets(self) -> list[int]:
@@ -79,7 +90,9 @@ class Layout:
 
     def header(self, tag: bytes = bytes(16)) -> bytes:
         pairs = [v for pair in zip(self.offsets(), self.lengths(), strict=True) for v in pair]
-        head = _HEAD.pack(MAGIC, self.dim, self.groups, self.count, BLOCK_COLUMNS, *pairs, tag)
+        head = _HEADS[self.magic].pack(
+            self.magic, self.dim, self.groups, self.count, BLOCK_COLUMNS, *pairs, tag
+        )
         return head + bytes(PAGE - len(head))
 
 
@@ -108,12 +121,23 @@ def image_pieces(gallery: Gallery) -> tuple[int, Iterator[bytes]]:
     return layout.size, pieces()
 
 
+def _centre(gallery: Gallery) -> Floats:
+    """A compact gallery's own centre; the mean of the rows for any other."""
+    if isinstance(gallery, CompactGallery):
+        return gallery.centre
+    total = np.zeros(gallery.dim, dtype=np.float64)
+    for chunk in gallery.export_chunks(BLOCK_COLUMNS):
+        total += chunk.astype(np.float64).sum(axis=0)
+    return (total / max(1, len(gallery))).astype(np.float32)
+
+
 def _sections(gallery: Gallery, offsets: bytes, ids: bytes) -> list[Iterator[bytes]]:
     side: list[Floats] = []
+    centre = _centre(gallery)
 
     def panels() -> Iterator[bytes]:
         for chunk in gallery.export_chunks(BLOCK_COLUMNS):
-            codes, values = quantize(chunk)
+            codes, values = quantize(chunk, centre)
             store = CodePanels(gallery.dim)
             store.append(np.ascontiguousarray(codes.T))
             side.append(values)
@@ -128,7 +152,8 @@ def _sections(gallery: Gallery, offsets: bytes, ids: bytes) -> list[Iterator[byt
         for chunk in gallery.export_chunks(BLOCK_COLUMNS):
             yield np.ascontiguousarray(chunk, dtype="<f4").tobytes()
 
-    return [iter([offsets]), iter([ids]), panels(), sides(), originals()]
+    pieces = [panels(), sides(), originals(), iter([centre.astype("<f4").tobytes()])]
+    return [iter([offsets]), iter([ids]), *pieces]
 
 
 @dataclass(frozen=True)
@@ -140,6 +165,7 @@ class Image:
     codes: CodePanels
     side: ColumnBlocks[np.float32]
     originals: Floats
+    centre: Floats
 
     @property
     def count(self) -> int:
@@ -161,8 +187,8 @@ class Image:
             ids = IdIndex()
             ids.append(ids.check_new(self.ids()))
         if tile_size is None:
-            return CompactGallery.from_parts(ids, parts)
-        return CompactGallery.from_parts(ids, parts, tile_size=tile_size)
+            return CompactGallery.from_parts(ids, parts, centre=self.centre)
+        return CompactGallery.from_parts(ids, parts, centre=self.centre, tile_size=tile_size)
 
 
 def read_image(buffer: Any) -> Image:
@@ -170,11 +196,13 @@ def read_image(buffer: Any) -> Image:
     view = memoryview(buffer)
     if len(view) < PAGE:
         raise ImageError("shorter than its header")
-    magic, dim, groups, count, block, *pairs, _tag = _HEAD.unpack_from(view)
-    layout = Layout(dim, count, pairs[3])
+    head = _HEADS.get(bytes(view[:8]))
+    if head is None:
+        raise ImageError("header does not match its sections")
+    magic, dim, groups, count, block, *pairs, _tag = head.unpack_from(view)
+    layout = Layout(dim, count, pairs[3], magic)
     if (
-        magic != MAGIC
-        or block != BLOCK_COLUMNS
+        block != BLOCK_COLUMNS
         or dim < 1
         or groups != layout.groups
         or list(pairs[0::2]) != layout.offsets()
@@ -200,10 +228,17 @@ def read_image(buffer: Any) -> Image:
         rows = min(BLOCK_COLUMNS, count - first)
         sides.append(np.frombuffer(view, np.float32, 3 * rows, at[3] + 12 * first).reshape(3, rows))
     originals = np.frombuffer(view, np.float32, count * dim, at[4]).reshape(count, dim)
+    if magic == MAGIC:
+        centre = np.frombuffer(view, np.float32, dim, at[5])
+        if not np.all(np.isfinite(centre)):
+            raise ImageError("centre is not finite")
+    else:
+        centre = np.zeros(dim, dtype=np.float32)
     return Image(
         offsets,
         raw,
         CodePanels.from_blocks(dim, blocks, count),
         ColumnBlocks.from_blocks(3, np.float32, sides, count),
         originals,
+        centre,
     )

@@ -42,16 +42,21 @@ def float_probes(queries: Floats) -> Probes:
     return Probes(augmented, squared_norms(queries), np.zeros(count))
 
 
-def quantize_probes(queries: Floats, groups: int) -> Probes:
-    """Probes as int8 codes ``p = round(q / t)``, ``t = max|q_i| / 127``; ``q~ = t p``."""
+def quantize_probes(queries: Floats, groups: int, centre: Floats | None = None) -> Probes:
+    """Probes as int8 codes ``p = round(q / t)``, ``t = max|q_i| / 127``; ``q~ = t p``,
+    where ``q`` is the query less ``centre`` (in float64; as it is when None)."""
     count, dim = queries.shape
-    scale = (np.abs(queries).max(axis=1, initial=0.0) / np.float32(127)).astype(np.float32)
+    shifted = queries.astype(np.float64)
+    if centre is not None:
+        shifted -= centre.astype(np.float64)
+    queries_wide = shifted
+    scale = (np.abs(queries_wide).max(axis=1, initial=0.0) / 127).astype(np.float32)
     divisor = np.where(scale > 0, scale, np.float32(1)).astype(np.float64)
-    codes = np.clip(np.rint(queries / divisor[:, None]), -127, 127).astype(np.int8)
+    codes = np.clip(np.rint(queries_wide / divisor[:, None]), -127, 127).astype(np.int8)
     padded = np.zeros((count, groups * 4), dtype=np.int8)
     padded[:, :dim] = codes
     scored = codes.astype(np.float64) * scale.astype(np.float64)[:, None]  # exact
-    residual = np.linalg.norm(queries.astype(np.float64) - scored, axis=1) * (1.0 + 1e-12)
+    residual = np.linalg.norm(queries_wide - scored, axis=1) * (1.0 + 1e-12)
     probes = Probes(
         form=np.empty((0, 0), np.float32),
         sqnorms=squared_norms(scored),
