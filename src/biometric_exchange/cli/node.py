@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,7 +25,7 @@ from biometric_exchange.cli.common import (
 from biometric_exchange.cli.formats import Format, FormatOption, emit_rows
 from biometric_exchange.logs import LOG_FORMAT_ENV, LogFormat
 from biometric_exchange.node.link import Link
-from biometric_exchange.node.presence import read_state
+from biometric_exchange.node.presence import ReloadOutcome, RunningState, read_states
 from biometric_exchange.node.probe import health_status, reflected_services
 from biometric_exchange.node.runtime import Node
 
@@ -62,41 +63,65 @@ def reload(
 ) -> None:
     """Make the running node load the agreements now on disk, without a restart.
 
-    Calls in flight and items of other partners carry on. Exits 1 when no process
-    serves the folder, when the node does not answer in time, or when it refuses
-    the agreements on disk (it then keeps serving the ones it held).
+    Calls in flight and items of other partners carry on. Every process serving the
+    folder reloads (several with a PostgreSQL store). Exits 1 when no process serves
+    the folder, when a process does not answer in time, or when one refuses the
+    agreements on disk (it then keeps serving the ones it held).
     """
-    state = read_state(node_dir)
-    if state is None:
+    before = read_states(node_dir)
+    if not before:
         raise fail(
             f"{node_dir}: no node process serves this folder; "
             f"it loads the agreements on disk when it starts (bx node run -n {node_dir})",
             code=EXIT_FAILED,
         )
-    os.kill(state.pid, signal.SIGHUP)
-    deadline = time.monotonic() + timeout
-    after = read_state(node_dir)
-    while after is None or after.reloads <= state.reloads:
-        if time.monotonic() >= deadline or after is None:
-            raise fail(
-                f"{node_dir}: the node (pid {state.pid}) did not reload in time", EXIT_FAILED
-            )
-        time.sleep(0.1)
-        after = read_state(node_dir)
-    outcome = after.last_reload
-    if outcome is not None and outcome.error:
+    signalled = []
+    for state in before:
+        try:
+            os.kill(state.pid, signal.SIGHUP)
+        except ProcessLookupError:  # it stopped since it was read
+            continue
+        signalled.append(state)
+    if not signalled:
+        raise fail(f"{node_dir}: the node stopped before it could reload", code=EXIT_FAILED)
+    outcomes = _wait_reloaded(node_dir, signalled, timeout)
+    refused = [(pid, outcome.error) for pid, outcome in outcomes if outcome.error]
+    if refused:
+        share = f" ({len(refused)} of {len(outcomes)} processes)" if len(outcomes) > 1 else ""
         raise fail(
-            f"reload refused, still serving the agreements held: {outcome.error}", EXIT_FAILED
+            f"reload refused{share}, still serving the agreements held: {refused[0][1]}",
+            EXIT_FAILED,
         )
-    if outcome is None or not outcome.changed:
-        console.print(f"reloaded {node_dir}: no change", markup=False)
+    where = f" ({len(outcomes)} processes)" if len(outcomes) > 1 else ""
+    outcome = outcomes[0][1]
+    if not outcome.changed:
+        console.print(f"reloaded {node_dir}{where}: no change", markup=False)
         return
     console.print(
-        f"reloaded {node_dir}: added {', '.join(outcome.added) or 'none'}; "
+        f"reloaded {node_dir}{where}: added {', '.join(outcome.added) or 'none'}; "
         f"updated {', '.join(outcome.updated) or 'none'}; "
         f"removed {', '.join(outcome.removed) or 'none'}",
         markup=False,
     )
+
+
+def _wait_reloaded(
+    node_dir: Path, before: list[RunningState], timeout: float
+) -> list[tuple[int, ReloadOutcome]]:
+    """Each signalled process's reload outcome, by pid, once all have reloaded."""
+    deadline = time.monotonic() + timeout
+    waiting = {state.pid: state.reloads for state in before}
+    done: dict[int, ReloadOutcome] = {}
+    while True:
+        for state in read_states(node_dir):
+            if state.pid in waiting and state.reloads > waiting[state.pid]:
+                done[state.pid] = state.last_reload or ReloadOutcome(at_ms=0)
+        if len(done) == len(waiting):
+            return [(pid, done[pid]) for pid in waiting]
+        if time.monotonic() >= deadline:
+            late = ", ".join(str(pid) for pid in waiting if pid not in done)
+            raise fail(f"{node_dir}: the node (pid {late}) did not reload in time", EXIT_FAILED)
+        time.sleep(0.1)
 
 
 @app.command("health")

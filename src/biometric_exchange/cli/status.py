@@ -61,15 +61,16 @@ def status_table(status: NodeStatus) -> Table:
         table.add_column(column)
     health = "[green]SERVING[/]" if status.serving else f"[red]NOT SERVING[/] ({status.health})"
     table.add_row("gRPC server", health, status.listen)
-    process = status.process
-    if process is None:
+    if status.process is None:
         table.add_row("process", "[yellow]none serves this folder[/]", "")
-    else:
+    processes = [status.process, *status.other_processes] if status.process else []
+    for number, process in enumerate(processes, start=1):
         loaded = ", ".join(process.partners_loaded) or "none"
         state = "[green]runs what is on disk[/]"
         if process.differences:
             state = "[yellow]differs from disk[/]"
-        table.add_row("process", state, f"pid {process.pid}; partners loaded: {loaded}")
+        name = "process" if len(processes) == 1 else f"process {number}"
+        table.add_row(name, state, f"pid {process.pid}; partners loaded: {loaded}")
         for difference in process.differences:
             table.add_row("", "", escape(f"{difference} (bx node reload)"))
         if process.last_reload_error:

@@ -18,7 +18,7 @@ from biometric_exchange.node.metrics import (
     open_alert_counts,
     outbox_counts,
 )
-from biometric_exchange.node.presence import read_state
+from biometric_exchange.node.presence import RunningState, read_states
 from biometric_exchange.node.probe import health_status
 from biometric_exchange.node.runtime import Node
 from biometric_exchange.node.send.ping import ping
@@ -53,20 +53,28 @@ class ProcessStatus:
 
 
 def process_status(node: Node) -> ProcessStatus | None:
-    """What the serving process runs against what the folder holds (None when no
-    process serves it)."""
-    state = read_state(node.node_dir)
-    if state is None:
-        return None
-    on_disk = {link.code: link.agreement for link in node.links()}
+    """What the first serving process runs against what the folder holds (None when
+    no process serves it)."""
+    found = process_statuses(node)
+    return found[0] if found else None
+
+
+def process_statuses(node: Node) -> list[ProcessStatus]:
+    """The same for every process serving the folder (several with a shared store)."""
+    on_disk = {link.code: (link.agreement.id, link.agreement.hash) for link in node.links()}
+    return [_against_disk(state, on_disk) for state in read_states(node.node_dir)]
+
+
+def _against_disk(state: RunningState, on_disk: dict[str, tuple[str, str]]) -> ProcessStatus:
+    """``state`` against the agreements on disk, (id, hash) by partner code."""
     differences = []
-    for code, agreement in on_disk.items():
+    for code, (agreement_id, agreement_hash) in on_disk.items():
         loaded = state.agreements.get(code)
         if loaded is None:
-            differences.append(f"agreement {agreement.id} with {code} is on disk, not loaded")
-        elif loaded.hash != agreement.hash:
+            differences.append(f"agreement {agreement_id} with {code} is on disk, not loaded")
+        elif loaded.hash != agreement_hash:
             differences.append(
-                f"agreement with {code}: {agreement.id} on disk, {loaded.agreement_id} loaded"
+                f"agreement with {code}: {agreement_id} on disk, {loaded.agreement_id} loaded"
             )
     differences += [
         f"agreement {loaded.agreement_id} with {code} is loaded, no longer on disk"
@@ -94,7 +102,9 @@ class NodeStatus:
     alerts_open: dict[str, int]
     """Alerts not closed, by severity."""
     process: ProcessStatus | None
-    """The process serving the folder (None when none does)."""
+    """The (first) process serving the folder (None when none does)."""
+    other_processes: list[ProcessStatus]
+    """Further processes serving it at once (a PostgreSQL store), if any."""
 
     @property
     def serving(self) -> bool:
@@ -131,6 +141,7 @@ def partner_status(link: Link, *, timeout: float) -> PartnerStatus:
 
 
 def node_status(node: Node, *, timeout: float) -> NodeStatus:
+    processes = process_statuses(node)
     by_severity = dict.fromkeys((s.value for s in Severity), 0)
     for (_kind, severity), count in open_alert_counts(node).items():
         by_severity[severity] = by_severity.get(severity, 0) + count
@@ -142,5 +153,6 @@ def node_status(node: Node, *, timeout: float) -> NodeStatus:
         partners=[partner_status(link, timeout=timeout) for link in node.links()],
         outbox=outbox_counts(node),
         alerts_open=by_severity,
-        process=process_status(node),
+        process=processes[0] if processes else None,
+        other_processes=processes[1:],
     )

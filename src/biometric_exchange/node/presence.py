@@ -11,7 +11,9 @@ atomically; readers never see half of it.
 A node whose store is shared (PostgreSQL, ``[store] url``) may be served by
 several processes at once: each holds a lock of its own, the first free of
 ``node.lock``, ``node-2.lock``, ``node-3.lock``… and publishes beside it
-(``running.json``, ``running-2.json``…). The first is the one the CLI reads.
+(``running.json``, ``running-2.json``…). ``read_states`` reads every serving
+process's file (``bx node reload`` signals them all, ``bx status`` lists them);
+``read_state`` the first serving one, whichever slot it holds.
 """
 
 from __future__ import annotations
@@ -167,30 +169,55 @@ def _open_lock(path: Path) -> IO[str]:
     return os.fdopen(descriptor, "r+", encoding="utf-8")
 
 
+def serving_slots(node_dir: Path) -> list[int]:
+    """The slots whose lock a process holds now, in order (``[1]`` for a lone process)."""
+    data = _data_dir(node_dir)
+    found = []
+    for slot in range(1, MAX_PROCESSES + 1):
+        path = data / _slot_names(slot)[0]
+        if not path.exists():
+            continue
+        with _open_lock(path) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                found.append(slot)
+                continue
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return found
+
+
 def is_serving(node_dir: Path) -> bool:
-    """True while a process holds the folder's lock."""
-    path = _data_dir(node_dir) / LOCK_NAME
-    if not path.exists():
-        return False
-    with _open_lock(path) as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+    """True while a process holds one of the folder's locks."""
+    return bool(serving_slots(node_dir))
 
 
 def read_state(node_dir: Path, *, check_lock: bool = True) -> RunningState | None:
-    """What the serving process runs; None when no process serves the folder (or
-    it has not published yet)."""
-    if check_lock and not is_serving(node_dir):
-        return None
+    """What the first serving process runs; None when no process serves the folder
+    (or it has not published yet). Without ``check_lock``: ``running.json`` as it is."""
+    if not check_lock:
+        return _read_slot(node_dir, 1)
+    states = read_states(node_dir)
+    return states[0] if states else None
+
+
+def read_states(node_dir: Path) -> list[RunningState]:
+    """What each serving process runs, by slot (those that have published)."""
+    found = []
+    for slot in serving_slots(node_dir):
+        state = _read_slot(node_dir, slot)
+        if state is not None:
+            found.append(state)
+    return found
+
+
+def _read_slot(node_dir: Path, slot: int) -> RunningState | None:
+    name = _slot_names(slot)[1]
     try:
-        text = (_data_dir(node_dir) / STATE_NAME).read_text(encoding="utf-8")
+        text = (_data_dir(node_dir) / name).read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     try:
         return RunningState.from_json(text)
     except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{node_dir}: unreadable {STATE_NAME} ({type(exc).__name__})") from exc
+        raise ConfigError(f"{node_dir}: unreadable {name} ({type(exc).__name__})") from exc
