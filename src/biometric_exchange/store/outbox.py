@@ -141,13 +141,14 @@ class Outbox:
         self._leases.update({(item.encounter_id, item.partner): until for item in items})
         return items
 
-    def renew(self, items: Sequence[OutboxItem]) -> list[OutboxItem]:
-        """Those of ``items`` still this process's own, each leased ``lease_ms`` on from
-        now. An item whose lease ran out and that another process claimed since is left
-        to it (sending it here too would send it twice)."""
+    def renew(self, items: Sequence[OutboxItem], *, at_least_ms: int = 0) -> list[OutboxItem]:
+        """Those of ``items`` still this process's own, each leased ``lease_ms`` (or
+        ``at_least_ms``, if longer: a call about to be made must not outlive its lease)
+        on from now. An item whose lease ran out and that another process claimed since
+        is left to it (sending it here too would send it twice)."""
         if self._lease_ms == 0:
             return list(items)
-        until = self._now() + self._lease_ms
+        until = self._now() + max(self._lease_ms, at_least_ms)
         kept = []
         with self._database.transaction(exclusive=False) as connection:
             for item in items:

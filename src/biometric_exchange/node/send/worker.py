@@ -29,6 +29,7 @@ from biometric_exchange.node.link import Link
 from biometric_exchange.node.protection import LinkProtection, link_protection
 from biometric_exchange.node.rpc import IDENTIFY
 from biometric_exchange.node.runtime import Node
+from biometric_exchange.node.send.blind import TIMEOUT_S as BLIND_TIMEOUT_S
 from biometric_exchange.node.send.blind import BlindClient
 from biometric_exchange.node.send.conflicts import link_identity
 from biometric_exchange.node.send.ping import check_partner_agreement
@@ -56,6 +57,8 @@ HOLD_MS = 60 * 60 * 1000
 DAY_MS = 24 * 60 * 60 * 1000
 AWAIT_RELOAD_MS = 5_000
 """How long an item to a partner whose agreement is on disk but not loaded waits."""
+CALL_LEASE_MARGIN_MS = 5_000
+"""Beyond the call's deadline, how long items about to be sent stay leased (shared store)."""
 PASS_BUDGET_S = 2.0
 """A pass takes no more items after this long, so that a stop request, a reload
 and the other chores are never far away."""
@@ -224,16 +227,37 @@ class ExchangeWorker:
         start = 0
         while start < len(to_send) and not self._stop.is_set():
             left = limit - node.quotas.used(node.today(), partner, QuotaKind.PROBES_SENT)
-            batch = to_send[start : start + max(1, min(terms.step1.max_probes_per_request, left))]
+            taken = to_send[start : start + max(1, min(terms.step1.max_probes_per_request, left))]
+            start += len(taken)
+            batch = self._held_through_call(link, taken)
+            if not batch:
+                continue
             try:
                 node.quotas.consume(node.today(), partner, QuotaKind.PROBES_SENT, len(batch), limit)
             except QuotaExceeded as exc:
                 self._hold(
-                    link, to_send[start:], exc, retry_in_ms=_ms_to_next_utc_day(node.clock())
+                    link,
+                    [*batch, *to_send[start:]],
+                    exc,
+                    retry_in_ms=_ms_to_next_utc_day(node.clock()),
                 )
                 return
             self._exchange(link, batch)
-            start += len(batch)
+
+    def _held_through_call(self, link: Link, batch: list[_Pending]) -> list[_Pending]:
+        """Those of ``batch`` still this process's own, leased past the longest the call
+        can take (a lease that ran out mid-call would let another process send them too)."""
+        timeout_s = self._node.config.exchange.request_timeout_s
+        if link.policy.step1_mode is Step1Mode.BLIND:
+            timeout_s = max(timeout_s, BLIND_TIMEOUT_S)
+        timeout_ms = round(timeout_s * 1000)
+        ours = {
+            (item.encounter_id, item.partner)
+            for item in self._node.outbox.renew(
+                [each.item for each in batch], at_least_ms=timeout_ms + CALL_LEASE_MARGIN_MS
+            )
+        }
+        return [each for each in batch if (each.item.encounter_id, each.item.partner) in ours]
 
     def _retry(self, batch: list[_Pending], error: PartnerUnavailable) -> None:
         """The partner is unreachable: back off exponentially, lose nothing."""
