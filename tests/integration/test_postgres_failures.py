@@ -1,5 +1,6 @@
 """The PostgreSQL store when something goes wrong: a writer that waited too long for
-the node's write lock, and a URL the server's client library cannot read.
+the node's write lock, a URL the server's client library cannot read, and outbox
+leases that run out (a slow process, a slow call).
 
 Real PostgreSQL (the session's throwaway cluster)."""
 
@@ -98,3 +99,47 @@ def test_a_claim_another_process_took_after_the_lease_is_neither_renewed_nor_rel
     slow.release(claimed)
     # ENC-2 given back, due now; ENC-1 left as the other process holds it.
     assert [i.encounter_id for i in other.claim()] == ["ENC-2"]
+
+
+def _one_item(database: Database, encounter_id: str, seed: int) -> None:
+    with database.transaction() as connection:
+        RecordStore(database, DATA_KEY, "PAN").insert_encounter(
+            connection, make_encounter(encounter_id, seed=seed)
+        )
+        Outbox.enqueue(connection, encounter_id, ["CHL"])
+
+
+SHORT_LEASE_MS = 2_000
+CALL_MS = 15_000
+
+
+def test_a_renewal_for_a_call_outlasts_a_shorter_lease(two: tuple[Database, Database]) -> None:
+    """Items about to be sent stay leased past the call's deadline, so a call slower
+    than ``claim_lease_s`` cannot let another process send them too."""
+    first, second = two
+    _one_item(first, "ENC-1", 1)
+    now = [1_000_000]
+    sender = Outbox(first, lambda: now[0], lease_ms=SHORT_LEASE_MS)
+    other = Outbox(second, lambda: now[0], lease_ms=SHORT_LEASE_MS)
+    claimed = sender.claim()
+    assert [item.encounter_id for item in sender.renew(claimed, at_least_ms=CALL_MS)] == ["ENC-1"]
+    now[0] += SHORT_LEASE_MS * 3  # the claim lease alone would have run out by now
+    assert other.claim() == []
+    now[0] += CALL_MS  # the call's lease too: the item goes to whoever claims it
+    assert [item.encounter_id for item in other.claim()] == ["ENC-1"]
+    assert sender.renew(claimed, at_least_ms=CALL_MS) == []  # no longer the sender's
+
+
+def test_a_renewal_shorter_than_the_lease_keeps_the_lease(
+    two: tuple[Database, Database],
+) -> None:
+    first, second = two
+    _one_item(first, "ENC-2", 2)
+    now = [2_000_000]
+    sender = Outbox(first, lambda: now[0], lease_ms=SHORT_LEASE_MS)
+    other = Outbox(second, lambda: now[0], lease_ms=SHORT_LEASE_MS)
+    assert len(sender.renew(sender.claim(), at_least_ms=SHORT_LEASE_MS // 4)) == 1
+    now[0] += SHORT_LEASE_MS - 1
+    assert other.claim() == []
+    now[0] += 2
+    assert [item.encounter_id for item in other.claim()] == ["ENC-2"]

@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from biometric_exchange.cli.main import app
 from biometric_exchange.node.presence import read_state, read_states, serving_slots
 from biometric_exchange.workspace import (
     create_pair,
@@ -22,14 +20,9 @@ from biometric_exchange.workspace import (
     wait_serving,
 )
 from tests.integration.conftest import eventually
+from tests.integration.test_live_configuration import _bx
 
 pytestmark = pytest.mark.integration
-runner = CliRunner()
-
-
-def _bx(*args: object) -> tuple[int, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    return result.exit_code, " ".join((result.stdout + result.stderr).split())
 
 
 def _use_postgres(node_dir: Path, url: str) -> None:

@@ -6,26 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 
 from biometric_exchange.matching import CompactGallery, Gallery
 from biometric_exchange.matching.image import MAGIC_V1, image_pieces, read_image
 from biometric_exchange.matching.quantized import QuantizedRows, quantize
-from biometric_exchange.synthetic import TemplateModel
-
-Matrix = NDArray[np.float32]
-
-
-def _faces(count: int, probes: int, seed: int) -> tuple[list[str], Matrix, Matrix]:
-    """Face-like captures around the model's centre; half the probes mated."""
-    rng = np.random.default_rng(seed)
-    model = TemplateModel()
-    latents = model.latents(rng, count)
-    rows = model.captures(latents, rng, max_noise_factor=1.0)
-    mated = latents[rng.integers(0, count, probes // 2)]
-    strangers = model.latents(rng, probes - probes // 2)
-    queries = model.captures(np.vstack([mated, strangers]).astype(np.float32), rng)
-    return [f"w{i:06d}" for i in range(count)], rows, queries
+from tests.unit.test_matching_int8 import _population
 
 
 def _image_bytes(gallery: Gallery) -> bytes:
@@ -34,7 +19,7 @@ def _image_bytes(gallery: Gallery) -> bytes:
 
 
 def test_the_centre_is_the_first_rows_mean_and_halves_the_residuals(tmp_path: Path) -> None:
-    _ids, rows, _queries = _faces(5000, 0, seed=3)
+    _ids, rows, _queries = _population(5000, 0, seed=3)
     source = QuantizedRows(rows.shape[1], tmp_path)
     source.append(rows)
     source.append(rows[:10] + np.float32(0.5))  # later rows do not move it
@@ -46,7 +31,7 @@ def test_the_centre_is_the_first_rows_mean_and_halves_the_residuals(tmp_path: Pa
 
 
 def test_answers_equal_the_float_engine_far_from_zero(tmp_path: Path) -> None:
-    ids, rows, queries = _faces(20000, 400, seed=5)
+    ids, rows, queries = _population(20000, 400, seed=5)
     shift = np.float32(3.0)  # every vector moved far off zero: distances unchanged
     exact = Gallery()
     exact.add(ids, rows + shift)
@@ -66,7 +51,7 @@ def test_answers_equal_the_float_engine_far_from_zero(tmp_path: Path) -> None:
 def test_the_image_keeps_the_centre_and_a_first_version_image_reads_about_zero(
     tmp_path: Path,
 ) -> None:
-    ids, rows, queries = _faces(3000, 200, seed=7)
+    ids, rows, queries = _population(3000, 200, seed=7)
     with CompactGallery(directory=tmp_path) as compact:
         compact.add(ids, rows)
         image = read_image(_image_bytes(compact))
