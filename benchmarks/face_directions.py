@@ -1,6 +1,7 @@
 """Directions tried for drawn faces that face_recognition tells apart, measured.
 
     .venv/bin/python benchmarks/face_directions.py [--identities 30] [--candidates 12]
+        [--steps 16] [--variants]
 
 Prints, at face_recognition's 0.6 tolerance, the share of same-person and of
 different-person pairs that match for each direction (docs/synthetic.md, "Drawn
@@ -12,10 +13,12 @@ faces and face_recognition"):
    different-person pair; repeats among them cannot be ruled out);
 2. eigenfaces: a PCA of those 100 faces and their mirror images; an identity is a
    seeded vector of ``--components`` coefficients (unit variance in the model's
-   whitened space), a capture adds 0.1 of that to it, turns the image up to 4° and
-   changes brightness and noise; alone (encoded over the whole crop, like the real
+   whitened space), a capture adds 0.1 times another such vector, turns the image
+   up to 4° and changes brightness and noise; alone (encoded over the whole crop, like the real
    ones), and tinted with the drawn skin tone inside the drawn head (hair,
    ears, neck, background of synthetic.faces; encoded at ``faces.face_box``);
+   with ``--variants`` also raised contrast, sharpened, the drawn eyes, nose and
+   mouth on top, and sparse coefficients;
 3. selection: per identity ``--candidates`` coefficient vectors (the head fixed),
    one capture of each encoded; the identity keeps the candidate whose encoding
    lies farthest from the mean of all candidates' encodings (half of them, then all);
