@@ -42,17 +42,20 @@ SEED = 23
 CHUNK = 100_000
 
 
+def _resident(pid: str) -> float:
+    """VmRSS of process ``pid`` (or ``self``), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def _start(node_dir: Path, log: Path, timeout: float = 900) -> tuple[float, float]:
     started = time.perf_counter()
     process = start_node_process(node_dir, log)
     try:
         wait_serving(node_dir, process, timeout=timeout)
-        elapsed = time.perf_counter() - started
-        rss = 0.0
-        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1]) / 1024
-        return elapsed, rss
+        return time.perf_counter() - started, _resident(str(process.pid))
     finally:
         stop_process(process)
 
@@ -119,7 +122,7 @@ def _searches(holder: Path, count: int, watchlist: int) -> None:
     print(
         f"searches: {statistics.median(rates):.1f} one-probe searches/s "
         f"(rounds {', '.join(f'{r:.1f}' for r in rates)}; {hits // 3} of {count} probes hit), "
-        f"{len(index):,} entries in force"
+        f"{len(index):,} entries in force; this process resident {_resident('self'):,.0f} MiB"
     )
 
 
