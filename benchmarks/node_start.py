@@ -42,10 +42,10 @@ SEED = 23
 CHUNK = 100_000
 
 
-def _resident(pid: str) -> float:
-    """VmRSS of process ``pid`` (or ``self``), MiB."""
+def _resident(pid: str, field: str = "VmRSS") -> float:
+    """VmRSS (or another ``field`` of its status) of process ``pid`` (or ``self``), MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -105,6 +105,7 @@ def _searches(holder: Path, count: int, watchlist: int) -> None:
     picked = listed[rng.integers(0, len(listed), count // 2)]
     latents = np.concatenate([picked, model.latents(rng, count - count // 2)])
     probes = model.captures(np.ascontiguousarray(latents, dtype=np.float32), rng)
+    before = _resident("self")
     started = time.perf_counter()
     node = Node.open(holder)
     index = node.watchlist_index()
@@ -122,7 +123,12 @@ def _searches(holder: Path, count: int, watchlist: int) -> None:
     print(
         f"searches: {statistics.median(rates):.1f} one-probe searches/s "
         f"(rounds {', '.join(f'{r:.1f}' for r in rates)}; {hits // 3} of {count} probes hit), "
-        f"{len(index):,} entries in force; this process resident {_resident('self'):,.0f} MiB"
+        f"{len(index):,} entries in force"
+    )
+    print(
+        f"searches: this process resident {_resident('self'):,.0f} MiB "
+        f"({before:,.0f} before opening the node; mapped image pages "
+        f"{_resident('self', 'RssShmem'):,.0f}, anonymous {_resident('self', 'RssAnon'):,.0f})"
     )
 
 
