@@ -33,6 +33,7 @@ from biometric_exchange.matching.columns import BLOCK_COLUMNS, ColumnBlocks
 from biometric_exchange.matching.compact import CompactGallery
 from biometric_exchange.matching.gallery import Gallery
 from biometric_exchange.matching.idindex import IdIndex
+from biometric_exchange.matching.idorder import SortedIds
 from biometric_exchange.matching.mapped import MappedRows
 from biometric_exchange.matching.packedids import PackedIds
 from biometric_exchange.matching.panels import LANES, CodePanels, groups_for
@@ -177,12 +178,19 @@ class Image:
         bounds = self.id_offsets.tolist()
         return [raw[bounds[i] : bounds[i + 1]].decode() for i in range(self.count)]
 
-    def compact(self, *, tile_size: int | None = None) -> CompactGallery:
-        """A compact gallery over the image; its ids stay packed (``PackedIds``)."""
+    def compact(
+        self, *, tile_size: int | None = None, order: NDArray[np.int32] | None = None
+    ) -> CompactGallery:
+        """A compact gallery over the image; its ids stay packed (``PackedIds``), looked
+        up through ``order`` when given (the ids' numbers sorted by their bytes:
+        ``idorder.SortedIds``)."""
         parts = (self.codes, self.side, MappedRows(self.originals))
         ids: IdIndex
         if PackedIds.usable(self.id_bytes):
-            ids = PackedIds(self.id_offsets, self.id_bytes)
+            if order is None:
+                ids = PackedIds(self.id_offsets, self.id_bytes)
+            else:
+                ids = SortedIds(self.id_offsets, self.id_bytes, order)
         else:
             ids = IdIndex()
             ids.append(ids.check_new(self.ids()))

@@ -4,8 +4,10 @@ data key (``store.personal`` says which fields and why)."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from biometric_exchange.crypto.at_rest import open_template, seal_template
 from biometric_exchange.crypto.keyring import DataKeys
@@ -36,6 +38,7 @@ from biometric_exchange.store.personal import (
 
 _COLUMNS = ", ".join(PERSON_COLUMNS)
 _MARKS = ", ".join("?" * len(PERSON_COLUMNS))
+_LABEL_COLUMNS = "entry_id, category, unaccompanied_minor, nationality, legal_status, valid_until"
 
 
 def _provenance(row: Row) -> Provenance:
@@ -62,13 +65,57 @@ class WatchlistPerson:
 
 @dataclass(frozen=True)
 class WatchlistLabel:
-    """An entry's category and the facts that make its subject a protected person."""
+    """An entry's category, the facts that make its subject a protected person and the
+    last day it is in force (None: no end)."""
 
     entry_id: str
     category: WatchlistCategory
     unaccompanied_minor: bool
     nationality: str
     legal_status: LegalStatus
+    valid_until: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class WatchlistVersion:
+    """The watchlist generation and the token drawn with it (``bump_watchlist_generation``):
+    equal versions, equal watchlists."""
+
+    generation: int
+    token: str
+
+    @property
+    def stamp(self) -> str:
+        return f"{self.generation}/{self.token}"
+
+
+def _label(row: Row) -> WatchlistLabel:
+    """A row of ``_LABEL_COLUMNS`` as a label."""
+    return WatchlistLabel(
+        row[0],
+        WatchlistCategory(row[1]),
+        bool(row[2]),
+        row[3],
+        LegalStatus(row[4]),
+        dt.date.fromisoformat(row[5]) if row[5] else None,
+    )
+
+
+def bump_watchlist_generation(connection: Connection) -> None:
+    """Mark a change of anything a watchlist search reads (an entry, its template,
+    category, validity or protected facts), inside that change's transaction: the
+    generation goes up by one and a new random token is drawn, so a snapshot made
+    before is never taken for the watchlist after, even by a copy of the store
+    restored from a backup and changed again up to the same generation."""
+    connection.execute(
+        "INSERT INTO meta (key, value) VALUES ('watchlist_generation', '1') "
+        "ON CONFLICT (key) DO UPDATE SET value = CAST(meta.value AS INTEGER) + 1"
+    )
+    connection.execute(
+        "INSERT INTO meta (key, value) VALUES ('watchlist_token', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (secrets.token_hex(8),),
+    )
 
 
 class RecordStore:
@@ -176,10 +223,7 @@ class RecordStore:
         with self._database.transaction() as connection:
             for entry in entries:
                 self._insert_watchlist_entry(connection, entry)
-            connection.execute(
-                "INSERT INTO meta (key, value) VALUES ('watchlist_generation', '1') "
-                "ON CONFLICT (key) DO UPDATE SET value = CAST(meta.value AS INTEGER) + 1"
-            )
+            bump_watchlist_generation(connection)
         return len(entries)
 
     def _insert_watchlist_entry(self, connection: Connection, entry: WatchlistEntry) -> None:
@@ -213,6 +257,21 @@ class RecordStore:
         ).fetchone()
         return int(row[0]) if row else 0
 
+    def watchlist_version(self) -> WatchlistVersion:
+        """The watchlist generation and its token, read at once."""
+        rows = self._database.connection.execute(
+            "SELECT key, value FROM meta WHERE key IN ('watchlist_generation', 'watchlist_token')"
+        ).fetchall()
+        found = {str(row[0]): str(row[1]) for row in rows}
+        return WatchlistVersion(
+            int(found.get("watchlist_generation", 0)), found.get("watchlist_token", "")
+        )
+
+    def count_watchlist(self) -> int:
+        return int(
+            self._database.connection.execute("SELECT count(*) FROM watchlist").fetchone()[0]
+        )
+
     def watchlist(self, *, valid_on: dt.date | None = None) -> Iterable[WatchlistEntry]:
         """Entries in force on ``valid_on`` (all when None), templates opened."""
         rows = self._database.connection.execute(
@@ -235,6 +294,23 @@ class RecordStore:
             for row in rows
         ]
         return ids, templates
+
+    def watchlist_rows(
+        self, *, batch: int = 10_000
+    ) -> Iterator[tuple[list[WatchlistLabel], list[Template]]]:
+        """Every entry (in force or not, ordered by id) as its label and template,
+        ``batch`` at a time, read by one statement (one view of the table); no
+        personal field opened: what a gallery and its labels are built from."""
+        cursor = self._database.connection.execute(
+            f"SELECT {_LABEL_COLUMNS}, template_sealed FROM watchlist "  # noqa: S608
+            "ORDER BY entry_id"
+        )
+        rows = iter(cursor)
+        while chunk := list(islice(rows, batch)):
+            yield (
+                [_label(row) for row in chunk],
+                [open_template(self._data_key, "watchlist", row[0], row[6]) for row in chunk],
+            )
 
     def watchlist_entry(self, entry_id: str) -> WatchlistEntry | None:
         """One entry by id, in force or not, its template opened."""
@@ -285,19 +361,14 @@ class RecordStore:
         return DocumentHolders([str(r[0]) for r in encounters], [str(r[0]) for r in entries])
 
     def watchlist_labels(self, *, valid_on: dt.date | None = None) -> list[WatchlistLabel]:
-        """What the matcher tells about each entry in force, no template opened."""
+        """What the matcher tells about each entry in force on ``valid_on`` (every entry
+        when None), ordered by id, no template opened."""
         rows = self._database.connection.execute(
-            "SELECT entry_id, category, unaccompanied_minor, nationality, legal_status "
-            "FROM watchlist WHERE ? IS NULL OR valid_until IS NULL OR valid_until >= ? "
-            "ORDER BY entry_id",
+            f"SELECT {_LABEL_COLUMNS} FROM watchlist "  # noqa: S608
+            "WHERE ? IS NULL OR valid_until IS NULL OR valid_until >= ? ORDER BY entry_id",
             (valid_on.isoformat() if valid_on else None,) * 2,
         ).fetchall()
-        return [
-            WatchlistLabel(
-                row[0], WatchlistCategory(row[1]), bool(row[2]), row[3], LegalStatus(row[4])
-            )
-            for row in rows
-        ]
+        return [_label(row) for row in rows]
 
     def watchlist_category(self, entry_id: str) -> WatchlistCategory | None:
         row = self._database.connection.execute(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -12,17 +11,15 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from biometric_exchange.agreement.policy import category_of
 from biometric_exchange.agreement.terms import ProtectedCategory
 from biometric_exchange.combine import Combiner
 from biometric_exchange.config import MatchingSection
 from biometric_exchange.domain import Template, WatchlistCategory, utc_now
-from biometric_exchange.exceptions import ExchangeError
-from biometric_exchange.matching import CompactGallery, Gallery, load_snapshot, save_snapshot
-from biometric_exchange.matching.snapshot import discard_images
-from biometric_exchange.store.records import RecordStore, WatchlistLabel
+from biometric_exchange.matching import Gallery
+from biometric_exchange.node.index.labels import WatchlistLabels
+from biometric_exchange.node.index.loading import GalleryLoader
+from biometric_exchange.store.records import RecordStore
 
-log = logging.getLogger(__name__)
 SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - tmpfs: RAM, not a shared temp dir
 """Where a compact gallery's originals live (the system's temp dir where absent)."""
 MAX_BATCH_PROBES = 1024
@@ -69,34 +66,17 @@ class WatchlistEntries:
 class _Snapshot:
     generation: int
     gallery: Gallery
-    categories: dict[str, WatchlistCategory]
-    protected: dict[str, ProtectedCategory]
-
-
-def _protected(labels: list[WatchlistLabel]) -> dict[str, ProtectedCategory]:
-    """The entries whose subject is a protected person, and their category."""
-    found = {}
-    for label in labels:
-        category = category_of(
-            nationality_code=label.nationality,
-            legal_status=label.legal_status,
-            unaccompanied_minor=label.unaccompanied_minor,
-        )
-        if category is not None:
-            found[label.entry_id] = category
-    return found
+    labels: WatchlistLabels
 
 
 class WatchlistIndex:
     """Thread-safe: searches read an immutable snapshot; a reload swaps it.
 
     With a ``cache_dir``, every entry's template is also kept as a sealed
-    snapshot file named by the watchlist generation, so a restart loads the
-    gallery in one read instead of opening every row (1M entries: about 7 s
-    instead of a minute); entries no longer in force are then removed from the
-    loaded gallery (and so would entries the store no longer has: the store's
-    labels are read once, for the entries in force). A snapshot that does not
-    open or lacks an entry in force is rebuilt from the rows.
+    snapshot file named by the watchlist generation, with each entry's labels
+    (``node.index.loading``), so a restart opens the gallery in one read and
+    never reads the watchlist table; the entries not in force on ``today`` are
+    then found in the labels' arrays and removed from the opened gallery.
 
     ``settings`` (``[matching]``): from ``compact_from`` entries on, the
     gallery is a ``CompactGallery`` (int8 codes, the same answers), which
@@ -118,12 +98,16 @@ class WatchlistIndex:
         """``today`` dates the entries' validity (the node's clock; the system's by default);
         ``shared_dir`` holds decrypted images and originals (``/dev/shm``; the system's
         temp dir and anonymous memory when it is None or absent)."""
-        self._shared = shared_dir if shared_dir is not None and shared_dir.is_dir() else None
         self._today = today or (lambda: utc_now().date())
         self._records = records
-        self._cache_dir = cache_dir
-        self._data_key = data_key
         self._settings = settings or MatchingSection()
+        self._loader = GalleryLoader(
+            records,
+            cache_dir=cache_dir,
+            data_key=data_key,
+            settings=self._settings,
+            shared=shared_dir if shared_dir is not None and shared_dir.is_dir() else None,
+        )
         self._lock = threading.Lock()
         self._snapshot = self._build()
         self._entries: WatchlistEntries | None = None
@@ -131,77 +115,12 @@ class WatchlistIndex:
         self._combiners: dict[tuple[float, int], Combiner[list[Template], _Matches]] = {}
 
     def _build(self) -> _Snapshot:
-        generation = self._records.watchlist_generation()
-        today = self._today()
-        labels = self._records.watchlist_labels(valid_on=today)
-        in_force = {label.entry_id for label in labels}
-        found = self._cached(generation, in_force)
-        if found is None:
-            entry_ids, templates = self._records.watchlist_templates()
-            gallery = self._new_gallery(len(entry_ids))
-            if entry_ids:
-                gallery.add(entry_ids, np.stack(templates))
-            self._store(gallery, generation)
-            ids = gallery.ids
-        else:
-            gallery, ids = found
-        expired = [entry_id for entry_id in ids if entry_id not in in_force]
-        if expired:
-            gallery.remove(expired)
-        return _Snapshot(
-            generation,
-            gallery,
-            {label.entry_id: label.category for label in labels},
-            _protected(labels),
-        )
-
-    def _new_gallery(self, size: int) -> Gallery:
-        """An empty gallery for ``size`` entries: compact from ``compact_from`` on. Its
-        float32 originals (read only to re-rank a shortlist) go to an unlinked file in
-        shared memory (``/dev/shm``, RAM), so no plaintext template reaches the disk."""
-        if size and size >= self._settings.compact_from:
-            return CompactGallery(directory=self._shared)
-        return Gallery()
-
-    def _path(self, generation: int) -> Path | None:
-        if self._cache_dir is None or self._data_key is None:
-            return None
-        return self._cache_dir / f"watchlist-g{generation}.snapshot"
-
-    def _cached(
-        self, generation: int, in_force: set[str]
-    ) -> tuple[Gallery, tuple[str, ...]] | None:
-        """The snapshot of ``generation`` and its ids, if it opens and holds every entry in
-        force (entries it holds beyond those are removed as expired ones are)."""
-        path = self._path(generation)
-        if path is None or self._data_key is None or not path.exists():
-            return None
-        try:
-            gallery = load_snapshot(
-                path,
-                self._data_key(),
-                gallery=self._new_gallery,
-                image_dir=self._shared,
-                keep_image=self._settings.shared_snapshot,
-            )
-        except ExchangeError as exc:
-            log.warning("watchlist snapshot %s not used (%s); rebuilding", path.name, exc)
-            return None
-        ids = gallery.ids
-        if not in_force.issubset(ids):
-            log.warning("watchlist snapshot %s does not match the store; rebuilding", path.name)
-            return None
-        return gallery, ids
-
-    def _store(self, gallery: Gallery, generation: int) -> None:
-        path = self._path(generation)
-        if path is None or self._data_key is None:
-            return
-        for old in path.parent.glob("watchlist-*.snapshot"):
-            old.unlink(missing_ok=True)
-        save_snapshot(path, gallery, self._data_key())
-        if self._shared is not None:
-            discard_images(self._shared, path.parent, keep=path)
+        version = self._records.watchlist_version()
+        loaded = self._loader.load(version)
+        out = np.flatnonzero(~loaded.labels.in_force(self._today()))
+        if out.size:
+            loaded.gallery.remove(loaded.names(out.tolist()))
+        return _Snapshot(version.generation, loaded.gallery, loaded.labels)
 
     def refresh(self) -> None:
         """Rebuild when another process changed the watchlist."""
@@ -223,8 +142,13 @@ class WatchlistIndex:
             snapshot, entries = self._snapshot, self._entries
             if entries is None or entries.generation != snapshot.generation:
                 ids, templates = snapshot.gallery.export()
+                described = snapshot.labels.describe(ids)
                 entries = WatchlistEntries(
-                    snapshot.generation, ids, templates, snapshot.categories, snapshot.protected
+                    snapshot.generation,
+                    ids,
+                    templates,
+                    {i: category for i, (category, _) in zip(ids, described, strict=True)},
+                    {i: p for i, (_, p) in zip(ids, described, strict=True) if p is not None},
                 )
                 self._entries = entries
         return entries
@@ -270,19 +194,16 @@ class WatchlistIndex:
         snapshot = self._snapshot
         stacked = np.stack([template for templates in batch for template in templates])
         result = snapshot.gallery.search(stacked, k=k, threshold=threshold)
-        found = [
-            [
-                WatchlistMatch(
-                    c.id,
-                    snapshot.categories[c.id],
-                    c.distance,
-                    c.rank,
-                    snapshot.protected.get(c.id),
-                )
-                for c in result.candidates(index)
-            ]
-            for index in range(len(stacked))
-        ]
+        found = []
+        for index in range(len(stacked)):
+            candidates = result.candidates(index)
+            described = snapshot.labels.describe([c.id for c in candidates])
+            found.append(
+                [
+                    WatchlistMatch(c.id, category, c.distance, c.rank, protected)
+                    for c, (category, protected) in zip(candidates, described, strict=True)
+                ]
+            )
         answers: list[_Matches] = []
         start = 0
         for templates in batch:
