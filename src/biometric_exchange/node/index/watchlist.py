@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
@@ -67,6 +68,8 @@ class _Snapshot:
     generation: int
     gallery: Gallery
     labels: WatchlistLabels
+    day: dt.date
+    """The day whose entries in force the gallery holds."""
 
 
 class WatchlistIndex:
@@ -111,23 +114,39 @@ class WatchlistIndex:
         self._lock = threading.Lock()
         self._snapshot = self._build()
         self._entries: WatchlistEntries | None = None
-        """``entries()`` as last made (remade when the snapshot's generation moves on)."""
+        """``entries()`` as last made (remade when the gallery is rebuilt)."""
+        self._entries_of: Gallery | None = None
         self._combiners: dict[tuple[float, int], Combiner[list[Template], _Matches]] = {}
 
     def _build(self) -> _Snapshot:
         version = self._records.watchlist_version()
         loaded = self._loader.load(version)
-        out = np.flatnonzero(~loaded.labels.in_force(self._today()))
+        today = self._today()
+        out = np.flatnonzero(~loaded.labels.in_force(today))
         if out.size:
             loaded.gallery.remove(loaded.names(out.tolist()))
-        return _Snapshot(version.generation, loaded.gallery, loaded.labels)
+        return _Snapshot(version.generation, loaded.gallery, loaded.labels, today)
 
     def refresh(self) -> None:
-        """Rebuild when another process changed the watchlist."""
-        if self._records.watchlist_generation() != self._snapshot.generation:
+        """Rebuild when another process changed the watchlist, or when a new day ends or
+        starts an entry's time in force (a day that changes none only moves the date)."""
+        if self._stale(self._snapshot):
             with self._lock:
-                if self._records.watchlist_generation() != self._snapshot.generation:
+                snapshot = self._snapshot
+                if self._records.watchlist_generation() != snapshot.generation:
                     self._snapshot = self._build()
+                elif self._today() != snapshot.day:
+                    labels, today = snapshot.labels, self._today()
+                    if np.array_equal(labels.in_force(snapshot.day), labels.in_force(today)):
+                        self._snapshot = dataclasses.replace(snapshot, day=today)
+                    else:
+                        self._snapshot = self._build()
+
+    def _stale(self, snapshot: _Snapshot) -> bool:
+        return (
+            self._today() != snapshot.day
+            or self._records.watchlist_generation() != snapshot.generation
+        )
 
     def __len__(self) -> int:
         return len(self._snapshot.gallery)
@@ -140,7 +159,7 @@ class WatchlistIndex:
             self.refresh()
         with self._lock:
             snapshot, entries = self._snapshot, self._entries
-            if entries is None or entries.generation != snapshot.generation:
+            if entries is None or self._entries_of is not snapshot.gallery:
                 ids, templates = snapshot.gallery.export()
                 described = snapshot.labels.describe(ids)
                 entries = WatchlistEntries(
@@ -150,7 +169,7 @@ class WatchlistIndex:
                     {i: category for i, (category, _) in zip(ids, described, strict=True)},
                     {i: p for i, (_, p) in zip(ids, described, strict=True) if p is not None},
                 )
-                self._entries = entries
+                self._entries, self._entries_of = entries, snapshot.gallery
         return entries
 
     def search(

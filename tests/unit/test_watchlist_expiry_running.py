@@ -1,0 +1,48 @@
+"""A running node's watchlist follows the date: an entry stops matching the day after its
+last day in force, without a restart or a change of the watchlist, and a day that ends
+no entry rebuilds nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from biometric_exchange.config import MatchingSection
+from biometric_exchange.node.index.watchlist import WatchlistIndex
+from biometric_exchange.node.runtime import Node
+from biometric_exchange.synthetic import DemoDataset
+from tests.unit.test_watchlist_labels_start import DAY, _in_force, _matches, _probes, chl
+
+__all__ = ["chl"]  # the fixture, for pytest
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_entries_leave_the_running_index_as_the_days_pass(
+    chl: Node, dataset: DemoDataset, compact: bool
+) -> None:
+    today = [DAY - dt.timedelta(days=2)]
+    index = WatchlistIndex(
+        chl.records,
+        cache_dir=chl.database.folder,
+        data_key=chl.current_data_key,
+        today=lambda: today[0],
+        settings=MatchingSection(compact_from=0 if compact else 100_000),
+    )
+    probes = _probes(chl, dataset)
+    generation = chl.records.watchlist_generation()
+    seen = []
+    for offset in (-2, -1, 0, 1, 2, 3):
+        today[0] = DAY + dt.timedelta(days=offset)
+        hits = {m.entry_id for matches in _matches(index, probes) for m in matches}
+        assert ("CHL-ENDED" in hits) is (offset < 0)
+        assert ("CHL-ENDS-TODAY" in hits) is (offset <= 0)
+        assert ("CHL-ENDS-TOMORROW" in hits) is (offset <= 1)
+        assert "CHL-MINOR" in hits
+        assert set(index.entries(refresh=False).ids) == _in_force(chl, today[0])
+        seen.append(index._snapshot.gallery)
+    assert chl.records.watchlist_generation() == generation  # nothing changed in the store
+    # Rebuilt only on the days that ended an entry (-1 → 0, 0 → 1, 1 → 2).
+    rebuilt = [a is not b for a, b in itertools.pairwise(seen)]
+    assert rebuilt == [False, True, True, True, False]
