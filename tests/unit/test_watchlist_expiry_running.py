@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+import numpy as np
 import pytest
 
 from biometric_exchange.config import MatchingSection
@@ -46,3 +47,19 @@ def test_entries_leave_the_running_index_as_the_days_pass(
     # Rebuilt only on the days that ended an entry (-1 → 0, 0 → 1, 1 → 2).
     rebuilt = [a is not b for a, b in itertools.pairwise(seen)]
     assert rebuilt == [False, True, True, True, False]
+
+
+def test_the_plausibility_sample_of_a_large_watchlist_is_uniform_and_repeatable(
+    chl: Node, dataset: DemoDataset
+) -> None:
+    index = WatchlistIndex(chl.records, today=lambda: DAY)
+    version, everything = index.sample(10_000)
+    entries = index.entries(refresh=False)
+    assert version == entries.version and len(everything) == len(entries.ids)
+    limit = len(entries.ids) // 2
+    drawn_version, drawn = index.sample(limit)
+    assert drawn_version == version and drawn.shape == (limit, everything.shape[1])
+    rows = {row.tobytes() for row in everything}
+    assert all(row.tobytes() in rows for row in drawn)  # templates in force, no others
+    assert len({row.tobytes() for row in drawn}) == limit  # without replacement
+    np.testing.assert_array_equal(index.sample(limit)[1], drawn)  # the same draw again

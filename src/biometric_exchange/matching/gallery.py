@@ -130,6 +130,17 @@ class Gallery:
         rows = self._index.rows_in_insertion_order()
         return self._index.in_insertion_order, self._rows.export(rows)
 
+    def sample(self, count: int, *, seed: int) -> NDArray[np.float32]:
+        """``count`` templates drawn uniformly without replacement (every one when the
+        gallery holds no more), in storage order; the same draw for the same seed."""
+        size = len(self)
+        if count >= size:
+            rows = np.arange(size, dtype=np.intp)
+        else:
+            drawn = np.random.default_rng(seed).choice(size, count, replace=False)
+            rows = np.sort(drawn).astype(np.intp)
+        return self._rows.export(rows)
+
     def export_chunks(self, size: int) -> Iterator[NDArray[np.float32]]:
         """The templates of ``export()``, ``size`` rows at a time (bounded memory)."""
         rows = self._index.rows_in_insertion_order()

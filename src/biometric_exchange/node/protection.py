@@ -91,13 +91,13 @@ class ProtectedWatchlist:
         """The entries in force and their protected templates (one row per entry)."""
         entries = self.index.entries(refresh=refresh)
         with self._lock:
-            if self._view is None or self._view[0] != entries.generation:
+            if self._view is None or self._view[0] != entries.version:
                 protected = (
                     self.protection.protect(entries.templates)
                     if len(entries.ids)
                     else np.empty((0, 0), dtype=np.float32)
                 )
-                self._view = (entries.generation, protected)
+                self._view = (entries.version, protected)
             return entries, self._view[1]
 
     def search(self, probes: list[Template], *, max_candidates: int) -> list[list[WatchlistMatch]]:

@@ -46,7 +46,9 @@ _Matches = list[list[WatchlistMatch]]
 
 @dataclass(frozen=True)
 class WatchlistEntries:
-    generation: int
+    version: int
+    """Which build of the index these entries are: it changes whenever they do (a
+    watchlist change, or a day that ends or starts an entry's time in force)."""
     ids: tuple[str, ...]
     templates: NDArray[np.float32]
     categories: dict[str, WatchlistCategory]
@@ -70,6 +72,8 @@ class _Snapshot:
     labels: WatchlistLabels
     day: dt.date
     """The day whose entries in force the gallery holds."""
+    build: int
+    """Counts the index's builds: ``WatchlistEntries.version``."""
 
 
 class WatchlistIndex:
@@ -112,10 +116,10 @@ class WatchlistIndex:
             shared=shared_dir if shared_dir is not None and shared_dir.is_dir() else None,
         )
         self._lock = threading.Lock()
+        self._builds = 0
         self._snapshot = self._build()
         self._entries: WatchlistEntries | None = None
-        """``entries()`` as last made (remade when the gallery is rebuilt)."""
-        self._entries_of: Gallery | None = None
+        """``entries()`` as last made (remade when the index is rebuilt)."""
         self._combiners: dict[tuple[float, int], Combiner[list[Template], _Matches]] = {}
 
     def _build(self) -> _Snapshot:
@@ -125,7 +129,8 @@ class WatchlistIndex:
         out = np.flatnonzero(~loaded.labels.in_force(today))
         if out.size:
             loaded.gallery.remove(loaded.names(out.tolist()))
-        return _Snapshot(version.generation, loaded.gallery, loaded.labels, today)
+        self._builds += 1
+        return _Snapshot(version.generation, loaded.gallery, loaded.labels, today, self._builds)
 
     def refresh(self) -> None:
         """Rebuild when another process changed the watchlist, or when a new day ends or
@@ -159,18 +164,28 @@ class WatchlistIndex:
             self.refresh()
         with self._lock:
             snapshot, entries = self._snapshot, self._entries
-            if entries is None or self._entries_of is not snapshot.gallery:
+            if entries is None or entries.version != snapshot.build:
                 ids, templates = snapshot.gallery.export()
                 described = snapshot.labels.describe(ids)
                 entries = WatchlistEntries(
-                    snapshot.generation,
+                    snapshot.build,
                     ids,
                     templates,
                     {i: category for i, (category, _) in zip(ids, described, strict=True)},
                     {i: p for i, (_, p) in zip(ids, described, strict=True) if p is not None},
                 )
-                self._entries, self._entries_of = entries, snapshot.gallery
+                self._entries = entries
         return entries
+
+    def sample(self, limit: int) -> tuple[int, NDArray[np.float32]]:
+        """(version, templates): up to ``limit`` templates in force, drawn uniformly (the
+        same draw for the same build), every one when there are no more; as of the
+        latest search, without asking the store."""
+        snapshot = self._snapshot
+        if len(snapshot.gallery) <= limit:
+            entries = self.entries(refresh=False)
+            return entries.version, entries.templates
+        return snapshot.build, snapshot.gallery.sample(limit, seed=snapshot.build)
 
     def search(
         self, templates: list[Template], *, threshold: float, max_candidates: int

@@ -40,7 +40,8 @@ ROUND_TTL_MS = 5 * 60 * 1000
 class SearchedRows:
     """The rows a purpose may search: which watchlist entries, as a gallery."""
 
-    generation: int
+    version: int
+    """``WatchlistEntries.version`` of the entries it was made from."""
     protected_included: bool
     entries: WatchlistEntries
     rows: tuple[int, ...]
@@ -133,7 +134,7 @@ class BlindHolder:
         included = purpose in policy.terms.protection.purposes
         entries = self._watchlist.entries()
         held = self._searched.get(included)
-        if held is not None and held.generation == entries.generation:
+        if held is not None and held.version == entries.version:
             return held
         rows = tuple(
             index
@@ -142,7 +143,7 @@ class BlindHolder:
         )
         templates = entries.templates[np.asarray(rows, dtype=np.int64)]
         made = SearchedRows(
-            entries.generation,
+            entries.version,
             included,
             entries,
             rows,

@@ -53,6 +53,10 @@ from biometric_exchange.store.quotas import QuotaKind
 from biometric_exchange.v1 import exchange_pb2 as pb
 
 log = logging.getLogger(__name__)
+POPULATION_SAMPLE = 200_000
+"""Most templates the plausibility model is fitted on: a uniform sample of a larger
+watchlist (its bands are the 0.1 % and 99.9 % quantiles, 200 templates beyond each);
+fitting on every template of a 10M watchlist would copy 5 GB."""
 
 
 @dataclass(frozen=True)
@@ -99,19 +103,19 @@ class IdentifyHandler:
 
     def _population(self) -> PopulationModel | None:
         """The plausibility model of the gallery we search (our watchlist, in the
-        link's protected domain when templates are protected), fitted once per
-        watchlist generation; None while too small to fit. It follows the watchlist
-        as of the latest search pass, which asks the store; asking it here too would
-        cost every call a query."""
+        link's protected domain when templates are protected; a sample of a large
+        one), fitted once per version of the watchlist's entries; None while too
+        small to fit. It follows the watchlist as of the latest search pass, which
+        asks the store; asking it here too would cost every call a query."""
         if self._protected is not None:
             entries, gallery = self._protected[0].view(refresh=False)
+            version = entries.version
         else:
-            entries = self._watchlist.entries(refresh=False)
-            gallery = entries.templates
+            version, gallery = self._watchlist.sample(POPULATION_SAMPLE)
         fitted = self._fitted
-        if fitted is None or fitted[0] != entries.generation:
-            enough = len(entries.ids) >= self._link.node.config.extraction.min_population
-            fitted = (entries.generation, PopulationModel.fit(gallery) if enough else None)
+        if fitted is None or fitted[0] != version:
+            enough = len(gallery) >= self._link.node.config.extraction.min_population
+            fitted = (version, PopulationModel.fit(gallery) if enough else None)
             self._fitted = fitted
         return fitted[1]
 
