@@ -41,6 +41,8 @@ class IdOrder:
         self._offsets = offsets
         self._raw = raw
         self._order = order
+        self._has_nul: bool | None = None
+        """Whether an id holds a NUL byte (fixed-width bytes would drop it): found once."""
 
     def __len__(self) -> int:
         return int(self._order.size)
@@ -59,7 +61,9 @@ class IdOrder:
 
     def numbers(self, ids: Sequence[str]) -> Numbers:
         """Each id's number, -1 for an id not among them."""
-        if len(ids) <= ONE_BY_ONE or bool(np.any(self._raw == 0)):
+        if self._has_nul is None:
+            self._has_nul = bool(np.any(self._raw == 0))
+        if len(ids) <= ONE_BY_ONE or self._has_nul:
             return np.fromiter((self._number(i.encode()) for i in ids), np.int64, len(ids))
         return self._numbers_at_once([i.encode() for i in ids])
 

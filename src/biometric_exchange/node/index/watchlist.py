@@ -177,6 +177,11 @@ class WatchlistIndex:
                 self._entries = entries
         return entries
 
+    @property
+    def version(self) -> int:
+        """The current build's ``WatchlistEntries.version`` (as of the latest search)."""
+        return self._snapshot.build
+
     def sample(self, limit: int) -> tuple[int, NDArray[np.float32]]:
         """(version, templates): up to ``limit`` templates in force, drawn uniformly (the
         same draw for the same build), every one when there are no more; as of the

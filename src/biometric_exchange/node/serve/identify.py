@@ -107,12 +107,15 @@ class IdentifyHandler:
         one), fitted once per version of the watchlist's entries; None while too
         small to fit. It follows the watchlist as of the latest search pass, which
         asks the store; asking it here too would cost every call a query."""
+        fitted = self._fitted
         if self._protected is not None:
             entries, gallery = self._protected[0].view(refresh=False)
             version = entries.version
         else:
+            version = self._watchlist.version
+            if fitted is not None and fitted[0] == version:
+                return fitted[1]
             version, gallery = self._watchlist.sample(POPULATION_SAMPLE)
-        fitted = self._fitted
         if fitted is None or fitted[0] != version:
             enough = len(gallery) >= self._link.node.config.extraction.min_population
             fitted = (version, PopulationModel.fit(gallery) if enough else None)
