@@ -1,7 +1,7 @@
 """Benchmark of the matching engine against FAISS and scikit-learn (``bx bench match``).
 
 Every figure comes from one process and one data set: synthetic dlib-like
-templates (``TemplateModel``'s latent-plus-noise model, vectorised), half of
+templates (``TemplateModel.latents`` and ``captures``), half of
 the probes mated with a gallery entry. Engines run interleaved, repetition
 by repetition, so that load from elsewhere on the machine hits them alike;
 queries/s are medians over the repetitions and ratios compare medians from
@@ -386,25 +386,15 @@ def _gallery_data(
     rows = np.empty((size, model.dim), dtype=np.float32)
     for start in range(0, size, _CHUNK):
         stop = min(size, start + _CHUNK)
-        drawn = rng.normal(0.0, model.identity_scale, (stop - start, model.dim))
-        latents[start:stop] = drawn + model.centre_vector
-        rows[start:stop] = _captures(model, latents[start:stop], rng)
+        latents[start:stop] = model.latents(rng, stop - start)
+        rows[start:stop] = model.captures(latents[start:stop], rng)
     return latents, rows
-
-
-def _captures(model: TemplateModel, latents: Floats, rng: np.random.Generator) -> Floats:
-    """One capture of each latent, as ``TemplateModel.capture`` draws it."""
-    scale = model.noise_scale * rng.lognormal(0.0, model.noise_log_sigma, (latents.shape[0], 1))
-    noise = rng.normal(0.0, 1.0, latents.shape) * scale
-    captured: Floats = (latents.astype(np.float64) + noise).astype(np.float32)
-    return captured
 
 
 def _probes(model: TemplateModel, latents: Floats, count: int, rng: np.random.Generator) -> Floats:
     """``count`` probes: the first half mated with gallery entries, the rest not enrolled."""
     mated = latents[rng.integers(0, latents.shape[0], (count + 1) // 2)]
-    strangers = rng.normal(0.0, model.identity_scale, (count // 2, model.dim)) + model.centre_vector
-    return _captures(model, np.vstack([mated, strangers.astype(np.float32)]), rng)
+    return model.captures(np.vstack([mated, model.latents(rng, count // 2)]), rng)
 
 
 def _same(got: Any, want: Any) -> bool:

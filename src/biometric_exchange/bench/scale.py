@@ -29,7 +29,6 @@ from numpy.typing import NDArray
 from biometric_exchange.bench.matching import (
     BenchUnavailable,
     Progress,
-    _captures,
     _probes,
     _require,
 )
@@ -182,9 +181,8 @@ def _data(model: TemplateModel, size: int, rng: np.random.Generator) -> tuple[Fl
     kept = np.empty((min(size, MATED_POOL), model.dim), dtype=np.float32)
     for start in range(0, size, 100_000):
         stop = min(size, start + 100_000)
-        drawn = rng.normal(0.0, model.identity_scale, (stop - start, model.dim))
-        latents = drawn + model.centre_vector
-        rows[start:stop] = _captures(model, latents.astype(np.float32), rng)
+        latents = model.latents(rng, stop - start)
+        rows[start:stop] = model.captures(latents, rng)
         if start < len(kept):
             kept[start : min(stop, len(kept))] = latents[: len(kept) - start]
     return rows, kept
