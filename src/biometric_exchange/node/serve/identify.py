@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from biometric_exchange.agreement.commitment import commitments_digest
 from biometric_exchange.agreement.terms import Step1Mode
@@ -108,19 +109,26 @@ class IdentifyHandler:
         small to fit. It follows the watchlist as of the latest search pass, which
         asks the store; asking it here too would cost every call a query."""
         fitted = self._fitted
-        if self._protected is not None:
-            entries, gallery = self._protected[0].view(refresh=False)
-            version = entries.version
-        else:
-            version = self._watchlist.version
-            if fitted is not None and fitted[0] == version:
-                return fitted[1]
-            version, gallery = self._watchlist.sample(POPULATION_SAMPLE)
-        if fitted is None or fitted[0] != version:
+        if fitted is None or fitted[0] != self._entries_version():
+            version, gallery = self._fitting_rows()
             enough = len(gallery) >= self._link.node.config.extraction.min_population
             fitted = (version, PopulationModel.fit(gallery) if enough else None)
             self._fitted = fitted
         return fitted[1]
+
+    def _entries_version(self) -> int:
+        """``WatchlistEntries.version`` of the gallery we search, as of the latest pass."""
+        if self._protected is not None:
+            return self._protected[0].view(refresh=False)[0].version
+        return self._watchlist.version
+
+    def _fitting_rows(self) -> tuple[int, NDArray[Any]]:
+        """(version, rows) the plausibility model is fitted on: the protected templates,
+        or a sample of at most ``POPULATION_SAMPLE`` of the watchlist's."""
+        if self._protected is not None:
+            entries, gallery = self._protected[0].view(refresh=False)
+            return entries.version, gallery
+        return self._watchlist.sample(POPULATION_SAMPLE)
 
     def handle(self, envelope: pb.SealedEnvelope) -> pb.SealedEnvelope:
         try:
