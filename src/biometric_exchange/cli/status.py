@@ -20,7 +20,7 @@ from biometric_exchange.node.overview import (
     ProcessStatus,
     node_status,
     partner_status,
-    process_status,
+    process_statuses,
 )
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
     "ProcessStatus",
     "node_status",
     "partner_status",
-    "process_status",
+    "process_statuses",
     "status",
     "status_table",
 ]

@@ -52,13 +52,6 @@ class ProcessStatus:
     last_reload_error: str | None
 
 
-def process_status(node: Node) -> ProcessStatus | None:
-    """What the first serving process runs against what the folder holds (None when
-    no process serves it)."""
-    found = process_statuses(node)
-    return found[0] if found else None
-
-
 def process_statuses(node: Node) -> list[ProcessStatus]:
     """The same for every process serving the folder (several with a shared store)."""
     on_disk = {link.code: (link.agreement.id, link.agreement.hash) for link in node.links()}
