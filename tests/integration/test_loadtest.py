@@ -40,7 +40,7 @@ def test_a_tiny_load_run_answers_and_audits_every_call(tmp_path: Path) -> None:
     assert met["zero errors"] and met["both audit logs account for every call"]
 
 
-def test_the_cli_writes_the_report_as_json(tmp_path: Path) -> None:
+def test_the_cli_writes_the_report_of_a_paced_run_as_json(tmp_path: Path) -> None:
     out = tmp_path / "load.json"
     result = CliRunner().invoke(
         app,
@@ -54,6 +54,8 @@ def test_the_cli_writes_the_report_as_json(tmp_path: Path) -> None:
             "12",
             "--seconds",
             "10",
+            "--rate",
+            "40",
             "--batch-calls",
             "0",
             "--serial-batch-calls",
@@ -66,3 +68,5 @@ def test_the_cli_writes_the_report_as_json(tmp_path: Path) -> None:
     document = json.loads(out.read_text(encoding="utf-8"))
     assert document["single"]["answered"] == 12
     assert document["single"]["errors"] == {}
+    assert document["single"]["offered_per_s"] == 40.0
+    assert "paced at 40 calls/s offered" in result.output

@@ -23,6 +23,15 @@ def loadtest(
     seconds: Annotated[
         float, typer.Option("--seconds", help="Upper bound on each timed run, in seconds")
     ] = 60.0,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            "--rate",
+            help="Offer the single-probe calls at this many a second, an open loop: "
+            "latency from each call's due time (default: each client calls again "
+            "when answered)",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Probes per batch call")] = 100,
     batch_calls: Annotated[
         int | None,
@@ -105,6 +114,7 @@ def loadtest(
         clients=clients,
         calls=calls,
         seconds=seconds,
+        rate=rate,
         batch_size=batch_size,
         batch_calls=batch_calls,
         serial_batch_calls=serial_batch_calls,

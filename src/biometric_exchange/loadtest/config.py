@@ -3,6 +3,7 @@ holder's environment."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -52,6 +53,9 @@ class LoadConfig:
     calls: int = 3_000
     seconds: float = 60.0
     """Upper bound on each timed run."""
+    rate: float | None = None
+    """Single-probe calls a second offered, paced (an open loop: latency runs from
+    each call's due time); None: each client calls again when answered."""
     batch_size: int = 100
     batch_calls: int | None = None
     """Calls of the concurrent batch run; as many as ``calls`` when None (bounded by
@@ -98,6 +102,8 @@ class LoadConfig:
             raise InvalidInput("batch_calls, serial_batch_calls: must not be negative")
         if not self.seconds > 0:
             raise InvalidInput("seconds: must be positive")
+        if self.rate is not None and not 0 < self.rate < math.inf:
+            raise InvalidInput("rate: calls a second, a positive number")
         if not 0.0 <= self.hit_rate <= 1.0:
             raise InvalidInput("hit_rate: must be between 0 and 1")
         if self.store not in STORES:

@@ -1,4 +1,14 @@
-"""Concurrent Identify calls from the caller's node, each client on its own channel."""
+"""Concurrent Identify calls from the caller's node, each client on its own channel.
+
+Two ways of loading the holder. In a closed loop (the default) each client
+calls again as soon as it is answered: the run measures the most calls the
+pair can serve, and its latency is the clients' number over that throughput
+(Little's law), whatever the holder does. Paced (``Run.rate``), the calls are
+due at a fixed rate, an open loop: a client takes the next call due, waits
+for its time and sends it, and the call's latency runs from the time it was
+due. A holder that falls behind is charged for the calls it kept waiting,
+not only for the ones it answered (no coordinated omission): the latency a
+partner sees at that rate."""
 
 from __future__ import annotations
 
@@ -8,7 +18,7 @@ import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,19 +67,38 @@ class _CallResult:
     hits: int
 
 
-class _Dispenser:
-    """Hands out call numbers until ``calls`` are taken or the deadline passes."""
+class Dispenser:
+    """Hands out call numbers, each with the time it is due (``clock`` seconds; None
+    in a closed loop), until ``calls`` are taken or ``seconds`` have passed. Paced
+    at ``rate`` calls a second, call ``n`` is due ``n / rate`` after the start, and
+    none is handed out that would be due past the end."""
 
-    def __init__(self, calls: int, seconds: float) -> None:
+    def __init__(
+        self,
+        calls: int,
+        seconds: float,
+        *,
+        rate: float | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._clock = clock
+        self.start = clock()
         self._numbers = iter(range(calls))
-        self._deadline = time.monotonic() + seconds
+        self._deadline = self.start + seconds
+        self._interval = None if rate is None else 1.0 / rate
         self._lock = threading.Lock()
 
-    def take(self) -> int | None:
-        if time.monotonic() >= self._deadline:
+    def take(self) -> tuple[int, float | None] | None:
+        if self._clock() >= self._deadline:
             return None
         with self._lock:
-            return next(self._numbers, None)
+            number = next(self._numbers, None)
+        if number is None:
+            return None
+        if self._interval is None:
+            return number, None
+        due = self.start + number * self._interval
+        return (number, due) if due < self._deadline else None
 
 
 def _status_of(error: ExchangeError) -> str:
@@ -80,9 +109,21 @@ def _status_of(error: ExchangeError) -> str:
     return cause.code().name if isinstance(cause, grpc.RpcError) else type(error).__name__
 
 
-def _one_call(link: Link, transport: GrpcPeerTransport, query: IdentifyQuery) -> _CallResult:
-    """One Identify through ``round_trip``, sealed and audited as the worker makes it."""
-    started = time.perf_counter()
+def _wait_until(due: float) -> None:
+    """Sleep until ``time.perf_counter()`` reaches ``due`` (at once when it has)."""
+    while (left := due - time.perf_counter()) > 0:
+        time.sleep(left)
+
+
+def _one_call(
+    link: Link, transport: GrpcPeerTransport, query: IdentifyQuery, due: float | None = None
+) -> _CallResult:
+    """One Identify through ``round_trip``, sealed and audited as the worker makes it;
+    sent at ``due`` (``time.perf_counter()`` seconds) and timed from then when given,
+    else at once."""
+    if due is not None:
+        _wait_until(due)
+    started = time.perf_counter() if due is None else due
     try:
         results: dict[str, list[HitOut]] = round_trip(
             link,
@@ -130,6 +171,8 @@ class Run:
     first_ref: int
     first_probe: int = 0
     """Where the run's probes start in ``probes`` (runs sharing a pool take their own)."""
+    rate: float | None = None
+    """Calls a second offered, paced (an open loop); None: a closed loop."""
 
 
 def _holder_cpu_s(pids: Sequence[int]) -> float | None:
@@ -160,13 +203,14 @@ def drive(
     results: list[_CallResult] = []
     lock = threading.Lock()
     ready = threading.Barrier(run.clients + 1)
-    dispenser: list[_Dispenser] = []
+    dispenser: list[Dispenser] = []
 
     def client(transport: GrpcPeerTransport) -> None:
         own: list[_CallResult] = []
         ready.wait()
-        while (number := dispenser[0].take()) is not None:
-            own.append(_one_call(caller, transport, query_for(number)))
+        while (taken := dispenser[0].take()) is not None:
+            number, due = taken
+            own.append(_one_call(caller, transport, query_for(number), due))
         with lock:
             results.extend(own)
 
@@ -178,8 +222,8 @@ def drive(
     load_before = _load_average()
     holder_cpu_before = _holder_cpu_s(holder_pids)
     driver_cpu_before = time.process_time()
-    dispenser.append(_Dispenser(run.calls, seconds))
-    started = time.perf_counter()
+    dispenser.append(Dispenser(run.calls, seconds, rate=run.rate))
+    started = dispenser[0].start
     ready.wait()
     for thread in threads:
         thread.join()
@@ -209,5 +253,6 @@ def drive(
         ),
         driver_cpu_s=driver_cpu,
         load_average=(load_before, _load_average()),
+        offered_per_s=run.rate,
     )
     return stats, marker

@@ -15,14 +15,18 @@ def verdicts(report: LoadReport) -> tuple[Verdict, ...]:
     single = report.single
     calls_target, p99_target = single_targets(report.config.watchlist)
     audits = [run.audit for run in report.runs if run.audit is not None]
+    paced = (
+        f", {single.offered_per_s:g} calls/s offered" if single.offered_per_s is not None else ""
+    )
     found = [
         Verdict(
-            f"single-probe Identify >= {calls_target:.0f} calls/s at {single.clients} clients",
+            f"single-probe Identify >= {calls_target:.0f} calls/s at {single.clients} "
+            f"clients{paced}",
             f"{single.calls_per_s:.1f} calls/s",
             single.calls_per_s >= calls_target,
         ),
         Verdict(
-            f"single-probe p99 < {p99_target:.0f} ms",
+            f"single-probe p99 < {p99_target:.0f} ms{paced}",
             f"p99 {single.latency.p99_ms:.1f} ms",
             single.latency.p99_ms < p99_target,
         ),
@@ -58,9 +62,14 @@ def verdicts(report: LoadReport) -> tuple[Verdict, ...]:
 def _run_lines(run: RunStats) -> list[str]:
     latency = run.latency
     cpu = run.holder_cpu_per_call_ms
+    paced = (
+        f" paced at {run.offered_per_s:g} calls/s offered (latency from each call's due time)"
+        if run.offered_per_s is not None
+        else ""
+    )
     lines = [
         f"{run.name}: {run.calls} calls x {run.probes_per_call} probe(s), {run.clients} "
-        f"client(s), {run.elapsed_s:.1f} s: {run.calls_per_s:.1f} calls/s "
+        f"client(s){paced}, {run.elapsed_s:.1f} s: {run.calls_per_s:.1f} calls/s "
         f"({run.probes_per_s:,.0f} probes/s); latency p50 {latency.p50_ms:.1f} / "
         f"p95 {latency.p95_ms:.1f} / p99 {latency.p99_ms:.1f} / max {latency.max_ms:.1f} ms; "
         f"errors {run.errors or 0}; probes hit {run.hits}",

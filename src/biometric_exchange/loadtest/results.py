@@ -82,6 +82,9 @@ class RunStats:
     load_average: tuple[float, float]
     """One-minute load average of the machine before and after the run."""
     audit: AuditCheck | None = None
+    offered_per_s: float | None = None
+    """Calls a second offered when the run was paced (latency from each call's due
+    time); None for a closed loop."""
 
     @property
     def calls_per_s(self) -> float:

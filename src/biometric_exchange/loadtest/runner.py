@@ -45,9 +45,10 @@ class _Session:
     progress: Callable[[str], None]
 
     def measure(self, run: Run) -> RunStats:
+        pace = f", paced at {run.rate:g} calls/s" if run.rate is not None else ""
         self.progress(
             f"{run.name}: up to {run.calls} calls of {run.per_call} probe(s) from "
-            f"{run.clients} client(s), at most {self.config.seconds:.0f} s"
+            f"{run.clients} client(s){pace}, at most {self.config.seconds:.0f} s"
         )
         holder_after = last_seq(self.holder)
         link = self.caller.link(self.holder.country)
@@ -105,7 +106,7 @@ def _wait_slot(node_dir: Path, slot: int, process: subprocess.Popen[bytes]) -> N
 
 
 def _runs(config: LoadConfig, data: GeneratedData) -> list[Run]:
-    runs = [Run("single", data.single_probes, config.clients, config.calls, 1, 0)]
+    runs = [Run("single", data.single_probes, config.clients, config.calls, 1, 0, rate=config.rate)]
     if config.batch_run_calls:
         runs.append(
             Run(
