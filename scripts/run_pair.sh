@@ -14,10 +14,8 @@ BX="${BX:-.venv/bin/bx}"
 folders=("$@")
 [ ${#folders[@]} -gt 0 ] || folders=(node_chile node_panama)
 TERMS=src/biometric_exchange/agreement
-
-country_of() {  # the [node] country of a folder's node.toml
-  sed -n 's/^country *= *"\([A-Z]*\)".*/\1/p' "$1/node.toml" | head -n 1
-}
+# shellcheck source=scripts/lib/foreground.sh
+. scripts/lib/foreground.sh
 
 terms_for() {  # the terms shipped for a pair of countries (none: the Chile-Panama default)
   case "$(printf '%s\n' "$1" "$2" | sort | paste -sd- -)" in
@@ -70,40 +68,10 @@ width=0
 for country in "${countries[@]}"; do
   [ ${#country} -gt "$width" ] && width=${#country}
 done
-prefix() {
-  trap '' INT TERM
-  local label line
-  label="$(printf '%-*s' "$((width + 2))" "[$1]")"
-  while IFS= read -r line || [ -n "$line" ]; do
-    printf '%s %s\n' "$label" "$line"
-  done
-}
-
-pids=()
-prefixers=()
 for ((i = 0; i < ${#folders[@]}; i++)); do
-  exec {out}> >(prefix "${countries[i]}")
-  prefixers+=($!)
-  "$BX" node run -n "${folders[i]}" >&"$out" 2>&1 &
-  pids+=($!)
-  exec {out}>&-
+  start_prefixed "${countries[i]}" "$width" "$BX" node run -n "${folders[i]}"
 done
-
-stopped=0
-stop() {
-  trap - INT TERM
-  stopped=1
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  wait "${pids[@]}" 2>/dev/null || true
-}
-trap stop INT TERM
-
-drain() {  # every prefixed line out before the script ends
-  local p
-  for p in "${prefixers[@]}"; do
-    while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
-  done
-}
+trap stop_all INT TERM
 
 # Return as soon as any node exits (e.g. a port in use), stopping the others.
 status=0
@@ -112,6 +80,6 @@ if [ "$stopped" = 1 ]; then
   drain
   exit 0  # stopped on request: every node shut down cleanly
 fi
-stop
+stop_all
 drain
 exit "$status"

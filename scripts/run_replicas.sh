@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Run several processes of one node in the foreground; Ctrl-C stops them all cleanly.
+# Run several processes of one node in the foreground, each line prefixed with the
+# node's country and the process's number ([CHL-1] …, [CHL-2] …); Ctrl-C stops them
+# all cleanly.
 #   scripts/run_replicas.sh node_chile            # two processes
 #   scripts/run_replicas.sh node_chile 3          # three
 # The node's store must be PostgreSQL ([store] url in node.toml): the processes share
 # its database and one address (SO_REUSEPORT), each holding a slot of its own in
 # data/ (node.lock, node-2.lock… and running.json, running-2.json…). A process that
 # exits is not restarted here (a service manager's job); the others serve on.
+# Exit status: 0 when stopped on request, else that of the last process to exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BX="${BX:-.venv/bin/bx}"
 [ -x "$BX" ] || BX=bx
+# shellcheck source=scripts/lib/foreground.sh
+. scripts/lib/foreground.sh
 
 folder="${1:?usage: scripts/run_replicas.sh NODE_FOLDER [PROCESSES]}"
 count="${2:-2}"
@@ -23,26 +28,23 @@ if ! grep -Eq '^\[store\]' "$folder/node.toml" 2>/dev/null; then
   exit 2
 fi
 
-pids=()
-for _ in $(seq "$count"); do
-  "$BX" node run "$folder" &
-  pids+=($!)
-done
+country="$(country_of "$folder")"
+if [ -z "$country" ]; then
+  echo "run_replicas.sh: $folder/node.toml: no [node] country" >&2
+  exit 2
+fi
 
-stopped=0
-stop() {
-  trap - INT TERM
-  stopped=1
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  wait "${pids[@]}" 2>/dev/null || true
-}
-trap stop INT TERM
+for n in $(seq "$count"); do
+  start_prefixed "$country-$n" "$((${#country} + ${#count} + 1))" "$BX" node run -n "$folder"
+done
+trap stop_all INT TERM
 
 # Return once every process has exited, or all of them on Ctrl-C.
 status=0
 for pid in "${pids[@]}"; do
   wait "$pid" || status=$?
 done
+drain
 if [ "$stopped" = 1 ]; then
   exit 0
 fi

@@ -117,6 +117,18 @@ def node_logs(records: list[logging.LogRecord]) -> bytes:
 T = TypeVar("T")
 
 
+def use_postgres(node_dir: Path, url: str, **store: float) -> None:
+    """Give the folder a PostgreSQL store at ``url`` with the ``[store]`` settings
+    ``store``, unless the run gave it one already (``BX_TEST_STORE=postgresql``:
+    ``[store]`` is then the last table, and the settings go under it)."""
+    config = node_dir / "node.toml"
+    text = config.read_text(encoding="utf-8")
+    if "[store]" not in text:
+        text += f'\n[store]\nurl = "{url}"\n'
+    text += "".join(f"{name} = {value}\n" for name, value in store.items())
+    config.write_text(text, encoding="utf-8")
+
+
 def eventually(probe: Callable[[], T | None], *, timeout: float = 20.0, every: float = 0.1) -> T:
     """Poll ``probe`` (every ``every`` seconds, for at most ``timeout``) until it returns
     something truthy: for state that a node process changes outside the test."""

@@ -28,7 +28,7 @@ from biometric_exchange.workspace import (
     stop_process,
     wait_serving,
 )
-from tests.integration.conftest import eventually
+from tests.integration.conftest import eventually, use_postgres
 from tests.settled import assert_settled_once, new_captures
 
 pytestmark = pytest.mark.integration
@@ -37,18 +37,6 @@ ENCOUNTERS = 1000
 PROBES_PER_REQUEST = 8  # many small calls, so the kills land mid-exchange
 LEASE_S = 2.0
 """A dead process's claimed items go to the survivor after this long."""
-
-
-def _use_postgres(node_dir: Path, url: str) -> None:
-    """Give the folder a PostgreSQL store (unless the run already gave it one) with a
-    short claim lease."""
-    config = node_dir / "node.toml"
-    text = config.read_text(encoding="utf-8")
-    if "[store]" in text:  # BX_TEST_STORE=postgresql: [store] is the last table
-        text += f"claim_lease_s = {LEASE_S}\n"
-    else:
-        text += f'\n[store]\nurl = "{url}"\nclaim_lease_s = {LEASE_S}\n'
-    config.write_text(text, encoding="utf-8")
 
 
 def _prepend(node_dir: Path, section: str) -> None:
@@ -95,7 +83,7 @@ def test_kill_9_of_one_replica_per_country_delivers_every_encounter_once(
     # The same watchlisted faces are probed many times in one day (see test_crash).
     _prepend(chile_dir, "[extraction]\nmax_hits_per_entry_per_day = 10000\n\n")
     for node_dir in (chile_dir, panama_dir):
-        _use_postgres(node_dir, pg_cluster.new_url())
+        use_postgres(node_dir, pg_cluster.new_url(), claim_lease_s=LEASE_S)
     chile, panama = Node.open(chile_dir), Node.open(panama_dir)
     assert chile.database.shared and panama.database.shared
     chile.records.add_watchlist(dataset.watchlists["CHL"])

@@ -19,17 +19,10 @@ from biometric_exchange.workspace import (
     stop_process,
     wait_serving,
 )
-from tests.integration.conftest import eventually
+from tests.integration.conftest import eventually, use_postgres
 from tests.integration.test_live_configuration import _bx
 
 pytestmark = pytest.mark.integration
-
-
-def _use_postgres(node_dir: Path, url: str) -> None:
-    config = node_dir / "node.toml"
-    text = config.read_text(encoding="utf-8")
-    if "[store]" not in text:  # BX_TEST_STORE=postgresql gave it one already
-        config.write_text(text + f'\n[store]\nurl = "{url}"\n', encoding="utf-8")
 
 
 def _two_serving(node_dir: Path, processes: list[subprocess.Popen[bytes]]) -> None:
@@ -42,7 +35,7 @@ def test_reload_and_status_reach_every_process_of_the_folder(
 ) -> None:
     chile_dir, panama_dir = create_pair(tmp_path)
     init_agreement(chile_dir, panama_dir)
-    _use_postgres(chile_dir, pg_cluster.new_url())
+    use_postgres(chile_dir, pg_cluster.new_url())
     logs = tmp_path / "logs"
     processes = [start_node_process(chile_dir, logs / f"CHL-{n}.log") for n in (1, 2)]
     try:
