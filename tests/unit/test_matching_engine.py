@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 
 import numpy as np
 import pytest
@@ -158,3 +159,21 @@ def test_run_on_cores_runs_every_worker_and_restores_blas() -> None:
     assert results == [7, 7, 7]
     assert inside and all(count == 1 for count in inside)
     assert numpy_blas_threads() == before
+
+
+def test_run_on_cores_raises_the_calling_threads_error_after_every_worker_ends() -> None:
+    main = threading.get_ident()
+    finished: list[int] = []
+    gate = threading.Event()
+
+    def task() -> int:
+        if threading.get_ident() == main:
+            gate.set()
+            raise ValueError("this thread's own error")
+        gate.wait()
+        finished.append(1)
+        return 1
+
+    with pytest.raises(ValueError, match="own error"):
+        run_on_cores(task, 3)
+    assert finished == [1, 1], "both workers ended before the error came out"

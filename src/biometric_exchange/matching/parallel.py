@@ -13,7 +13,7 @@ import importlib
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -86,10 +86,11 @@ def run_on_cores(task: Callable[[], Result], workers: int) -> list[Result]:
     with _cores.single_threaded_blas():
         futures = [pool.submit(task) for _ in range(workers - 1)]
         try:
-            results = [task()]
-        finally:
-            results += [future.result() for future in futures]
-    return results
+            own = task()
+        except BaseException:
+            wait(futures)  # no worker outlives the call; this thread's error is the one raised
+            raise
+        return [own, *(future.result() for future in futures)]
 
 
 def single_threaded_blas() -> Any:

@@ -57,12 +57,13 @@ def shortlist(
     shared = limit.copy()
 
     def work() -> _Best:
-        best = _Best(limit, width, shared)
+        best = _Best(limit, width, shared, tile_width)
         buffer = np.empty((count, tile_width), dtype=np.float32)
         for start, stop in pending:
             out = buffer.reshape(-1)[: count * (stop - start)].reshape(count, stop - start)
             score(start, stop, out)
             best.offer(out, start)
+        best.finish()
         return best
 
     parts = run_on_cores(work, workers)
@@ -100,17 +101,46 @@ class _Best:
     largest score of some thread's full shortlist (or ``limit``). Every row it
     rules out scores above the merged shortlist's largest score, so threads
     may use it as their own bound; a lost concurrent update only loosens it.
+
+    With several probes, the entries of a tile that qualify are appended to
+    the probe's buffer, which is cut back to its ``width`` least (tightening
+    the bound) once it holds ``4 width``: one partial sort per many tiles
+    instead of one per tile once few entries qualify. Until a cut the bound
+    is looser, so a few more entries qualify; the shortlist kept in the end is
+    the same. A buffer holds ``4 width`` plus one tile's worth.
     """
 
-    def __init__(self, limit: Floats, width: int, shared: Floats) -> None:
+    def __init__(self, limit: Floats, width: int, shared: Floats, tile_width: int) -> None:
         count = limit.shape[0]
         self.width = width
         self.crowd = 4 * width + 1024
+        self.cut_at = 4 * width
+        capacity = self.cut_at + tile_width if count > 1 else width
         self.limit = limit
         self.shared = shared
         self.bound = limit.copy()
-        self.values: Floats = np.full((count, width), np.inf, dtype=np.float32)
-        self.rows: Rows = np.full((count, width), -1, dtype=np.intp)
+        self.buffered: Floats = np.empty((count, capacity), dtype=np.float32)
+        self.buffered_rows: Rows = np.empty((count, capacity), dtype=np.intp)
+        self.buffered[:, :width] = np.inf
+        self.buffered_rows[:, :width] = -1
+        self.filled = np.zeros(count, dtype=np.intp)
+        """Entries held per probe, at the front of its buffer (the rest of its first
+        ``width`` slots is +inf and -1; slots past those are unset)."""
+
+    @property
+    def values(self) -> Floats:
+        """(q, width) least scores, +inf in empty slots (once ``finish`` has run)."""
+        return self.buffered[:, : self.width]
+
+    @property
+    def rows(self) -> Rows:
+        """(q, width) their rows, -1 in empty slots."""
+        return self.buffered_rows[:, : self.width]
+
+    def finish(self) -> None:
+        """Cut every buffer back to its ``width`` least (``values`` and ``rows`` then
+        hold the shortlist)."""
+        self._cut(np.flatnonzero(self.filled > self.width))
 
     def offer(self, tile: Floats, start: int) -> None:
         """Merge the entries of ``tile`` (rows of column ``start`` on) that may qualify."""
@@ -132,15 +162,33 @@ class _Best:
                 kth = _kth_of_prefix(part[crowded], self.width, self.crowd)
                 mask[crowded] = part[crowded] <= kth[:, None]
                 found = np.flatnonzero(mask)
-        new_rows, new_values = _left_packed(part, found, start)
-        values = np.concatenate([self.values[hot], new_values], axis=1)
-        rows = np.concatenate([self.rows[hot], new_rows], axis=1)
+        probe, col = np.divmod(found, part.shape[1])
+        counts = np.bincount(probe, minlength=hot.size)
+        slot = np.arange(found.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        into = hot[probe]
+        place = self.filled[into] + slot
+        self.buffered[into, place] = part.reshape(-1)[found]
+        self.buffered_rows[into, place] = col + start
+        self.filled[hot] += counts
+        self._cut(hot[self.filled[hot] >= self.cut_at])
+
+    def _cut(self, probes: Rows) -> None:
+        """Keep the ``width`` least entries of ``probes``' buffers; tighten their bounds."""
+        if probes.size == 0:
+            return
+        held = self.filled[probes]
+        span = max(self.width, int(held.max()))
+        values, rows = self.buffered[probes, :span], self.buffered_rows[probes, :span]
+        unset = np.arange(span) >= held[:, None]
+        values[unset] = np.inf
+        rows[unset] = -1
         keep = np.argpartition(values, self.width - 1, axis=1)[:, : self.width]
-        values = np.take_along_axis(values, keep, axis=1)
-        self.values[hot] = values
-        self.rows[hot] = np.take_along_axis(rows, keep, axis=1)
-        self.bound[hot] = np.minimum(self.bound[hot], values.max(axis=1))
-        self.shared[hot] = np.minimum(self.shared[hot], self.bound[hot])
+        kept = np.take_along_axis(values, keep, axis=1)
+        self.buffered[probes, : self.width] = kept
+        self.buffered_rows[probes, : self.width] = np.take_along_axis(rows, keep, axis=1)
+        self.filled[probes] = self.width
+        self.bound[probes] = np.minimum(self.bound[probes], kept.max(axis=1))
+        self.shared[probes] = np.minimum(self.shared[probes], self.bound[probes])
 
     def _offer_one(self, scores: Floats, start: int) -> None:
         """``offer`` for a single probe: 1-D passes, cheaper than the 2-D ones."""
@@ -169,17 +217,3 @@ def _kth_of_prefix(part: Floats, width: int, crowd: int) -> Floats:
     prefix = part[:, :crowd]
     kth: Floats = np.partition(prefix, width - 1, axis=1)[:, width - 1]
     return kth
-
-
-def _left_packed(part: Floats, found: Rows, start: int) -> tuple[Rows, Floats]:
-    """Per row, the entries of ``part`` at flat indices ``found`` (ascending) and their
-    rows, left-packed and +inf padded."""
-    probe, col = np.divmod(found, part.shape[1])
-    counts = np.bincount(probe, minlength=part.shape[0])
-    slot = np.arange(found.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    width = int(counts.max()) if counts.size else 0
-    values = np.full((part.shape[0], width), np.inf, dtype=np.float32)
-    rows = np.full((part.shape[0], width), -1, dtype=np.intp)
-    values[probe, slot] = part.reshape(-1)[found]
-    rows[probe, slot] = col + start
-    return rows, values
